@@ -1,0 +1,1 @@
+"""ClickEnhance: interactive click-based 3D point cloud segmentation, without ROS."""

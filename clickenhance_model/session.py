@@ -1,0 +1,196 @@
+"""Interactive click session: the bookkeeping every segmenter shares.
+
+A session holds one point cloud and the clicks on one object. It validates the cloud
+once (dropping non-finite points but keeping the caller's indexing), snaps clicks given
+by coordinates, keeps the click history for undo, and asks its segmenter for a mask
+after every change. Subclasses implement only `_segment`.
+
+Input conventions: `xyz` is float32 (N, 3) in metres with z up; `rgb`, when present,
+is (N, 3) in [0, 1]. Masks are bool (N,) over the caller's points; non-finite points
+are never part of a mask.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from clickenhance_model.errors import ClickError, CloudError
+
+
+@dataclass(frozen=True)
+class Click:
+    """One click: the caller's point index, its polarity and the point's position."""
+
+    index: int
+    positive: bool
+    position: tuple[float, float, float]
+
+
+def validate_cloud(xyz: np.ndarray, rgb: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Check shapes and dtypes of a cloud; return float32 xyz and rgb (or None).
+
+    Raises CloudError naming the problem: empty cloud, wrong shape, non-numeric data.
+    """
+    xyz = np.asarray(xyz)
+    if xyz.ndim != 2 or xyz.shape[1] != 3:
+        raise CloudError(f"xyz must have shape (N, 3), got {xyz.shape}")
+    if xyz.shape[0] == 0:
+        raise CloudError("the cloud is empty (0 points)")
+    if not np.issubdtype(xyz.dtype, np.number) or np.issubdtype(xyz.dtype, np.complexfloating):
+        raise CloudError(f"xyz must be a real numeric array, got dtype {xyz.dtype}")
+    xyz = np.ascontiguousarray(xyz, dtype=np.float32)
+    if rgb is not None:
+        rgb = np.asarray(rgb)
+        if rgb.shape != xyz.shape:
+            raise CloudError(f"rgb must have the shape of xyz {xyz.shape}, got {rgb.shape}")
+        if not np.issubdtype(rgb.dtype, np.number):
+            raise CloudError(f"rgb must be numeric, got dtype {rgb.dtype}")
+        rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+    return xyz, rgb
+
+
+class InteractiveSession(ABC):
+    """Clicks on one object of one cloud; `add_click` returns the updated mask.
+
+    Args:
+        xyz: (N, 3) points in metres, z up. Non-finite points are ignored.
+        rgb: optional (N, 3) colours in [0, 1].
+        snap_distance: largest distance in metres between a click given by coordinates
+            and the point it snaps to.
+    """
+
+    def __init__(self, xyz: np.ndarray, rgb: np.ndarray | None = None, snap_distance: float = 0.5):
+        xyz, rgb = validate_cloud(xyz, rgb)
+        finite = np.isfinite(xyz).all(axis=1)
+        if rgb is not None:
+            finite &= np.isfinite(rgb).all(axis=1)
+        if not finite.any():
+            raise CloudError(f"the cloud has no finite point (all {len(xyz)} contain NaN/Inf)")
+        self.num_points = len(xyz)
+        self.snap_distance = float(snap_distance)
+        self.valid_indices = np.flatnonzero(finite)  # caller index of each kept point
+        self._caller_to_valid = np.full(len(xyz), -1, dtype=np.int64)
+        self._caller_to_valid[self.valid_indices] = np.arange(len(self.valid_indices))
+        self.xyz = xyz[finite]  # [M, 3] finite points, the segmenter's input
+        self.rgb = None if rgb is None else np.clip(rgb[finite], 0.0, 1.0)
+        self._tree: cKDTree | None = None
+        self._clicks: list[Click] = []
+        self._masks: list[np.ndarray] = []  # valid-point mask after each click
+        self.last_inference_ms = 0.0
+
+    # ----------------------------------------------------------------- read-only state
+    @property
+    def clicks(self) -> tuple[Click, ...]:
+        """The clicks of the current object, oldest first."""
+        return tuple(self._clicks)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Current object mask, bool (N,) over the caller's points."""
+        full = np.zeros(self.num_points, dtype=bool)
+        if self._masks:
+            full[self.valid_indices] = self._masks[-1]
+        return full
+
+    @property
+    def tree(self) -> cKDTree:
+        """KD-tree over the finite points, built on first use."""
+        if self._tree is None:
+            self._tree = cKDTree(self.xyz)
+        return self._tree
+
+    # --------------------------------------------------------------------- clicking
+    def add_click(self, target: int | Sequence[float] | np.ndarray, positive: bool = True) -> np.ndarray:
+        """Add one click and return the new mask (bool (N,) over the caller's points).
+
+        `target` is a point index of the caller's cloud, or an (x, y, z) position that is
+        snapped to the nearest finite point within `snap_distance`.
+        """
+        return self.add_clicks([(target, positive)])
+
+    def add_clicks(self, clicks: Iterable[tuple[int | Sequence[float] | np.ndarray, bool]]) -> np.ndarray:
+        """Add several clicks and run the segmenter once (clicks buffered during inference)."""
+        new = [self._make_click(target, bool(positive)) for target, positive in clicks]
+        if not new:
+            raise ClickError("no click given")
+        if not any(c.positive for c in self._clicks + new):
+            raise ClickError("the first click of an object must be positive")
+        self._clicks.extend(new)
+        try:
+            mask = self._run()
+        except Exception:
+            del self._clicks[len(self._clicks) - len(new):]
+            raise
+        for _ in new[:-1]:
+            self._masks.append(mask)
+        self._masks.append(mask)
+        return self.mask
+
+    def undo(self) -> np.ndarray:
+        """Remove the last click and return the mask as it was before it."""
+        if not self._clicks:
+            raise ClickError("nothing to undo: the session has no click")
+        self._clicks.pop()
+        self._masks.pop()
+        return self.mask
+
+    def reset(self) -> np.ndarray:
+        """Remove every click; the mask becomes empty."""
+        self._clicks.clear()
+        self._masks.clear()
+        return self.mask
+
+    def snap(self, point: Sequence[float] | np.ndarray) -> int:
+        """Caller index of the finite point nearest to `point`, within `snap_distance`."""
+        p = np.asarray(point, dtype=np.float64).reshape(-1)
+        if p.shape != (3,) or not np.isfinite(p).all():
+            raise ClickError(f"a click position must be 3 finite numbers, got {point!r}")
+        distance, nearest = self.tree.query(p)
+        if distance > self.snap_distance:
+            raise ClickError(
+                f"click at ({p[0]:.2f}, {p[1]:.2f}, {p[2]:.2f}) is {distance:.2f} m from the nearest "
+                f"point (snap distance {self.snap_distance:.2f} m)"
+            )
+        return int(self.valid_indices[nearest])
+
+    def _make_click(self, target: int | Sequence[float] | np.ndarray, positive: bool) -> Click:
+        """Validate a click target (index or position) and return the Click."""
+        if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+            index = int(target)
+            if not 0 <= index < self.num_points:
+                raise ClickError(f"click index {index} out of range for a cloud of {self.num_points} points")
+            if self._caller_to_valid[index] < 0:
+                raise ClickError(f"click index {index} is a non-finite point (NaN/Inf)")
+        else:
+            index = self.snap(target)
+        position = self.xyz[self._caller_to_valid[index]]
+        return Click(index, positive, (float(position[0]), float(position[1]), float(position[2])))
+
+    def _run(self) -> np.ndarray:
+        """Run the segmenter on the current clicks; force clicked points to their label."""
+        valid = self._caller_to_valid
+        positive = np.array([valid[c.index] for c in self._clicks if c.positive], dtype=np.int64)
+        negative = np.array([valid[c.index] for c in self._clicks if not c.positive], dtype=np.int64)
+        start = time.perf_counter()
+        current = int(valid[self._clicks[-1].index])
+        mask = np.asarray(self._segment(positive, negative, current), dtype=bool)
+        self.last_inference_ms = (time.perf_counter() - start) * 1e3
+        if mask.shape != (len(self.xyz),):
+            raise RuntimeError(f"segmenter returned a mask of shape {mask.shape}, expected ({len(self.xyz)},)")
+        for click in self._clicks:  # later clicks win over earlier ones on the same point
+            mask[valid[click.index]] = click.positive
+        return mask
+
+    @abstractmethod
+    def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
+        """Mask over `self.xyz` (bool (M,)) given click indices into `self.xyz`.
+
+        `positive` and `negative` are in click order; `current` is the index of the
+        latest click (the Click-Specific Encoder's input).
+        """

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Creates .venv (CPython 3.11) holding every pinned dependency of the project.
+# Idempotent: returns at once when .venv already matches the requirements files.
+# A missing prerequisite stops it with one line naming it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() { echo "setup: $*" >&2; exit 1; }
+
+command -v python3.11 >/dev/null 2>&1 \
+  || die "python3.11 not found: install CPython 3.11 with its venv module (Debian/Ubuntu: apt-get install python3.11 python3.11-venv)"
+command -v cc >/dev/null 2>&1 || die "no C compiler (cc) found: install gcc (apt-get install build-essential)"
+command -v c++ >/dev/null 2>&1 || die "no C++ compiler (c++) found: install g++ (apt-get install build-essential)"
+command -v cmake >/dev/null 2>&1 || die "cmake not found: install cmake >= 3.8 (apt-get install cmake)"
+
+want=$(cat requirements/*.txt tools/setup_env.sh | sha256sum | cut -d' ' -f1)
+stamp=.venv/.requirements.sha256
+if [[ -f $stamp && "$(cat "$stamp")" == "$want" && -x .venv/bin/python ]]; then
+  exit 0
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+  python3.11 -m venv .venv >/dev/null 2>&1 \
+    || die "python3.11 -m venv failed: install the venv module (apt-get install python3.11-venv)"
+fi
+
+log=.venv/setup.log
+echo "setup: installing pinned dependencies into .venv (log: $log) ..."
+if ! .venv/bin/python -m pip install --disable-pip-version-check --progress-bar off \
+     -c requirements/constraints.txt -r requirements/all.txt >"$log" 2>&1; then
+  if grep -qiE "NewConnectionError|Max retries exceeded|Temporary failure in name resolution|Network is unreachable|ConnectTimeout|Could not fetch URL|No matching distribution found" "$log"; then
+    die "cannot reach the Python package index (PyPI) to install the pinned dependencies: see $log"
+  fi
+  die "pip install failed: $(grep -E '^ERROR' "$log" | tail -n 1) (full log: $log)"
+fi
+echo "$want" >"$stamp"
+echo "setup: .venv ready"
