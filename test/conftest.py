@@ -1,0 +1,31 @@
+"""Shared test set-up: an isolated ROS domain per run, small thread pools, data paths."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Each test run gets its own DDS domain so two runs on one machine never talk to each other.
+os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
+os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REAL_SCANS = REPO_ROOT.parent / "shared" / "real_scans" / "semantickitti"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _small_thread_pools() -> None:
+    """Keep torch to the machine's cores so parallel processes in a test do not thrash."""
+    import torch
+
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture
+def real_scans_dir() -> Path:
+    """The shared real SemanticKITTI scans; tests using it are skipped where it is absent."""
+    if not REAL_SCANS.is_dir():
+        pytest.skip(f"real scans not present at {REAL_SCANS} (only on development machines)")
+    return REAL_SCANS
