@@ -19,7 +19,13 @@ import sys
 
 import torch
 
-import spconv.pytorch as spconv  # noqa: F401  (re-exported)
+try:
+    import spconv.pytorch as spconv  # noqa: F401  (re-exported)
+except ImportError as error:  # pragma: no cover - depends on the installation
+    raise ImportError(
+        "spconv is not installed: pip install 'clickenhance[cpu]' (CPU build) or 'clickenhance[gpu]' "
+        "(CUDA 12 build, spconv-cu120)"
+    ) from error
 
 _PATCHED = False
 

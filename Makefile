@@ -1,0 +1,51 @@
+# ClickEnhance for ROS 2. Each target does all of its own set-up on a fresh machine
+# (a .venv with pinned dependencies, a colcon build of the package) and skips what is
+# already up to date.
+SHELL := /bin/bash
+VENV := .venv
+PYTEST_ARGS ?=
+SOURCES := CMakeLists.txt package.xml $(shell find clickenhance_ros clickenhance_model msg srv launch config scripts \
+             -name __pycache__ -prune -o -type f -print 2>/dev/null)
+REQUIREMENTS := $(wildcard requirements/*.txt) tools/setup_env.sh
+DEPS_STAMP := $(VENV)/.requirements.sha256
+BUILD_STAMP := install/.clickenhance-build-stamp
+IN_ENV := tools/ros_env.sh
+
+.PHONY: test demo setup build lint bench clean
+
+## test: set up, build, and run the whole test suite
+test: $(BUILD_STAMP)
+	$(IN_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## demo: the main job on the embedded default (node + generated LiDAR scan + simulated operator)
+demo: $(BUILD_STAMP)
+	$(IN_ENV) $(VENV)/bin/python -m clickenhance_ros.demo --out out/demo
+
+## setup: only create .venv with the pinned dependencies
+setup: $(DEPS_STAMP)
+
+## build: only build the ROS package into ./install
+build: $(BUILD_STAMP)
+
+## lint: ruff over the whole tree
+lint: $(DEPS_STAMP)
+	$(VENV)/bin/ruff check .
+
+## bench: the benchmarks (print their figures; minutes, not seconds)
+bench: $(BUILD_STAMP)
+	$(IN_ENV) $(VENV)/bin/python bench/bench_click_latency.py
+	$(IN_ENV) $(VENV)/bin/python bench/bench_node.py
+
+$(DEPS_STAMP): $(REQUIREMENTS)
+	@bash tools/setup_env.sh
+	@touch $@
+
+$(BUILD_STAMP): $(DEPS_STAMP) $(SOURCES) tools/build_ros.sh
+	@bash tools/build_ros.sh
+	@touch $@
+
+clean:
+	rm -rf build install log
+
+help:
+	@grep -E '^## ' Makefile | sed 's/^## /  make /'
