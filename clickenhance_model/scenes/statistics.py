@@ -1,0 +1,86 @@
+"""Summary statistics of labelled LiDAR scans, to compare generated scans with real ones.
+
+`python -m clickenhance_model.scenes.statistics A.bin B.bin ...` prints a table of the mean statistics of
+the given SemanticKITTI frames (e.g. a generated sequence against `../shared/real_scans`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from clickenhance_model.scenes import classes
+from clickenhance_model.scenes.writer import read_scan
+
+RANGE_BINS = (0.0, 5.0, 10.0, 20.0, 30.0, 40.0, 60.0, 80.0, 1000.0)
+GROUND = frozenset(
+    {classes.ROAD, classes.PARKING, classes.SIDEWALK, classes.OTHER_GROUND, classes.LANE_MARKING, classes.TERRAIN}
+)
+_VEHICLES = frozenset({classes.CAR, classes.MOVING_CAR})
+
+
+def scan_statistics(
+    xyz: np.ndarray, semantic: np.ndarray, instance: np.ndarray, remission: np.ndarray
+) -> dict[str, float]:
+    """Point count, range histogram (horizontal range, fractions), ground/class shares, cars and remission."""
+    xyz = np.asarray(xyz, dtype=np.float64)
+    semantic = np.asarray(semantic)
+    n = len(xyz)
+    rng = np.linalg.norm(xyz[:, :2], axis=1)
+    stats: dict[str, float] = {"points": float(n)}
+    hist, _ = np.histogram(rng, bins=RANGE_BINS)
+    for lo, hi, count in zip(RANGE_BINS[:-1], RANGE_BINS[1:], hist, strict=True):
+        stats[f"range {lo:g}-{hi:g} m"] = count / max(n, 1)
+    stats["ground share"] = float(np.isin(semantic, list(GROUND)).mean()) if n else 0.0
+    for name, ids in (
+        ("building", {classes.BUILDING}),
+        ("vegetation", {classes.VEGETATION}),
+        ("car", _VEHICLES),
+        ("sidewalk", {classes.SIDEWALK}),
+        ("road", {classes.ROAD, classes.LANE_MARKING}),
+    ):
+        stats[f"{name} share"] = float(np.isin(semantic, list(ids)).mean()) if n else 0.0
+    stats["remission mean"] = float(np.mean(remission)) if n else 0.0
+    cars = _car_points(rng, semantic, np.asarray(instance))
+    for lo, hi in ((5, 15), (15, 25), (25, 40)):
+        sel = [pts for d, pts in cars if lo <= d < hi]
+        stats[f"car points {lo}-{hi} m (median)"] = float(np.median(sel)) if sel else float("nan")
+    stats["cars >= 100 points"] = float(sum(pts >= 100 for _, pts in cars))
+    return stats
+
+
+def _car_points(ranges: np.ndarray, semantic: np.ndarray, instance: np.ndarray) -> list[tuple[float, int]]:
+    """(mean horizontal range, point count) of every car instance."""
+    out = []
+    is_car = np.isin(semantic, list(_VEHICLES)) & (instance > 0)
+    keys = semantic.astype(np.int64) * 65536 + instance
+    for key in np.unique(keys[is_car]):
+        m = keys == key
+        out.append((float(ranges[m].mean()), int(m.sum())))
+    return out
+
+
+def mean_statistics(paths: list[Path]) -> dict[str, float]:
+    """Statistics averaged over several frames (nan-aware for car columns)."""
+    rows = [scan_statistics(s.xyz, s.semantic, s.instance, s.remission) for s in map(read_scan, paths)]
+    return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print mean statistics of two groups of frames side by side (the second group is optional)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("frames", type=Path, nargs="+", help="velodyne .bin files of the first group")
+    parser.add_argument("--compare", type=Path, nargs="+", default=[], help="velodyne .bin files of a second group")
+    args = parser.parse_args(argv)
+    first = mean_statistics(args.frames)
+    second = mean_statistics(args.compare) if args.compare else {}
+    print(f"{'statistic':34s} {'first':>10s} {'second':>10s}")
+    for key, value in first.items():
+        other = f"{second[key]:10.3f}" if key in second else ""
+        print(f"{key:34s} {value:10.3f} {other}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""Synthetic scenes: ray casting against analytic shapes, the simulated LiDAR, SemanticKITTI files, pictures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clickenhance_model.errors import DatasetError
+from clickenhance_model.scenes import classes
+from clickenhance_model.scenes.generate import GeneratorConfig, generate_scan, main
+from clickenhance_model.scenes.indoor import IndoorConfig, generate_indoor, scan_room
+from clickenhance_model.scenes.lidar import LidarConfig, LidarScan, SensorPose, simulate_scan
+from clickenhance_model.scenes.outdoor import generate_outdoor
+from clickenhance_model.scenes.primitives import (
+    NO_HIT,
+    Material,
+    Scene,
+    Shape,
+    StreetGround,
+    box,
+    cylinder,
+    ellipsoid,
+    yaw_matrix,
+)
+from clickenhance_model.scenes.raycast import cast_rays, unit_box, unit_cylinder, unit_sphere
+from clickenhance_model.scenes.statistics import scan_statistics
+from clickenhance_model.scenes.writer import encode_labels, read_scan, write_scan
+
+SMALL = LidarConfig(beams=16, azimuth_steps=256)
+NOISELESS = LidarConfig(
+    beams=16, azimuth_steps=256, range_noise=0.0, outlier_rate=0.0, dropout=0.0, far_dark_dropout=0.0,
+    grazing_dropout=0.0, elevation_jitter_deg=0.0,
+)  # fmt: skip
+AT_ORIGIN = SensorPose(np.array([0.0, 0.0, 0.0]), np.eye(3))
+
+
+def mat(semantic: int = classes.CAR, instance: int = 1) -> Material:
+    return Material(semantic=semantic, instance=instance)
+
+
+def test_nearest_hit_distances_match_hand_computed_values() -> None:
+    scene = Scene([
+        box(np.array([10.0, 0, 0]), np.array([1.0, 1, 1]), mat(instance=1)),
+        cylinder(np.array([0.0, 10, 0]), 1.0, 1.0, mat(instance=2)),
+        ellipsoid(np.array([-10.0, 0, 0]), np.array([1.0, 2, 3]), mat(instance=3)),
+        box(np.array([0.0, -10, 0]), np.array([1.0, 1, 1]), mat(instance=4), yaw_matrix(np.pi / 4)),
+    ])  # fmt: skip
+    dirs = np.array([[1.0, 0, 0], [0, 1, 0], [-1, 0, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]])
+    hits = cast_rays(scene, np.zeros(3), dirs)
+    np.testing.assert_allclose(hits.t[:4], [9.0, 9.0, 9.0, 10.0 - np.sqrt(2.0)], atol=1e-9)
+    assert np.isinf(hits.t[4:]).all() and (hits.primitive[4:] == NO_HIT).all()
+    np.testing.assert_array_equal(hits.instance[:4], [1, 2, 3, 4])
+    np.testing.assert_allclose(hits.normal[0], [-1.0, 0, 0], atol=1e-9)  # outward, facing the ray
+    np.testing.assert_allclose(hits.normal[3], [-np.sqrt(0.5), np.sqrt(0.5), 0], atol=1e-9)
+
+
+def test_ray_from_inside_a_shape_hits_its_far_side() -> None:
+    t_in, t_out = unit_box(np.array([[0.0, 0, 0]]), np.array([[1.0, 0, 0]]))
+    assert t_in[0] == -1.0 and t_out[0] == 1.0
+    t_in, t_out = unit_cylinder(np.array([[0.0, 0, -5]]), np.array([[0.0, 0, 1]]))  # along the axis, through caps
+    np.testing.assert_allclose([t_in[0], t_out[0]], [4.0, 6.0])
+    t_in, t_out = unit_sphere(np.array([[0.0, 2, 0]]), np.array([[1.0, 0, 0]]))  # passes above the ball
+    assert t_in[0] > t_out[0]
+    scene = Scene([box(np.array([0.0, 0, 0]), np.array([2.0, 2, 2]), mat())])
+    assert cast_rays(scene, np.zeros(3), np.array([[1.0, 0, 0]])).t[0] == pytest.approx(2.0)
+
+
+def _brute_force(scene: Scene, origin: np.ndarray, dirs: np.ndarray) -> np.ndarray:
+    """Nearest hit by testing every ray against every primitive (no culling)."""
+    table = scene.table()
+    best = np.full(len(dirs), np.inf)
+    funcs = {Shape.BOX: unit_box, Shape.CYLINDER: unit_cylinder, Shape.ELLIPSOID: unit_sphere}
+    for p in range(len(table)):
+        o = np.tile(table.to_unit[p] @ (origin - table.center[p]), (len(dirs), 1))
+        t_in, t_out = funcs[Shape(table.shape[p])](o, dirs @ table.to_unit[p].T)
+        t = np.where(t_in > 1e-6, t_in, t_out)
+        best = np.minimum(best, np.where((t_in <= t_out) & (t_out > 1e-6), t, np.inf))
+    return best
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_culling_and_chunking_give_the_brute_force_answer(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    prims = []
+    for k in range(60):
+        rot = yaw_matrix(rng.uniform(0, 2 * np.pi)) @ np.linalg.qr(rng.normal(size=(3, 3)))[0] if k % 3 else None
+        rot = None if rot is None else rot * np.sign(np.linalg.det(rot))
+        make = (box, ellipsoid, lambda c, s, m, r: cylinder(c, s[0], s[2], m, r, s[1]))[k % 3]
+        prims.append(make(rng.uniform(-20, 20, 3), rng.uniform(0.1, 4.0, 3), mat(instance=k + 1), rot))
+    scene = Scene(prims)
+    dirs = rng.normal(size=(4000, 3))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    origin = rng.uniform(-3, 3, 3)
+    hits = cast_rays(scene, origin, dirs, pair_budget=700)  # tiny chunks: ranges get split
+    np.testing.assert_allclose(hits.t, _brute_force(scene, origin, dirs), rtol=1e-9)
+    assert np.isfinite(hits.t).sum() > 500
+
+
+def test_culling_over_and_under_a_shape_keeps_every_direction() -> None:
+    slab = box(np.array([0.0, 0.0, 0.0]), np.array([10.0, 10.0, 1.0]), mat(instance=1))
+    roof = box(np.array([9.0, 0.0, 9.0]), np.array([3.0, 3.0, 0.2]), mat(instance=2), yaw_matrix(0.3))
+    scene = Scene([slab, roof])
+    rng = np.random.default_rng(0)
+    dirs = rng.normal(size=(3000, 3))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    for origin in (np.array([9.9, 0.0, 5.0]), np.array([0.0, 0.0, 1.5]), np.array([-9.99, 9.99, 1.01])):
+        np.testing.assert_allclose(cast_rays(scene, origin, dirs).t, _brute_force(scene, origin, dirs), rtol=1e-9)
+
+
+def test_street_ground_heights_curbs_and_labels() -> None:
+    g = StreetGround(curb_left=5.0, curb_right=4.0, curb_height_left=0.15, curb_height_right=0.1, sidewalk_left=3.0,
+                     parking_left=2.0, lane_marking_y=None)  # fmt: skip
+    origin = np.array([0.0, 0.0, 2.0])
+    targets = np.array([[0.0, 0.0, 0.0], [0.0, 3.5, 0.0], [0.0, 6.0, 0.15], [0.0, 9.0, 0.15], [0.0, -6.0, 0.1]])
+    dirs = targets - origin
+    t, semantic, _ = g.intersect(origin, dirs / np.linalg.norm(dirs, axis=1, keepdims=True))
+    np.testing.assert_allclose(t, np.linalg.norm(dirs, axis=1), atol=1e-9)
+    assert semantic.tolist() == [classes.ROAD, classes.PARKING, classes.SIDEWALK, classes.TERRAIN, classes.SIDEWALK]
+    # A ray skimming just above the road towards the right curb hits the curb's vertical face.
+    low = np.array([0.0, -1.0, -0.0475])
+    t, semantic, normal = g.intersect(np.array([0.0, 0.0, 0.2]), (low / np.linalg.norm(low))[None])
+    hit = np.array([0.0, 0.0, 0.2]) + t[0] * low / np.linalg.norm(low)
+    assert hit[1] == pytest.approx(-4.0) and 0.0 < hit[2] < 0.1
+    assert semantic[0] == classes.SIDEWALK and normal[0].tolist() == [0.0, -1.0, 0.0]
+
+
+def test_box_in_front_of_the_sensor_occludes_what_is_behind_it() -> None:
+    near = box(np.array([8.0, 0.0, 0.0]), np.array([0.5, 1.0, 3.0]), mat(instance=1))
+    wall = box(np.array([20.0, 0.0, 0.0]), np.array([0.5, 15.0, 3.0]), mat(semantic=classes.BUILDING, instance=0))
+    scan = simulate_scan(Scene([near, wall]), AT_ORIGIN, NOISELESS, np.random.default_rng(0))
+    az = np.degrees(np.arctan2(scan.xyz[:, 1], scan.xyz[:, 0]))
+    shadow = np.abs(az) < np.degrees(np.arctan2(1.0, 8.5)) - 0.5
+    on_wall = scan.semantic == classes.BUILDING
+    assert shadow.sum() > 20 and (scan.instance[shadow] == 1).all()  # only the near box inside its shadow
+    assert on_wall.sum() > 50 and not (on_wall & shadow).any()  # the wall is seen only beside it
+    np.testing.assert_allclose(scan.xyz[on_wall, 0], 19.5, atol=1e-4)
+
+
+def test_point_density_falls_with_range() -> None:
+    def points_on(x: float) -> int:
+        car = box(np.array([x, 0.0, -0.9]), np.array([2.2, 0.9, 0.75]), mat())
+        scan = simulate_scan(Scene([car]), AT_ORIGIN, LidarConfig(), np.random.default_rng(0))
+        return int((scan.instance == 1).sum())
+
+    near, mid, far = points_on(8.0), points_on(16.0), points_on(32.0)
+    assert near > 2.5 * mid > 2.5 * 2.5 * far > 0
+
+
+def test_points_lie_on_shapes_with_their_labels() -> None:
+    world = generate_outdoor(np.random.default_rng(3))
+    scan = simulate_scan(world.scene, world.pose, NOISELESS, np.random.default_rng(3))
+    xyz = scan.xyz.astype(np.float64) @ world.pose.rotation.T + world.pose.position  # sensor -> scene frame
+    table = world.scene.table()
+    things = np.flatnonzero(scan.instance > 0)
+    assert len(things) > 20
+    for i in things:
+        mine = np.flatnonzero((table.instance == scan.instance[i]) & (table.semantic == scan.semantic[i]))
+        q = np.einsum("pij,pj->pi", table.to_unit[mine], xyz[i] - table.center[mine])
+        level = np.where(table.shape[mine] == Shape.BOX, np.abs(q).max(1), np.linalg.norm(q, axis=1))
+        cyl = table.shape[mine] == Shape.CYLINDER
+        level[cyl] = np.maximum(np.hypot(q[cyl, 0], q[cyl, 1]), np.abs(q[cyl, 2]))
+        slack = 1e-3 / table.size[mine].min(1)  # float32 coordinates
+        assert np.any(np.abs(level - 1.0) <= slack), f"point {i} is on no shape of its instance"
+    assert set(np.unique(scan.semantic[scan.instance == 0])) <= set(classes.SEMANTIC_KITTI_NAMES) - set(
+        classes.SEMANTIC_KITTI_THINGS
+    )
+
+
+def test_generation_is_reproducible_from_the_seed() -> None:
+    config = GeneratorConfig(lidar=SMALL)
+    a, b = generate_scan("outdoor", 7, 3, config), generate_scan("outdoor", 7, 3, config)
+    for name in ("xyz", "remission", "semantic", "instance"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    c = generate_scan("outdoor", 7, 4, config)
+    assert len(c) != len(a) or not np.array_equal(c.xyz, a.xyz)
+
+
+def _scan(n: int = 50, rgb: bool = False) -> LidarScan:
+    rng = np.random.default_rng(0)
+    return LidarScan(
+        xyz=rng.normal(size=(n, 3)).astype(np.float32),
+        remission=rng.uniform(0, 1, n).astype(np.float32),
+        semantic=rng.choice([10, 40, 252], n).astype(np.uint32),
+        instance=rng.integers(0, 70000 // 2, n).astype(np.uint32),
+        rgb=rng.integers(0, 256, (n, 3)).astype(np.uint8) if rgb else None,
+    )
+
+
+def test_written_files_follow_the_semantic_kitti_format(tmp_path: Path) -> None:
+    scan = _scan(rgb=True)
+    bin_path, label_path = write_scan(tmp_path, 4, 12, scan)
+    assert bin_path == tmp_path / "sequences" / "04" / "velodyne" / "000012.bin"
+    assert label_path == tmp_path / "sequences" / "04" / "labels" / "000012.label"
+    raw = np.fromfile(bin_path, dtype="<f4").reshape(-1, 4)
+    np.testing.assert_array_equal(raw[:, :3], scan.xyz)
+    np.testing.assert_array_equal(raw[:, 3], scan.remission)
+    labels = np.fromfile(label_path, dtype="<u4")
+    np.testing.assert_array_equal(labels & 0xFFFF, scan.semantic)
+    np.testing.assert_array_equal(labels >> 16, scan.instance)
+    assert encode_labels(np.array([10]), np.array([3]))[0] == 10 + 3 * 65536
+    back = read_scan(bin_path)
+    np.testing.assert_array_equal(back.rgb, scan.rgb)
+    np.testing.assert_array_equal(back.instance, scan.instance)
+
+
+def test_bad_scans_and_files_raise_clear_errors(tmp_path: Path) -> None:
+    scan = _scan()
+    scan.remission = scan.remission[:-1]
+    with pytest.raises(ValueError, match="remission has 49 entries for 50 points"):
+        write_scan(tmp_path, 0, 0, scan)
+    with pytest.raises(ValueError, match="instance ids must be in"):
+        encode_labels(np.array([10]), np.array([70000]))
+    bin_path, label_path = write_scan(tmp_path, 0, 1, _scan())
+    label_path.write_bytes(label_path.read_bytes()[:-4])
+    with pytest.raises(DatasetError, match="49 labels for 50 points"):
+        read_scan(bin_path)
+    with pytest.raises(ValueError, match="size must be positive"):
+        box(np.zeros(3), np.array([1.0, 0.0, 1.0]), mat())
+    with pytest.raises(ValueError, match="dirs must be a finite"):
+        cast_rays(Scene([]), np.zeros(3), np.array([[np.nan, 0.0, 1.0]]))
+
+
+def test_command_line_writes_scans_the_dataset_reader_loads(tmp_path: Path) -> None:
+    from clickenhance_model.datasets.semantic_kitti import SemanticKittiDataset
+
+    config = tmp_path / "small.yaml"
+    config.write_text("lidar: {beams: 16, azimuth_steps: 256}\n")
+    args = ["--out", str(tmp_path / "data"), "--scenes", "2", "--seed", "5", "--sequence", "3", "--config", str(config)]
+    assert main([*args, "--no-progress"]) == 0
+    dataset = SemanticKittiDataset(tmp_path / "data")
+    assert dataset.scene_names() == ["03/000000", "03/000001"]
+    expected = generate_scan("outdoor", 5, 1, GeneratorConfig(lidar=LidarConfig(beams=16, azimuth_steps=256)))
+    scene = dataset.load_scene("03/000001")
+    np.testing.assert_array_equal(scene.xyz, expected.xyz)
+    np.testing.assert_array_equal(scene.semantic, expected.semantic)
+    objects = dataset.objects(scene, min_points=5)
+    assert objects and all(o.semantic_id in classes.SEMANTIC_KITTI_THINGS for o in objects)
+    with pytest.raises(SystemExit):  # another seed into the same sequence is refused
+        main([*args[:6], "99", *args[7:], "--no-progress"])
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "other"), "--scenes", "0"])
+    assert not (tmp_path / "other").exists()
+
+
+def test_indoor_room_scan_has_colour_and_furniture_instances(tmp_path: Path) -> None:
+    config = IndoorConfig(rays_per_view=15_000, viewpoints=(2, 2), tables=(1, 1), chairs_per_table=(2, 2))
+    rng = np.random.default_rng(11)
+    room = generate_indoor(rng, config)
+    scan = scan_room(room, config, rng)
+    assert scan.rgb is not None and scan.rgb.shape == (len(scan), 3) and len(scan) > 5000
+    assert classes.NYU_TABLE in set(scan.semantic.tolist()) and classes.NYU_FLOOR in set(scan.semantic.tolist())
+    things = {(int(s), int(i)) for s, i in zip(scan.semantic, scan.instance, strict=True) if i > 0}
+    assert things <= set(room.objects) and all(s in classes.NYU40_THINGS for s, _ in things)
+    lo, hi = scan.xyz.min(0), scan.xyz.max(0)
+    assert lo[2] > -0.05 and (hi[:2] - lo[:2] < 9.2).all()  # inside the room shell
+    write_scan(tmp_path, 0, 0, scan)
+    np.testing.assert_array_equal(read_scan(tmp_path / "sequences/00/velodyne/000000.bin").rgb, scan.rgb)
+
+
+def test_bird_eye_picture_shows_the_highlighted_object(tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    from clickenhance_model.scenes.render import HIGHLIGHT_RGB, render_bird_eye
+
+    scan = generate_scan("outdoor", 1, 0, GeneratorConfig(lidar=SMALL))
+    car = scan.instance == np.bincount(scan.instance[scan.instance > 0]).argmax()
+    for name, highlight in (("with.png", car), ("without.png", None)):
+        render_bird_eye(scan.xyz, scan.semantic, tmp_path / name, highlight=highlight, title="test")
+    strong = [np.all(np.abs(imread(tmp_path / n)[..., :3] - HIGHLIGHT_RGB) < 0.1, axis=-1).sum() for n in
+              ("with.png", "without.png")]  # fmt: skip
+    assert strong[0] > 50 and strong[1] == 0
+
+
+def test_a_full_scan_looks_like_the_real_hdl64_scans(real_scans_dir: Path) -> None:
+    real = [scan_statistics(s.xyz, s.semantic, s.instance, s.remission)
+            for s in map(read_scan, sorted(real_scans_dir.rglob("*.bin")))]  # fmt: skip
+    scan = generate_scan("outdoor", 0, 0)
+    ours = scan_statistics(scan.xyz, scan.semantic, scan.instance, scan.remission)
+    assert 95_000 < ours["points"] < 130_000 and 120_000 < real[0]["points"] < 130_000
+    for key, tolerance in (("ground share", 0.12), ("range 5-10 m", 0.12), ("range 10-20 m", 0.12),
+                           ("remission mean", 0.06)):  # fmt: skip
+        assert abs(ours[key] - real[0][key]) < tolerance, key
+    assert ours["cars >= 100 points"] >= 2
