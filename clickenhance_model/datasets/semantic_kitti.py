@@ -1,0 +1,127 @@
+"""SemanticKITTI reader: `.bin` scans (float32 x, y, z, remission) and `.label` files.
+
+Layouts accepted under `root` (the first that matches wins):
+  - the dataset root: `sequences/NN/velodyne/*.bin` with `sequences/NN/labels/*.label`;
+  - one sequence folder: `velodyne/*.bin` with `labels/*.label`;
+  - a flat folder of pairs: `X.bin` next to `X.label`;
+  - a folder whose sub-folders each hold one of the two layouts above
+    (e.g. `real_scans/semantickitti/seq00_frames/`).
+
+A label is a uint32: semantic id in the low 16 bits, instance id in the high 16 bits.
+An object is a (semantic, instance) pair with instance > 0; `Scene.instance` holds the
+whole label value for such points (unique per pair) and 0 elsewhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from clickenhance_model.datasets import register_dataset
+from clickenhance_model.datasets.scene import Scene, SceneDataset, check_file
+from clickenhance_model.errors import DatasetError
+
+CLASS_NAMES = {
+    0: "unlabeled", 1: "outlier", 10: "car", 11: "bicycle", 13: "bus", 15: "motorcycle", 16: "on-rails",
+    18: "truck", 20: "other-vehicle", 30: "person", 31: "bicyclist", 32: "motorcyclist", 40: "road",
+    44: "parking", 48: "sidewalk", 49: "other-ground", 50: "building", 51: "fence", 52: "other-structure",
+    60: "lane-marking", 70: "vegetation", 71: "trunk", 72: "terrain", 80: "pole", 81: "traffic-sign",
+    99: "other-object", 252: "moving-car", 253: "moving-bicyclist", 254: "moving-person",
+    255: "moving-motorcyclist", 256: "moving-on-rails", 257: "moving-bus", 258: "moving-truck",
+    259: "moving-other-vehicle",
+}  # fmt: skip
+
+
+def read_scan(path: Path) -> np.ndarray:
+    """Points of a `.bin` scan as float32 (N, 4): x, y, z, remission."""
+    check_file(path, "SemanticKITTI scan (.bin)")
+    size = path.stat().st_size
+    if size == 0 or size % 16:
+        raise DatasetError(f"{path}: size {size} bytes is not a positive multiple of 16 (float32 x, y, z, remission)")
+    return np.fromfile(path, dtype="<f4").reshape(-1, 4)
+
+
+def read_labels(path: Path, num_points: int) -> np.ndarray:
+    """Labels of a `.label` file as uint32 (N,), checked against the scan's point count."""
+    check_file(path, "SemanticKITTI label file (.label)")
+    size = path.stat().st_size
+    if size % 4 or size // 4 != num_points:
+        raise DatasetError(f"{path}: holds {size} bytes = {size / 4:g} labels, but its scan has {num_points} points")
+    return np.fromfile(path, dtype="<u4")
+
+
+def scene_from_scan(name: str, points: np.ndarray, labels: np.ndarray) -> Scene:
+    """Scene of one scan: drop non-finite points, split labels into semantic and instance."""
+    finite = np.isfinite(points[:, :3]).all(axis=1)
+    points, labels = points[finite], labels[finite]
+    semantic = (labels & 0xFFFF).astype(np.int64)
+    instance = np.where(labels >> 16 > 0, labels.astype(np.int64), 0)
+    return Scene(name, points[:, :3], None, instance, semantic)
+
+
+@register_dataset("semantickitti")
+class SemanticKittiDataset(SceneDataset):
+    """SemanticKITTI scans with labels; every (semantic, instance > 0) pair is an object.
+
+    Args:
+        root: one of the layouts in the module docstring.
+        sequences: with the dataset-root layout, which sequences to read ("08" for the
+            validation split); None = every sequence that has a labels folder.
+    """
+
+    domain = "outdoor"
+    class_names = CLASS_NAMES
+    object_classes = None
+
+    def __init__(self, root: str | Path, sequences: tuple[str, ...] | None = None):
+        super().__init__(root)
+        self.sequences = None if sequences is None else tuple(f"{int(s):02d}" for s in sequences)
+        self._scans = self._find_scans()
+        if not self._scans:
+            raise DatasetError(f"{self.root}: no SemanticKITTI scans (.bin) found in any known layout")
+
+    def _find_scans(self) -> dict[str, tuple[Path, Path]]:
+        """Map scene name -> (scan, label) paths for the first layout that matches."""
+        sequences = self.root / "sequences"
+        if sequences.is_dir():
+            scans: dict[str, tuple[Path, Path]] = {}
+            for folder in sorted(p for p in sequences.iterdir() if p.is_dir()):
+                if self.sequences is not None and folder.name not in self.sequences:
+                    continue
+                if self.sequences is None and not (folder / "labels").is_dir():
+                    continue  # test sequences have no labels
+                scans.update(_scans_in(folder, prefix=f"{folder.name}/"))
+            if self.sequences is not None:
+                missing = set(self.sequences) - {name.split("/")[0] for name in scans}
+                if missing:
+                    raise DatasetError(f"{sequences}: no scans for sequence(s) {', '.join(sorted(missing))}")
+            return scans
+        scans = _scans_in(self.root, prefix="")
+        if scans:
+            return scans
+        for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            scans.update(_scans_in(folder, prefix=f"{folder.name}/"))
+        return scans
+
+    def scene_names(self) -> list[str]:
+        """Scene names such as "08/000000" or "seq00_frames/000000", sorted."""
+        return sorted(self._scans)
+
+    def load_scene(self, name: str) -> Scene:
+        """Read one scan and its labels."""
+        if name not in self._scans:
+            raise DatasetError(f"{self.root}: no scene named {name!r}")
+        scan_path, label_path = self._scans[name]
+        points = read_scan(scan_path)
+        labels = read_labels(label_path, len(points))
+        return scene_from_scan(name, points, labels)
+
+
+def _scans_in(folder: Path, prefix: str) -> dict[str, tuple[Path, Path]]:
+    """Scans of a sequence folder (velodyne/ + labels/) or a flat folder of .bin/.label pairs."""
+    if (folder / "velodyne").is_dir():
+        scan_folder, label_folder = folder / "velodyne", folder / "labels"
+    else:
+        scan_folder = label_folder = folder
+    return {prefix + p.stem: (p, label_folder / f"{p.stem}.label") for p in sorted(scan_folder.glob("*.bin"))}

@@ -1,0 +1,191 @@
+"""`clickenhance-eval`: NoC/IoU of a click segmenter on a benchmark, with the simulated user.
+
+    python -m clickenhance_model.evaluate --dataset semantickitti --root DIR --method baseline --out OUT
+
+Writes OUT/results.json (summary and per-object clicks/IoU), OUT/table.md (the paper's
+Table IV layout) and OUT/iou_vs_clicks.png. Each finished object is appended to
+OUT/objects.jsonl, so an interrupted run continues where it stopped when started again
+with the same settings. The last stdout line is the summary:
+`NoC@80=.. NoC@85=.. NoC@90=.. IoU@5=.. IoU@10=.. IoU@15=.. objects=N` (IoU in percent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from clickenhance_model.config import config_to_dict, load_config
+from clickenhance_model.datasets import DATASETS, SceneDataset, build_dataset
+from clickenhance_model.errors import ClickEnhanceError, DatasetError
+from clickenhance_model.evaluation.protocol import ObjectResult, ProtocolSettings, SupportsSession, evaluate_scene
+from clickenhance_model.evaluation.report import build_results, summary_line, write_results
+
+RUN_FILE = "run.json"
+LOG_FILE = "objects.jsonl"
+RESUME_IGNORED = ("limit_objects",)  # settings that may change between a run and its continuation
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options of the evaluator."""
+    parser = argparse.ArgumentParser(prog="clickenhance-eval", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", required=True, choices=sorted(DATASETS), help="benchmark format of --root")
+    parser.add_argument("--root", required=True, type=Path, help="dataset folder")
+    parser.add_argument("--method", required=True, choices=("model", "baseline"), help="segmenter to evaluate")
+    parser.add_argument("--checkpoint", type=Path, help="model checkpoint (required with --method model)")
+    parser.add_argument("--device", default="auto", help="torch device for the model: auto, cpu, cuda, cuda:1")
+    parser.add_argument("--baseline-config", type=Path, help="YAML of BaselineConfig (default: preset of the domain)")
+    parser.add_argument("--max-clicks", type=int, default=20, help="click budget per object")
+    parser.add_argument("--temperature", type=float, help="sample clicks with ClickEnhance eq. 5 (T in [0, 1])")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sampled clicks")
+    parser.add_argument("--min-points", type=int, default=100, help="skip objects with fewer points")
+    parser.add_argument("--limit-objects", type=int, help="evaluate only the first N objects")
+    parser.add_argument("--sequences", nargs="+", type=str, help="semantickitti: sequences to read, e.g. 08")
+    parser.add_argument("--label-set", choices=("scannet40", "scannet20", "unseen"), help="scannet: object classes")
+    parser.add_argument("--scene-list", type=Path, help="scannet: file of scene names, e.g. scannetv2_val.txt")
+    parser.add_argument("--areas", nargs="+", type=int, help="s3dis: areas to read, e.g. 5")
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--restart", action=argparse.BooleanOptionalAction, default=False,
+                        help="discard results of an earlier run in --out instead of continuing it")  # fmt: skip
+    return parser
+
+
+def dataset_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Reader options given on the command line, checked against the chosen dataset."""
+    allowed = {"semantickitti": ("sequences",), "scannet": ("label_set", "scene_list"), "s3dis": ("areas",)}
+    given = {k: getattr(args, k) for k in ("sequences", "label_set", "scene_list", "areas") if getattr(args, k)}
+    wrong = [k for k in given if k not in allowed.get(args.dataset, ())]
+    if wrong:
+        raise ValueError(f"--{wrong[0].replace('_', '-')} does not apply to --dataset {args.dataset}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
+
+
+def load_segmenter(args: argparse.Namespace, dataset: SceneDataset) -> tuple[SupportsSession, dict[str, Any]]:
+    """The segmenter to evaluate and its settings for run.json."""
+    if args.method == "model":
+        if args.checkpoint is None:
+            raise ValueError("--method model needs --checkpoint FILE")
+        try:
+            from clickenhance_model.segmenter import Segmenter  # torch and spconv only when needed
+        except ImportError as error:
+            raise ValueError(f"the learned segmenter cannot be imported ({error})") from error
+        segmenter = Segmenter.load(args.checkpoint, args.device)
+        return segmenter, {"checkpoint": str(args.checkpoint.resolve()), "device": args.device,
+                           "trained_on": getattr(segmenter, "trained_on", None)}  # fmt: skip
+    from clickenhance_model.baseline import BaselineConfig, BaselineSegmenter
+
+    if args.baseline_config is not None:
+        segmenter = BaselineSegmenter(load_config(BaselineConfig, args.baseline_config))
+    else:
+        segmenter = BaselineSegmenter.for_domain(dataset.domain)
+    return segmenter, {"baseline_config": config_to_dict(segmenter.config)}
+
+
+def open_log(out: Path, run: dict[str, Any], restart: bool) -> tuple[dict[tuple[str, int], ObjectResult], set[str]]:
+    """Start or continue the run in `out`: finished objects and scenes of a matching earlier run."""
+    out.mkdir(parents=True, exist_ok=True)
+    run_path, log_path = out / RUN_FILE, out / LOG_FILE
+    if run_path.is_file() and not restart:
+        earlier = json.loads(run_path.read_text())
+        differ = sorted(k for k in set(run) | set(earlier) if k not in RESUME_IGNORED and run.get(k) != earlier.get(k))
+        if differ:
+            raise ValueError(f"{out} holds a run with other settings ({', '.join(differ)}); "
+                             "use another --out or --restart")  # fmt: skip
+    if restart or not run_path.is_file():
+        log_path.unlink(missing_ok=True)
+    run_path.write_text(json.dumps(run, indent=1) + "\n")
+    done: dict[tuple[str, int], ObjectResult] = {}
+    scenes: set[str] = set()
+    if log_path.is_file():
+        for number, line in enumerate(log_path.read_text().splitlines(), start=1):
+            try:
+                entry = json.loads(line)
+                if "scene_done" in entry:
+                    scenes.add(entry["scene_done"])
+                else:
+                    row = ObjectResult.from_dict(entry["object"])
+                    done[row.key] = row
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                print(f"{log_path}:{number}: ignoring an unreadable line (interrupted write?)", file=sys.stderr)
+    return done, scenes
+
+
+def run_dataset(
+    dataset: SceneDataset, segmenter: SupportsSession, settings: ProtocolSettings, args: argparse.Namespace,
+    done: dict[tuple[str, int], ObjectResult], done_scenes: set[str],
+) -> tuple[list[ObjectResult], list[tuple[str, str]]]:  # fmt: skip
+    """Evaluate every object of every scene (reusing logged ones); returns rows and skipped scenes."""
+    rows: list[ObjectResult] = []
+    skipped: list[tuple[str, str]] = []
+    limit = args.limit_objects
+    with (args.out / LOG_FILE).open("a") as log, tqdm(total=0, unit="object", file=sys.stderr) as bar:
+        for scene_name in dataset.scene_names():
+            if limit is not None and len(rows) >= limit:
+                break
+            if scene_name in done_scenes:
+                logged = sorted((r for r in done.values() if r.scene == scene_name), key=lambda r: r.instance_id)
+                new = logged[: None if limit is None else limit - len(rows)]
+                rows += new
+                bar.total += len(new)
+                bar.update(len(new))
+                continue
+            try:
+                scene = dataset.load_scene(scene_name)
+            except DatasetError as error:
+                skipped.append((scene_name, str(error)))
+                tqdm.write(f"skipping scene {scene_name}: {error}", file=sys.stderr)
+                continue
+            objects = dataset.objects(scene, args.min_points)
+            complete = limit is None or len(objects) <= limit - len(rows)
+            objects = objects if complete else objects[: limit - len(rows)]
+            bar.total += len(objects)
+            bar.set_description(scene_name)
+            todo = [o for o in objects if (o.scene, o.instance_id) not in done]
+            for result in evaluate_scene(segmenter, scene, todo, settings):
+                done[result.key] = result
+                log.write(json.dumps({"object": result.to_dict()}) + "\n")
+                log.flush()
+                bar.update(1)
+            bar.update(len(objects) - len(todo))
+            rows += [done[(o.scene, o.instance_id)] for o in objects]
+            if complete:
+                log.write(json.dumps({"scene_done": scene_name, "objects": len(objects)}) + "\n")
+    return rows, skipped
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the evaluation; 0 on success, 1 when no object was evaluated, 2 on bad input."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.max_clicks < 1 or (args.limit_objects is not None and args.limit_objects < 1):
+        parser.error("--max-clicks and --limit-objects must be at least 1")
+    if args.temperature is not None and not 0.0 <= args.temperature <= 1.0:
+        parser.error(f"--temperature must be in [0, 1], got {args.temperature}")
+    try:
+        dataset = build_dataset(args.dataset, args.root, **dataset_options(args))
+        segmenter, method_info = load_segmenter(args, dataset)
+        settings = ProtocolSettings(args.max_clicks, args.temperature, args.seed)
+        run = {"dataset": args.dataset, "root": str(args.root.resolve()), "method": args.method,
+               "dataset_options": {k: list(v) if isinstance(v, tuple) else str(v)
+                                   for k, v in dataset_options(args).items()},
+               "max_clicks": args.max_clicks, "temperature": args.temperature, "seed": args.seed,
+               "min_points": args.min_points, "limit_objects": args.limit_objects, **method_info}  # fmt: skip
+        done, done_scenes = open_log(args.out, run, args.restart)
+    except (ClickEnhanceError, ValueError, OSError) as error:
+        print(f"clickenhance-eval: error: {error}", file=sys.stderr)
+        return 2
+    rows, skipped = run_dataset(dataset, segmenter, settings, args, done, done_scenes)
+    results = build_results(run, rows, skipped)
+    write_results(args.out, results)
+    print(f"wrote {args.out / 'results.json'}, table.md and iou_vs_clicks.png", file=sys.stderr)
+    print(summary_line(results["summary"]))
+    return 0 if rows else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Interactive segmentation metrics: IoU@k, NoC@τ and AP of the masks after k clicks.
+
+Per object the protocol records the IoU after each click 1..K (K = max clicks; once the
+mask is exact the IoU stays 1). IoU@k is the mean over objects of the IoU after k clicks;
+NoC@τ the mean over objects of the first k whose IoU reaches τ, or K when none does.
+
+AP treats the mask after k clicks as one instance prediction for its own object, as in
+ScanNet's instance benchmark: per class, predictions are ranked by confidence, a
+prediction is a true positive when its IoU reaches the threshold, and AP is the area
+under the interpolated precision-recall curve; the class APs are averaged. AP averages
+thresholds 0.50:0.95:0.05; AP50 and AP25 use one threshold. Segmenters give no mask
+confidence here, so every mask ranks equal: the curve is a single point where precision
+and recall both equal the hit rate q, and a class's AP is q**2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+NOC_THRESHOLDS = (0.80, 0.85, 0.90)
+AP_THRESHOLDS = tuple(np.round(np.arange(0.50, 0.951, 0.05), 2))
+
+
+def iou(prediction: np.ndarray, ground_truth: np.ndarray) -> float:
+    """Intersection over union of two bool masks (1.0 when both are empty)."""
+    prediction = np.asarray(prediction, dtype=bool)
+    ground_truth = np.asarray(ground_truth, dtype=bool)
+    union = np.count_nonzero(prediction | ground_truth)
+    return 1.0 if union == 0 else np.count_nonzero(prediction & ground_truth) / union
+
+
+def number_of_clicks(ious: Sequence[float], threshold: float, max_clicks: int | None = None) -> int:
+    """First click count k (1-based) whose IoU reaches `threshold`, else `max_clicks` (default len(ious))."""
+    limit = len(ious) if max_clicks is None else max_clicks
+    for k, value in enumerate(ious[:limit], start=1):
+        if value >= threshold:
+            return k
+    return limit
+
+
+def iou_curve(rows_ious: Sequence[Sequence[float]], max_clicks: int) -> np.ndarray:
+    """Mean IoU after k = 1..max_clicks clicks over objects (short rows repeat their last IoU)."""
+    if not rows_ious:
+        return np.full(max_clicks, np.nan)
+    table = np.array([pad_ious(r, max_clicks) for r in rows_ious])  # [objects, K]
+    return table.mean(axis=0)
+
+
+def pad_ious(ious: Sequence[float], max_clicks: int) -> list[float]:
+    """IoUs cut or padded to `max_clicks` entries by repeating the last (0.0 when empty)."""
+    values = list(ious[:max_clicks])
+    last = values[-1] if values else 0.0
+    return values + [last] * (max_clicks - len(values))
+
+
+def average_precision(hits: np.ndarray, scores: np.ndarray | None = None) -> float:
+    """AP of one class: one prediction per ground-truth object, `hits[i]` if it matched its object.
+
+    Predictions with equal scores form one point of the precision-recall curve; AP sums
+    recall steps times the interpolated (max-to-the-right) precision. NaN for no object.
+    """
+    hits = np.asarray(hits, dtype=bool)
+    if len(hits) == 0:
+        return float("nan")
+    scores = np.ones(len(hits)) if scores is None else np.asarray(scores, dtype=np.float64)
+    levels = np.unique(scores)[::-1]  # descending score thresholds
+    precision, recall = [], []
+    for level in levels:
+        taken = scores >= level
+        true_positives = np.count_nonzero(hits & taken)
+        precision.append(true_positives / np.count_nonzero(taken))
+        recall.append(true_positives / len(hits))
+    precision = np.maximum.accumulate(np.array(precision)[::-1])[::-1]  # interpolate: best precision to the right
+    steps = np.diff(np.concatenate([[0.0], recall]))
+    return float(np.sum(steps * precision))
+
+
+def mean_class_ap(ious: np.ndarray, classes: np.ndarray, threshold: float, scores: np.ndarray | None = None) -> float:
+    """Mean over classes of the AP at one IoU threshold."""
+    values = []
+    for label in np.unique(classes):
+        members = classes == label
+        values.append(average_precision(ious[members] >= threshold, None if scores is None else scores[members]))
+    return float(np.mean(values)) if values else float("nan")
+
+
+def ap_summary(ious: np.ndarray, classes: np.ndarray, scores: np.ndarray | None = None) -> dict[str, float]:
+    """AP (0.50:0.95), AP50 and AP25 of the masks of all objects after one click count."""
+    return {
+        "AP": float(np.mean([mean_class_ap(ious, classes, t, scores) for t in AP_THRESHOLDS])),
+        "AP50": mean_class_ap(ious, classes, 0.50, scores),
+        "AP25": mean_class_ap(ious, classes, 0.25, scores),
+    }
+
+
+def summarize(rows_ious: Sequence[Sequence[float]], classes: Sequence[str], max_clicks: int) -> dict:
+    """Summary over objects: NoC@80/85/90, IoU@k for k = 1..K and AP/AP50/AP25 after each k."""
+    curve = iou_curve(rows_ious, max_clicks)
+    table = np.array([pad_ious(r, max_clicks) for r in rows_ious]).reshape(len(rows_ious), max_clicks)
+    labels = np.asarray(classes)
+    summary: dict = {"objects": len(rows_ious), "max_clicks": max_clicks}
+    for threshold in NOC_THRESHOLDS:
+        nocs = [number_of_clicks(r, threshold, max_clicks) for r in table.tolist()]
+        summary[f"NoC@{round(threshold * 100)}"] = float(np.mean(nocs)) if nocs else float("nan")
+    summary["IoU@k"] = [float(v) for v in curve]
+    summary["AP@k"] = [ap_summary(table[:, k], labels) for k in range(max_clicks)] if len(table) else []
+    return summary

@@ -1,0 +1,154 @@
+"""Evaluation outputs: results.json, table.md (the paper's Table IV layout) and iou_vs_clicks.png."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clickenhance_model.evaluation.metrics import summarize
+from clickenhance_model.evaluation.protocol import ObjectResult
+
+TABLE_CLICKS = (5, 10, 15)  # IoU@k columns of Table IV
+AP_CLICKS = (1, 3, 5, 10)  # rows of the AP table
+DATASET_TITLES = {"semantickitti": "SemanticKITTI", "kitti360": "KITTI-360", "scannet": "ScanNet", "s3dis": "S3DIS"}
+
+
+def build_results(run: dict[str, Any], rows: Sequence[ObjectResult], skipped: Sequence[tuple[str, str]]) -> dict:
+    """The results.json document: run settings, summary, per-class summaries and per-object rows."""
+    max_clicks = int(run["max_clicks"])
+    summary = summarize([r.ious for r in rows], [r.class_name for r in rows], max_clicks)
+    times = [t for r in rows for t in r.inference_ms]
+    summary["mean_inference_ms"] = float(np.mean(times)) if times else float("nan")
+    per_class = {}
+    for name in sorted({r.class_name for r in rows}):
+        members = [r for r in rows if r.class_name == name]
+        class_summary = summarize([r.ious for r in members], [name] * len(members), max_clicks)
+        per_class[name] = {k: v for k, v in class_summary.items() if k != "AP@k"}
+    return {
+        "run": run,
+        "summary": summary,
+        "per_class": per_class,
+        "skipped_scenes": [{"scene": s, "reason": reason} for s, reason in skipped],
+        "objects": [r.to_dict() for r in rows],
+    }
+
+
+def summary_line(summary: dict) -> str:
+    """The CLI's last line: NoC@80/85/90 (clicks) and IoU@5/10/15 (percent) over N objects."""
+    ious = summary["IoU@k"]
+
+    def iou_at(k: int) -> str:
+        return f"{100 * ious[k - 1]:.1f}" if k <= len(ious) and not math.isnan(ious[k - 1]) else "nan"
+
+    nocs = " ".join(f"NoC@{t}={summary[f'NoC@{t}']:.2f}" for t in (80, 85, 90))
+    return f"{nocs} IoU@5={iou_at(5)} IoU@10={iou_at(10)} IoU@15={iou_at(15)} objects={summary['objects']}"
+
+
+def write_results(out_dir: Path, results: dict) -> None:
+    """Write results.json (strict JSON: NaN as null, infinity as "inf"), table.md and iou_vs_clicks.png."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(strict_json(results), indent=1, allow_nan=False) + "\n")
+    (out_dir / "table.md").write_text(render_table(results))
+    plot_iou_curve(results, out_dir / "iou_vs_clicks.png")
+
+
+def strict_json(value: Any) -> Any:
+    """Replace NaN by None and infinities by "inf"/"-inf", recursively (JSON has neither)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
+def _method_cells(run: dict[str, Any]) -> tuple[str, str]:
+    """Method name and the "Train → Eval" cell of Table IV."""
+    dataset = DATASET_TITLES.get(run["dataset"], run["dataset"])
+    if run["method"] == "baseline":
+        return "Baseline (geodesic region growing, training-free)", f"– → {dataset}"
+    checkpoint = Path(run.get("checkpoint") or "?").name
+    return f"ClickEnhance ({checkpoint})", f"{run.get('trained_on') or '?'} → {dataset}"
+
+
+def _cell(values: list[float], k: int, scale: float = 100.0) -> str:
+    """A table cell for a per-click list (– beyond the click budget)."""
+    if k > len(values) or values[k - 1] is None or math.isnan(values[k - 1]):
+        return "–"
+    return f"{scale * values[k - 1]:.1f}"
+
+
+def render_table(results: dict) -> str:
+    """table.md: Table IV (NoC@80/85/90, IoU@5/10/15), then per-class rows and AP after k clicks."""
+    run, summary = results["run"], results["summary"]
+    method, train_eval = _method_cells(run)
+    header = "| Method | Train → Eval | NoC@80 ↓ | NoC@85 ↓ | NoC@90 ↓ | IoU@5 ↑ | IoU@10 ↑ | IoU@15 ↑ |"
+    rule = "|---|---|---|---|---|---|---|---|"
+
+    def row(name: str, second: str, s: dict) -> str:
+        nocs = " | ".join(f"{s[f'NoC@{t}']:.2f}" for t in (80, 85, 90))
+        ious = " | ".join(_cell(s["IoU@k"], k) for k in TABLE_CLICKS)
+        return f"| {name} | {second} | {nocs} | {ious} |"
+
+    lines = [
+        f"## Interactive single-object segmentation on {train_eval.split('→ ')[-1]}",
+        "",
+        f"{summary['objects']} objects (at least {run['min_points']} points), at most {run['max_clicks']} clicks, "
+        f"simulated user {'deterministic' if run.get('temperature') is None else 'T=' + str(run['temperature'])}. "
+        "IoU in percent.",
+        "",
+        header,
+        rule,
+        row(method, train_eval, summary),
+        "",
+        "### Per class",
+        "",
+        header.replace("Method | Train → Eval", "Class | Objects"),
+        rule,
+        *(row(name, str(s["objects"]), s) for name, s in results["per_class"].items()),
+        "",
+        "### AP of the masks after k clicks (no mask confidence: every mask ranks equal)",
+        "",
+        "| Clicks | AP | AP50 | AP25 |",
+        "|---|---|---|---|",
+    ]
+    for k in AP_CLICKS:
+        if k <= len(summary["AP@k"]):
+            ap = summary["AP@k"][k - 1]
+            lines.append(f"| {k} | " + " | ".join(f"{100 * ap[m]:.1f}" for m in ("AP", "AP50", "AP25")) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_iou_curve(results: dict, path: Path) -> None:
+    """Mean IoU against the number of clicks, with the NoC thresholds as reference lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve = [np.nan if v is None else 100 * v for v in results["summary"]["IoU@k"]]
+    clicks = np.arange(1, len(curve) + 1)
+    method, _ = _method_cells(results["run"])
+    figure, axes = plt.subplots(figsize=(6, 4), dpi=120)
+    axes.plot(clicks, curve, marker="o", label=method)
+    for threshold in (80, 85, 90):
+        axes.axhline(threshold, color="grey", linestyle=":", linewidth=0.8)
+    axes.set_xlabel("number of clicks")
+    axes.set_ylabel("mean IoU (%)")
+    dataset = DATASET_TITLES.get(results["run"]["dataset"], results["run"]["dataset"])
+    axes.set_title(f"{dataset}: {results['summary']['objects']} objects")
+    axes.set_xticks(clicks)
+    axes.set_ylim(0, 100)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)

@@ -1,0 +1,195 @@
+"""The training-free baseline: session API, ground handling, negative clicks, real-scan speed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from clickenhance_model.baseline import INDOOR, OUTDOOR, BaselineConfig, BaselineSegmenter, BaselineSession
+from clickenhance_model.config import load_config
+from clickenhance_model.datasets import build_dataset
+from clickenhance_model.errors import ClickError
+from clickenhance_model.evaluation.metrics import iou
+from clickenhance_model.evaluation.simulated_user import next_click
+
+
+def box_surface(low: tuple[float, float, float], high: tuple[float, float, float], step: float) -> np.ndarray:
+    """Points on the top and the four sides of an axis-aligned box (what a LiDAR sees)."""
+    (x0, y0, z0), (x1, y1, z1) = low, high
+    xs, ys, zs = np.arange(x0, x1 + 1e-6, step), np.arange(y0, y1 + 1e-6, step), np.arange(z0, z1 + 1e-6, step)
+    faces = [np.stack(np.meshgrid(xs, ys, [z1]), -1).reshape(-1, 3)]
+    faces += [np.stack(np.meshgrid(xs, [y], zs), -1).reshape(-1, 3) for y in (y0, y1)]
+    faces += [np.stack(np.meshgrid([x], ys, zs), -1).reshape(-1, 3) for x in (x0, x1)]
+    return np.concatenate(faces)
+
+
+def street(ground_step: float = 0.15, gap: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """A 20 x 20 m road with two cars `gap` apart (lifted 0.3 m, like a car body) and a pole.
+
+    Returns xyz float32 (N, 3) and labels: 0 road, 1 car A, 2 car B, 3 pole.
+    """
+    rng = np.random.default_rng(0)
+    g = np.arange(-10, 10, ground_step)
+    road = np.stack(np.meshgrid(g, g, [0.0]), -1).reshape(-1, 3)
+    road[:, 2] += rng.normal(0, 0.01, len(road))
+    car_a = box_surface((-4.0, 1.0, 0.3), (0.0, 2.8, 1.6), 0.08)
+    car_b = box_surface((gap, 1.0, 0.3), (gap + 4.0, 2.8, 1.5), 0.08)
+    angle = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    pole = np.stack([np.tile(-5 + 0.1 * np.cos(angle), 30), np.tile(-4 + 0.1 * np.sin(angle), 30),
+                     np.repeat(np.linspace(0.05, 3.0, 30), 12)], axis=1)  # fmt: skip
+    parts = [road, car_a, car_b, pole]
+    labels = np.concatenate([np.full(len(p), k) for k, p in enumerate(parts)])
+    return np.concatenate(parts).astype(np.float32), labels
+
+
+@pytest.fixture(scope="module")
+def scene() -> tuple[np.ndarray, np.ndarray, BaselineSession]:
+    """The street with cars 1 m apart, and one baseline session over it (graph built once)."""
+    xyz, labels = street(gap=1.0)
+    return xyz, labels, BaselineSegmenter().session(xyz)
+
+
+@pytest.fixture(scope="module")
+def touching() -> tuple[np.ndarray, np.ndarray, BaselineSession]:
+    """The street with cars 0.12 m apart (one voxel): the graph joins them."""
+    xyz, labels = street(gap=0.12)
+    return xyz, labels, BaselineSegmenter().session(xyz)
+
+
+def top_centre(xyz: np.ndarray, members: np.ndarray) -> int:
+    """Index of the highest point nearest to the middle of an object."""
+    centre = xyz[members].mean(axis=0)
+    centre[2] = xyz[members, 2].max()
+    candidates = np.flatnonzero(members)
+    return int(candidates[np.argmin(np.linalg.norm(xyz[candidates] - centre, axis=1))])
+
+
+def test_click_on_a_car_does_not_flood_the_road(scene) -> None:
+    xyz, labels, session = scene
+    session.reset()
+    mask = session.add_click(top_centre(xyz, labels == 1), True)
+    assert mask.dtype == bool and mask.shape == (len(xyz),)
+    assert mask[labels == 0].mean() < 0.01  # the road stays out
+    assert mask[labels == 1].mean() > 0.95
+    assert not mask[labels == 3].any()
+
+
+def test_negative_click_separates_touching_cars(touching) -> None:
+    xyz, labels, session = touching
+    session.reset()
+    near_a = (labels == 2) & (xyz[:, 0] < 1.2)  # the end of car B that faces car A
+    mask = session.add_click(top_centre(xyz, labels == 1), True)
+    assert mask[near_a].mean() > 0.9  # the cars touch: the first click spills over
+    spill = mask[labels == 2].mean()
+    mask = session.add_click(top_centre(xyz, labels == 2), False)
+    # a negative click acts within `negative_radius` (2 m) of itself: most of B goes, A stays whole
+    assert mask[labels == 2].mean() < 0.5 * spill
+    assert mask[labels == 1].mean() > 0.95
+
+
+def test_simulated_user_improves_touching_cars(touching) -> None:
+    xyz, labels, session = touching
+    truth = labels == 1
+    session.reset()
+    prediction = np.zeros(len(xyz), dtype=bool)
+    ious = []
+    for _ in range(10):
+        click = next_click(xyz, prediction, truth)
+        prediction = session.add_click(click.index, click.positive)
+        ious.append(iou(prediction, truth))
+    assert ious[-1] > 0.85 and ious[-1] > ious[0] + 0.15
+
+
+def test_click_on_the_road_selects_the_road_only(scene) -> None:
+    xyz, labels, session = scene
+    session.reset()
+    road_point = int(np.flatnonzero((labels == 0) & (np.linalg.norm(xyz[:, :2] - [6, -6], axis=1) < 0.2))[0])
+    mask = session.add_click(road_point, True)
+    assert mask[labels == 0].mean() > 0.9
+    assert mask[labels != 0].mean() < 0.05
+
+
+def test_simulated_user_reaches_90_percent_on_each_object(scene) -> None:
+    xyz, labels, session = scene
+    for label in (1, 2, 3):
+        truth = labels == label
+        session.reset()
+        prediction = np.zeros(len(xyz), dtype=bool)
+        for _ in range(5):
+            click = next_click(xyz, prediction, truth)
+            if click is None:  # exact
+                break
+            prediction = session.add_click(click.index, click.positive)
+        assert iou(prediction, truth) > 0.9, f"object {label}"
+
+
+def test_session_api_undo_reset_snap_and_timing(scene) -> None:
+    xyz, labels, session = scene
+    session.reset()
+    first = session.add_click(top_centre(xyz, labels == 1), True)
+    assert session.last_inference_ms > 0
+    end = top_centre(xyz, (labels == 1) & (xyz[:, 0] < -3.5))
+    second = session.add_click(xyz[end] + 0.01, False)  # by position: snapped to the nearest point
+    assert [c.positive for c in session.clicks] == [True, False]
+    assert session.clicks[1].index == end
+    assert first.sum() > second.sum() > 0
+    np.testing.assert_array_equal(session.undo(), first)
+    assert not session.reset().any() and session.clicks == ()
+    with pytest.raises(ClickError, match="first click"):
+        session.add_click(0, False)
+    assert session.graph(False) is session.graph(False)  # costs cached per session
+
+
+def test_non_finite_points_are_never_in_the_mask() -> None:
+    xyz, labels = street(ground_step=0.3)
+    xyz[::50] = np.nan
+    session = BaselineSegmenter().session(xyz)
+    mask = session.add_click(top_centre(np.nan_to_num(xyz, nan=-99), labels == 1), True)
+    assert not mask[::50].any()
+    assert mask[(labels == 1) & np.isfinite(xyz).all(axis=1)].mean() > 0.95
+
+
+def test_indoor_preset_on_a_room() -> None:
+    g = np.arange(0, 4, 0.03)
+    floor = np.stack(np.meshgrid(g, g, [0.0]), -1).reshape(-1, 3)
+    table = box_surface((1.0, 1.0, 0.02), (2.0, 1.8, 0.75), 0.02)
+    xyz = np.concatenate([floor, table]).astype(np.float32)
+    is_table = np.arange(len(xyz)) >= len(floor)
+    session = BaselineSegmenter.for_domain("indoor").session(xyz)
+    assert session.config == INDOOR
+    mask = session.add_click(top_centre(xyz, is_table), True)
+    assert iou(mask, is_table) > 0.9
+
+
+def test_config_checks_and_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="voxel_size"):
+        BaselineConfig(voxel_size=0.0)
+    with pytest.raises(ValueError, match="neighbours"):
+        BaselineConfig(neighbours=0)
+    with pytest.raises(ValueError, match="domain"):
+        BaselineSegmenter.for_domain("underwater")
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump({"voxel_size": 0.2, "max_radius": 3}))
+    config = load_config(BaselineConfig, tmp_path / "b.yaml")
+    assert config.voxel_size == 0.2 and config.max_radius == 3.0 and config.neighbours == OUTDOOR.neighbours
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"voxel_sise": 0.2}))
+    with pytest.raises(ValueError, match="voxel_sise"):
+        load_config(BaselineConfig, tmp_path / "c.yaml")
+
+
+def test_real_scan_first_click_on_a_car_is_fast_and_stays_off_the_road(real_scans_dir: Path) -> None:
+    dataset = build_dataset("semantickitti", real_scans_dir)
+    scene = dataset.load_scene(dataset.scene_names()[0])
+    session = BaselineSegmenter().session(scene.xyz)
+    road = np.isin(scene.semantic, (40, 44, 48, 60))  # road, parking, sidewalk, lane marking
+    largest = max(dataset.objects(scene), key=lambda o: o.num_points)
+    truth = scene.object_mask(largest.instance_id)
+    start = time.perf_counter()
+    click = next_click(scene.xyz, np.zeros(scene.num_points, dtype=bool), truth)
+    mask = session.add_click(click.index, click.positive)
+    assert time.perf_counter() - start < 1.0
+    assert mask[road].sum() < 0.05 * truth.sum()
+    assert iou(mask, truth) > 0.8

@@ -1,0 +1,205 @@
+"""`clickenhance-eval` end to end on a tiny SemanticKITTI folder written in the real format."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clickenhance_model.evaluate import LOG_FILE, main
+
+SUMMARY = re.compile(
+    r"^NoC@80=(\d+\.\d\d) NoC@85=(\d+\.\d\d) NoC@90=(\d+\.\d\d) "
+    r"IoU@5=(\d+\.\d|nan) IoU@10=(\d+\.\d|nan) IoU@15=(\d+\.\d|nan) objects=(\d+)$"  # IoU@k: nan beyond the budget
+)
+REPO = Path(__file__).resolve().parents[1]
+CAR_1, CAR_2 = 10 | 1 << 16, 10 | 2 << 16  # SemanticKITTI labels: car (10), instances 1 and 2
+
+
+def box_surface(low: tuple[float, float, float], high: tuple[float, float, float], step: float) -> np.ndarray:
+    """Points on the top and the four sides of an axis-aligned box."""
+    (x0, y0, z0), (x1, y1, z1) = low, high
+    xs, ys, zs = np.arange(x0, x1 + 1e-6, step), np.arange(y0, y1 + 1e-6, step), np.arange(z0, z1 + 1e-6, step)
+    faces = [np.stack(np.meshgrid(xs, ys, [z1]), -1).reshape(-1, 3)]
+    faces += [np.stack(np.meshgrid(xs, [y], zs), -1).reshape(-1, 3) for y in (y0, y1)]
+    faces += [np.stack(np.meshgrid([x], ys, zs), -1).reshape(-1, 3) for x in (x0, x1)]
+    return np.concatenate(faces)
+
+
+def write_scan(folder: Path, stem: str, shift: float) -> None:
+    """One scan: a 12 x 12 m road (40) with two cars (10, instances 1 and 2), as .bin + .label."""
+    g = np.arange(-6, 6, 0.25)
+    road = np.stack(np.meshgrid(g, g, [-1.7]), -1).reshape(-1, 3)
+    car_1 = box_surface((-4 + shift, 1, -1.4), (-0.5 + shift, 2.8, 0.0), 0.12)
+    car_2 = box_surface((1 + shift, -3, -1.4), (4.5 + shift, -1.2, -0.2), 0.12)
+    xyz = np.concatenate([road, car_1, car_2])
+    labels = np.concatenate([np.full(len(road), 40), np.full(len(car_1), CAR_1), np.full(len(car_2), CAR_2)])
+    points = np.concatenate([xyz, np.full((len(xyz), 1), 0.3)], axis=1).astype("<f4")
+    points.tofile(folder / f"{stem}.bin")
+    labels.astype("<u4").tofile(folder / f"{stem}.label")
+
+
+@pytest.fixture(scope="module")
+def kitti_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two good scans and one whose .bin is cut mid-point (20 bytes)."""
+    root = tmp_path_factory.mktemp("kitti") / "sequences" / "08"
+    (root / "velodyne").mkdir(parents=True)
+    (root / "labels").mkdir()
+    write_scan(root / "velodyne", "000000", 0.0)
+    (root / "velodyne" / "000000.label").rename(root / "labels" / "000000.label")
+    write_scan(root / "velodyne", "000001", 0.5)
+    (root / "velodyne" / "000001.label").rename(root / "labels" / "000001.label")
+    (root / "velodyne" / "000002.bin").write_bytes(b"\0" * 20)
+    (root / "labels" / "000002.label").write_bytes(b"\0" * 4)
+    return root.parents[1]
+
+
+def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    """Call the CLI in-process; return (exit code, stdout, stderr)."""
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def base_args(root: Path, out: Path) -> list[str]:
+    """The options every test passes."""
+    return ["--dataset", "semantickitti", "--root", str(root), "--method", "baseline", "--out", str(out)]
+
+
+def test_cli_outputs(kitti_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code, out, err = run(capsys, *base_args(kitti_root, tmp_path / "eval"))
+    assert code == 0, err
+    match = SUMMARY.match(out.strip().splitlines()[-1])
+    assert match, out
+    assert int(match.group(7)) == 4  # two cars in each of the two readable scans
+    assert "skipping scene 08/000002" in err and "000002.bin" in err
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    summary = results["summary"]
+    assert summary["objects"] == 4 and len(summary["IoU@k"]) == 20 and len(summary["AP@k"]) == 20
+    assert float(match.group(1)) == pytest.approx(summary["NoC@80"], abs=0.005)
+    assert float(match.group(5)) == pytest.approx(100 * summary["IoU@k"][9], abs=0.05)
+    assert [s["scene"] for s in results["skipped_scenes"]] == ["08/000002"]
+    rows = results["objects"]
+    expected = [("08/000000", CAR_1), ("08/000000", CAR_2), ("08/000001", CAR_1), ("08/000001", CAR_2)]
+    assert [(r["scene"], r["instance_id"]) for r in rows] == expected
+    for row in rows:
+        assert len(row["ious"]) == 20 and row["class_name"] == "car"
+        assert 1 <= len(row["clicks"]) <= 20 and row["clicks"][0][1] is True
+    table = (tmp_path / "eval" / "table.md").read_text()
+    assert "| Method | Train → Eval | NoC@80 ↓ | NoC@85 ↓ | NoC@90 ↓ | IoU@5 ↑ | IoU@10 ↑ | IoU@15 ↑ |" in table
+    assert "– → SemanticKITTI" in table
+    assert (tmp_path / "eval" / "iou_vs_clicks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_resumes_after_an_interruption(kitti_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "eval"
+    args = [*base_args(kitti_root, out), "--max-clicks", "8"]
+    assert run(capsys, *args)[0] == 0
+    complete = json.loads((out / "results.json").read_text())["objects"]
+    lines = (out / LOG_FILE).read_text().splitlines()
+    first = json.loads(lines[0])
+    first["object"]["ious"] = [0.125] * 8  # a marker: a reused row keeps it, a recomputed one would not
+    (out / LOG_FILE).write_text(json.dumps(first) + "\n" + lines[1][:25])  # killed while writing line 2
+    code, _, err = run(capsys, *args)
+    assert code == 0
+    assert "ignoring an unreadable line" in err
+    resumed = json.loads((out / "results.json").read_text())["objects"]
+    assert resumed[0]["ious"] == [0.125] * 8
+    assert [r["clicks"] for r in resumed[1:]] == [r["clicks"] for r in complete[1:]]
+    assert [r["ious"] for r in resumed[1:]] == [r["ious"] for r in complete[1:]]
+
+
+def test_cli_refuses_other_settings_in_the_same_folder(kitti_root: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "eval"
+    assert run(capsys, *base_args(kitti_root, out), "--limit-objects", "1")[0] == 0
+    code, _, err = run(capsys, *base_args(kitti_root, out), "--max-clicks", "5")
+    assert code == 2 and "max_clicks" in err and "--restart" in err
+    code, stdout, _ = run(capsys, *base_args(kitti_root, out), "--max-clicks", "5", "--limit-objects", "3", "--restart")
+    assert code == 0 and stdout.strip().endswith("objects=3")
+    rows = json.loads((out / "results.json").read_text())["objects"]
+    assert all(len(r["ious"]) == 5 for r in rows)
+
+
+def test_cli_temperature_is_seeded(kitti_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    clicks = {}
+    for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
+        args = [*base_args(kitti_root, tmp_path / name), "--temperature", "0.8", "--seed", seed, "--max-clicks", "6"]
+        assert run(capsys, *args)[0] == 0
+        clicks[name] = [r["clicks"] for r in json.loads((tmp_path / name / "results.json").read_text())["objects"]]
+    assert clicks["a"] == clicks["b"]
+    assert clicks["a"] != clicks["c"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--root", "/nonexistent/kitti"], "/nonexistent/kitti"),
+        (["--method", "model"], "--checkpoint"),
+        (["--label-set", "scannet20"], "--label-set does not apply"),
+    ],
+)
+def test_cli_bad_input(kitti_root: Path, tmp_path: Path, capsys, extra: list[str], message: str) -> None:
+    code, out, err = run(capsys, *base_args(kitti_root, tmp_path / "eval"), *extra)
+    assert code == 2 and out == ""
+    assert message in err
+
+
+def test_cli_rejects_a_missing_checkpoint(kitti_root: Path, tmp_path: Path, capsys) -> None:
+    args = [*base_args(kitti_root, tmp_path / "eval"), "--method", "model", "--checkpoint", str(tmp_path / "no.pt")]
+    code, out, err = run(capsys, *args)
+    assert code == 2 and out == "" and err.startswith("clickenhance-eval: error:")
+
+
+def test_cli_rejects_a_bad_temperature(kitti_root: Path, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*base_args(kitti_root, tmp_path / "eval"), "--temperature", "1.5"])
+    assert exit_info.value.code == 2
+    assert "--temperature" in capsys.readouterr().err
+
+
+def test_cli_indoor_dataset_with_options(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """An S3DIS room (floor and a table) through --areas: the reader options and the indoor preset."""
+    for area in (1, 2):
+        folder = tmp_path / "s3dis" / f"Area_{area}" / "office_1" / "Annotations"
+        folder.mkdir(parents=True)
+        g = np.arange(0, 3, 0.05)
+        floor = np.stack(np.meshgrid(g, g, [0.0]), -1).reshape(-1, 3)
+        table = box_surface((1.0, 1.0, 0.03), (1.8, 1.6, 0.7), 0.04)
+        for name, points in (("floor_1", floor), ("table_1", table)):
+            np.savetxt(folder / f"{name}.txt", np.concatenate([points, np.full((len(points), 3), 100)], axis=1))
+    args = ["--dataset", "s3dis", "--root", str(tmp_path / "s3dis"), "--areas", "2", "--method", "baseline",
+            "--out", str(tmp_path / "eval"), "--max-clicks", "5"]  # fmt: skip
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert results["run"]["dataset_options"] == {"areas": [2]}
+    assert results["run"]["baseline_config"]["voxel_size"] == 0.03  # the indoor preset
+    assert [(r["scene"], r["class_name"]) for r in results["objects"]] == [
+        ("Area_2/office_1", "floor"), ("Area_2/office_1", "table")]  # fmt: skip
+    assert all(r["ious"][-1] > 0.9 for r in results["objects"])
+
+
+def test_module_entry_point(kitti_root: Path, tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    command = [sys.executable, "-m", "clickenhance_model.evaluate", *base_args(kitti_root, tmp_path / "eval"),
+               "--limit-objects", "1", "--max-clicks", "3"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    match = SUMMARY.match(result.stdout.strip().splitlines()[-1])
+    assert match and match.group(4) == "nan" and match.group(7) == "1"  # 3 clicks: no IoU@5
+
+
+def test_cli_on_real_scans(real_scans_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = ["--dataset", "semantickitti", "--root", str(real_scans_dir), "--method",
+            "baseline", "--out", str(tmp_path / "real"), "--limit-objects", "2", "--max-clicks", "10"]  # fmt: skip
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    match = SUMMARY.match(out.strip().splitlines()[-1])
+    assert match and match.group(7) == "2"
+    assert float(match.group(4)) > 70.0  # IoU@5 of the baseline on two real cars
