@@ -1,0 +1,315 @@
+"""`make demo`: the node annotating a generated LiDAR scan, driven by a simulated operator over DDS.
+
+    python -m clickenhance_ros.demo --out out/demo
+
+1. generates a street scan with the ray-cast LiDAR simulator (ground truth per point);
+2. starts the `clickenhance` node as its own process (method auto: the learned model when
+   weights are shipped, else the training-free baseline, which it says in its first log line);
+3. publishes the scan as PointCloud2 on /cloud over DDS, like a sensor;
+4. for a few vehicles: the simulated user (clickenhance_model.evaluation.simulated_user)
+   picks each click from the node's current mask (read from ~/segmentation) and the ground
+   truth, and sends it through ~/add_click; IoU and latency are printed per click;
+5. accepts each object (~/accept, with its SemanticKITTI class), saves (~/save), and draws
+   a bird's-eye PNG of the scan with the annotated objects highlighted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import Point, PointStamped
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import PointCloud2
+from std_msgs.msg import Header
+from std_srvs.srv import Trigger
+
+from clickenhance_model.evaluation.simulated_user import next_click
+from clickenhance_ros.cloud_conversion import cloud_from_array, read_points
+from clickenhance_ros.srv import AcceptObject, AddClick, SaveAnnotation
+
+FRAME = "velodyne"
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+KITTI_POINT = np.dtype({"names": ["x", "y", "z", "intensity"], "formats": ["<f4"] * 4,
+                        "offsets": [0, 4, 8, 12], "itemsize": 16})
+
+
+@dataclass
+class DemoScan:
+    """A scan with per-point ground truth and where it came from."""
+
+    xyz: np.ndarray  # float32 (N, 3)
+    intensity: np.ndarray  # float32 (N,)
+    semantic: np.ndarray  # SemanticKITTI class id per point
+    instance: np.ndarray  # object id per point, 0 = background
+    source: str
+
+
+@dataclass
+class ObjectRun:
+    """One annotated object: its id in the scan, class, and per click IoU and latencies."""
+
+    instance: int
+    semantic: int
+    ious: list[float] = field(default_factory=list)
+    model_ms: list[float] = field(default_factory=list)
+    round_trip_ms: list[float] = field(default_factory=list)
+    mask: np.ndarray | None = None
+
+
+def generated_scan(seed: int) -> DemoScan:
+    """A street scan from the ray-cast LiDAR simulator (clickenhance_model.scenes)."""
+    from clickenhance_model.scenes.generate import generate_scan
+
+    scan = generate_scan("outdoor", seed, 0)
+    return DemoScan(scan.xyz.astype(np.float32), scan.remission.astype(np.float32), scan.semantic.astype(np.int64),
+                    scan.instance.astype(np.int64),
+                    f"generated street scene (seed {seed}): HDL-64E-like ray-cast LiDAR, {len(scan)} points")
+
+
+def scan_message(scan: DemoScan) -> PointCloud2:
+    """The scan as a KITTI-style PointCloud2 (x, y, z, intensity float32) in frame `velodyne`."""
+    points = np.empty(len(scan.xyz), dtype=KITTI_POINT)
+    for column, name in enumerate("xyz"):
+        points[name] = scan.xyz[:, column]
+    points["intensity"] = scan.intensity
+    now = time.time_ns()
+    header = Header(frame_id=FRAME)
+    header.stamp.sec, header.stamp.nanosec = now // 10**9, now % 10**9
+    return cloud_from_array(points, header)
+
+
+def pick_objects(scan: DemoScan, count: int, min_points: int) -> list[tuple[int, int]]:
+    """The `count` largest objects with at least `min_points` points, as (instance, semantic class)."""
+    ids, sizes = np.unique(scan.instance[scan.instance > 0], return_counts=True)
+    order = np.argsort(-sizes)
+    chosen = [int(ids[k]) for k in order if sizes[k] >= min_points][:count]
+    return [(i, int(np.bincount(scan.semantic[scan.instance == i]).argmax())) for i in chosen]
+
+
+# ------------------------------------------------------------------------ the node
+class NodeRunner:
+    """The clickenhance node as a child process, its output in a log file."""
+
+    def __init__(self, out: Path, method: str):
+        self.log_path = out / "node.log"
+        self._log = self.log_path.open("w")
+        command = [sys.executable, "-m", "clickenhance_ros.segment_node", "--ros-args",
+                   "-p", f"method:={method}", "-p", f"output_directory:={out / 'annotations'}",
+                   "-p", "state_publish_rate:=0.0"]
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def wait_for_line(self, text: str, timeout: float) -> str:
+        """The first log line containing `text`; raises if the node exits or the deadline passes."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.log_path.read_text().splitlines():
+                if text in line:
+                    return line
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the node exited ({self.process.returncode}): {self.log_path.read_text()}")
+            time.sleep(0.05)
+        raise RuntimeError(f"the node did not log '{text}' within {timeout} s")
+
+    def stop(self) -> int:
+        """SIGINT, then SIGKILL after 15 s; the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+# ---------------------------------------------------------------------- the client
+class Operator:
+    """The simulated operator's ROS side: publishes the scan, calls the services, watches ~/segmentation."""
+
+    def __init__(self, cloud: PointCloud2):
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node("clickenhance_demo_operator", context=self.context)
+        self.executor = MultiThreadedExecutor(num_threads=3, context=self.context)
+        self.executor.add_node(self.node)
+        self.segmentations: list[PointCloud2] = []
+        self._arrived = threading.Condition()
+        self.node.create_subscription(PointCloud2, "/clickenhance/segmentation", self._on_segmentation, LATCHED)
+        publisher = self.node.create_publisher(PointCloud2, "/cloud", 1)
+        self.node.create_timer(0.5, lambda: publisher.publish(cloud))  # a 2 Hz "sensor"
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
+        self.clients = {name: self.node.create_client(kind, f"/clickenhance/{name}")
+                        for name, kind in (("add_click", AddClick), ("accept", AcceptObject),
+                                           ("save", SaveAnnotation), ("diagnostics", Trigger))}
+
+    def wait_for_cloud(self, points: int, timeout: float = 60.0) -> None:
+        """Poll ~/diagnostics until the node reports the published scan as its latest cloud."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if f"latest cloud {points} points" in self.call("diagnostics", Trigger.Request()).message:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"the node did not receive the scan on /cloud within {timeout} s")
+
+    def _on_segmentation(self, cloud: PointCloud2) -> None:
+        with self._arrived:
+            self.segmentations.append(cloud)
+            self._arrived.notify_all()
+
+    def call(self, name: str, request: object, timeout: float = 120.0) -> object:
+        """Call one of the node's services and wait for the answer."""
+        client = self.clients[name]
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise RuntimeError(f"service /clickenhance/{name} is not available")
+        done = threading.Event()
+        future = client.call_async(request)
+        future.add_done_callback(lambda _: done.set())
+        if not done.wait(timeout):
+            raise RuntimeError(f"/clickenhance/{name} did not answer within {timeout} s")
+        return future.result()
+
+    def segmentation_after(self, count: int, timeout: float = 30.0) -> np.ndarray:
+        """The `label` field of the first ~/segmentation message after the first `count` ones."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self.segmentations) > count, timeout):
+                raise RuntimeError("no ~/segmentation message arrived")
+            cloud = self.segmentations[count]
+        return read_points(cloud)["label"].reshape(-1).astype(np.int64)
+
+    def close(self) -> None:
+        """Stop spinning and release the context."""
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+# ---------------------------------------------------------------- the operator's work
+def click_request(xyz: np.ndarray, positive: bool) -> AddClick.Request:
+    """An AddClick request at a point of the scan."""
+    request = AddClick.Request(polarity=AddClick.Request.POLARITY_POSITIVE if positive
+                               else AddClick.Request.POLARITY_NEGATIVE)
+    request.point = PointStamped(header=Header(frame_id=FRAME),
+                                 point=Point(x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2])))
+    return request
+
+
+def annotate(operator: Operator, scan: DemoScan, target: tuple[int, int], object_id: int, max_clicks: int,
+             target_iou: float) -> ObjectRun:
+    """Click one object until the IoU target or the click budget, printing each click, then accept it."""
+    run = ObjectRun(*target)
+    truth = scan.instance == run.instance
+    prediction = np.zeros(len(scan.xyz), dtype=bool)
+    for number in range(1, max_clicks + 1):
+        click = next_click(scan.xyz, prediction, truth)
+        if click is None:
+            break
+        seen = len(operator.segmentations)
+        start = time.perf_counter()
+        response = operator.call("add_click", click_request(scan.xyz[click.index], click.positive))
+        run.round_trip_ms.append((time.perf_counter() - start) * 1e3)
+        if not response.success:
+            raise RuntimeError(f"click {number} refused by the node: {response.message}")
+        prediction = operator.segmentation_after(seen) == object_id
+        run.ious.append(float((prediction & truth).sum() / max((prediction | truth).sum(), 1)))
+        run.model_ms.append(response.inference_time_ms)
+        print(f"    click {number} ({'+' if click.positive else '-'}) on point {response.point_index}: "
+              f"IoU {run.ious[-1]:.3f}   segmenter {response.inference_time_ms:6.1f} ms   "
+              f"service round trip {run.round_trip_ms[-1]:6.1f} ms")
+        if run.ious[-1] >= target_iou:
+            break
+    accepted = operator.call("accept", AcceptObject.Request(semantic_label=run.semantic))
+    print(f"    accept: {accepted.message}")
+    run.mask = prediction
+    return run
+
+
+def draw(scan: DemoScan, runs: list[ObjectRun], path: Path) -> Path:
+    """Bird's-eye PNG of the scan coloured by class, the annotated objects highlighted."""
+    from clickenhance_model.scenes.render import render_bird_eye
+
+    highlight = np.zeros(len(scan.xyz), dtype=bool)
+    for run in runs:
+        highlight |= run.mask
+    title = f"ClickEnhance demo: {len(runs)} objects annotated by clicks"
+    return render_bird_eye(scan.xyz, scan.semantic, path, highlight=highlight, title=title)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Annotate a generated LiDAR scan through the clickenhance node.")
+    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the log, annotation and PNG")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated street scene")
+    parser.add_argument("--objects", type=int, default=3, help="objects to annotate (the largest vehicles)")
+    parser.add_argument("--max-clicks", type=int, default=5, help="click budget per object")
+    parser.add_argument("--target-iou", type=float, default=0.9, help="stop clicking an object at this IoU")
+    parser.add_argument("--min-points", type=int, default=200, help="smallest object considered")
+    parser.add_argument("--method", choices=["auto", "model", "baseline"], default="auto",
+                        help="segmenter of the node (auto: the shipped model when present, else the baseline)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; 0 when every step worked."""
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    scan = generated_scan(args.seed)
+    print(f"scan: {scan.source}")
+    node = NodeRunner(args.out.resolve(), args.method)
+    operator = None
+    try:
+        print(f"node: {node.wait_for_line('segmenter:', 120).split('clickenhance: ', 2)[-1]}")
+        operator = Operator(scan_message(scan))
+        operator.wait_for_cloud(len(scan.xyz))
+        runs = []
+        for object_id, target in enumerate(pick_objects(scan, args.objects, args.min_points), start=1):
+            name = _class_name(target[1])
+            print(f"object {object_id}: {name}, {int((scan.instance == target[0]).sum())} points")
+            runs.append(annotate(operator, scan, target, object_id, args.max_clicks, args.target_iou))
+        saved = operator.call("save", SaveAnnotation.Request())
+        print(f"save: {saved.message}")
+        picture = draw(scan, runs, args.out / "demo.png")
+        print(f"picture: {picture}")
+        _summary(runs, time.perf_counter() - started)
+        return 0 if saved.success and runs else 1
+    finally:
+        if operator is not None:
+            operator.close()
+        code = node.stop()
+        print(f"node stopped (exit code {code}); its log: {node.log_path}")
+
+
+def _class_name(semantic: int) -> str:
+    from clickenhance_model.scenes.classes import SEMANTIC_KITTI_NAMES
+
+    return SEMANTIC_KITTI_NAMES.get(semantic, f"class {semantic}")
+
+
+def _summary(runs: list[ObjectRun], seconds: float) -> None:
+    final = [run.ious[-1] for run in runs if run.ious]
+    clicks = [len(run.ious) for run in runs]
+    if not final:
+        print(f"summary: no object annotated ({seconds:.1f} s)")
+        return
+    model = np.concatenate([run.model_ms for run in runs])
+    trip = np.concatenate([run.round_trip_ms for run in runs])
+    print(f"summary: {len(runs)} objects, mean final IoU {np.mean(final):.3f}, {sum(clicks)} clicks, "
+          f"segmenter {np.median(model):.1f} ms median, service round trip {np.median(trip):.1f} ms median, "
+          f"{seconds:.1f} s in all")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Parameters of the clickenhance node: declared with descriptors, read once into a frozen dataclass.
+
+Every parameter is read once at start-up, so each is declared `read_only` (changing it
+needs a restart). `config/segment.yaml` holds the same defaults under `clickenhance:`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.node import Node
+
+METHODS = ("auto", "model", "baseline")
+
+
+@dataclass(frozen=True)
+class NodeParameters:
+    """The node's settings (see `SPECS` for each one's meaning, unit and range)."""
+
+    method: str = "auto"
+    checkpoint: str = ""
+    device: str = "auto"
+    voxel_size: float = 0.0
+    crop_radius: float = -1.0
+    snap_distance: float = 0.5
+    cloud_topic: str = "cloud"
+    clicked_point_topic: str = "/clicked_point"
+    marker_namespace: str = "~/clicks"
+    output_directory: str = "~/clickenhance_annotations"
+    autosave: bool = True
+    default_semantic_label: int = 0
+    state_publish_rate: float = 1.0
+    tf_timeout: float = 0.1
+    request_timeout: float = 60.0
+    service_threads: int = 32
+
+    def __post_init__(self) -> None:
+        """Reject values the descriptors cannot express (choices)."""
+        if self.method not in METHODS:
+            raise ValueError(f"parameter 'method' must be one of {', '.join(METHODS)}, got {self.method!r}")
+
+    @property
+    def output_path(self) -> Path:
+        """`output_directory` with `~` expanded."""
+        return Path(self.output_directory).expanduser()
+
+
+def _float_range(low: float, high: float) -> dict:
+    return {"floating_point_range": [FloatingPointRange(from_value=low, to_value=high)]}
+
+
+def _int_range(low: int, high: int) -> dict:
+    return {"integer_range": [IntegerRange(from_value=low, to_value=high)]}
+
+
+# name -> (description, extra descriptor fields)
+SPECS: dict[str, tuple[str, dict]] = {
+    "method": ("Segmenter: 'model' (learned ClickEnhance network), 'baseline' (training-free), or 'auto' "
+               "(the model when a checkpoint is given or the shipped one exists, else the baseline).",
+               {"additional_constraints": "one of: auto, model, baseline"}),
+    "checkpoint": ("Path of the model checkpoint; empty = the shipped default model.", {}),
+    "device": ("Inference device: 'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'.", {}),
+    "voxel_size": ("Voxel edge length in metres; 0 = the segmenter's own (the checkpoint's for the model).",
+                   _float_range(0.0, 2.0)),
+    "crop_radius": ("Horizontal radius in metres around the positive clicks that the segmenter looks at; "
+                    "0 = no limit, -1 = the segmenter's own.", _float_range(-1.0, 500.0)),
+    "snap_distance": ("Largest distance in metres between a click and the cloud point it snaps to.",
+                      _float_range(0.01, 20.0)),
+    "cloud_topic": ("PointCloud2 input topic (relative names resolve in the node's namespace; remappable).", {}),
+    "clicked_point_topic": ("PointStamped topic of RViz's Publish Point tool.", {}),
+    "marker_namespace": ("Namespace of the interactive marker server (RViz 'Interactive Markers' display).", {}),
+    "output_directory": ("Folder where Save writes one sub-folder per annotated scan ('~' is expanded).", {}),
+    "autosave": ("Save the annotation after every accepted object, so a crash loses nothing.", {}),
+    "default_semantic_label": ("SemanticKITTI class given to objects accepted from the RViz menu (0 = unlabeled).",
+                               _int_range(0, 65535)),
+    "state_publish_rate": ("Rate in Hz at which ~/state and the click markers are re-published for late "
+                           "subscribers; 0 = only on change.", _float_range(0.0, 50.0)),
+    "tf_timeout": ("Seconds to wait for a transform of a click into the cloud's frame.", _float_range(0.0, 10.0)),
+    "request_timeout": ("Seconds a service call waits for its segmentation before failing.",
+                        _float_range(1.0, 3600.0)),
+    "service_threads": ("Executor threads; service calls waiting for inference each hold one.", _int_range(4, 1024)),
+}
+
+
+def declare_parameters(node: Node) -> NodeParameters:
+    """Declare every parameter of `NodeParameters` on `node` and return their values.
+
+    Raises ValueError naming the parameter when a value is out of its choices.
+    """
+    defaults = NodeParameters()
+    values = {}
+    for field in fields(NodeParameters):
+        description, extra = SPECS[field.name]
+        descriptor = ParameterDescriptor(description=description, read_only=True, **extra)
+        node.declare_parameter(field.name, getattr(defaults, field.name), descriptor)
+        values[field.name] = node.get_parameter(field.name).value
+    return NodeParameters(**values)

@@ -1,0 +1,74 @@
+"""Choosing and loading the node's segmenter from its parameters, and saying plainly which it is.
+
+`method: auto` takes the learned model when a checkpoint is given or the shipped default
+exists, else the training-free baseline. The choice and its reason go into the start-up
+log. A checkpoint that cannot be loaded raises CheckpointError (the node exits with it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import clickenhance_model
+from clickenhance_model import load_segmenter
+from clickenhance_ros.node_parameters import NodeParameters
+
+# Same path as clickenhance_model.segmenter.DEFAULT_CHECKPOINT (a test checks it), known here
+# without importing torch, so that a node running the baseline starts in about a second.
+SHIPPED_CHECKPOINT = Path(clickenhance_model.__file__).resolve().parent / "weights" / "default.pt"
+
+
+@dataclass(frozen=True)
+class LoadedSegmenter:
+    """The segmenter, its method ("model" | "baseline"), device and a one-line description."""
+
+    segmenter: Any
+    method: str
+    device: str
+    description: str
+
+
+def resolve_method(params: NodeParameters) -> tuple[str, str]:
+    """The method to load and why, for `method: auto`."""
+    if params.method != "auto":
+        return params.method, f"method '{params.method}' requested"
+    if params.checkpoint:
+        return "model", f"auto: checkpoint {params.checkpoint} given"
+    if SHIPPED_CHECKPOINT.is_file():
+        return "model", f"auto: shipped model {SHIPPED_CHECKPOINT}"
+    return "baseline", f"auto: no checkpoint given and no shipped model yet ({SHIPPED_CHECKPOINT} missing)"
+
+
+def load_configured_segmenter(params: NodeParameters) -> LoadedSegmenter:
+    """Load the segmenter the parameters ask for, with their voxel size and crop radius overrides."""
+    method, reason = resolve_method(params)
+    if method == "baseline":
+        from clickenhance_model.baseline import OUTDOOR, BaselineSegmenter
+
+        overrides: dict[str, float] = {}
+        if params.voxel_size > 0:
+            overrides["voxel_size"] = params.voxel_size
+        if params.crop_radius >= 0:  # the baseline's reach from a positive click; 0 = unlimited
+            overrides["max_radius"] = params.crop_radius if params.crop_radius > 0 else float("inf")
+        segmenter = BaselineSegmenter(dataclasses.replace(OUTDOOR, **overrides))
+        config = segmenter.config
+        description = (f"segmenter: training-free BASELINE (geodesic region growing), not the learned model "
+                       f"[{reason}]; voxel {config.voxel_size} m, reach {config.max_radius} m")
+        return LoadedSegmenter(segmenter, "baseline", "cpu", description)
+    segmenter = load_segmenter("model", params.checkpoint or None, params.device)
+    overrides = {}
+    if params.voxel_size > 0:
+        overrides["voxel_size"] = params.voxel_size
+    if params.crop_radius >= 0:
+        overrides["crop_radius"] = params.crop_radius
+    if overrides:
+        config = segmenter.config
+        segmenter.config = dataclasses.replace(config, input=dataclasses.replace(config.input, **overrides))
+    source = params.checkpoint or "the shipped default"
+    inputs = segmenter.config.input
+    description = (f"segmenter: learned ClickEnhance model from {source} [{reason}]; voxel {inputs.voxel_size} m, "
+                   f"crop radius {inputs.crop_radius} m")
+    return LoadedSegmenter(segmenter, "model", str(segmenter.device), description)

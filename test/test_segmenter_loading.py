@@ -1,0 +1,87 @@
+"""Which segmenter the node loads (method auto/model/baseline, overrides), and the node on a real model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ros_fixtures import NodeProcess, RosClient, box_scene, node_parameters, scene_cloud
+
+pytest.importorskip("rclpy")
+from geometry_msgs.msg import Point  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+
+from clickenhance_model.baseline import BaselineSegmenter  # noqa: E402
+from clickenhance_model.errors import CheckpointError  # noqa: E402
+from clickenhance_ros.node_parameters import NodeParameters  # noqa: E402
+from clickenhance_ros.segmenter_loading import SHIPPED_CHECKPOINT, load_configured_segmenter  # noqa: E402
+from clickenhance_ros.srv import SegmentObject  # noqa: E402
+
+SCENE = box_scene(seed=4)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained, small ClickEnhance network saved as a real checkpoint."""
+    from clickenhance_model.model_config import ModelConfig, NetworkConfig
+    from clickenhance_model.segmenter import Segmenter
+
+    config = ModelConfig(network=NetworkConfig(channels=(8, 16), cse_channels=(4, 8)))
+    return Segmenter.from_config(config).save(tmp_path_factory.mktemp("model") / "tiny.pt")
+
+
+def test_shipped_checkpoint_path_matches_the_model_package() -> None:
+    from clickenhance_model.segmenter import DEFAULT_CHECKPOINT
+
+    assert DEFAULT_CHECKPOINT.resolve() == SHIPPED_CHECKPOINT
+
+
+@pytest.mark.skipif(SHIPPED_CHECKPOINT.is_file(), reason="a default model is shipped: auto picks it")
+def test_auto_without_weights_is_the_baseline_and_says_so() -> None:
+    loaded = load_configured_segmenter(NodeParameters(voxel_size=0.2, crop_radius=0.0))
+    assert loaded.method == "baseline" and isinstance(loaded.segmenter, BaselineSegmenter)
+    assert "BASELINE" in loaded.description and "no shipped model yet" in loaded.description
+    assert loaded.segmenter.config.voxel_size == 0.2 and loaded.segmenter.config.max_radius == float("inf")
+
+
+def test_auto_with_a_checkpoint_is_the_model_with_overrides(tiny_checkpoint: Path) -> None:
+    loaded = load_configured_segmenter(NodeParameters(checkpoint=str(tiny_checkpoint), device="cpu",
+                                                      voxel_size=0.2, crop_radius=8.0))
+    assert loaded.method == "model" and loaded.device == "cpu"
+    assert f"checkpoint {tiny_checkpoint} given" in loaded.description
+    assert loaded.segmenter.config.input.voxel_size == 0.2 and loaded.segmenter.config.input.crop_radius == 8.0
+
+
+def test_model_without_weights_raises_checkpoint_error(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        load_configured_segmenter(NodeParameters(method="model", checkpoint=str(tmp_path / "absent.pt")))
+
+
+@pytest.fixture
+def model_node(tmp_path: Path, tiny_checkpoint: Path) -> Iterator[NodeProcess]:
+    process = NodeProcess(tmp_path / "node.log", node_parameters(tmp_path, method="model",
+                                                                 checkpoint=str(tiny_checkpoint), device="cpu"))
+    yield process
+    assert process.stop() == 0, process.log()
+
+
+@pytest.mark.ros
+@pytest.mark.slow  # torch + spconv in the node process
+def test_node_serves_with_the_learned_model(model_node: NodeProcess) -> None:
+    """The node on a real (untrained, tiny) network: the same service path, the model's own latency."""
+    ros = RosClient("model_node_client")
+    try:
+        top = SCENE.tops[0]
+        request = SegmentObject.Request(cloud=scene_cloud(SCENE), positive_points=[Point(x=top[0], y=top[1], z=top[2])])
+        response = ros.call(SegmentObject, "/clickenhance/segment", request, timeout=120)
+        assert response.success, response.message
+        indices = np.asarray(response.indices)
+        assert indices.size >= 1 and indices.max() < len(SCENE.xyz) and response.inference_time_ms > 0
+        clicked = int(np.argmin(np.linalg.norm(SCENE.xyz - np.array(top, np.float32), axis=1)))
+        assert clicked in indices  # a clicked point is always part of the object
+        diagnostics = ros.call(Trigger, "/clickenhance/diagnostics").message
+        assert "learned ClickEnhance model" in diagnostics and "device cpu" in diagnostics
+    finally:
+        ros.close()
