@@ -41,11 +41,10 @@ def test_launch_arguments_have_defaults_descriptions_and_choices() -> None:
 
 def test_launch_starts_a_serving_node(tmp_path: Path) -> None:
     pytest.importorskip("launch_ros", reason=NO_LAUNCH)
+    from launch import LaunchDescription, LaunchService
     from launch.actions import IncludeLaunchDescription
     from launch.launch_description_sources import PythonLaunchDescriptionSource
     from std_srvs.srv import Trigger
-
-    from launch import LaunchDescription, LaunchService
 
     include = IncludeLaunchDescription(PythonLaunchDescriptionSource(str(LAUNCH_FILE)), launch_arguments={
         "namespace": "launch_test", "params_file": str(PARAMS_FILE), "rviz": "false"}.items())
