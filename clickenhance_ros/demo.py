@@ -181,13 +181,26 @@ class Operator:
             raise RuntimeError(f"/clickenhance/{name} did not answer within {timeout} s")
         return future.result()
 
-    def segmentation_after(self, count: int, timeout: float = 30.0) -> np.ndarray:
-        """The `label` field of the first ~/segmentation message after the first `count` ones."""
+    def labels_after_click(self, count: int, index: int, positive: bool, object_id: int,
+                           timeout: float = 30.0) -> np.ndarray:
+        """Labels of the first ~/segmentation message, after the first `count`, that shows the click.
+
+        The node forces a clicked point to its click's label, and the simulated user only
+        clicks where the previous mask was wrong, so the point's label tells the message
+        answering this click from an older one (for example the one an accept published).
+        """
+
+        def labels_of(cloud: PointCloud2) -> np.ndarray:
+            return read_points(cloud)["label"].reshape(-1).astype(np.int64)
+
+        def answered() -> bool:
+            return any((labels_of(cloud)[index] == object_id) == positive for cloud in self.segmentations[count:])
+
         with self._arrived:
-            if not self._arrived.wait_for(lambda: len(self.segmentations) > count, timeout):
-                raise RuntimeError("no ~/segmentation message arrived")
-            cloud = self.segmentations[count]
-        return read_points(cloud)["label"].reshape(-1).astype(np.int64)
+            if not self._arrived.wait_for(answered, timeout):
+                raise RuntimeError("no ~/segmentation message showing the click arrived")
+            return next(labels for labels in map(labels_of, self.segmentations[count:])
+                        if (labels[index] == object_id) == positive)
 
     def close(self) -> None:
         """Stop spinning and release the context."""
@@ -222,7 +235,7 @@ def annotate(operator: Operator, scan: DemoScan, target: tuple[int, int], object
         run.round_trip_ms.append((time.perf_counter() - start) * 1e3)
         if not response.success:
             raise RuntimeError(f"click {number} refused by the node: {response.message}")
-        prediction = operator.segmentation_after(seen) == object_id
+        prediction = operator.labels_after_click(seen, click.index, click.positive, object_id) == object_id
         run.ious.append(float((prediction & truth).sum() / max((prediction | truth).sum(), 1)))
         run.model_ms.append(response.inference_time_ms)
         print(f"    click {number} ({'+' if click.positive else '-'}) on point {response.point_index}: "
