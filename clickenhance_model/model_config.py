@@ -1,0 +1,173 @@
+"""Configuration dataclasses of the ClickEnhance model and of the inference API.
+
+`ModelConfig` is everything that shapes the trained network and its input (saved inside
+every checkpoint); `SegmenterConfig` holds inference options a user may change freely.
+Both load from YAML through `clickenhance_model.config` (unknown keys are an error), e.g.
+`load_config(ModelConfig, "config/model_default.yaml")`.
+
+The ablation switches of the paper are `input.encoding` ("dense" | "sparse", Fig. 8),
+`network.use_cse` (Click-Specific Encoder on/off) and `loss.click_loss` (click loss on/off).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clickenhance_model.config import config_from_dict, config_to_dict, load_config
+
+ENCODINGS = ("dense", "sparse")
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """How a cloud and its clicks become the network input (crop, voxels, click maps).
+
+    Attributes:
+        voxel_size: voxel edge length in metres.
+        crop_radius: horizontal radius in metres around every positive click; voxels
+            farther than that from all positive clicks are not fed to the network and are
+            background. 0 disables the radius limit.
+        max_voxels: upper bound on voxels in the crop (the nearest to the positive clicks
+            are kept), so latency does not grow with the density of the scan. 0 = no bound.
+        coord_scale: metres per unit of the xyz input features (xyz relative to the first
+            positive click, divided by this).
+        encoding: click encoding, "dense" (distance maps, the paper) or "sparse" (cubes).
+        sparse_cube_size: edge length in metres of the cube marked around each click by the
+            sparse encoding; at least two voxels, so the clicked voxel is always marked.
+    """
+
+    voxel_size: float = 0.1
+    crop_radius: float = 20.0
+    max_voxels: int = 12000
+    coord_scale: float = 10.0
+    encoding: str = "dense"
+    sparse_cube_size: float = 0.3
+
+    def __post_init__(self) -> None:
+        """Reject values the preprocessing cannot work with."""
+        if not self.voxel_size > 0:
+            raise ValueError(f"input.voxel_size must be > 0 metres, got {self.voxel_size}")
+        if self.crop_radius < 0 or self.max_voxels < 0:
+            raise ValueError("input.crop_radius and input.max_voxels must be >= 0 (0 disables them)")
+        if 0 < self.crop_radius < 2 * self.voxel_size:
+            raise ValueError(f"input.crop_radius ({self.crop_radius} m) must be 0 or at least two voxels")
+        if not self.coord_scale > 0:
+            raise ValueError(f"input.coord_scale must be > 0, got {self.coord_scale}")
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"input.encoding must be one of {ENCODINGS}, got {self.encoding!r}")
+        if self.encoding == "sparse" and self.sparse_cube_size < 2 * self.voxel_size:
+            raise ValueError(
+                f"input.sparse_cube_size ({self.sparse_cube_size} m) must be at least two voxels "
+                f"({2 * self.voxel_size} m) so that the clicked voxel is always inside its cube"
+            )
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Widths and depth of the sparse U-Net and of the Click-Specific Encoder (CSE).
+
+    Attributes:
+        channels: main encoder/decoder width per resolution level (level i has voxels
+            2**i times the input voxel size).
+        cse_channels: CSE width per level (lighter than `channels`, same length).
+        encoder_blocks: residual blocks per encoder level.
+        decoder_blocks: residual blocks per decoder level.
+        use_cse: build and use the Click-Specific Encoder (ablation switch).
+        embedding_dim: output size of the projection head used by the click loss.
+    """
+
+    channels: tuple[int, ...] = (16, 32, 64, 96, 128)
+    cse_channels: tuple[int, ...] = (8, 16, 24, 32, 48)
+    encoder_blocks: int = 1
+    decoder_blocks: int = 1
+    use_cse: bool = True
+    embedding_dim: int = 16
+
+    def __post_init__(self) -> None:
+        """Check that the widths describe a buildable network."""
+        if len(self.channels) < 2 or any(c <= 0 for c in self.channels):
+            raise ValueError(f"network.channels needs >= 2 positive widths, got {self.channels}")
+        if len(self.cse_channels) != len(self.channels) or any(c <= 0 for c in self.cse_channels):
+            raise ValueError(
+                f"network.cse_channels must have {len(self.channels)} positive widths (one per level), "
+                f"got {self.cse_channels}"
+            )
+        if self.encoder_blocks < 0 or self.decoder_blocks < 0 or self.embedding_dim <= 0:
+            raise ValueError("network.encoder_blocks/decoder_blocks must be >= 0 and embedding_dim > 0")
+
+    @property
+    def levels(self) -> int:
+        """Number of resolution levels of the U-Net."""
+        return len(self.channels)
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Training loss L = seg_weight * (CE + Dice) + click_weight * L_click (paper eq. 4).
+
+    Attributes:
+        seg_weight: weight of cross-entropy + Dice.
+        click_weight: weight of the click triplet loss.
+        click_loss: use the click loss at all (ablation switch).
+        num_samples: K, samples drawn from each of the false-positive and false-negative regions.
+        margin: triplet margin on L2-normalised embeddings.
+    """
+
+    seg_weight: float = 0.8
+    click_weight: float = 0.2
+    click_loss: bool = True
+    num_samples: int = 16
+    margin: float = 0.1
+
+    def __post_init__(self) -> None:
+        """Reject negative weights and an empty sample count."""
+        if self.seg_weight < 0 or self.click_weight < 0 or self.margin < 0:
+            raise ValueError("loss weights and margin must be >= 0")
+        if self.num_samples < 1:
+            raise ValueError(f"loss.num_samples (K) must be >= 1, got {self.num_samples}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that defines a trained ClickEnhance model; stored in every checkpoint."""
+
+    input: InputConfig = field(default_factory=InputConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ModelConfig:
+        """Build from a plain dict (e.g. a checkpoint's), rejecting unknown keys."""
+        return config_from_dict(cls, data)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> ModelConfig:
+        """Load from a YAML file, rejecting unknown keys."""
+        return load_config(cls, path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (lists, numbers, strings), as stored in checkpoints."""
+        return config_to_dict(self)
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """Inference options of `Segmenter` that do not change the network.
+
+    Attributes:
+        snap_distance: largest distance in metres between a click given by coordinates
+            and the point it snaps to.
+        threshold: a voxel is part of the object when its foreground probability is above this.
+    """
+
+    snap_distance: float = 0.5
+    threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        """Check ranges."""
+        if not self.snap_distance >= 0:
+            raise ValueError(f"snap_distance must be >= 0 metres, got {self.snap_distance}")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")

@@ -1,0 +1,239 @@
+"""From a point cloud and its clicks to the network input: voxels, crop, features, batches.
+
+Input conventions: xyz in metres, z up, finite (the session drops non-finite points
+before this module sees them); rgb optional in [0, 1], zeros when absent.
+
+The path, shared by the inference session and the trainer:
+1. `voxelize` (once per cloud): voxel index floor(xyz / voxel_size), voxel centroids and
+   mean colours, and the point -> voxel inverse map.
+2. `encode_crop` (once per click): keep the voxels within a horizontal radius of the
+   positive clicks (at most `max_voxels`, nearest first), so a 1M-point scan costs what
+   its crop costs; build the features of each kept voxel:
+   main branch `[x, y, z, r, g, b, d_pos, d_neg]` (xyz relative to the first positive
+   click, divided by `coord_scale`), CSE branch `[x, y, z, d_current]`.
+3. `collate` several samples into one batch (spconv batch index in column 0).
+
+`prepare_sample` runs steps 1-2 for one training sample; `ModelSession` caches step 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from clickenhance_model.click_encoding import encode_clicks
+from clickenhance_model.errors import ClickError, CloudError
+from clickenhance_model.model_config import ModelConfig
+from clickenhance_model.session import validate_cloud
+
+MAIN_FEATURES = 8  # xyz (3) + rgb (3) + positive / negative click maps (2)
+CSE_FEATURES = 4  # xyz (3) + current-click map (1)
+
+
+@dataclass(frozen=True)
+class VoxelGrid:
+    """A voxelised cloud; voxels are sorted by their packed index, so the result is deterministic."""
+
+    voxel_size: float
+    coords: np.ndarray  # [V, 3] int64 voxel index, floor(xyz / voxel_size)
+    centroids: np.ndarray  # [V, 3] float64 mean position of the voxel's points
+    colors: np.ndarray  # [V, 3] float32 mean rgb of the voxel's points (zeros without rgb)
+    counts: np.ndarray  # [V] int64 points per voxel
+    point_to_voxel: np.ndarray  # [N] int64 voxel of each input point
+
+    def __len__(self) -> int:
+        """Number of voxels."""
+        return len(self.coords)
+
+
+def _unique_voxels(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unique rows of an int64 (N, 3) array and the inverse map, via one packed int64 key when it fits."""
+    low = coords.min(axis=0)
+    span = coords.max(axis=0) - low + 1  # [3]
+    if float(span[0]) * float(span[1]) * float(span[2]) < 2.0**62:
+        shifted = coords - low  # [N, 3]
+        keys = (shifted[:, 0] * span[1] + shifted[:, 1]) * span[2] + shifted[:, 2]  # [N]
+        unique_keys, inverse = np.unique(keys, return_inverse=True)
+        unique = np.stack(
+            [unique_keys // (span[1] * span[2]), (unique_keys // span[2]) % span[1], unique_keys % span[2]], axis=1
+        )
+        return unique + low, inverse.reshape(-1)
+    unique, inverse = np.unique(coords, axis=0, return_inverse=True)
+    return unique, inverse.reshape(-1)
+
+
+def voxelize(xyz: np.ndarray, rgb: np.ndarray | None, voxel_size: float) -> VoxelGrid:
+    """Voxelise finite points (metres) at `voxel_size`; colours are averaged per voxel (zeros if rgb is None)."""
+    xyz = np.asarray(xyz, dtype=np.float64)
+    if len(xyz) == 0:
+        raise CloudError("cannot voxelise an empty cloud")
+    coords, inverse = _unique_voxels(np.floor(xyz / voxel_size).astype(np.int64))
+    counts = np.bincount(inverse, minlength=len(coords))  # [V]
+    centroids = np.stack([np.bincount(inverse, xyz[:, d], len(coords)) for d in range(3)], axis=1) / counts[:, None]
+    if rgb is None:
+        colors = np.zeros((len(coords), 3), dtype=np.float32)
+    else:
+        rgb = np.asarray(rgb, dtype=np.float64)
+        colors = np.stack([np.bincount(inverse, rgb[:, d], len(coords)) for d in range(3)], axis=1) / counts[:, None]
+    return VoxelGrid(voxel_size, coords, centroids, colors.astype(np.float32), counts, inverse)
+
+
+def select_crop(centroids: np.ndarray, positive_xyz: np.ndarray, radius: float, max_voxels: int) -> np.ndarray:
+    """Indices (ascending) of the voxels within horizontal `radius` of any positive click.
+
+    At most `max_voxels` are kept, the nearest to a positive click first; 0 disables
+    either limit. Cost: one vectorised pass over the voxels per positive click.
+    """
+    horizontal = np.full(len(centroids), np.inf)  # [V] distance to the nearest positive click in x, y
+    for click in np.asarray(positive_xyz, dtype=np.float64).reshape(-1, 3):
+        dx = centroids[:, 0] - click[0]
+        dy = centroids[:, 1] - click[1]
+        np.minimum(horizontal, dx * dx + dy * dy, out=horizontal)
+    keep = np.flatnonzero(horizontal <= radius * radius) if radius > 0 else np.arange(len(centroids))
+    if 0 < max_voxels < len(keep):
+        nearest = np.argpartition(horizontal[keep], max_voxels - 1)[:max_voxels]
+        keep = np.sort(keep[nearest])
+    return keep
+
+
+def spconv_coords(coords: np.ndarray, levels: int) -> tuple[np.ndarray, list[int]]:
+    """Shift voxel indices to start near 0 and pad the spatial shape for `levels` stride-2 levels.
+
+    The shift is a multiple of 2**(levels-1), so the coarse grids stay aligned to the world
+    grid whatever the crop, and the padded shape loses no voxel in a stride-2 convolution.
+    """
+    step = 2 ** (levels - 1)
+    offset = (coords.min(axis=0) // step) * step  # [3]
+    local = coords - offset  # [V, 3]
+    shape = (-(-(local.max(axis=0) + 1) // step)) * step  # ceil to a multiple of step
+    return local.astype(np.int32), [int(s) for s in shape]
+
+
+def _check_clicks(
+    positive_xyz: np.ndarray, negative_xyz: np.ndarray | None, current_xyz: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positive (P, 3), negative (Q, 3) and current (3,) click positions as float64; P >= 1, all finite.
+
+    A missing `current_xyz` means the latest positive click.
+    """
+    try:
+        positive = np.asarray(positive_xyz, dtype=np.float64).reshape(-1, 3)
+        negative = np.zeros((0, 3)) if negative_xyz is None else np.asarray(negative_xyz, dtype=np.float64)
+        negative = negative.reshape(-1, 3)
+        current = positive[-1:] if current_xyz is None else np.asarray(current_xyz, dtype=np.float64).reshape(-1, 3)
+    except (TypeError, ValueError) as error:
+        raise ClickError(f"click positions must be (K, 3) arrays of numbers: {error}") from error
+    if len(positive) == 0:
+        raise ClickError("at least one positive click is needed to segment an object")
+    if len(current) != 1:
+        raise ClickError(f"current_xyz must be one (x, y, z) position, got {len(current)}")
+    if not (np.isfinite(positive).all() and np.isfinite(negative).all() and np.isfinite(current).all()):
+        raise ClickError("click positions must be finite")
+    return positive, negative, current[0]
+
+
+def encode_crop(
+    grid: VoxelGrid,
+    positive_xyz: np.ndarray,
+    negative_xyz: np.ndarray | None,
+    current_xyz: np.ndarray | None,
+    config: ModelConfig,
+) -> dict:
+    """Crop a voxelised cloud around the clicks and build the network input of one sample.
+
+    Returns a dict of CPU tensors: "features" float32 [V, 8], "cse_features" float32 [V, 4],
+    "coords" int32 [V, 3], "crop" int64 [V] (voxel ids in `grid`), "anchor" (crop voxel of
+    the latest positive click), "current" (crop voxel of the latest click), and
+    "spatial_shape" (list of 3 ints). `current_xyz` None means the latest positive click.
+    """
+    positive, negative, current = _check_clicks(positive_xyz, negative_xyz, current_xyz)
+    cfg = config.input
+    crop = select_crop(grid.centroids, positive, cfg.crop_radius, cfg.max_voxels)  # [V]
+    if len(crop) == 0:
+        raise ClickError(f"no point within the crop radius ({cfg.crop_radius} m) of the positive clicks")
+    points = grid.centroids[crop]  # [V, 3]
+    maps, current_map = encode_clicks(points, positive, negative, current, cfg.encoding, cfg.sparse_cube_size)
+    xyz = ((points - positive[0]) / cfg.coord_scale).astype(np.float32)  # [V, 3]
+    features = np.concatenate([xyz, grid.colors[crop], maps], axis=1)  # [V, 8]
+    cse_features = np.concatenate([xyz, current_map], axis=1)  # [V, 4]
+    coords, shape = spconv_coords(grid.coords[crop], config.network.levels)
+
+    def nearest(position: np.ndarray) -> int:
+        return int(np.argmin(((points - position) ** 2).sum(axis=1)))
+
+    return {
+        "features": torch.from_numpy(features),
+        "cse_features": torch.from_numpy(cse_features),
+        "coords": torch.from_numpy(coords),
+        "crop": torch.from_numpy(crop.astype(np.int64)),
+        "anchor": nearest(positive[-1]),
+        "current": nearest(current),
+        "spatial_shape": shape,
+    }
+
+
+def prepare_sample(
+    xyz: np.ndarray,
+    rgb: np.ndarray | None,
+    positive_xyz: np.ndarray,
+    negative_xyz: np.ndarray | None,
+    current_xyz: np.ndarray | None,
+    config: ModelConfig,
+    labels: np.ndarray | None = None,
+) -> dict:
+    """One training/evaluation sample from a finite cloud and click positions (metres).
+
+    Voxelises, crops and encodes exactly as the inference session does. Besides the keys
+    of `encode_crop` it holds "point_voxel" int64 [N] (crop voxel of each input point, -1
+    outside the crop: those points are background) and, when `labels` (bool/int (N,),
+    nonzero = object) is given, "labels" int64 [V]: 1 where most of a voxel's points are object.
+    """
+    xyz, rgb = validate_cloud(xyz, rgb)
+    if not np.isfinite(xyz).all() or (rgb is not None and not np.isfinite(rgb).all()):
+        raise CloudError("prepare_sample needs finite points; drop NaN/Inf points first")
+    grid = voxelize(xyz, rgb, config.input.voxel_size)
+    sample = encode_crop(grid, positive_xyz, negative_xyz, current_xyz, config)
+    crop = sample["crop"].numpy()
+    lookup = np.full(len(grid), -1, dtype=np.int64)  # grid voxel -> crop voxel
+    lookup[crop] = np.arange(len(crop))
+    sample["point_voxel"] = torch.from_numpy(lookup[grid.point_to_voxel])
+    if labels is not None:
+        labels = np.asarray(labels).reshape(-1)
+        if labels.shape != (len(xyz),):
+            raise CloudError(f"labels must have shape ({len(xyz)},), got {labels.shape}")
+        inside = np.bincount(grid.point_to_voxel, weights=(labels != 0).astype(np.float64), minlength=len(grid))
+        voxel_labels = (inside[crop] / grid.counts[crop] >= 0.5).astype(np.int64)  # [V]
+        sample["labels"] = torch.from_numpy(voxel_labels)
+    return sample
+
+
+def collate(samples: Sequence[dict], device: str | torch.device = "cpu") -> dict:
+    """Stack samples into one batch for `ClickEnhanceNet.forward`.
+
+    Returns "features" [V, 8], "cse_features" [V, 4], "indices" int32 [V, 4] (batch index,
+    x, y, z), "batch_index" int64 [V], "spatial_shape", "batch_size", "anchor" / "current"
+    int64 [B] (voxel rows in the batch) and "labels" int64 [V] when every sample has labels.
+    """
+    if not samples:
+        raise ValueError("collate needs at least one sample")
+    offsets = np.cumsum([0] + [len(s["coords"]) for s in samples])
+    indices = [
+        torch.cat([torch.full((len(s["coords"]), 1), b, dtype=torch.int32), s["coords"]], dim=1)
+        for b, s in enumerate(samples)
+    ]
+    batch = {
+        "features": torch.cat([s["features"] for s in samples]).to(device),  # [V, 8]
+        "cse_features": torch.cat([s["cse_features"] for s in samples]).to(device),  # [V, 4]
+        "indices": torch.cat(indices).to(device),  # [V, 4]
+        "batch_index": torch.cat([torch.full((len(s["coords"]),), b) for b, s in enumerate(samples)]).to(device),
+        "spatial_shape": [max(s["spatial_shape"][d] for s in samples) for d in range(3)],
+        "batch_size": len(samples),
+        "anchor": torch.tensor([s["anchor"] + o for s, o in zip(samples, offsets, strict=False)]).to(device),
+        "current": torch.tensor([s["current"] + o for s, o in zip(samples, offsets, strict=False)]).to(device),
+    }
+    if all("labels" in s for s in samples):
+        batch["labels"] = torch.cat([s["labels"] for s in samples]).to(device)  # [V]
+    return batch

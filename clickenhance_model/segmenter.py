@@ -1,0 +1,125 @@
+"""The user-facing API: `Segmenter` (a network on a device) and its click `ModelSession`.
+
+    seg = Segmenter.load("model.pt", device="auto")   # or Segmenter.load() for the shipped default
+    sess = seg.session(xyz, rgb=None)                  # xyz float32 (N, 3), metres, z up
+    mask = sess.add_click(index, positive=True)        # bool (N,) over the caller's points
+    mask = sess.add_click((x, y, z), positive=False)   # snapped to the nearest point
+    sess.undo(); sess.reset(); sess.clicks; sess.mask; sess.last_inference_ms
+
+A session voxelises its cloud once; each click crops, encodes and runs the network on
+the crop only (batch of one, the same `preprocessing` path the trainer uses).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
+from clickenhance_model.config import config_from_dict
+from clickenhance_model.errors import CheckpointError
+from clickenhance_model.model_config import ModelConfig, SegmenterConfig
+from clickenhance_model.preprocessing import collate, encode_crop, voxelize
+from clickenhance_model.session import InteractiveSession
+from clickenhance_model.spconv_backend import resolve_device
+from clickenhance_model.unet import ClickEnhanceNet
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "default.pt"
+
+
+class Segmenter:
+    """A ClickEnhance network ready for interactive segmentation on one device.
+
+    Build it with `Segmenter.load` (trained weights) or `Segmenter.from_config` (untrained,
+    for tests and training). `options` are `SegmenterConfig` fields (snap_distance, threshold).
+    """
+
+    def __init__(
+        self,
+        model: ClickEnhanceNet,
+        config: ModelConfig,
+        device: str | torch.device = "cpu",
+        options: SegmenterConfig | None = None,
+        extra: dict | None = None,
+    ):
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.config = config
+        self.options = options or SegmenterConfig()
+        self.extra = extra or {}
+
+    @classmethod
+    def load(
+        cls, checkpoint: str | Path | None = None, device: str | torch.device = "auto", **options: Any
+    ) -> Segmenter:
+        """Load trained weights; `checkpoint=None` means the default model shipped in the package.
+
+        Raises CheckpointError when the file is unusable, or when no default model is shipped yet.
+        """
+        if checkpoint is None:
+            if not DEFAULT_CHECKPOINT.is_file():
+                raise CheckpointError(
+                    f"no default model is shipped yet ({DEFAULT_CHECKPOINT} is missing): "
+                    "pass checkpoint=PATH or use method='baseline'"
+                )
+            checkpoint = DEFAULT_CHECKPOINT
+        resolved = resolve_device(device)
+        state_dict, config, extra = load_checkpoint(checkpoint, resolved)
+        model = ClickEnhanceNet(config)
+        model.load_state_dict(state_dict)
+        return cls(model, config, resolved, config_from_dict(SegmenterConfig, options, "options"), extra)
+
+    @classmethod
+    def from_config(
+        cls, model_config: ModelConfig | None = None, device: str | torch.device = "cpu", seed: int = 0, **options: Any
+    ) -> Segmenter:
+        """An UNTRAINED segmenter (random weights from `seed`), for tests and as a training start."""
+        config = model_config or ModelConfig()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = ClickEnhanceNet(config)
+        return cls(model, config, device, config_from_dict(SegmenterConfig, options, "options"))
+
+    def save(self, path: str | Path, extra: dict | None = None) -> Path:
+        """Write this segmenter's weights and config as a checkpoint (see `checkpoint.save_checkpoint`)."""
+        return save_checkpoint(path, self.model, self.config, extra)
+
+    def session(self, xyz: np.ndarray, rgb: np.ndarray | None = None) -> ModelSession:
+        """Start clicking on one cloud: xyz float32 (N, 3) in metres, z up; rgb optional (N, 3) in [0, 1]."""
+        return ModelSession(self, xyz, rgb)
+
+    def predict(self, sample: dict) -> np.ndarray:
+        """Object mask (bool) over the voxels of one sample from `encode_crop`/`prepare_sample`."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                logits, _ = self.model(collate([sample], self.device), embeddings=False)  # [V, 2]
+                probability = torch.softmax(logits, dim=1)[:, 1]  # [V]
+                return (probability > self.options.threshold).cpu().numpy()
+        finally:
+            self.model.train(was_training)
+
+
+class ModelSession(InteractiveSession):
+    """Clicks on one object of one cloud, segmented by a `Segmenter` (see `InteractiveSession`)."""
+
+    def __init__(self, segmenter: Segmenter, xyz: np.ndarray, rgb: np.ndarray | None = None):
+        super().__init__(xyz, rgb, snap_distance=segmenter.options.snap_distance)
+        self.segmenter = segmenter
+        self.grid = voxelize(self.xyz, self.rgb, segmenter.config.input.voxel_size)  # cached per cloud
+        self.last_crop_voxels = 0  # voxels fed to the network by the latest click
+
+    def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
+        """Crop + encode around the clicks, run the network, map voxel labels back to the points."""
+        sample = encode_crop(
+            self.grid, self.xyz[positive], self.xyz[negative], self.xyz[current], self.segmenter.config
+        )
+        crop = sample["crop"].numpy()
+        voxel_mask = np.zeros(len(self.grid), dtype=bool)  # voxels outside the crop are background
+        voxel_mask[crop] = self.segmenter.predict(sample)
+        self.last_crop_voxels = len(crop)
+        return voxel_mask[self.grid.point_to_voxel]

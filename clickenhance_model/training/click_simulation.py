@@ -1,0 +1,130 @@
+"""Iterative click simulation for training: clicks come from the simulated user on the model's own errors.
+
+Per sample: initial clicks (the simulated user's first click, or a random object voxel and
+a few random negatives nearby), then a random number of rounds in [0, max_rounds]; each
+round runs the current model WITHOUT gradients on the current clicks and adds the
+simulated user's next click on its errors (`evaluation.simulated_user.next_click`, the
+same user the evaluation uses). The result is the network input of the final clicks,
+with labels, for one gradient step. Clicks are voxels of the scene's grid (their centroids
+are the click positions), so every round costs one crop encoding and one forward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+
+from clickenhance_model.evaluation.simulated_user import next_click
+from clickenhance_model.model_config import ModelConfig
+from clickenhance_model.preprocessing import collate, encode_crop
+from clickenhance_model.training.config import ClickConfig
+from clickenhance_model.training.data import TrainObject
+from clickenhance_model.training.distributed import amp_context
+
+
+@dataclass
+class ClickState:
+    """The clicks of one sample so far, as voxel ids of its grid, in click order."""
+
+    positive: list[int] = field(default_factory=list)
+    negative: list[int] = field(default_factory=list)
+    current: int = -1  # the latest click
+
+    def add(self, voxel: int, positive: bool) -> None:
+        """Append one click."""
+        (self.positive if positive else self.negative).append(int(voxel))
+        self.current = int(voxel)
+
+
+def _random_negatives(item: TrainObject, count: int, radius: float, rng: np.random.Generator) -> list[int]:
+    """Up to `count` random background voxels within `radius` metres of the object."""
+    centroids, target = item.grid.centroids, item.target
+    low, high = centroids[target].min(axis=0) - radius, centroids[target].max(axis=0) + radius
+    near_box = np.flatnonzero(~target & np.all((centroids >= low) & (centroids <= high), axis=1))
+    if count == 0 or len(near_box) == 0:
+        return []
+    distance, _ = cKDTree(centroids[target]).query(centroids[near_box], distance_upper_bound=radius)
+    candidates = near_box[np.isfinite(distance)]
+    return [int(v) for v in rng.choice(candidates, size=min(count, len(candidates)), replace=False)]
+
+
+def initial_clicks(item: TrainObject, config: ClickConfig, rng: np.random.Generator) -> ClickState:
+    """First clicks of a sample: the simulated user's first click, or (with random_initial_prob) random ones."""
+    state = ClickState()
+    if rng.random() < config.random_initial_prob:
+        state.add(int(rng.choice(np.flatnonzero(item.target))), positive=True)
+        count = int(rng.integers(0, config.max_initial_negatives + 1))
+        for voxel in _random_negatives(item, count, config.negative_radius, rng):
+            state.negative.append(voxel)  # the positive click stays the current one
+        return state
+    empty = np.zeros(len(item.target), dtype=bool)
+    click = next_click(item.grid.centroids, empty, item.target, config.temperature, rng)
+    state.add(click.index, positive=True)  # the target is never empty, so there is always a first click
+    return state
+
+
+def encode_sample(item: TrainObject, state: ClickState, model_config: ModelConfig) -> dict:
+    """Network input of a sample with its current clicks, with per-voxel labels of the crop."""
+    centroids = item.grid.centroids
+    sample = encode_crop(item.grid, centroids[state.positive], centroids[state.negative], centroids[state.current],
+                         model_config)  # fmt: skip
+    sample["labels"] = torch.from_numpy(item.target[sample["crop"].numpy()].astype(np.int64))  # [V]
+    return sample
+
+
+@torch.no_grad()
+def predict_crops(model: torch.nn.Module, samples: Sequence[dict], device: torch.device, amp: bool) -> list[np.ndarray]:
+    """Object masks (bool over each sample's crop voxels) of a batch, in one forward pass without gradients."""
+    batch = collate(samples, device)
+    with amp_context(device, amp):
+        logits, _ = model(batch, embeddings=False)  # [V, 2]
+    foreground = (logits[:, 1] > logits[:, 0]).cpu().numpy()  # [V]
+    bounds = np.cumsum([0] + [len(s["crop"]) for s in samples])
+    return [foreground[bounds[k] : bounds[k + 1]] for k in range(len(samples))]
+
+
+def _next_state(item: TrainObject, state: ClickState, sample: dict, crop_mask: np.ndarray,
+                config: ClickConfig, rng: np.random.Generator) -> bool:  # fmt: skip
+    """Add the simulated user's click on the prediction's errors; False when the prediction is exact."""
+    prediction = np.zeros(len(item.target), dtype=bool)  # voxels outside the crop are background
+    prediction[sample["crop"].numpy()] = crop_mask
+    prediction[state.positive] = True  # clicked voxels carry their click's label, as in the evaluation
+    prediction[state.negative] = False
+    click = next_click(item.grid.centroids, prediction, item.target, config.temperature, rng)
+    if click is None:
+        return False
+    state.add(click.index, click.positive)
+    return True
+
+
+def simulate_clicks(
+    model: torch.nn.Module, items: Sequence[TrainObject], config: ClickConfig, model_config: ModelConfig,
+    rng: np.random.Generator, device: torch.device, amp: bool = False,
+) -> tuple[list[dict], list[int]]:  # fmt: skip
+    """Clicks for a batch of objects from the model's own errors; returns the final labelled samples and rounds.
+
+    Each sample runs a random number of rounds in [0, config.max_rounds] (fewer when its
+    prediction becomes exact); samples still clicking share one forward pass per round.
+    The model is put in eval mode for the rounds and given back in the mode it had.
+    """
+    states = [initial_clicks(item, config, rng) for item in items]
+    planned = rng.integers(0, config.max_rounds + 1, size=len(items))
+    done = np.zeros(len(items), dtype=np.int64)
+    was_training = model.training
+    model.eval()
+    try:
+        for round_number in range(int(planned.max(initial=0))):
+            active = [k for k in range(len(items)) if planned[k] > round_number and done[k] == round_number]
+            if not active:
+                break
+            samples = [encode_sample(items[k], states[k], model_config) for k in active]
+            for k, sample, crop_mask in zip(active, samples, predict_crops(model, samples, device, amp), strict=True):
+                if _next_state(items[k], states[k], sample, crop_mask, config, rng):
+                    done[k] += 1
+    finally:
+        model.train(was_training)
+    return [encode_sample(item, state, model_config) for item, state in zip(items, states, strict=True)], done.tolist()

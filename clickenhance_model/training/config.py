@@ -1,0 +1,260 @@
+"""Training configuration: one frozen dataclass tree, loaded from YAML that rejects unknown keys.
+
+    config = load_train_config("synthetic", epochs=2)   # a shipped config by name, or any YAML path
+
+`model:` in the YAML is either the ModelConfig mapping itself or the path of a ModelConfig
+YAML (relative to the training YAML's folder, else to the working directory). Keyword
+arguments replace top-level fields after loading.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from clickenhance_model.config import config_from_dict, config_to_dict
+from clickenhance_model.model_config import ModelConfig
+
+CONFIG_DIR = Path(__file__).resolve().parent
+SYNTHETIC = "synthetic"  # DataConfig.dataset value of the generated scenes
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULERS = ("onecycle", "cosine", "constant")
+DOMAINS = ("outdoor", "indoor")
+VAL_METRICS = ("NoC@80", "NoC@85", "NoC@90", "IoU@1", "IoU@5", "IoU@10")  # what validation reports
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """One split of a dataset: its folder ("" = `DataConfig.root`) and reader options (e.g. sequences)."""
+
+    root: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Generated scenes (dataset "synthetic"): how many scans per split and the generator's settings.
+
+    Train scans are sequence 00, validation scans sequence 01 of a SemanticKITTI folder at
+    `DataConfig.root`; both are drawn from `seed`, so the same settings give the same files.
+    `beams`/`azimuth_steps` of 0 keep the generator's sensor (HDL-64E-like, 64 x 2048).
+    """
+
+    domain: str = "outdoor"
+    train_scans: int = 200
+    val_scans: int = 12
+    seed: int = 0
+    beams: int = 0
+    azimuth_steps: int = 0
+
+    def __post_init__(self) -> None:
+        """Reject an unknown domain and empty splits."""
+        if self.domain not in DOMAINS:
+            raise ValueError(f"data.synthetic.domain must be one of {DOMAINS}, got {self.domain!r}")
+        if self.train_scans < 1 or self.val_scans < 1:
+            raise ValueError("data.synthetic.train_scans and val_scans must be >= 1")
+        if self.beams < 0 or self.azimuth_steps < 0:
+            raise ValueError("data.synthetic.beams and azimuth_steps must be >= 0 (0 = generator default)")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the training and validation objects come from.
+
+    Attributes:
+        dataset: a name of `clickenhance_model.datasets.DATASETS`, or "synthetic".
+        root: dataset folder (synthetic: cache folder, generated when missing); `--data-root` overrides it.
+        train / val: per-split folder and reader options.
+        min_points: objects with fewer points are neither trained on nor validated.
+        object_classes: semantic ids that count as objects; None = the reader's own choice.
+        synthetic: generator settings, used when `dataset` is "synthetic".
+    """
+
+    dataset: str = SYNTHETIC
+    root: str = ""
+    train: SplitConfig = field(default_factory=SplitConfig)
+    val: SplitConfig = field(default_factory=SplitConfig)
+    min_points: int = 100
+    object_classes: tuple[int, ...] | None = None
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+    def __post_init__(self) -> None:
+        """Normalise the class list to a tuple and check the point threshold."""
+        if self.object_classes is not None:
+            object.__setattr__(self, "object_classes", tuple(int(c) for c in self.object_classes))
+        if self.min_points < 1:
+            raise ValueError(f"data.min_points must be >= 1, got {self.min_points}")
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """Optimizer: SGD with momentum (the paper) or AdamW; `lr` is OneCycle's peak learning rate."""
+
+    name: str = "sgd"
+    lr: float = 0.005
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    grad_clip: float = 0.0  # max gradient norm; 0 = no clipping
+
+    def __post_init__(self) -> None:
+        """Reject unknown optimizers and non-positive rates."""
+        if self.name not in OPTIMIZERS:
+            raise ValueError(f"optimizer.name must be one of {OPTIMIZERS}, got {self.name!r}")
+        if not self.lr > 0 or self.weight_decay < 0 or self.grad_clip < 0:
+            raise ValueError("optimizer.lr must be > 0, weight_decay and grad_clip >= 0")
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """Learning-rate schedule over all training steps; OneCycleLR is the paper's default.
+
+    onecycle: warm up for `pct_start` of the steps from lr/div_factor to lr, then anneal to
+    lr/(div_factor*final_div_factor). cosine: from lr down to 0. constant: lr throughout.
+    """
+
+    name: str = "onecycle"
+    pct_start: float = 0.3
+    div_factor: float = 25.0
+    final_div_factor: float = 1e4
+
+    def __post_init__(self) -> None:
+        """Reject unknown schedules and out-of-range fractions."""
+        if self.name not in SCHEDULERS:
+            raise ValueError(f"scheduler.name must be one of {SCHEDULERS}, got {self.name!r}")
+        if not 0.0 < self.pct_start < 1.0 or self.div_factor <= 0 or self.final_div_factor <= 0:
+            raise ValueError("scheduler.pct_start must be in (0, 1) and the div factors > 0")
+
+
+@dataclass(frozen=True)
+class ClickConfig:
+    """Iterative click simulation per training sample (no gradients), before the gradient step.
+
+    Attributes:
+        max_rounds: each sample gets a uniform number of rounds in [0, max_rounds]; a round
+            runs the current model and adds the simulated user's click on its errors.
+        random_initial_prob: chance that a sample starts from a random object voxel (plus up
+            to `max_initial_negatives` random negatives near the object) instead of the
+            simulated user's first click (the object's most interior point).
+        max_initial_negatives: most random negative clicks of a random start.
+        negative_radius: random negatives lie within this distance (metres) of the object.
+        temperature: None = the deterministic simulated user; T in [0, 1] = eq. 5 sampling.
+    """
+
+    max_rounds: int = 10
+    random_initial_prob: float = 0.3
+    max_initial_negatives: int = 2
+    negative_radius: float = 2.0
+    temperature: float | None = None
+
+    def __post_init__(self) -> None:
+        """Check ranges."""
+        if self.max_rounds < 0 or self.max_initial_negatives < 0 or not self.negative_radius > 0:
+            raise ValueError("clicks.max_rounds and max_initial_negatives must be >= 0, negative_radius > 0")
+        if not 0.0 <= self.random_initial_prob <= 1.0:
+            raise ValueError(f"clicks.random_initial_prob must be in [0, 1], got {self.random_initial_prob}")
+        if self.temperature is not None and not 0.0 <= self.temperature <= 1.0:
+            raise ValueError(f"clicks.temperature must be null or in [0, 1], got {self.temperature}")
+
+
+@dataclass(frozen=True)
+class ValConfig:
+    """Validation after every `every_epochs` epochs with the evaluation protocol (simulated user).
+
+    `objects` validation objects (the same ones every time, drawn from `seed`) get up to
+    `max_clicks` clicks; `best_metric` (lower is better for NoC, higher for IoU) picks best.pt.
+    """
+
+    objects: int = 50
+    max_clicks: int = 10
+    every_epochs: int = 1
+    best_metric: str = "NoC@85"
+
+    def __post_init__(self) -> None:
+        """Check counts and the metric name."""
+        if self.objects < 0 or self.max_clicks < 1 or self.every_epochs < 1:
+            raise ValueError("val.objects must be >= 0 (0 = no validation), max_clicks and every_epochs >= 1")
+        if self.best_metric not in VAL_METRICS:
+            raise ValueError(f"val.best_metric must be one of {VAL_METRICS}, got {self.best_metric!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs besides the output folder and the device.
+
+    `samples_per_epoch` 0 means one pass over every training object; `max_steps` > 0 stops
+    the run after that many optimizer steps in total (the LR schedule still spans every
+    epoch, so a stopped run continues on the same schedule when resumed).
+    """
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    clicks: ClickConfig = field(default_factory=ClickConfig)
+    val: ValConfig = field(default_factory=ValConfig)
+    epochs: int = 60
+    samples_per_epoch: int = 0
+    batch_size: int = 4
+    max_steps: int = 0
+    amp: bool = True
+    seed: int = 0
+    num_workers: int = 0
+    checkpoint_every_steps: int = 200
+    log_every_steps: int = 10
+
+    def __post_init__(self) -> None:
+        """Check counts."""
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be >= 1")
+        if min(self.samples_per_epoch, self.max_steps, self.num_workers) < 0:
+            raise ValueError("samples_per_epoch, max_steps and num_workers must be >= 0")
+        if self.checkpoint_every_steps < 0 or self.log_every_steps < 1:
+            raise ValueError("checkpoint_every_steps must be >= 0 (0 = per epoch only), log_every_steps >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form, as saved beside the checkpoints and inside them."""
+        return config_to_dict(self)
+
+
+def find_config_file(name: str | Path) -> Path:
+    """A training YAML by path, or a shipped one by name (`synthetic`, `scannet40.yaml`, `training/kitti360.yaml`)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    shipped = CONFIG_DIR / (path.name if path.suffix == ".yaml" else f"{path.name}.yaml")
+    if path.parent in (Path("."), Path("training")) and shipped.is_file():
+        return shipped
+    known = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+    raise FileNotFoundError(f"training config {name} not found (shipped configs: {known})")
+
+
+def _resolve_model(value: Any, base: Path) -> Any:
+    """The `model:` entry as a mapping: loaded from a YAML file when it is a path."""
+    if not isinstance(value, str):
+        return value
+    candidates = [base / value, Path(value), CONFIG_DIR.parent.parent / value]
+    for candidate in candidates:
+        if candidate.is_file():
+            return yaml.safe_load(candidate.read_text()) or {}
+    raise FileNotFoundError(f"model config {value!r} not found (looked in {base} and the working directory)")
+
+
+def load_train_config(path: str | Path, **overrides: Any) -> TrainConfig:
+    """Load a TrainConfig from YAML (unknown keys are an error), then replace top-level fields by `overrides`."""
+    path = find_config_file(path)
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    if "model" in data:
+        data["model"] = _resolve_model(data["model"], path.parent)
+    config = config_from_dict(TrainConfig, data, where=str(path))
+    return dataclasses.replace(config, **overrides) if overrides else config
+
+
+def train_config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    """Inverse of `TrainConfig.to_dict` (for the copy stored in checkpoints)."""
+    return config_from_dict(TrainConfig, data, where="train_config")

@@ -1,0 +1,126 @@
+"""Training data: open a split, index its objects once, and load one object as voxels + target.
+
+The object index (every object of a split passing the filter) needs each scene read once;
+it is cached as JSON in the run folder and rebuilt when the split or the filter changes.
+A loaded `TrainObject` is the scene voxelised at the model's voxel size and the object's
+voxel mask (a voxel is object when most of its points are), the same rule as
+`preprocessing.prepare_sample`, so training sees what inference sees.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from clickenhance_model.datasets import build_dataset
+from clickenhance_model.datasets.scene import ObjectFilter, SceneDataset, SceneObject, select_objects
+from clickenhance_model.preprocessing import VoxelGrid, voxelize
+from clickenhance_model.training.config import SYNTHETIC, DataConfig
+from clickenhance_model.training.synthetic import SPLIT_SEQUENCES, ensure_generated
+
+PATH_OPTIONS = ("scene_list",)  # reader options naming files, taken relative to the split's folder
+
+
+@dataclass
+class TrainObject:
+    """One object of one scene, ready for click simulation: the voxelised scene and the object's voxels."""
+
+    scene: str
+    instance_id: int
+    grid: VoxelGrid
+    target: np.ndarray  # [V] bool, voxel belongs to the object
+
+
+def open_split(config: DataConfig, split: str, show_progress: bool = True) -> SceneDataset:
+    """The reader of split "train" or "val" (generating synthetic scenes first when they are missing)."""
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    if config.dataset == SYNTHETIC:
+        if not config.root:
+            raise ValueError("data.root must name the folder for the generated scenes (or pass --data-root)")
+        ensure_generated(Path(config.root), config.synthetic, show_progress)
+        return build_dataset("semantickitti", config.root, sequences=(SPLIT_SEQUENCES[split],))
+    split_config = getattr(config, split)
+    root = _split_root(config.root, split_config.root)
+    if root is None:
+        raise ValueError(f"no folder for the {split} split of {config.dataset}: set data.root or pass --data-root")
+    options = {}
+    for key, value in (split_config.options or {}).items():
+        if key in PATH_OPTIONS and not Path(value).is_absolute():
+            value = str(root / value)
+        options[key] = tuple(value) if isinstance(value, list) else value
+    return build_dataset(config.dataset, root, **options)
+
+
+def _split_root(data_root: str, split_root: str) -> Path | None:
+    """A split's folder: `split_root` (relative to `data_root` unless absolute), else `data_root`; None if neither."""
+    if split_root and (Path(split_root).is_absolute() or not data_root):
+        return Path(split_root)
+    if data_root:
+        return Path(data_root) / split_root if split_root else Path(data_root)
+    return None
+
+
+def object_filter(dataset: SceneDataset, config: DataConfig) -> ObjectFilter:
+    """The filter of the config (min points, classes), falling back to the reader's object classes."""
+    classes = dataset.object_classes if config.object_classes is None else frozenset(config.object_classes)
+    return ObjectFilter(min_points=config.min_points, classes=classes)
+
+
+def _index_key(dataset: SceneDataset, config: DataConfig) -> dict:
+    """What the cached index depends on: reader, its scenes, and the filter."""
+    chosen = object_filter(dataset, config)
+    classes = None if chosen.classes is None else sorted(chosen.classes)
+    return {"dataset": dataset.name, "scenes": dataset.scene_names(), "min_points": chosen.min_points,
+            "classes": classes}  # fmt: skip
+
+
+def index_objects(dataset: SceneDataset, config: DataConfig, cache: Path | None = None) -> list[SceneObject]:
+    """Every object of the split passing the filter, read from `cache` (JSON) when it matches."""
+    key = _index_key(dataset, config)
+    if cache is not None and cache.is_file():
+        stored = json.loads(cache.read_text())
+        if stored.get("key") == key:
+            return [SceneObject(**row) for row in stored["objects"]]
+    chosen = object_filter(dataset, config)
+    objects: list[SceneObject] = []
+    for scene in tqdm(dataset.scenes(), total=len(key["scenes"]), desc=f"indexing {dataset.root.name}", leave=False):
+        objects.extend(select_objects(scene, chosen, dataset.class_names))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({"key": key, "objects": [asdict(o) for o in objects]}))
+    return objects
+
+
+def load_train_object(dataset: SceneDataset, item: SceneObject, voxel_size: float) -> TrainObject:
+    """Read the object's scene, voxelise it and mark the object's voxels (majority of their points)."""
+    scene = dataset.load_scene(item.scene)
+    grid = voxelize(scene.xyz, scene.rgb, voxel_size)
+    on_object = (scene.instance == item.instance_id).astype(np.float64)  # [N]
+    share = np.bincount(grid.point_to_voxel, weights=on_object, minlength=len(grid)) / grid.counts  # [V]
+    target = share >= 0.5
+    if not target.any():  # an object thinner than a voxel everywhere: keep the voxels it touches
+        target = share > 0
+    return TrainObject(item.scene, item.instance_id, grid, target)
+
+
+class ObjectSamples(torch.utils.data.Dataset):
+    """The samples of one epoch as a torch Dataset, so a DataLoader can read scenes in worker processes."""
+
+    def __init__(self, dataset: SceneDataset, samples: list[SceneObject], voxel_size: float):
+        self.dataset = dataset
+        self.samples = samples
+        self.voxel_size = voxel_size
+
+    def __len__(self) -> int:
+        """Number of samples."""
+        return len(self.samples)
+
+    def __getitem__(self, position: int) -> TrainObject:
+        """Load sample `position`."""
+        return load_train_object(self.dataset, self.samples[position], self.voxel_size)

@@ -1,0 +1,79 @@
+"""Generated training data: scans from `scenes.generate`, cached as a SemanticKITTI folder.
+
+Under `root`, sequence 00 holds the training scans (frames 0..train_scans-1 of seed `seed`)
+and sequence 01 the validation scans (frames of seed `seed + VAL_SEED_OFFSET`, so they are
+never training scenes). `root/synthetic.yaml` records the settings; a folder made with other
+settings is refused rather than mixed. Missing or half-written frames (e.g. after an
+interrupted run) are generated again, each from its own seed, so the files are the same
+whenever they are made. The trainer then reads them with the SemanticKITTI reader, like
+real data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import yaml
+from tqdm import tqdm
+
+from clickenhance_model.config import config_to_dict
+from clickenhance_model.scenes.generate import GeneratorConfig, generate_scan
+from clickenhance_model.scenes.writer import scan_paths, write_scan
+from clickenhance_model.training.config import SyntheticConfig
+
+SPLIT_SEQUENCES = {"train": "00", "val": "01"}
+VAL_SEED_OFFSET = 1_000_003
+MANIFEST = "synthetic.yaml"
+
+
+def generator_config(config: SyntheticConfig) -> GeneratorConfig:
+    """The generator's settings, with the sensor size overridden where the config asks for it."""
+    generator = GeneratorConfig()
+    sensor = {k: v for k, v in (("beams", config.beams), ("azimuth_steps", config.azimuth_steps)) if v}
+    if sensor:
+        generator.lidar = dataclasses.replace(generator.lidar, **sensor)
+    return generator
+
+
+def _frame_complete(root: Path, sequence: int, frame: int) -> bool:
+    """Whether a frame's scan and label files both exist and hold the same number of points."""
+    bin_path, label_path, _ = scan_paths(root, sequence, frame)
+    if not (bin_path.is_file() and label_path.is_file()):
+        return False
+    size = bin_path.stat().st_size
+    return size > 0 and size % 16 == 0 and label_path.stat().st_size * 4 == size
+
+
+def _check_manifest(root: Path, record: dict) -> None:
+    """Write the settings record, or check that the folder was generated with the same settings."""
+    path = root / MANIFEST
+    if path.is_file():
+        stored = yaml.safe_load(path.read_text())
+        if stored != record:
+            raise ValueError(
+                f"{root} holds scenes generated with other settings ({path}); "
+                "choose another data.root (or --data-root) or delete that folder"
+            )
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(record, sort_keys=False))
+
+
+def ensure_generated(root: Path, config: SyntheticConfig, show_progress: bool = True) -> Path:
+    """Generate every missing train/val scan of `config` under `root`; returns `root`."""
+    generator = generator_config(config)
+    _check_manifest(root, {"synthetic": config_to_dict(config), "generator": config_to_dict(generator)})
+    jobs = [
+        (int(SPLIT_SEQUENCES[split]), seed, frame)
+        for split, seed, count in (
+            ("train", config.seed, config.train_scans),
+            ("val", config.seed + VAL_SEED_OFFSET, config.val_scans),
+        )  # fmt: skip
+        for frame in range(count)
+    ]
+    missing = [job for job in jobs if not _frame_complete(root, job[0], job[2])]
+    for sequence, seed, frame in tqdm(missing, desc=f"generating {config.domain} scans", unit="scan",
+                                      disable=not show_progress or not missing):  # fmt: skip
+        write_scan(root, sequence, frame, generate_scan(config.domain, seed, frame, generator))
+    return root

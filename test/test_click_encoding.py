@@ -1,0 +1,105 @@
+"""Click encodings against brute-force computations, including the empty and flat cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from clickenhance_model.click_encoding import (
+    EMPTY_MAP_VALUE,
+    current_click_map,
+    dense_click_maps,
+    encode_clicks,
+    minmax_normalise,
+    nearest_click_distance,
+    sparse_click_maps,
+)
+
+
+def brute_force_normalised(points: np.ndarray, clicks: np.ndarray) -> np.ndarray:
+    """Distance to the nearest click from the full distance matrix, min-max normalised by hand."""
+    distance = np.sqrt(((points[:, None, :] - clicks[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+    return (distance - distance.min()) / (distance.max() - distance.min())
+
+
+@pytest.mark.parametrize("num_clicks", [1, 3, 20])  # 20 clicks takes the KD-tree path
+def test_dense_maps_equal_brute_force(num_clicks: int) -> None:
+    rng = np.random.default_rng(num_clicks)
+    points = rng.uniform(-5, 5, size=(500, 3))
+    positive = rng.uniform(-5, 5, size=(num_clicks, 3))
+    negative = rng.uniform(-5, 5, size=(num_clicks + 1, 3))
+    maps = dense_click_maps(points, positive, negative)
+    assert maps.shape == (500, 2) and maps.dtype == np.float32
+    np.testing.assert_allclose(maps[:, 0], brute_force_normalised(points, positive), atol=1e-6)
+    np.testing.assert_allclose(maps[:, 1], brute_force_normalised(points, negative), atol=1e-6)
+
+
+def test_normalised_map_spans_zero_to_one() -> None:
+    rng = np.random.default_rng(1)
+    points = rng.uniform(0, 10, size=(300, 3))
+    maps = dense_click_maps(points, points[:2], points[5:6])
+    assert maps.min(axis=0).tolist() == [0.0, 0.0]
+    assert maps.max(axis=0).tolist() == [1.0, 1.0]
+    assert maps[0, 0] == 0.0 and maps[5, 1] == 0.0  # a clicked point is at distance 0
+
+
+def test_map_without_clicks_is_all_ones() -> None:
+    points = np.random.default_rng(2).uniform(0, 1, size=(50, 3))
+    maps = dense_click_maps(points, points[:1], np.zeros((0, 3)))
+    assert EMPTY_MAP_VALUE == 1.0
+    np.testing.assert_array_equal(maps[:, 1], np.ones(50, dtype=np.float32))
+    np.testing.assert_array_equal(dense_click_maps(points, points[:1], None)[:, 1], maps[:, 1])
+
+
+def test_flat_and_empty_inputs() -> None:
+    assert minmax_normalise(np.array([3.0, 3.0])).tolist() == [0.0, 0.0]  # all equally far: zeros
+    assert minmax_normalise(np.zeros(0)).shape == (0,)
+    one_point = np.array([[1.0, 2.0, 3.0]])
+    assert dense_click_maps(one_point, one_point, None).tolist() == [[0.0, 1.0]]
+
+
+def test_current_click_map_is_distance_to_that_click_only() -> None:
+    rng = np.random.default_rng(3)
+    points = rng.uniform(-3, 3, size=(200, 3))
+    current = points[17]
+    expected = brute_force_normalised(points, current[None, :])
+    np.testing.assert_allclose(current_click_map(points, current)[:, 0], expected, atol=1e-6)
+    assert current_click_map(points, current).shape == (200, 1)
+
+
+@pytest.mark.parametrize("num_clicks", [2, 12])
+def test_sparse_cubes_equal_brute_force(num_clicks: int) -> None:
+    rng = np.random.default_rng(num_clicks)
+    points = rng.uniform(-2, 2, size=(2000, 3))
+    positive = rng.uniform(-2, 2, size=(num_clicks, 3))
+    cube = 0.6
+    maps = sparse_click_maps(points, positive, None, cube)
+    inside = (np.abs(points[:, None, :] - positive[None, :, :]).max(axis=2) <= cube / 2).any(axis=1)
+    np.testing.assert_array_equal(maps[:, 0], inside.astype(np.float32))
+    assert maps[:, 1].sum() == 0  # no negative click: nothing marked
+    assert 0 < maps[:, 0].sum() < len(points)
+
+
+def test_sparse_cube_boundary() -> None:
+    points = np.array([[0.0, 0.0, 0.0], [0.15, 0.0, 0.0], [0.15, 0.15, -0.15], [0.16, 0.0, 0.0]])
+    maps = sparse_click_maps(points, np.zeros((1, 3)), points[3:], cube_size=0.3)
+    assert maps[:, 0].tolist() == [1.0, 1.0, 1.0, 0.0]
+    assert maps[:, 1].tolist() == [0.0, 1.0, 1.0, 1.0]
+
+
+def test_encode_clicks_dispatches() -> None:
+    rng = np.random.default_rng(4)
+    points = rng.uniform(-1, 1, size=(100, 3))
+    pos, neg, cur = points[:2], points[2:3], points[2]
+    dense, dense_cur = encode_clicks(points, pos, neg, cur, "dense")
+    np.testing.assert_array_equal(dense, dense_click_maps(points, pos, neg))
+    np.testing.assert_array_equal(dense_cur, current_click_map(points, cur))
+    sparse, sparse_cur = encode_clicks(points, pos, neg, cur, "sparse", cube_size=0.4)
+    np.testing.assert_array_equal(sparse, sparse_click_maps(points, pos, neg, 0.4))
+    np.testing.assert_array_equal(sparse_cur[:, 0], sparse_click_maps(points, cur, None, 0.4)[:, 0])
+    with pytest.raises(ValueError, match="unknown click encoding"):
+        encode_clicks(points, pos, neg, cur, "gaussian")
+
+
+def test_nearest_distance_without_clicks_is_infinite() -> None:
+    assert np.isinf(nearest_click_distance(np.zeros((4, 3)), None)).all()

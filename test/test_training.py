@@ -1,0 +1,229 @@
+"""Iterative click training end to end on generated scenes: generator -> reader -> clicks -> loss -> checkpoint.
+
+Every test runs the real pieces (scene generator, SemanticKITTI reader, spconv network,
+simulated user, checkpoint files) on the tiny config, so the whole file takes seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from clickenhance_model.checkpoint import load_checkpoint
+from clickenhance_model.evaluation.protocol import ProtocolSettings, evaluate_scene
+from clickenhance_model.preprocessing import collate
+from clickenhance_model.segmenter import Segmenter
+from clickenhance_model.train import main
+from clickenhance_model.training.click_simulation import (
+    _next_state,
+    encode_sample,
+    initial_clicks,
+    simulate_clicks,
+)  # fmt: skip
+from clickenhance_model.training.config import CONFIG_DIR, ClickConfig, load_train_config
+from clickenhance_model.training.data import index_objects, load_train_object, open_split
+from clickenhance_model.training.distributed import ProcessContext, shard
+from clickenhance_model.training.loop import TrainingRun
+from clickenhance_model.training.optimization import build_optimizer, build_scheduler
+from clickenhance_model.training.sampling import epoch_rng, sample_objects
+from clickenhance_model.training.step import train_step
+
+CPU = ProcessContext(0, 1, torch.device("cpu"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """One torch thread, as the trainer's CLI uses on the CPU (two are many times slower on a busy machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def scenes_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny config's generated scans (2 train, 1 val), made once for the module."""
+    root = tmp_path_factory.mktemp("tiny_scenes")
+    config = load_train_config("synthetic_tiny")
+    open_split(dataclasses.replace(config.data, root=str(root)), "train", show_progress=False)
+    return root
+
+
+def tiny_config(scenes_root: Path, **overrides):
+    """synthetic_tiny with its data in the module's generated folder."""
+    config = load_train_config("synthetic_tiny", **overrides)
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, root=str(scenes_root)))
+
+
+def run_cli(scenes_root: Path, out: Path, *options: str) -> int:
+    """`clickenhance-train --config synthetic_tiny` into `out`, without progress bars."""
+    return main(["--config", "synthetic_tiny", "--data-root", str(scenes_root), "--out", str(out), "--device", "cpu",
+                 "--no-progress", *options])  # fmt: skip
+
+
+def test_generated_scenes_are_read_through_the_semantickitti_reader(scenes_root: Path) -> None:
+    config = tiny_config(scenes_root)
+    train, val = open_split(config.data, "train"), open_split(config.data, "val")
+    assert train.name == val.name == "semantickitti"
+    assert train.scene_names() == ["00/000000", "00/000001"] and val.scene_names() == ["01/000000"]
+    objects = index_objects(train, config.data)
+    assert objects and all(o.num_points >= config.data.min_points for o in objects)
+    assert (scenes_root / "synthetic.yaml").is_file()
+    before = (scenes_root / "sequences/00/velodyne/000000.bin").read_bytes()
+    open_split(config.data, "train")  # a complete folder is reused, not regenerated
+    assert (scenes_root / "sequences/00/velodyne/000000.bin").read_bytes() == before
+    other = dataclasses.replace(config.data.synthetic, seed=5)
+    with pytest.raises(ValueError, match="other settings"):
+        open_split(dataclasses.replace(config.data, synthetic=other), "train")
+
+
+def test_end_to_end_train_checkpoint_load_evaluate(scenes_root: Path, tmp_path: Path) -> None:
+    config = tiny_config(scenes_root, max_steps=4)
+    run = TrainingRun(config, tmp_path / "run", CPU, show_progress=False)
+    result = run.run()
+    assert result["step"] == 4 and result["epoch"] == 1  # 8 samples / batch 2 = one epoch, then validation
+    rows = run.train_log.read()
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert all(np.isfinite(float(r["total"])) for r in rows)
+    state_dict, model_config, extra = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert model_config == config.model and extra["state"]["step"] == 4
+    for name, value in run.model.state_dict().items():
+        assert torch.equal(state_dict[name], value.cpu()), name
+    assert extra["metrics"]["objects"] == 3 and 1 <= extra["metrics"]["NoC@85"] <= 3
+    segmenter = Segmenter.load(tmp_path / "run" / "best.pt", device="cpu")
+    val = open_split(config.data, "val")
+    scene = val.load_scene(val.scene_names()[0])
+    objects = val.objects(scene, config.data.min_points)[:2]
+    results = list(evaluate_scene(segmenter, scene, objects, ProtocolSettings(max_clicks=3)))
+    assert len(results) == 2 and all(len(r.ious) == 3 and 0.0 <= min(r.ious) for r in results)
+    assert (tmp_path / "run" / "training_curves.png").stat().st_size > 0
+
+
+def test_resume_continues_from_the_saved_step(scenes_root: Path, tmp_path: Path) -> None:
+    assert run_cli(scenes_root, tmp_path / "whole", "--steps", "3", "--val-objects", "0") == 0
+    assert run_cli(scenes_root, tmp_path / "split", "--steps", "2", "--val-objects", "0") == 0
+    _, _, halfway = load_checkpoint(tmp_path / "split" / "last.pt")
+    assert halfway["state"]["step"] == 2 and halfway["scheduler"]["last_epoch"] == 2
+    assert halfway["optimizer"]["state"], "momentum buffers are saved"
+    assert run_cli(scenes_root, tmp_path / "split", "--steps", "3", "--val-objects", "0") == 0
+    whole, split = (load_checkpoint(tmp_path / name / "last.pt") for name in ("whole", "split"))
+    assert split[2]["state"]["step"] == 3 and split[2]["scheduler"]["last_epoch"] == 3
+    logged = (tmp_path / "split" / "train_log.csv").read_text().splitlines()[1:]
+    assert [int(line.split(",")[0]) for line in logged] == [1, 2, 3]  # step 3 continues step 2, not step 1
+    reference = (tmp_path / "whole" / "train_log.csv").read_text().splitlines()[1:]
+    assert [line.split(",")[2] for line in logged] == [line.split(",")[2] for line in reference]  # same LRs
+    for name, value in whole[0].items():  # same samples, clicks, optimizer state and LR: the same weights
+        assert torch.equal(split[0][name], value), name
+
+
+def test_refuses_to_start_over_or_change_settings_of_a_run(scenes_root: Path, tmp_path: Path, capsys) -> None:
+    assert run_cli(scenes_root, tmp_path / "run", "--steps", "1", "--val-objects", "0") == 0
+    assert run_cli(scenes_root, tmp_path / "run", "--no-resume", "--steps", "2") == 2
+    assert "already holds a training run" in capsys.readouterr().err
+    assert run_cli(scenes_root, tmp_path / "run", "--lr", "0.5", "--steps", "2") == 2
+    assert "optimizer.lr" in capsys.readouterr().err
+    _, _, extra = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert extra["state"]["step"] == 1  # nothing was overwritten
+
+
+def test_loss_falls_and_iou_rises_on_a_fixed_sample(scenes_root: Path) -> None:
+    config = tiny_config(scenes_root)
+    data = open_split(config.data, "train")
+    largest = max(index_objects(data, config.data), key=lambda o: o.num_points)
+    item = load_train_object(data, largest, config.model.input.voxel_size)
+    state = initial_clicks(item, ClickConfig(random_initial_prob=0.0), np.random.default_rng(0))
+    sample = encode_sample(item, state, config.model)
+    model = Segmenter.from_config(config.model, seed=0).model.train()
+    optimizer = build_optimizer(model, config.optimizer)
+    constant = dataclasses.replace(config.scheduler, name="constant")
+    scheduler, scaler = build_scheduler(optimizer, constant, 100), torch.amp.GradScaler("cuda", enabled=False)
+
+    def object_iou() -> float:  # in train mode: BatchNorm's running means lag behind a dozen steps
+        with torch.no_grad():
+            prediction = model(collate([sample]), embeddings=False)[0].argmax(1).numpy() == 1
+        truth = sample["labels"].numpy() == 1
+        return float((prediction & truth).sum() / max((prediction | truth).sum(), 1))
+
+    iou_before = object_iou()
+    losses = [train_step(model, [sample], optimizer, scheduler, scaler, config.model.loss, torch.device("cpu"))["total"]
+              for _ in range(12)]  # fmt: skip
+    assert all(np.isfinite(losses))
+    assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
+    assert object_iou() > iou_before + 0.1
+
+
+def test_simulated_clicks_land_on_the_model_errors(scenes_root: Path) -> None:
+    config = tiny_config(scenes_root)
+    data = open_split(config.data, "train")
+    item = load_train_object(data, index_objects(data, config.data)[0], config.model.input.voxel_size)
+    state = initial_clicks(item, ClickConfig(random_initial_prob=0.0), np.random.default_rng(0))
+    assert item.target[state.positive[0]]  # the first click is on the object
+    sample = encode_sample(item, state, config.model)
+    nothing = np.zeros(len(sample["crop"]), dtype=bool)  # a model predicting no object at all
+    assert _next_state(item, state, sample, nothing, ClickConfig(), np.random.default_rng(0))
+    assert len(state.positive) == 2 and item.target[state.current]  # the missed object gets a positive click
+    everything = np.ones(len(sample["crop"]), dtype=bool)  # a crop full of false positives
+    assert _next_state(item, state, sample, everything, ClickConfig(), np.random.default_rng(0))
+    assert state.negative and not item.target[state.current]
+    model = Segmenter.from_config(config.model, seed=0).model.train()
+    samples, rounds = simulate_clicks(model, [item, item], ClickConfig(max_rounds=3), config.model,
+                                      np.random.default_rng(1), torch.device("cpu"))  # fmt: skip
+    assert len(samples) == 2 and all(0 <= r <= 3 for r in rounds) and model.training  # mode given back
+    assert all(s["labels"].sum() > 0 for s in samples)
+
+
+def test_random_start_has_negatives_near_the_object(scenes_root: Path) -> None:
+    config = tiny_config(scenes_root)
+    data = open_split(config.data, "train")
+    item = load_train_object(data, index_objects(data, config.data)[0], config.model.input.voxel_size)
+    clicks = ClickConfig(random_initial_prob=1.0, max_initial_negatives=3, negative_radius=1.0)
+    for seed in range(5):
+        state = initial_clicks(item, clicks, np.random.default_rng(seed))
+        assert len(state.positive) == 1 and item.target[state.positive[0]] and len(state.negative) <= 3
+        for voxel in state.negative:
+            gap = np.linalg.norm(item.grid.centroids[item.target] - item.grid.centroids[voxel], axis=1).min()
+            assert not item.target[voxel] and gap <= 1.0
+
+
+def test_sampling_is_seeded_and_shards_evenly(scenes_root: Path) -> None:
+    config = tiny_config(scenes_root)
+    objects = index_objects(open_split(config.data, "train"), config.data)
+    first = sample_objects(objects, 2 * len(objects) + 1, epoch_rng(0, 3))
+    assert first == sample_objects(objects, 2 * len(objects) + 1, epoch_rng(0, 3))
+    assert first != sample_objects(objects, 2 * len(objects) + 1, epoch_rng(0, 4))
+    assert all(first.count(o) in (2, 3) for o in objects)  # every object once per pass
+    shards = [shard(first, ProcessContext(rank, 3, torch.device("cpu"))) for rank in range(3)]
+    assert len({len(s) for s in shards}) == 1 and sum(len(s) for s in shards) >= len(first)
+
+
+@pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_configs_load(path: Path) -> None:
+    config = load_train_config(path)
+    assert config.optimizer.lr > 0 and config.epochs >= 1
+    if path.stem.startswith("scannet"):
+        assert (config.epochs, config.optimizer.name, config.optimizer.lr, config.scheduler.name) == (
+            60,
+            "sgd",
+            0.005,
+            "onecycle",
+        )
+
+
+def test_config_docstring_example() -> None:
+    config = load_train_config("synthetic", epochs=2)
+    assert config.epochs == 2 and config == load_train_config(CONFIG_DIR / "synthetic.yaml", epochs=2)
+    assert load_train_config("training/scannet40.yaml") == load_train_config("scannet40")
+    with pytest.raises(FileNotFoundError, match="shipped configs"):
+        load_train_config("training/nonexistent.yaml")
+
+
+def test_unknown_config_keys_are_rejected(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("epochs: 3\noptimiser: {lr: 0.1}\n")
+    with pytest.raises(ValueError, match="optimiser"):
+        load_train_config(bad)
+    assert main(["--config", str(bad)]) == 2
