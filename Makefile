@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 VENV := .venv
 PYTEST_ARGS ?=
-SOURCES := CMakeLists.txt package.xml $(shell find clickenhance_ros clickenhance_model msg srv launch config scripts \
+SOURCES := CMakeLists.txt package.xml $(shell find clickenhance_ros clickenhance_model msg srv launch config scripts training \
              -name __pycache__ -prune -o -type f -print 2>/dev/null)
 REQUIREMENTS := $(wildcard requirements/*.txt) tools/setup_env.sh
 DEPS_STAMP := $(VENV)/.requirements.sha256

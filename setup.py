@@ -19,8 +19,14 @@ setup(
     long_description_content_type="text/markdown",
     license="BSD-3-Clause",
     python_requires=">=3.10",
-    packages=find_packages(include=["clickenhance_model", "clickenhance_model.*", "clickenhance_ros"]),
-    package_data={"clickenhance_model": ["weights/*.pt", "weights/*.md", "weights/*.yaml"]},
+    packages=[*find_packages(include=["clickenhance_model", "clickenhance_model.*", "clickenhance_ros"]),
+              "clickenhance_model.training_configs"],
+    # The training YAMLs live in the top-level training/ folder; installed, they sit in the package.
+    package_dir={"clickenhance_model.training_configs": "training"},
+    package_data={
+        "clickenhance_model": ["weights/*.pt", "weights/*.md", "weights/*.yaml"],
+        "clickenhance_model.training_configs": ["*.yaml"],
+    },
     install_requires=[
         "torch>=2.1",
         "numpy>=1.24",

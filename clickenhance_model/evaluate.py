@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", required=True, choices=sorted(DATASETS), help="benchmark format of --root")
     parser.add_argument("--root", required=True, type=Path, help="dataset folder")
     parser.add_argument("--method", required=True, choices=("model", "baseline"), help="segmenter to evaluate")
-    parser.add_argument("--checkpoint", type=Path, help="model checkpoint (required with --method model)")
+    parser.add_argument("--checkpoint", type=Path,
+                        help="model checkpoint for --method model (default: the shipped model)")
     parser.add_argument("--device", default="auto", help="torch device for the model: auto, cpu, cuda, cuda:1")
     parser.add_argument("--baseline-config", type=Path, help="YAML of BaselineConfig (default: preset of the domain)")
     parser.add_argument("--max-clicks", type=int, default=20, help="click budget per object")
@@ -68,15 +69,14 @@ def dataset_options(args: argparse.Namespace) -> dict[str, Any]:
 def load_segmenter(args: argparse.Namespace, dataset: SceneDataset) -> tuple[SupportsSession, dict[str, Any]]:
     """The segmenter to evaluate and its settings for run.json."""
     if args.method == "model":
-        if args.checkpoint is None:
-            raise ValueError("--method model needs --checkpoint FILE")
         try:
             from clickenhance_model.segmenter import Segmenter  # torch and spconv only when needed
         except ImportError as error:
             raise ValueError(f"the learned segmenter cannot be imported ({error})") from error
-        segmenter = Segmenter.load(args.checkpoint, args.device)
-        return segmenter, {"checkpoint": str(args.checkpoint.resolve()), "device": args.device,
-                           "trained_on": getattr(segmenter, "trained_on", None)}  # fmt: skip
+        segmenter = Segmenter.load(args.checkpoint, args.device)  # None: the shipped default model
+        checkpoint = "shipped default" if args.checkpoint is None else str(args.checkpoint.resolve())
+        return segmenter, {"checkpoint": checkpoint, "device": args.device,
+                           "trained_on": segmenter.extra.get("trained_on")}  # fmt: skip
     from clickenhance_model.baseline import BaselineConfig, BaselineSegmenter
 
     if args.baseline_config is not None:

@@ -25,7 +25,7 @@ link_path "$np_inc" /opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_
 # source tree, and .venv (holding NumPy's headers) lives inside this repository.
 stage=$PWD/build/src/clickenhance_ros
 rm -rf "$stage" && mkdir -p "$stage"
-cp -r CMakeLists.txt package.xml msg srv scripts launch config "$stage"/
+cp -r CMakeLists.txt package.xml msg srv scripts launch config training "$stage"/
 for pkg in clickenhance_ros clickenhance_model; do
   (tar -C . --exclude=__pycache__ -cf - "$pkg") | tar -C "$stage" -xf -
 done

@@ -19,7 +19,15 @@ import yaml
 from clickenhance_model.config import config_from_dict, config_to_dict
 from clickenhance_model.model_config import ModelConfig
 
-CONFIG_DIR = Path(__file__).resolve().parent
+
+def _config_dir() -> Path:
+    """Where the shipped training YAMLs are: `training/` of a source checkout, else the installed copy."""
+    package = Path(__file__).resolve().parents[1]
+    checkout = package.parent / "training"
+    return checkout if checkout.is_dir() else package / "training_configs"
+
+
+CONFIG_DIR = _config_dir()
 SYNTHETIC = "synthetic"  # DataConfig.dataset value of the generated scenes
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULERS = ("onecycle", "cosine", "constant")
@@ -236,7 +244,7 @@ def _resolve_model(value: Any, base: Path) -> Any:
     """The `model:` entry as a mapping: loaded from a YAML file when it is a path."""
     if not isinstance(value, str):
         return value
-    candidates = [base / value, Path(value), CONFIG_DIR.parent.parent / value]
+    candidates = [base / value, Path(value), Path(__file__).resolve().parents[2] / value]
     for candidate in candidates:
         if candidate.is_file():
             return yaml.safe_load(candidate.read_text()) or {}
