@@ -29,7 +29,7 @@ from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
 from clickenhance_ros.cloud_conversion import cloud_from_array, read_points, read_xyz, select_points
-from clickenhance_ros.demo import NodeRunner
+from clickenhance_ros.demo import NodeRunner, call_service
 from clickenhance_ros.msg import SegmentationState
 from clickenhance_ros.srv import AddClick
 
@@ -110,14 +110,7 @@ class BenchClient:
             self.states.append(state)
 
     def call(self, client, request, timeout: float = 120.0):
-        if not client.wait_for_service(timeout_sec=timeout):
-            raise RuntimeError(f"{client.srv_name} not available")
-        done = threading.Event()
-        future = client.call_async(request)
-        future.add_done_callback(lambda _: done.set())
-        if not done.wait(timeout):
-            raise RuntimeError(f"{client.srv_name}: no answer in {timeout} s")
-        return future.result()
+        return call_service(client, request, timeout)
 
     def click(self, xyz: np.ndarray, positive: bool = True):
         request = AddClick.Request(polarity=1 if positive else 2, point=PointStamped(

@@ -135,6 +135,18 @@ class NodeRunner:
 
 
 # ---------------------------------------------------------------------- the client
+def call_service(client: object, request: object, timeout: float = 120.0) -> object:
+    """Call a service whose node is spun by another thread; wait for the answer with a deadline."""
+    if not client.wait_for_service(timeout_sec=timeout):
+        raise RuntimeError(f"service {client.srv_name} is not available")
+    done = threading.Event()
+    future = client.call_async(request)
+    future.add_done_callback(lambda _: done.set())
+    if not done.wait(timeout):
+        raise RuntimeError(f"{client.srv_name} did not answer within {timeout} s")
+    return future.result()
+
+
 class Operator:
     """The simulated operator's ROS side: publishes the scan, calls the services, watches ~/segmentation."""
 
@@ -171,15 +183,7 @@ class Operator:
 
     def call(self, name: str, request: object, timeout: float = 120.0) -> object:
         """Call one of the node's services and wait for the answer."""
-        client = self.clients[name]
-        if not client.wait_for_service(timeout_sec=timeout):
-            raise RuntimeError(f"service /clickenhance/{name} is not available")
-        done = threading.Event()
-        future = client.call_async(request)
-        future.add_done_callback(lambda _: done.set())
-        if not done.wait(timeout):
-            raise RuntimeError(f"/clickenhance/{name} did not answer within {timeout} s")
-        return future.result()
+        return call_service(self.clients[name], request, timeout)
 
     def labels_after_click(self, count: int, index: int, positive: bool, object_id: int,
                            timeout: float = 30.0) -> np.ndarray:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from cloud_factories import box_surface
 
 from clickenhance_model.baseline import INDOOR, OUTDOOR, BaselineConfig, BaselineSegmenter, BaselineSession
 from clickenhance_model.config import load_config
@@ -15,16 +16,6 @@ from clickenhance_model.datasets import build_dataset
 from clickenhance_model.errors import ClickError
 from clickenhance_model.evaluation.metrics import iou
 from clickenhance_model.evaluation.simulated_user import next_click
-
-
-def box_surface(low: tuple[float, float, float], high: tuple[float, float, float], step: float) -> np.ndarray:
-    """Points on the top and the four sides of an axis-aligned box (what a LiDAR sees)."""
-    (x0, y0, z0), (x1, y1, z1) = low, high
-    xs, ys, zs = np.arange(x0, x1 + 1e-6, step), np.arange(y0, y1 + 1e-6, step), np.arange(z0, z1 + 1e-6, step)
-    faces = [np.stack(np.meshgrid(xs, ys, [z1]), -1).reshape(-1, 3)]
-    faces += [np.stack(np.meshgrid(xs, [y], zs), -1).reshape(-1, 3) for y in (y0, y1)]
-    faces += [np.stack(np.meshgrid([x], ys, zs), -1).reshape(-1, 3) for x in (x0, x1)]
-    return np.concatenate(faces)
 
 
 def street(ground_step: float = 0.15, gap: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

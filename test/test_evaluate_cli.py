@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cloud_factories import box_surface
 
 from clickenhance_model.evaluate import LOG_FILE, main
 
@@ -20,16 +21,6 @@ SUMMARY = re.compile(
 )
 REPO = Path(__file__).resolve().parents[1]
 CAR_1, CAR_2 = 10 | 1 << 16, 10 | 2 << 16  # SemanticKITTI labels: car (10), instances 1 and 2
-
-
-def box_surface(low: tuple[float, float, float], high: tuple[float, float, float], step: float) -> np.ndarray:
-    """Points on the top and the four sides of an axis-aligned box."""
-    (x0, y0, z0), (x1, y1, z1) = low, high
-    xs, ys, zs = np.arange(x0, x1 + 1e-6, step), np.arange(y0, y1 + 1e-6, step), np.arange(z0, z1 + 1e-6, step)
-    faces = [np.stack(np.meshgrid(xs, ys, [z1]), -1).reshape(-1, 3)]
-    faces += [np.stack(np.meshgrid(xs, [y], zs), -1).reshape(-1, 3) for y in (y0, y1)]
-    faces += [np.stack(np.meshgrid([x], ys, zs), -1).reshape(-1, 3) for x in (x0, x1)]
-    return np.concatenate(faces)
 
 
 def write_scan(folder: Path, stem: str, shift: float) -> None:
