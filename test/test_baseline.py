@@ -77,7 +77,7 @@ def test_negative_click_separates_touching_cars(touching) -> None:
     assert mask[near_a].mean() > 0.9  # the cars touch: the first click spills over
     spill = mask[labels == 2].mean()
     mask = session.add_click(top_centre(xyz, labels == 2), False)
-    # a negative click acts within `negative_radius` (2 m) of itself: most of B goes, A stays whole
+    # a negative click acts within `negative_radius` (4 m) of itself: most of B goes, A stays whole
     assert mask[labels == 2].mean() < 0.5 * spill
     assert mask[labels == 1].mean() > 0.95
 
