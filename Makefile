@@ -11,7 +11,7 @@ DEPS_STAMP := $(VENV)/.requirements.sha256
 BUILD_STAMP := install/.clickenhance-build-stamp
 IN_ENV := tools/ros_env.sh
 
-.PHONY: test demo setup build lint bench clean
+.PHONY: test demo setup build lint bench clean help
 
 ## test: set up, build, and run the whole test suite
 test: $(BUILD_STAMP)
