@@ -1,0 +1,167 @@
+"""tools/ship_model.py end to end on tiny data: strip a checkpoint, evaluate model and baseline, write the card.
+
+Real pieces throughout: an untrained tiny network saved with `save_checkpoint` (with an SGD
+optimizer's state in `extra`, as last.pt has), two small generated LiDAR scans in the
+SemanticKITTI layout, and the `clickenhance-eval` code path. Everything goes under tmp_path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
+from clickenhance_model.config import save_config
+from clickenhance_model.scenes.generate import GeneratorConfig, generate_scan
+from clickenhance_model.scenes.lidar import LidarConfig
+from clickenhance_model.scenes.writer import write_scan
+from clickenhance_model.segmenter import Segmenter
+from clickenhance_model.training.config import load_train_config
+
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "ship_model.py"
+TRAIN_ROWS = ("step,epoch,lr,total,ce,dice,click,rounds,seconds_per_step\n"
+              "2,1,0.01,1,1,1,1,1,1.5\n4,1,0.01,1,1,1,1,1,2.0\n6,2,0.01,1,1,1,1,1,5.0\n")  # 7 s to step 4, 17 s in all
+VAL_ROWS = ("step,epoch,objects,NoC@80,NoC@85,NoC@90,IoU@1,IoU@5,IoU@10,seconds\n"
+            "4,1,3,3,3,3,0.1,0.1,0.1,3.0\n6,2,3,3,3,3,0.1,0.1,0.1,4.0\n")  # the checkpoint is from step 4
+OPTIMIZER_KEYS = ("optimizer", "scheduler", "scaler", "torch_rng")
+
+
+def _load_tool():
+    """tools/ship_model.py as a module (tools/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("ship_model", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ship_model = _load_tool()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """One torch thread (the machine is shared)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def scans(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two small generated street scans (16 beams x 256 steps) as sequence 01 of a SemanticKITTI root."""
+    root = tmp_path_factory.mktemp("scans")
+    config = GeneratorConfig(lidar=LidarConfig(beams=16, azimuth_steps=256))
+    for frame in range(2):
+        write_scan(root, 1, frame, generate_scan("outdoor", 0, frame, config))
+    return root
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder as the trainer leaves it: last.pt with optimizer state, train_config.yaml, both CSV logs."""
+    run = tmp_path_factory.mktemp("run")
+    config = load_train_config("synthetic_tiny", seed=7)
+    segmenter = Segmenter.from_config(config.model, seed=7)
+    optimizer = torch.optim.SGD(segmenter.model.parameters(), lr=0.01, momentum=0.9)
+    for parameter in segmenter.model.parameters():
+        parameter.grad = torch.ones_like(parameter)
+    optimizer.step()  # momentum buffers: real optimizer state, as in last.pt
+    extra = {"train_config": config.to_dict(), "state": {"epoch": 1, "epoch_step": 0, "step": 4, "best": 3.0},
+             "metrics": {"NoC@85": 3.0}, "world_size": 1, "trained_on": {"dataset": "synthetic", "root": "x"},
+             "optimizer": optimizer.state_dict(), "scheduler": {"last_epoch": 4}, "scaler": {},
+             "torch_rng": torch.get_rng_state()}  # fmt: skip
+    save_checkpoint(run / "last.pt", segmenter.model, config.model, extra)
+    save_config(config, run / "train_config.yaml")
+    (run / "train_log.csv").write_text(TRAIN_ROWS)
+    (run / "val_log.csv").write_text(VAL_ROWS)
+    return run
+
+
+def _argv(run_dir: Path, scans: Path, out: Path, eval_dir: Path, *more: str) -> list[str]:
+    """Both sets are the generated scans; 3 clicks, 3 objects each, on the CPU."""
+    return ["--checkpoint", str(run_dir / "last.pt"), "--run-dir", str(run_dir), "--val-root", str(scans),
+            "--val-sequences", "01", "--real-root", str(scans), "--out", str(out), "--eval-dir", str(eval_dir),
+            "--max-clicks", "3", "--min-points", "40", "--limit-objects", "3", "--device", "cpu", *more]  # fmt: skip
+
+
+def _card_rows(card: str) -> dict[tuple[str, str], list[str]]:
+    """(set, method) -> cells [objects, NoC@80, NoC@85, NoC@90, IoU@1, IoU@5, IoU@10] of the card's table."""
+    rows = {}
+    for line in card.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 9 and cells[0] in ("val", "real"):
+            rows[(cells[0], cells[1])] = cells[2:]
+    return rows
+
+
+def _expected_cells(results: dict) -> list[str]:
+    """The same cells computed from a results.json summary (NoC 2 decimals, IoU percent 1 decimal, – past budget)."""
+    summary = results["summary"]
+    ious = summary["IoU@k"]
+    iou_cells = [f"{100 * ious[k - 1]:.1f}" if k <= len(ious) else "–" for k in (1, 5, 10)]
+    return [str(summary["objects"])] + [f"{summary[f'NoC@{t}']:.2f}" for t in (80, 85, 90)] + iou_cells
+
+
+def test_ships_stripped_weights_with_a_card_matching_the_evaluations(run_dir: Path, scans: Path, tmp_path: Path):
+    out, eval_dir = tmp_path / "weights", tmp_path / "eval"
+    assert ship_model.main(_argv(run_dir, scans, out, eval_dir, "--no-refuse-if-worse")) == 0
+
+    state_dict, _, extra = load_checkpoint(out / "default.pt")
+    original, _, original_extra = load_checkpoint(run_dir / "last.pt")
+    assert not set(OPTIMIZER_KEYS) & set(extra) and set(OPTIMIZER_KEYS) <= set(original_extra)
+    assert extra["train_config"] == original_extra["train_config"] and extra["state"]["step"] == 4
+    assert all(torch.equal(state_dict[k], original[k]) for k in original)
+    assert Segmenter.load(out / "default.pt", device="cpu").config == Segmenter.load(run_dir / "last.pt").config
+
+    card = (out / "README.md").read_text()
+    rows = _card_rows(card)
+    assert len(rows) == 4
+    for name in ("val", "real"):
+        for method in ("model", "baseline"):
+            results = json.loads((eval_dir / f"{name}_{method}" / "results.json").read_text())
+            assert rows[(name, method)] == _expected_cells(results)
+            assert results["run"]["max_clicks"] == 3 and results["summary"]["objects"] == 3
+    model_keys = [(o["scene"], o["instance_id"]) for o in json.loads((eval_dir / "real_model" / "results.json")
+                                                                     .read_text())["objects"]]  # fmt: skip
+    baseline_keys = [(o["scene"], o["instance_id"]) for o in json.loads((eval_dir / "real_baseline" / "results.json")
+                                                                        .read_text())["objects"]]  # fmt: skip
+    assert model_keys == baseline_keys
+    assert "--seed 7" in card and "step 4, epoch 1" in card
+    assert "(10 s) = 7 s training steps + 3 s validation" in card and "whole run logged so far: 24 s" in card
+    assert re.search(r"does NOT beat|BEATS", card) and "lr: 0.02" in card
+
+
+def test_refuses_an_untrained_model_that_loses_on_the_real_scans(run_dir: Path, scans: Path, tmp_path: Path):
+    out, eval_dir = tmp_path / "weights", tmp_path / "eval"
+    assert ship_model.main(_argv(run_dir, scans, out, eval_dir)) == 1
+    assert not (out / "default.pt").exists() and not out.exists()
+    card = (eval_dir / "README.md").read_text()
+    assert "NOT SHIPPED" in card and "does NOT beat" in card and "default.pt was NOT written" in card
+
+
+def test_refuses_weights_over_the_size_limit(run_dir: Path, scans: Path, tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.setattr(ship_model, "MAX_BYTES", 1000)
+    out = tmp_path / "weights"
+    assert ship_model.main(_argv(run_dir, scans, out, tmp_path / "eval", "--no-refuse-if-worse")) == 2
+    assert "more than the" in capsys.readouterr().err and not out.exists()
+    assert not (tmp_path / "eval" / "candidate.pt").exists()
+
+
+def test_refuses_training_scans_as_validation(run_dir: Path, scans: Path, tmp_path: Path, capsys):
+    config = load_train_config("synthetic_tiny")
+    other = tmp_path / "run"  # a run whose generated scenes are `scans` itself: its sequence 00 is training data
+    other.mkdir()
+    for name in ("last.pt", "train_log.csv"):
+        (other / name).write_bytes((run_dir / name).read_bytes())
+    data = dataclasses.replace(config.data, root=str(scans))
+    save_config(dataclasses.replace(config, data=data), other / "train_config.yaml")
+    argv = _argv(other, scans, tmp_path / "weights", tmp_path / "eval")
+    argv[argv.index("--val-sequences") + 1] = "00"
+    assert ship_model.main(argv) == 2
+    assert "includes the training scans" in capsys.readouterr().err

@@ -1,0 +1,320 @@
+"""Ship a trained checkpoint as the package's default model, with a model card measured against the baseline.
+
+    PYTHONPATH=. python tools/ship_model.py --checkpoint runs/synthetic/best.pt --run-dir runs/synthetic \
+        --val-root runs/scenes/synthetic_street --real-root ../shared/real_scans/semantickitti \
+        --out clickenhance_model/weights
+
+Steps: (1) strip the checkpoint to weights + model config + training metadata (no optimizer,
+scheduler, scaler or RNG state) and check it fits in 20 MB; (2) evaluate that stripped file and
+the training-free baseline on the same objects of the generated validation scans and of the real
+scans (the `clickenhance-eval` code path, into `--eval-dir`); (3) write OUT/default.pt and the
+model card OUT/README.md. With `--refuse-if-worse` (the default) a model that does not beat the
+baseline on the real scans (lower NoC@85 and higher IoU@5) is not shipped: OUT is left untouched
+and the card goes to the eval folder, saying why. Exit status: 0 shipped, 1 refused, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from clickenhance_model import evaluate
+from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
+from clickenhance_model.errors import CheckpointError, ClickEnhanceError
+
+MAX_BYTES = 20 * 1024 * 1024
+KEEP_EXTRA = ("train_config", "state", "metrics", "trained_on", "world_size")  # training metadata, no optimizer
+NOC_THRESHOLDS = (80, 85, 90)
+IOU_CLICKS = (1, 5, 10)
+SETS = ("val", "real")
+METHODS = ("model", "baseline")
+SET_TITLES = {"val": "generated validation scans (never trained on)", "real": "real SemanticKITTI scans (never seen)"}
+
+
+class ShipError(Exception):
+    """A reason not to ship: bad input, an oversized file or a failed evaluation (message names the problem)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="ship_model", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", required=True, type=Path, help="trained checkpoint, e.g. runs/NAME/best.pt")
+    parser.add_argument("--run-dir", required=True, type=Path, help="its run folder (train_config.yaml, *_log.csv)")
+    parser.add_argument("--val-root", required=True, type=Path, help="generated validation scans, SemanticKITTI layout")
+    parser.add_argument("--val-sequences", nargs="+", type=str,
+                        help="sequences of --val-root to evaluate (default: the synthetic val split, 01)")  # fmt: skip
+    parser.add_argument("--real-root", required=True, type=Path, help="real SemanticKITTI scans")
+    parser.add_argument("--out", required=True, type=Path, help="weights folder: default.pt and README.md go here")
+    parser.add_argument("--eval-dir", type=Path, help="evaluation outputs (default: RUN_DIR/ship_eval)")
+    parser.add_argument("--max-clicks", type=int, default=20, help="click budget per object")
+    parser.add_argument("--min-points", type=int, default=100, help="skip objects with fewer points")
+    parser.add_argument("--limit-objects", type=int, help="evaluate only the first N objects of each set")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the simulated user")
+    parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch's default)")
+    parser.add_argument("--refuse-if-worse", action=argparse.BooleanOptionalAction, default=True,
+                        help="write default.pt only if the model beats the baseline on the real scans")  # fmt: skip
+    return parser
+
+
+def strip_checkpoint(checkpoint: Path, path: Path) -> tuple[int, dict]:
+    """Write weights + model config + training metadata of `checkpoint` to `path`; returns (bytes, metadata).
+
+    Raises ShipError (and removes `path`) when the file exceeds MAX_BYTES.
+    """
+    from clickenhance_model.unet import ClickEnhanceNet
+
+    state_dict, config, extra = load_checkpoint(checkpoint)
+    model = ClickEnhanceNet(config)
+    model.load_state_dict(state_dict)
+    metadata = {k: extra[k] for k in KEEP_EXTRA if k in extra}
+    save_checkpoint(path, model, config, metadata)
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        path.unlink()
+        raise ShipError(f"{checkpoint}: the stripped weights take {size / 2**20:.1f} MiB, "
+                        f"more than the {MAX_BYTES / 2**20:.0f} MiB allowed in the package")  # fmt: skip
+    return size, metadata
+
+
+def val_sequences(args: argparse.Namespace, train_config: dict) -> list[str]:
+    """Sequences of the validation set; refuses the run's own training sequence of its own scene folder."""
+    from clickenhance_model.training.synthetic import SPLIT_SEQUENCES
+
+    sequences = args.val_sequences or [SPLIT_SEQUENCES["val"]]
+    data = train_config.get("data", {})
+    same_root = data.get("root") and Path(data["root"]).resolve() == args.val_root.resolve()
+    if same_root and data.get("dataset") == "synthetic" and SPLIT_SEQUENCES["train"] in sequences:
+        raise ShipError(f"--val-sequences {' '.join(sequences)} includes the training scans "
+                        f"(sequence {SPLIT_SEQUENCES['train']} of {args.val_root})")  # fmt: skip
+    return sequences
+
+
+def run_eval(method: str, root: Path, out: Path, args: argparse.Namespace, extra_argv: Sequence[str]) -> dict:
+    """One `clickenhance-eval` run (its main, started afresh in `out`); returns its results.json."""
+    argv = ["--dataset", "semantickitti", "--root", str(root), "--method", method, "--out", str(out), "--restart",
+            "--max-clicks", str(args.max_clicks), "--min-points", str(args.min_points), "--seed", str(args.seed),
+            "--device", args.device, *extra_argv]  # fmt: skip
+    if args.limit_objects is not None:
+        argv += ["--limit-objects", str(args.limit_objects)]
+    print(f"ship_model: clickenhance-eval {' '.join(argv)}", file=sys.stderr)
+    if evaluate.main(argv) != 0:
+        raise ShipError(f"evaluation of the {method} on {root} failed or found no object (see {out})")
+    return json.loads((out / "results.json").read_text())
+
+
+def evaluate_all(candidate: Path, args: argparse.Namespace, sequences: list[str], eval_dir: Path) -> dict:
+    """results[set][method] for both sets and both methods, checked to cover the same objects."""
+    results: dict[str, dict[str, dict]] = {}
+    for name, root, options in (("val", args.val_root, ["--sequences", *sequences]), ("real", args.real_root, [])):
+        model_options = ["--checkpoint", str(candidate), *options]
+        results[name] = {
+            "model": run_eval("model", root, eval_dir / f"{name}_model", args, model_options),
+            "baseline": run_eval("baseline", root, eval_dir / f"{name}_baseline", args, options),
+        }
+        keys = [[(o["scene"], o["instance_id"]) for o in results[name][m]["objects"]] for m in METHODS]
+        if keys[0] != keys[1]:
+            raise ShipError(f"the model and the baseline were evaluated on different objects of {root}")
+    return results
+
+
+def figures(results: dict) -> dict:
+    """Objects, NoC@80/85/90 and IoU@1/5/10 (fractions; None beyond the click budget) of one results.json."""
+    summary = results["summary"]
+    ious = summary["IoU@k"]
+    row = {"objects": summary["objects"], **{f"NoC@{t}": summary[f"NoC@{t}"] for t in NOC_THRESHOLDS}}
+    row.update({f"IoU@{k}": ious[k - 1] if k <= len(ious) else None for k in IOU_CLICKS})
+    return row
+
+
+def verdict(results: dict, max_clicks: int) -> tuple[bool, str]:
+    """Whether the model beats the baseline on the real scans (lower NoC@85, higher IoU@5), and a sentence saying so."""
+    k = min(5, max_clicks)  # IoU@5, or the last click when the budget is smaller
+    model, baseline = (results["real"][m]["summary"] for m in METHODS)
+    noc_m, noc_b = model["NoC@85"], baseline["NoC@85"]
+    iou_m, iou_b = model["IoU@k"][k - 1], baseline["IoU@k"][k - 1]
+    beats = noc_m < noc_b and iou_m is not None and iou_b is not None and iou_m > iou_b
+    figures_text = (f"NoC@85 {noc_m:.2f} vs {noc_b:.2f}, IoU@{k} {_percent(iou_m)} vs {_percent(iou_b)} "
+                    f"(model vs baseline, {model['objects']} objects)")  # fmt: skip
+    if beats:
+        return True, f"The model BEATS the training-free baseline on the real scans: {figures_text}."
+    return False, (f"The model does NOT beat the training-free baseline on the real scans (it needs a lower NoC@85 "
+                   f"and a higher IoU@{k}): {figures_text}.")  # fmt: skip
+
+
+def wall_time_s(run_dir: Path, until_step: int | None = None) -> tuple[float, float]:
+    """(training, validation) seconds of the run up to `until_step` (None: all): train_log rows hold the mean
+    seconds_per_step of the steps since the previous row; val_log rows the seconds of each validation."""
+    train = val = 0.0
+    previous = 0
+    with (run_dir / "train_log.csv").open(newline="") as stream:
+        for row in csv.DictReader(stream):
+            step = int(row["step"])
+            if until_step is None or step <= until_step:
+                train += float(row["seconds_per_step"]) * (step - previous)
+            previous = step
+    val_log = run_dir / "val_log.csv"
+    if val_log.is_file():
+        with val_log.open(newline="") as stream:
+            val = sum(float(r["seconds"]) for r in csv.DictReader(stream)
+                      if r.get("seconds") and (until_step is None or int(r["step"]) <= until_step))  # fmt: skip
+    return train, val
+
+
+def _percent(value: float | None) -> str:
+    """A fraction as a percent cell (– when absent)."""
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def results_table(results: dict) -> list[str]:
+    """The card's table: set, method, objects, NoC@80/85/90 (clicks), IoU@1/5/10 (percent)."""
+    nocs = " | ".join(f"NoC@{t} ↓" for t in NOC_THRESHOLDS)
+    ious = " | ".join(f"IoU@{k} ↑" for k in IOU_CLICKS)
+    lines = [f"| Set | Method | Objects | {nocs} | {ious} |", "|---|---|---|" + "---|" * 6]
+    for name in SETS:
+        for method in METHODS:
+            row = figures(results[name][method])
+            cells = [f"{row[f'NoC@{t}']:.2f}" for t in NOC_THRESHOLDS] + [_percent(row[f"IoU@{k}"]) for k in IOU_CLICKS]
+            lines.append(f"| {name} | {method} | {row['objects']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def reproduce_command(train_config: dict, run_dir: Path) -> tuple[str, bool]:
+    """The training command that reproduces the run, and whether it uses a shipped config by name unchanged."""
+    from clickenhance_model.training.config import load_train_config
+
+    seed = train_config.get("seed", 0)
+    for name in ("synthetic", "synthetic_tiny"):
+        try:
+            if yaml.safe_load(yaml.safe_dump(load_train_config(name).to_dict())) == train_config:
+                return f"python -m clickenhance_model.train --config {name} --seed {seed} --out {run_dir}", True
+        except (FileNotFoundError, ValueError):
+            continue
+    return f"python -m clickenhance_model.train --config train_config.yaml --seed {seed} --out {run_dir}", False
+
+
+def provenance(run_dir: Path, checkpoint: Path, size: int, metadata: dict) -> list[str]:
+    """Card lines: source checkpoint, its step, the reproduce command and seed, the wall time to that step."""
+    train_config = yaml.safe_load((run_dir / "train_config.yaml").read_text())
+    command, by_name = reproduce_command(train_config, run_dir)
+    state, trained_on = metadata.get("state") or {}, metadata.get("trained_on") or {}
+    step = state.get("step")
+    train_s, val_s = wall_time_s(run_dir, step)
+    whole_s = sum(wall_time_s(run_dir))
+    stored = metadata.get("metrics") or {}
+    metrics = ", ".join([f"NoC@{t} {stored[f'NoC@{t}']:.2f}" for t in NOC_THRESHOLDS if f"NoC@{t}" in stored]
+                        + [f"IoU@{k} {100 * stored[f'IoU@{k}']:.1f}%" for k in IOU_CLICKS if f"IoU@{k}" in stored])
+    return [
+        f"Weights: `{checkpoint}` of run `{run_dir}`, step {step}, epoch {state.get('epoch')} (its validation: "
+        f"{metrics or 'none'}), stripped to weights + model config + training metadata ({size / 2**20:.2f} MiB). "
+        f"Trained on {trained_on.get('dataset', '?')} scenes in `{trained_on.get('root', '?')}`.",
+        "",
+        "## Reproduce",
+        "",
+        f"Seed {train_config.get('seed')}."
+        + ("" if by_name else " Save the config at the end of this card as train_config.yaml, then run:"),
+        "",
+        f"    {command}",
+        "",
+        f"Wall time to this checkpoint (from train_log.csv and val_log.csv): {(train_s + val_s) / 3600:.2f} h "
+        f"({train_s + val_s:.0f} s) = {train_s:.0f} s training steps + {val_s:.0f} s validation "
+        f"(checkpoint writes included in the steps); the whole run logged so far: {whole_s:.0f} s.",
+    ]
+
+
+def render_card(results: dict, head: list[str], shipped: bool, sentence: str, sequences: list[str],
+                args: argparse.Namespace) -> str:  # fmt: skip
+    """The model card (Markdown): verdict, provenance (`head`), results beside the baseline, training config."""
+    lines = [
+        "# ClickEnhance default model" + ("" if shipped else " (NOT SHIPPED: refused)"),
+        "",
+        f"Card written {datetime.date.today().isoformat()} by `tools/ship_model.py`.",
+        "",
+        f"**Verdict.** {sentence} "
+        + ("The ROS node's `method: auto` uses this model." if shipped else "default.pt was NOT written."),
+        "",
+        *head,
+        "",
+        "## Results",
+        "",
+        f"Simulated user (deterministic, seed {args.seed}), at most {args.max_clicks} clicks, objects with at least "
+        f"{args.min_points} points" + ("" if args.limit_objects is None else f", first {args.limit_objects} objects")
+        + ". Model and baseline on the same objects. NoC in clicks, IoU in percent (– beyond the click budget).",
+        f"- val: {SET_TITLES['val']}: `{args.val_root}` sequences {', '.join(sequences)}",
+        f"- real: {SET_TITLES['real']}: `{args.real_root}`",
+        "",
+        *results_table(results),
+        "",
+        "## Training config (train_config.yaml)",
+        "",
+        "```yaml",
+        (args.run_dir / "train_config.yaml").read_text().rstrip(),
+        "```",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def install(candidate: Path, out: Path, card: str) -> None:
+    """Copy the evaluated weights to OUT/default.pt (atomically) and write OUT/README.md."""
+    out.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=".default.pt.", suffix=".tmp", dir=out)
+    os.close(handle)
+    try:
+        shutil.copyfile(candidate, tmp_name)
+        os.replace(tmp_name, out / "default.pt")
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    (out / "README.md").write_text(card)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Strip, evaluate, and ship (or refuse); 0 shipped, 1 refused, 2 bad input or failed evaluation."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.max_clicks < 1 or (args.limit_objects is not None and args.limit_objects < 1):
+        parser.error("--max-clicks and --limit-objects must be at least 1")
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    eval_dir = args.eval_dir or args.run_dir / "ship_eval"
+    try:
+        for path in (args.run_dir / "train_config.yaml", args.run_dir / "train_log.csv"):
+            if not path.is_file():
+                raise ShipError(f"{path}: missing (is --run-dir the checkpoint's run folder?)")
+        sequences = val_sequences(args, yaml.safe_load((args.run_dir / "train_config.yaml").read_text()))
+        candidate = eval_dir / "candidate.pt"  # the stripped file that is evaluated, then copied to OUT
+        size, metadata = strip_checkpoint(args.checkpoint, candidate)
+        head = provenance(args.run_dir, args.checkpoint, size, metadata)
+        results = evaluate_all(candidate, args, sequences, eval_dir)
+    except (ShipError, CheckpointError, ClickEnhanceError, ValueError, KeyError, OSError) as error:
+        print(f"ship_model: error: {error}", file=sys.stderr)
+        return 2
+    beats, sentence = verdict(results, args.max_clicks)
+    shipped = beats or not args.refuse_if_worse
+    card = render_card(results, head, shipped, sentence, sequences, args)
+    print(sentence)
+    if not shipped:
+        (eval_dir / "README.md").write_text(card)
+        print(f"ship_model: refused (--refuse-if-worse): {args.out / 'default.pt'} not written; "
+              f"card in {eval_dir / 'README.md'}", file=sys.stderr)  # fmt: skip
+        return 1
+    install(candidate, args.out, card)
+    print(f"ship_model: wrote {args.out / 'default.pt'} ({size / 2**20:.2f} MiB) and {args.out / 'README.md'}",
+          file=sys.stderr)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
