@@ -24,6 +24,18 @@ def _small_thread_pools() -> None:
 
 
 @pytest.fixture
+def one_thread():
+    """Run single-threaded: tiny sparse ops spend most of their time in OpenMP barriers when the
+    shared CPU is busy (0.25 s per training step on one thread, seconds on two under load)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def real_scans_dir() -> Path:
     """The shared real SemanticKITTI scans; tests using it are skipped where it is absent."""
     if not REAL_SCANS.is_dir():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -213,16 +212,6 @@ def test_package_exports_are_lazy() -> None:
     assert clickenhance_model.Segmenter is Segmenter
     with pytest.raises(AttributeError):
         clickenhance_model.NotAThing  # noqa: B018
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """Run single-threaded: tiny sparse ops spend most of their time in OpenMP barriers when the
-    shared CPU is busy (seen here: 0.25 s per step on one thread, seconds on two under load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.usefixtures("one_thread")

@@ -43,13 +43,7 @@ def _load_tool():
 ship_model = _load_tool()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One torch thread (the machine is shared)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -35,13 +35,7 @@ from clickenhance_model.training.step import train_step
 CPU = ProcessContext(0, 1, torch.device("cpu"))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One torch thread, as the trainer's CLI uses on the CPU (two are many times slower on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
