@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from clickenhance_model.checkpoint import load_checkpoint
+from clickenhance_model.errors import CheckpointError
 from clickenhance_model.evaluation.protocol import ProtocolSettings, evaluate_scene
 from clickenhance_model.preprocessing import collate
 from clickenhance_model.segmenter import Segmenter
@@ -112,6 +114,52 @@ def test_resume_continues_from_the_saved_step(scenes_root: Path, tmp_path: Path)
     assert [line.split(",")[2] for line in logged] == [line.split(",")[2] for line in reference]  # same LRs
     for name, value in whole[0].items():  # same samples, clicks, optimizer state and LR: the same weights
         assert torch.equal(split[0][name], value), name
+
+
+def write_tiny_yaml(path: Path, **sections: dict) -> Path:
+    """synthetic_tiny.yaml with top-level `sections` replaced, written to `path`."""
+    data = yaml.safe_load((CONFIG_DIR / "synthetic_tiny.yaml").read_text())
+    data.update(sections)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_augmented_run_resumes_to_the_same_weights(scenes_root: Path, tmp_path: Path) -> None:
+    augment = {"rotate": True, "flip_prob": 0.5, "scale": [0.9, 1.1], "jitter": 0.01, "dropout_prob": 0.5,
+               "keep_ratio": [0.5, 1.0]}  # fmt: skip
+    config = write_tiny_yaml(tmp_path / "augmented.yaml", augment=augment)
+    common = ["--config", str(config), "--data-root", str(scenes_root), "--device", "cpu", "--no-progress",
+              "--val-objects", "0"]  # fmt: skip
+    assert main([*common, "--out", str(tmp_path / "whole"), "--steps", "3"]) == 0
+    assert main([*common, "--out", str(tmp_path / "split"), "--steps", "2"]) == 0
+    assert main([*common, "--out", str(tmp_path / "split"), "--steps", "3"]) == 0
+    whole, split = (load_checkpoint(tmp_path / name / "last.pt")[0] for name in ("whole", "split"))
+    for name, value in whole.items():  # the augmentation of a sample does not depend on where the run resumed
+        assert torch.equal(split[name], value), name
+    plain = ["--config", "synthetic_tiny", *common[2:]]
+    assert main([*plain, "--out", str(tmp_path / "plain"), "--steps", "3"]) == 0
+    unaugmented = load_checkpoint(tmp_path / "plain" / "last.pt")[0]
+    assert not all(torch.equal(unaugmented[k], v) for k, v in whole.items()), "augmentation changes what is trained"
+
+
+def test_init_from_starts_a_run_from_another_runs_weights(scenes_root: Path, tmp_path: Path) -> None:
+    assert run_cli(scenes_root, tmp_path / "first", "--steps", "2", "--val-objects", "0") == 0
+    source = load_checkpoint(tmp_path / "first" / "last.pt")[0]
+    config = write_tiny_yaml(tmp_path / "finetune.yaml", init_from=str(tmp_path / "first" / "last.pt"))
+    common = ["--data-root", str(scenes_root), "--device", "cpu", "--no-progress", "--val-objects", "0",
+              "--steps", "1", "--lr", "1e-9"]  # fmt: skip
+    assert main(["--config", str(config), "--out", str(tmp_path / "tuned"), *common]) == 0
+    assert main(["--config", "synthetic_tiny", "--out", str(tmp_path / "fresh"), *common]) == 0
+    tuned, fresh = (load_checkpoint(tmp_path / name / "last.pt")[0] for name in ("tuned", "fresh"))
+    weights = [k for k in source if "running_" not in k and "num_batches" not in k]
+    assert all(torch.allclose(tuned[k], source[k], atol=1e-6) for k in weights)  # one step at lr 1e-9 from source
+    assert not all(torch.allclose(fresh[k], source[k], atol=1e-6) for k in weights)
+    other = tiny_config(scenes_root)
+    wider = dataclasses.replace(other.model.network, channels=(8, 16, 24, 48))
+    other = dataclasses.replace(other, model=dataclasses.replace(other.model, network=wider))
+    mismatched = TrainingRun(other, tmp_path / "wider", CPU, show_progress=False)
+    with pytest.raises(CheckpointError, match="another network"):
+        mismatched.initialise_from(tmp_path / "first" / "last.pt")
 
 
 def test_refuses_to_start_over_or_change_settings_of_a_run(scenes_root: Path, tmp_path: Path, capsys) -> None:

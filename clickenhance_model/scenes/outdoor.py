@@ -44,6 +44,7 @@ class OutdoorConfig:
     max_curvature: float = 3e-4  # crest or sag of the road profile, 1/m
     parking_prob: float = 0.7  # chance that a side has a parking strip
     parked_fill: tuple[float, float] = (0.2, 0.85)  # share of a parking strip taken by vehicles
+    angled_parking_prob: float = 0.0  # chance that a side's row parks perpendicular or at 60/45 degrees
     van_share: float = 0.15
     truck_share: float = 0.05
     moving_vehicles: tuple[int, int] = (0, 6)
@@ -550,10 +551,16 @@ def _vehicle(b: _Builder, moving: bool) -> tuple[list[Primitive], float, float]:
 
 
 def _parked_vehicles(b: _Builder, side: int) -> None:
-    """A row of parked vehicles in the side's parking strip (or sparsely at the curb without one)."""
+    """A row of parked vehicles in the side's parking strip (or sparsely at the curb without one).
+
+    With `angled_parking_prob` a row parks perpendicular or at 60 or 45 degrees to the curb,
+    reaching into the road, so vehicles are seen nose-on and side by side as in parking bays.
+    """
     cfg, rng, g = b.config, b.rng, b.ground
     strip = g.parking_left if side > 0 else g.parking_right
     fill = b.u(cfg.parked_fill) if strip > 0 else (rng.uniform(0.05, 0.35) if rng.random() < 0.4 else 0.0)
+    angled = cfg.angled_parking_prob > 0 and rng.random() < cfg.angled_parking_prob
+    angle = float(rng.choice([np.pi / 2, np.pi / 3, np.pi / 4])) if angled else 0.0
     y_mid = _side_y(g, side, -(strip / 2 if strip > 0 else 1.0))
     x = -cfg.half_length + rng.uniform(0, 6)
     while x < cfg.half_length:
@@ -562,13 +569,20 @@ def _parked_vehicles(b: _Builder, side: int) -> None:
             continue
         saved = len(b.objects)
         parts, length, width = _vehicle(b, moving=False)
-        yaw = float(rng.choice([0.0, np.pi]) + rng.normal(0, 0.03))
-        xc, yc = x + length / 2, y_mid + rng.normal(0, 0.12)
+        if angled:
+            yaw = float(side * angle + rng.choice([0.0, np.pi]) + rng.normal(0, 0.05))
+            along = length * abs(np.cos(angle)) + width * np.sin(angle)
+            across = length * np.sin(angle) + width * abs(np.cos(angle))
+            xc, yc = x + along / 2, _side_y(g, side, -across / 2 - rng.uniform(0.0, 0.3))
+        else:
+            yaw = float(rng.choice([0.0, np.pi]) + rng.normal(0, 0.03))
+            along = length
+            xc, yc = x + length / 2, y_mid + rng.normal(0, 0.12)
         if b.floor.claim_rect(xc, yc, yaw, length, width):
             b.place(parts, xc, yc, yaw)
         else:
             del b.objects[saved:]
-        x += length + rng.uniform(0.4, 2.5)
+        x += along + rng.uniform(0.4, 2.5)
 
 
 def _street_ends(b: _Builder) -> None:

@@ -49,7 +49,8 @@ class SyntheticConfig:
 
     Train scans are sequence 00, validation scans sequence 01 of a SemanticKITTI folder at
     `DataConfig.root`; both are drawn from `seed`, so the same settings give the same files.
-    `beams`/`azimuth_steps` of 0 keep the generator's sensor (HDL-64E-like, 64 x 2048).
+    `beams`/`azimuth_steps` of 0 keep the generator's sensor (HDL-64E-like, 64 x 2048);
+    `angled_parking_prob` null keeps the street generator's share of angled parking rows.
     """
 
     domain: str = "outdoor"
@@ -58,6 +59,7 @@ class SyntheticConfig:
     seed: int = 0
     beams: int = 0
     azimuth_steps: int = 0
+    angled_parking_prob: float | None = None
 
     def __post_init__(self) -> None:
         """Reject an unknown domain and empty splits."""
@@ -65,6 +67,9 @@ class SyntheticConfig:
             raise ValueError(f"data.synthetic.domain must be one of {DOMAINS}, got {self.domain!r}")
         if self.train_scans < 1 or self.val_scans < 1:
             raise ValueError("data.synthetic.train_scans and val_scans must be >= 1")
+        if self.angled_parking_prob is not None and not 0.0 <= self.angled_parking_prob <= 1.0:
+            raise ValueError(f"data.synthetic.angled_parking_prob must be null or in [0, 1], "
+                             f"got {self.angled_parking_prob}")
         if self.beams < 0 or self.azimuth_steps < 0:
             raise ValueError("data.synthetic.beams and azimuth_steps must be >= 0 (0 = generator default)")
 
@@ -190,12 +195,49 @@ class ValConfig:
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """Random changes to each training scene before voxelisation (training/augmentation.py); all off by default.
+
+    rotate: random yaw about the sensor's z axis. flip_prob: chance of mirroring y.
+    scale: (low, high) of a uniform scale factor. jitter: std of Gaussian position noise, metres.
+    dropout_prob: chance that a sample loses a random share of its points, keeping a share drawn
+    uniformly from keep_ratio (a sparser sensor, a farther object).
+    """
+
+    rotate: bool = False
+    flip_prob: float = 0.0
+    scale: tuple[float, float] = (1.0, 1.0)
+    jitter: float = 0.0
+    dropout_prob: float = 0.0
+    keep_ratio: tuple[float, float] = (1.0, 1.0)
+
+    def __post_init__(self) -> None:
+        """Check ranges."""
+        if not (0.0 <= self.flip_prob <= 1.0 and 0.0 <= self.dropout_prob <= 1.0):
+            raise ValueError("augment.flip_prob and dropout_prob must be in [0, 1]")
+        if len(self.scale) != 2 or not 0.0 < self.scale[0] <= self.scale[1]:
+            raise ValueError(f"augment.scale must be [low, high] with 0 < low <= high, got {list(self.scale)}")
+        if len(self.keep_ratio) != 2 or not 0.0 < self.keep_ratio[0] <= self.keep_ratio[1] <= 1.0:
+            raise ValueError(f"augment.keep_ratio must be [low, high] in (0, 1], got {list(self.keep_ratio)}")
+        if self.jitter < 0:
+            raise ValueError(f"augment.jitter must be >= 0, got {self.jitter}")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any augmentation is switched on."""
+        return (self.rotate or self.flip_prob > 0 or self.scale != (1.0, 1.0) or self.jitter > 0
+                or self.dropout_prob > 0)  # fmt: skip
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Everything a training run needs besides the output folder and the device.
 
     `samples_per_epoch` 0 means one pass over every training object; `max_steps` > 0 stops
     the run after that many optimizer steps in total (the LR schedule still spans every
-    epoch, so a stopped run continues on the same schedule when resumed).
+    epoch, so a stopped run continues on the same schedule when resumed). `init_from` names
+    a checkpoint whose weights start a new run (fine-tuning; its network must match `model`);
+    a run that resumes its own last.pt ignores it.
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -203,6 +245,7 @@ class TrainConfig:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     clicks: ClickConfig = field(default_factory=ClickConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     val: ValConfig = field(default_factory=ValConfig)
     epochs: int = 60
     samples_per_epoch: int = 0
@@ -213,6 +256,7 @@ class TrainConfig:
     num_workers: int = 0
     checkpoint_every_steps: int = 200
     log_every_steps: int = 10
+    init_from: str = ""
 
     def __post_init__(self) -> None:
         """Check counts."""

@@ -20,7 +20,8 @@ from tqdm import tqdm
 from clickenhance_model.datasets import build_dataset
 from clickenhance_model.datasets.scene import ObjectFilter, SceneDataset, SceneObject, select_objects
 from clickenhance_model.preprocessing import VoxelGrid, voxelize
-from clickenhance_model.training.config import SYNTHETIC, DataConfig
+from clickenhance_model.training.augmentation import augment_scene
+from clickenhance_model.training.config import SYNTHETIC, AugmentConfig, DataConfig
 from clickenhance_model.training.synthetic import SPLIT_SEQUENCES, ensure_generated
 
 PATH_OPTIONS = ("scene_list",)  # reader options naming files, taken relative to the split's folder
@@ -44,7 +45,10 @@ def open_split(config: DataConfig, split: str, show_progress: bool = True) -> Sc
         if not config.root:
             raise ValueError("data.root must name the folder for the generated scenes (or pass --data-root)")
         ensure_generated(Path(config.root), config.synthetic, show_progress)
-        return build_dataset("semantickitti", config.root, sequences=(SPLIT_SEQUENCES[split],))
+        options = dict(getattr(config, split).options or {})  # reader options, e.g. rgb: false (geometry only)
+        if "sequences" in options:
+            raise ValueError(f"data.{split}.options.sequences: generated splits are fixed (train 00, val 01)")
+        return build_dataset("semantickitti", config.root, sequences=(SPLIT_SEQUENCES[split],), **options)
     split_config = getattr(config, split)
     root = _split_root(config.root, split_config.root)
     if root is None:
@@ -97,9 +101,12 @@ def index_objects(dataset: SceneDataset, config: DataConfig, cache: Path | None 
     return objects
 
 
-def load_train_object(dataset: SceneDataset, item: SceneObject, voxel_size: float) -> TrainObject:
-    """Read the object's scene, voxelise it and mark the object's voxels (majority of their points)."""
+def load_train_object(dataset: SceneDataset, item: SceneObject, voxel_size: float,
+                      augment: AugmentConfig | None = None, rng: np.random.Generator | None = None) -> TrainObject:
+    """Read the object's scene (augmented when `augment` is on), voxelise it and mark the object's voxels."""
     scene = dataset.load_scene(item.scene)
+    if augment is not None and augment.enabled:
+        scene = augment_scene(scene, item.instance_id, augment, rng if rng is not None else np.random.default_rng())
     grid = voxelize(scene.xyz, scene.rgb, voxel_size)
     on_object = (scene.instance == item.instance_id).astype(np.float64)  # [N]
     share = np.bincount(grid.point_to_voxel, weights=on_object, minlength=len(grid)) / grid.counts  # [V]
@@ -110,12 +117,19 @@ def load_train_object(dataset: SceneDataset, item: SceneObject, voxel_size: floa
 
 
 class ObjectSamples(torch.utils.data.Dataset):
-    """The samples of one epoch as a torch Dataset, so a DataLoader can read scenes in worker processes."""
+    """The samples of one epoch as a torch Dataset, so a DataLoader can read scenes in worker processes.
 
-    def __init__(self, dataset: SceneDataset, samples: list[SceneObject], voxel_size: float):
+    `samples` are (ordinal, object) pairs; the augmentation of a sample is drawn from
+    (seed, epoch, ordinal), so it does not depend on where a resumed epoch starts or on workers.
+    """
+
+    def __init__(self, dataset: SceneDataset, samples: list[tuple[int, SceneObject]], voxel_size: float,
+                 augment: AugmentConfig | None = None, seed: tuple[int, int] = (0, 0)):  # fmt: skip
         self.dataset = dataset
         self.samples = samples
         self.voxel_size = voxel_size
+        self.augment = augment
+        self.seed = seed
 
     def __len__(self) -> int:
         """Number of samples."""
@@ -123,4 +137,6 @@ class ObjectSamples(torch.utils.data.Dataset):
 
     def __getitem__(self, position: int) -> TrainObject:
         """Load sample `position`."""
-        return load_train_object(self.dataset, self.samples[position], self.voxel_size)
+        ordinal, item = self.samples[position]
+        rng = np.random.default_rng([*self.seed, ordinal, 2])
+        return load_train_object(self.dataset, item, self.voxel_size, self.augment, rng)

@@ -127,6 +127,14 @@ class TrainingRun:
         self.metrics = dict(extra.get("metrics") or {})
         return True
 
+    def initialise_from(self, path: Path) -> None:
+        """Start from the weights of checkpoint `path` (fine-tuning); its network config must be this run's."""
+        state_dict, model_config, _ = load_checkpoint(path, self.context.device)
+        if model_config.network != self.config.model.network:
+            raise CheckpointError(f"{path}: init_from holds another network ({model_config.network}); "
+                                  "set model.network to that checkpoint's network")  # fmt: skip
+        self.model.load_state_dict(state_dict)
+
     # ------------------------------------------------------------------- training
     def _step(self, items: list) -> dict[str, float]:
         """Simulate clicks on a batch with the current model, then one gradient step."""
@@ -143,8 +151,10 @@ class TrainingRun:
     def _epoch_loader(self, epoch: int) -> torch.utils.data.DataLoader:
         """This rank's remaining samples of `epoch` (after the steps already done), as a loader of batches."""
         samples = sample_objects(self.train_objects, self.samples_per_epoch, epoch_rng(self.config.seed, epoch))
-        remaining = shard(samples, self.context)[self.state["epoch_step"] * self.config.batch_size :]
-        dataset = ObjectSamples(self.train_data, remaining, self.config.model.input.voxel_size)
+        numbered = shard(list(enumerate(samples)), self.context)
+        remaining = numbered[self.state["epoch_step"] * self.config.batch_size :]
+        dataset = ObjectSamples(self.train_data, remaining, self.config.model.input.voxel_size,
+                                self.config.augment, (self.config.seed, epoch))  # fmt: skip
         return torch.utils.data.DataLoader(dataset, batch_size=self.config.batch_size, shuffle=False,
                                            collate_fn=list, num_workers=self.config.num_workers)  # fmt: skip
 
@@ -227,6 +237,8 @@ class TrainingRun:
         """Train to the last epoch (or max_steps); returns the final counters, metrics and checkpoint paths."""
         check_fresh_start(self.out, resume)
         resumed = resume and self.restore()
+        if not resumed and self.config.init_from:
+            self.initialise_from(Path(self.config.init_from))
         self._open_logs(resumed)
         val_every, epochs = self.config.val.every_epochs, self.config.epochs
         for epoch in range(self.state["epoch"], epochs):

@@ -33,6 +33,8 @@ def generator_config(config: SyntheticConfig) -> GeneratorConfig:
     sensor = {k: v for k, v in (("beams", config.beams), ("azimuth_steps", config.azimuth_steps)) if v}
     if sensor:
         generator.lidar = dataclasses.replace(generator.lidar, **sensor)
+    if config.angled_parking_prob is not None:
+        generator.outdoor = dataclasses.replace(generator.outdoor, angled_parking_prob=config.angled_parking_prob)
     return generator
 
 
