@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from cloud_factories import box_surface
 
+import clickenhance_model.segmenter as segmenter_module
 from clickenhance_model.evaluate import LOG_FILE, main
 
 SUMMARY = re.compile(
@@ -131,7 +132,6 @@ def test_cli_temperature_is_seeded(kitti_root: Path, tmp_path: Path, capsys: pyt
     ("extra", "message"),
     [
         (["--root", "/nonexistent/kitti"], "/nonexistent/kitti"),
-        (["--method", "model"], "no default model is shipped yet"),  # until training ships weights
         (["--label-set", "scannet20"], "--label-set does not apply"),
     ],
 )
@@ -139,6 +139,23 @@ def test_cli_bad_input(kitti_root: Path, tmp_path: Path, capsys, extra: list[str
     code, out, err = run(capsys, *base_args(kitti_root, tmp_path / "eval"), *extra)
     assert code == 2 and out == ""
     assert message in err
+
+
+def test_cli_model_without_checkpoint_needs_the_shipped_default(kitti_root: Path, tmp_path: Path, capsys,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(segmenter_module, "DEFAULT_CHECKPOINT", tmp_path / "weights" / "default.pt")
+    code, out, err = run(capsys, *base_args(kitti_root, tmp_path / "eval"), "--method", "model")
+    assert code == 2 and out == "" and "no default model is shipped yet" in err
+
+
+def test_cli_model_without_checkpoint_uses_the_shipped_default(kitti_root: Path, tmp_path: Path, capsys) -> None:
+    if not segmenter_module.DEFAULT_CHECKPOINT.is_file():
+        pytest.skip(f"no default model in this checkout ({segmenter_module.DEFAULT_CHECKPOINT})")
+    code, out, _ = run(capsys, *base_args(kitti_root, tmp_path / "eval"), "--method", "model", "--max-clicks", "2",
+                       "--limit-objects", "1")  # fmt: skip
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert code == 0 and "NoC@85=" in out and results["summary"]["objects"] == 1
+    assert results["run"]["method"] == "model" and results["run"]["checkpoint"] == "shipped default"
 
 
 def test_cli_rejects_a_missing_checkpoint(kitti_root: Path, tmp_path: Path, capsys) -> None:

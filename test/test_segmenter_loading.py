@@ -16,6 +16,7 @@ from std_srvs.srv import Trigger  # noqa: E402
 from clickenhance_model.baseline import BaselineSegmenter  # noqa: E402
 from clickenhance_model.errors import CheckpointError  # noqa: E402
 from clickenhance_ros.node_parameters import NodeParameters  # noqa: E402
+from clickenhance_ros import segmenter_loading  # noqa: E402
 from clickenhance_ros.segmenter_loading import SHIPPED_CHECKPOINT, load_configured_segmenter  # noqa: E402
 from clickenhance_ros.srv import SegmentObject  # noqa: E402
 
@@ -38,12 +39,22 @@ def test_shipped_checkpoint_path_matches_the_model_package() -> None:
     assert DEFAULT_CHECKPOINT.resolve() == SHIPPED_CHECKPOINT
 
 
-@pytest.mark.skipif(SHIPPED_CHECKPOINT.is_file(), reason="a default model is shipped: auto picks it")
-def test_auto_without_weights_is_the_baseline_and_says_so() -> None:
+def test_auto_without_weights_is_the_baseline_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(segmenter_loading, "SHIPPED_CHECKPOINT", tmp_path / "weights" / "default.pt")
     loaded = load_configured_segmenter(NodeParameters(voxel_size=0.2, crop_radius=0.0))
     assert loaded.method == "baseline" and isinstance(loaded.segmenter, BaselineSegmenter)
     assert "BASELINE" in loaded.description and "no shipped model yet" in loaded.description
     assert loaded.segmenter.config.voxel_size == 0.2 and loaded.segmenter.config.max_radius == float("inf")
+
+
+def test_auto_with_a_shipped_model_is_the_model(tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import clickenhance_model.segmenter as segmenter_module
+
+    monkeypatch.setattr(segmenter_loading, "SHIPPED_CHECKPOINT", tiny_checkpoint)
+    monkeypatch.setattr(segmenter_module, "DEFAULT_CHECKPOINT", tiny_checkpoint)
+    loaded = load_configured_segmenter(NodeParameters(device="cpu"))
+    assert loaded.method == "model" and f"auto: shipped model {tiny_checkpoint}" in loaded.description
+    assert loaded.segmenter.config.network.channels == (8, 16)  # the shipped file's network
 
 
 def test_auto_with_a_checkpoint_is_the_model_with_overrides(tiny_checkpoint: Path) -> None:

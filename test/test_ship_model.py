@@ -127,8 +127,29 @@ def test_ships_stripped_weights_with_a_card_matching_the_evaluations(run_dir: Pa
                                                                         .read_text())["objects"]]  # fmt: skip
     assert model_keys == baseline_keys
     assert "--seed 7" in card and "step 4, epoch 1" in card
-    assert "(10 s) = 7 s training steps + 3 s validation" in card and "whole run logged so far: 24 s" in card
-    assert re.search(r"does NOT beat|BEATS", card) and "lr: 0.02" in card
+    assert "= 7 s training steps + 3 s validation; the whole run: 24 s." in card
+    assert re.search(r"does NOT beat|BEATS", card) and "lr: 0.02" in card and "all stages" not in card
+
+
+def test_card_of_a_fine_tuned_run_lists_every_stage(run_dir: Path, scans: Path, tmp_path: Path):
+    stage2 = tmp_path / "stage2"
+    stage2.mkdir()
+    config = dataclasses.replace(load_train_config("synthetic_tiny", seed=3), init_from=str(run_dir / "last.pt"))
+    state_dict, model_config, extra = load_checkpoint(run_dir / "last.pt")
+    extra = {**extra, "train_config": config.to_dict(), "state": {"epoch": 1, "epoch_step": 0, "step": 2}}
+    segmenter = Segmenter.from_config(model_config)
+    segmenter.model.load_state_dict(state_dict)
+    save_checkpoint(stage2 / "best.pt", segmenter.model, model_config, extra)
+    save_config(config, stage2 / "train_config.yaml")
+    (stage2 / "train_log.csv").write_text(TRAIN_ROWS)
+    argv = _argv(run_dir, scans, tmp_path / "weights", tmp_path / "eval", "--no-refuse-if-worse")
+    argv[1:4] = [str(stage2 / "best.pt"), "--run-dir", str(stage2)]
+    assert ship_model.main(argv) == 0
+    card = (tmp_path / "weights" / "README.md").read_text()
+    first, second = card.index(f"--seed 7 --out {run_dir}"), card.index(f"--seed 3 --out {stage2}")
+    assert first < second  # stage 1 (the init_from run) comes first
+    assert "Wall time to step 4" in card and "Wall time to step 2" in card
+    assert "Wall time of all stages to the shipped weights: 0.00 h." in card
 
 
 def test_refuses_an_untrained_model_that_loses_on_the_real_scans(run_dir: Path, scans: Path, tmp_path: Path):

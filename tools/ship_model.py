@@ -194,7 +194,7 @@ def reproduce_command(train_config: dict, run_dir: Path) -> tuple[str, bool]:
     from clickenhance_model.training.config import load_train_config
 
     seed = train_config.get("seed", 0)
-    for name in ("synthetic", "synthetic_tiny"):
+    for name in ("synthetic", "synthetic_finetune", "synthetic_tiny"):
         try:
             if yaml.safe_load(yaml.safe_dump(load_train_config(name).to_dict())) == train_config:
                 return f"python -m clickenhance_model.train --config {name} --seed {seed} --out {run_dir}", True
@@ -203,33 +203,59 @@ def reproduce_command(train_config: dict, run_dir: Path) -> tuple[str, bool]:
     return f"python -m clickenhance_model.train --config train_config.yaml --seed {seed} --out {run_dir}", False
 
 
+def training_stages(run_dir: Path, step: int | None) -> list[tuple[Path, dict, int | None]]:
+    """(run folder, train config, last step used) of the run and of every run it was initialised from, oldest first."""
+    stages = []
+    while True:
+        train_config = yaml.safe_load((run_dir / "train_config.yaml").read_text())
+        stages.insert(0, (run_dir, train_config, step))
+        source = train_config.get("init_from")
+        if not source:
+            return stages
+        source = Path(source)
+        if not (source.parent / "train_config.yaml").is_file() or len(stages) > 8:
+            raise ShipError(f"{run_dir}: started from {source}, whose run folder (train_config.yaml) is missing")
+        run_dir, step = source.parent, (load_checkpoint(source)[2].get("state") or {}).get("step")
+
+
 def provenance(run_dir: Path, checkpoint: Path, size: int, metadata: dict) -> list[str]:
-    """Card lines: source checkpoint, its step, the reproduce command and seed, the wall time to that step."""
-    train_config = yaml.safe_load((run_dir / "train_config.yaml").read_text())
-    command, by_name = reproduce_command(train_config, run_dir)
+    """Card lines: source checkpoint, its step, the reproduce command(s) and seed, the wall time to that step."""
     state, trained_on = metadata.get("state") or {}, metadata.get("trained_on") or {}
-    step = state.get("step")
-    train_s, val_s = wall_time_s(run_dir, step)
-    whole_s = sum(wall_time_s(run_dir))
+    stages = training_stages(run_dir, state.get("step"))
     stored = metadata.get("metrics") or {}
     metrics = ", ".join([f"NoC@{t} {stored[f'NoC@{t}']:.2f}" for t in NOC_THRESHOLDS if f"NoC@{t}" in stored]
                         + [f"IoU@{k} {100 * stored[f'IoU@{k}']:.1f}%" for k in IOU_CLICKS if f"IoU@{k}" in stored])
-    return [
-        f"Weights: `{checkpoint}` of run `{run_dir}`, step {step}, epoch {state.get('epoch')} (its validation: "
-        f"{metrics or 'none'}), stripped to weights + model config + training metadata ({size / 2**20:.2f} MiB). "
-        f"Trained on {trained_on.get('dataset', '?')} scenes in `{trained_on.get('root', '?')}`.",
+    lines = [
+        f"Weights: `{checkpoint}` of run `{run_dir}`, step {state.get('step')}, epoch {state.get('epoch')} "
+        f"(its validation: {metrics or 'none'}), stripped to weights + model config + training metadata "
+        f"({size / 2**20:.2f} MiB). Trained on {trained_on.get('dataset', '?')} scenes in "
+        f"`{trained_on.get('root', '?')}`.",
         "",
         "## Reproduce",
         "",
-        f"Seed {train_config.get('seed')}."
-        + ("" if by_name else " Save the config at the end of this card as train_config.yaml, then run:"),
+        "Run " + ("these commands in order (each stage starts from the previous stage's checkpoint, its "
+                  "`init_from`)" if len(stages) > 1 else "this command") + " from the repository root:",
         "",
-        f"    {command}",
-        "",
-        f"Wall time to this checkpoint (from train_log.csv and val_log.csv): {(train_s + val_s) / 3600:.2f} h "
-        f"({train_s + val_s:.0f} s) = {train_s:.0f} s training steps + {val_s:.0f} s validation "
-        f"(checkpoint writes included in the steps); the whole run logged so far: {whole_s:.0f} s.",
     ]
+    total = 0.0
+    for number, (stage_dir, train_config, step) in enumerate(stages, 1):
+        command, by_name = reproduce_command(train_config, stage_dir)
+        train_s, val_s = wall_time_s(stage_dir, step)
+        total += train_s + val_s
+        lines += [
+            f"{number}. Seed {train_config.get('seed')}"
+            + ("" if by_name else f" (config: `{stage_dir}/train_config.yaml`, not a shipped one)") + ":",
+            "",
+            f"        {command}",
+            "",
+            f"    Wall time to step {step} (from train_log.csv and val_log.csv): {(train_s + val_s) / 3600:.2f} h = "
+            f"{train_s:.0f} s training steps + {val_s:.0f} s validation; "
+            f"the whole run: {sum(wall_time_s(stage_dir)):.0f} s.",
+            "",
+        ]
+    if len(stages) > 1:
+        lines.append(f"Wall time of all stages to the shipped weights: {total / 3600:.2f} h.")
+    return lines
 
 
 def render_card(results: dict, head: list[str], shipped: bool, sentence: str, sequences: list[str],
