@@ -4,6 +4,7 @@
 SHELL := /bin/bash
 VENV := .venv
 PYTEST_ARGS ?=
+ABLATION_ARGS ?=
 SOURCES := CMakeLists.txt package.xml $(shell find clickenhance_ros clickenhance_model msg srv launch config scripts training \
              -name __pycache__ -prune -o -type f -print 2>/dev/null)
 REQUIREMENTS := $(wildcard requirements/*.txt) tools/setup_env.sh
@@ -11,7 +12,7 @@ DEPS_STAMP := $(VENV)/.requirements.sha256
 BUILD_STAMP := install/.clickenhance-build-stamp
 IN_ENV := tools/ros_env.sh
 
-.PHONY: test demo setup build lint bench clean help
+.PHONY: test demo setup build lint bench ablation clean help
 
 ## test: set up, build, and run the whole test suite
 test: $(BUILD_STAMP)
@@ -35,6 +36,10 @@ lint: $(DEPS_STAMP)
 bench: $(BUILD_STAMP)
 	$(IN_ENV) $(VENV)/bin/python bench/bench_click_latency.py
 	$(IN_ENV) $(VENV)/bin/python bench/bench_node.py
+
+## ablation: the ablation study from scratch into runs/ablation, report docs/ablation.md (about 2 h; ABLATION_ARGS="--seeds 0": 1 h)
+ablation: $(DEPS_STAMP)
+	$(VENV)/bin/python -m clickenhance_model.ablation $(ABLATION_ARGS)
 
 $(DEPS_STAMP): $(REQUIREMENTS)
 	@bash tools/setup_env.sh

@@ -135,6 +135,38 @@ def test_semantic_kitti_sequence_selection(tmp_path: Path) -> None:
         build_dataset("semantickitti", tmp_path, sequences=("05",))
 
 
+def test_semantic_kitti_reads_colours_of_the_rgb_folder(tmp_path: Path) -> None:
+    sequence = tmp_path / "sequences" / "01"
+    write_kitti_scan(sequence / "velodyne", "000000", KITTI_LABELS, sequence / "labels")
+    (sequence / "rgb").mkdir()
+    colours = [(255, 0, 51)] + [(i, 2 * i, 3 * i) for i in range(1, len(KITTI_LABELS))]
+    (sequence / "rgb" / "000000.bin").write_bytes(b"".join(struct.pack("<3B", *c) for c in colours))
+    scene = build_dataset("semantickitti", tmp_path).load_scene("01/000000")
+    assert scene.rgb is not None and scene.rgb.dtype == np.float32 and scene.rgb.shape == (10, 3)
+    np.testing.assert_allclose(scene.rgb[0], [1.0, 0.0, 0.2])
+    np.testing.assert_allclose(scene.rgb[4] * 255, [4, 8, 12], atol=1e-4)
+    assert build_dataset("semantickitti", tmp_path, rgb=False).load_scene("01/000000").rgb is None
+    assert build_dataset("semantickitti", sequence).load_scene("000000").rgb is not None  # one sequence folder
+    (sequence / "rgb" / "000000.bin").write_bytes(b"\0" * 27)  # 9 colours for 10 points
+    with pytest.raises(DatasetError, match="9 colours .* but its scan has 10 points") as error:
+        build_dataset("semantickitti", tmp_path).load_scene("01/000000")
+    assert str(sequence / "rgb" / "000000.bin") in str(error.value)
+    assert build_dataset("semantickitti", tmp_path, rgb=False).load_scene("01/000000").rgb is None
+
+
+def test_semantic_kitti_reads_the_colours_the_scene_writer_writes(tmp_path: Path) -> None:
+    from clickenhance_model.scenes.lidar import LidarScan
+    from clickenhance_model.scenes.writer import write_scan
+
+    rgb = np.array([[0, 128, 255], [10, 20, 30], [255, 255, 255]], dtype=np.uint8)
+    semantic, instance = np.array([5, 5, 2]), np.array([1, 1, 0])
+    scan = LidarScan(np.eye(3, dtype=np.float32), np.zeros(3, np.float32), semantic, instance, rgb)
+    write_scan(tmp_path, 1, 0, scan)
+    scene = build_dataset("semantickitti", tmp_path).load_scene("01/000000")
+    np.testing.assert_allclose(scene.rgb * 255, rgb, atol=1e-4)
+    np.testing.assert_array_equal(scene.xyz, np.eye(3))
+
+
 def test_semantic_kitti_flat_and_nested_folders(tmp_path: Path) -> None:
     write_kitti_scan(tmp_path / "seq00_frames", "000000", KITTI_LABELS)
     write_kitti_scan(tmp_path / "seq00_frames", "000001", KITTI_LABELS)

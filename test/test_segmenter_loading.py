@@ -15,8 +15,8 @@ from std_srvs.srv import Trigger  # noqa: E402
 
 from clickenhance_model.baseline import BaselineSegmenter  # noqa: E402
 from clickenhance_model.errors import CheckpointError  # noqa: E402
-from clickenhance_ros.node_parameters import NodeParameters  # noqa: E402
 from clickenhance_ros import segmenter_loading  # noqa: E402
+from clickenhance_ros.node_parameters import NodeParameters  # noqa: E402
 from clickenhance_ros.segmenter_loading import SHIPPED_CHECKPOINT, load_configured_segmenter  # noqa: E402
 from clickenhance_ros.srv import SegmentObject  # noqa: E402
 

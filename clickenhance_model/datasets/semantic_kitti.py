@@ -1,4 +1,4 @@
-"""SemanticKITTI reader: `.bin` scans (float32 x, y, z, remission) and `.label` files.
+"""SemanticKITTI reader: `.bin` scans (float32 x, y, z, remission), `.label` files and optional colours.
 
 Layouts accepted under `root` (the first that matches wins):
   - the dataset root: `sequences/NN/velodyne/*.bin` with `sequences/NN/labels/*.label`;
@@ -10,6 +10,10 @@ Layouts accepted under `root` (the first that matches wins):
 A label is a uint32: semantic id in the low 16 bits, instance id in the high 16 bits.
 An object is a (semantic, instance) pair with instance > 0; `Scene.instance` holds the
 whole label value for such points (unique per pair) and 0 elsewhere.
+
+Colour (not part of SemanticKITTI; written by `scenes.writer` for generated indoor scans):
+with the `velodyne/` layouts, `rgb/FFFFFF.bin` beside `velodyne/` holds one uint8 (r, g, b)
+row per point; when it exists it becomes `Scene.rgb` in [0, 1] (unless `rgb=False`).
 """
 
 from __future__ import annotations
@@ -51,13 +55,24 @@ def read_labels(path: Path, num_points: int) -> np.ndarray:
     return np.fromfile(path, dtype="<u4")
 
 
-def scene_from_scan(name: str, points: np.ndarray, labels: np.ndarray) -> Scene:
+def read_colors(path: Path, num_points: int) -> np.ndarray:
+    """Colours of an `rgb/*.bin` file (uint8 r, g, b rows) as float32 (N, 3) in [0, 1], checked against the scan."""
+    check_file(path, "colour file (rgb/*.bin, uint8 r, g, b)")
+    size = path.stat().st_size
+    if size != 3 * num_points:
+        raise DatasetError(f"{path}: holds {size} bytes = {size / 3:g} colours (uint8 r, g, b), "
+                           f"but its scan has {num_points} points")  # fmt: skip
+    return np.fromfile(path, dtype=np.uint8).reshape(-1, 3).astype(np.float32) / 255.0
+
+
+def scene_from_scan(name: str, points: np.ndarray, labels: np.ndarray, rgb: np.ndarray | None = None) -> Scene:
     """Scene of one scan: drop non-finite points, split labels into semantic and instance."""
     finite = np.isfinite(points[:, :3]).all(axis=1)
     points, labels = points[finite], labels[finite]
+    rgb = None if rgb is None else rgb[finite]
     semantic = (labels & 0xFFFF).astype(np.int64)
     instance = np.where(labels >> 16 > 0, labels.astype(np.int64), 0)
-    return Scene(name, points[:, :3], None, instance, semantic)
+    return Scene(name, points[:, :3], rgb, instance, semantic)
 
 
 @register_dataset("semantickitti")
@@ -68,15 +83,17 @@ class SemanticKittiDataset(SceneDataset):
         root: one of the layouts in the module docstring.
         sequences: with the dataset-root layout, which sequences to read ("08" for the
             validation split); None = every sequence that has a labels folder.
+        rgb: read the colours of scans that have an `rgb/` file (False: geometry only, rgb None).
     """
 
     domain = "outdoor"
     class_names = CLASS_NAMES
     object_classes = None
 
-    def __init__(self, root: str | Path, sequences: tuple[str, ...] | None = None):
+    def __init__(self, root: str | Path, sequences: tuple[str, ...] | None = None, rgb: bool = True):
         super().__init__(root)
         self.sequences = None if sequences is None else tuple(f"{int(s):02d}" for s in sequences)
+        self.rgb = bool(rgb)
         self._scans = self._find_scans()
         if not self._scans:
             raise DatasetError(f"{self.root}: no SemanticKITTI scans (.bin) found in any known layout")
@@ -109,13 +126,22 @@ class SemanticKittiDataset(SceneDataset):
         return sorted(self._scans)
 
     def load_scene(self, name: str) -> Scene:
-        """Read one scan and its labels."""
+        """Read one scan, its labels and (when present and wanted) its colours."""
         if name not in self._scans:
             raise DatasetError(f"{self.root}: no scene named {name!r}")
         scan_path, label_path = self._scans[name]
         points = read_scan(scan_path)
         labels = read_labels(label_path, len(points))
-        return scene_from_scan(name, points, labels)
+        rgb_path = color_path(scan_path)
+        rgb = read_colors(rgb_path, len(points)) if self.rgb and rgb_path is not None and rgb_path.exists() else None
+        return scene_from_scan(name, points, labels, rgb)
+
+
+def color_path(scan_path: Path) -> Path | None:
+    """Where the colours of a scan in a `velodyne/` folder would be (`../rgb/NAME.bin`); None for flat folders."""
+    if scan_path.parent.name != "velodyne":
+        return None
+    return scan_path.parent.parent / "rgb" / scan_path.name
 
 
 def _scans_in(folder: Path, prefix: str) -> dict[str, tuple[Path, Path]]:

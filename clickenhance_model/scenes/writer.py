@@ -3,7 +3,7 @@
 `ROOT/sequences/NN/velodyne/FFFFFF.bin` holds float32 rows (x, y, z, remission) and
 `ROOT/sequences/NN/labels/FFFFFF.label` uint32 rows `semantic | instance << 16` (little endian).
 Scans with colour (indoor) also get `ROOT/sequences/NN/rgb/FFFFFF.bin`, uint8 rows (r, g, b), which
-SemanticKITTI readers ignore.
+standard SemanticKITTI tools ignore and `datasets.semantic_kitti` reads as colour.
 """
 
 from __future__ import annotations
