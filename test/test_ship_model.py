@@ -126,7 +126,7 @@ def test_ships_stripped_weights_with_a_card_matching_the_evaluations(run_dir: Pa
     baseline_keys = [(o["scene"], o["instance_id"]) for o in json.loads((eval_dir / "real_baseline" / "results.json")
                                                                         .read_text())["objects"]]  # fmt: skip
     assert model_keys == baseline_keys
-    assert "--seed 7" in card and "step 4, epoch 1" in card
+    assert "--seed 7" in card and "step 4 (its validation: NoC@85 3.00)" in card
     assert "= 7 s training steps + 3 s validation; the whole run: 24 s." in card
     assert re.search(r"does NOT beat|BEATS", card) and "lr: 0.02" in card and "all stages" not in card
 
@@ -149,7 +149,7 @@ def test_card_of_a_fine_tuned_run_lists_every_stage(run_dir: Path, scans: Path, 
     first, second = card.index(f"--seed 7 --out {run_dir}"), card.index(f"--seed 3 --out {stage2}")
     assert first < second  # stage 1 (the init_from run) comes first
     assert "Wall time to step 4" in card and "Wall time to step 2" in card
-    assert "Wall time of all stages to the shipped weights: 0.00 h." in card
+    assert "Wall time of all stages to these weights: 0.00 h." in card
 
 
 def test_refuses_an_untrained_model_that_loses_on_the_real_scans(run_dir: Path, scans: Path, tmp_path: Path):
@@ -158,6 +158,24 @@ def test_refuses_an_untrained_model_that_loses_on_the_real_scans(run_dir: Path, 
     assert not (out / "default.pt").exists() and not out.exists()
     card = (eval_dir / "README.md").read_text()
     assert "NOT SHIPPED" in card and "does NOT beat" in card and "default.pt was NOT written" in card
+
+
+def test_reuse_eval_renders_the_card_again_without_evaluating(run_dir: Path, scans: Path, tmp_path: Path, capsys):
+    out, eval_dir = tmp_path / "weights", tmp_path / "eval"
+    assert ship_model.main(_argv(run_dir, scans, out, eval_dir)) == 1
+    first_card = (eval_dir / "README.md").read_text()
+    stamps = {p: p.stat().st_mtime_ns for p in eval_dir.glob("*/results.json")}
+    assert len(stamps) == 4
+    capsys.readouterr()
+    assert ship_model.main(_argv(run_dir, scans, out, eval_dir, "--reuse-eval")) == 1
+    assert capsys.readouterr().err.count("reusing") == 4
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps and (eval_dir / "README.md").read_text() == first_card
+    other = tmp_path / "other.pt"
+    config = load_train_config("synthetic_tiny")
+    Segmenter.from_config(config.model, seed=99).save(other, extra={"train_config": config.to_dict()})
+    argv = _argv(run_dir, scans, out, eval_dir, "--reuse-eval")
+    argv[1] = str(other)
+    assert ship_model.main(argv) == 2 and "other weights" in capsys.readouterr().err
 
 
 def test_refuses_weights_over_the_size_limit(run_dir: Path, scans: Path, tmp_path: Path, monkeypatch, capsys):

@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated user")
     parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch's default)")
+    parser.add_argument("--reuse-eval", action="store_true",
+                        help="take the evaluations already in --eval-dir (of the same weights) instead of rerunning")
     parser.add_argument("--refuse-if-worse", action=argparse.BooleanOptionalAction, default=True,
                         help="write default.pt only if the model beats the baseline on the real scans")  # fmt: skip
     return parser
@@ -87,6 +89,15 @@ def strip_checkpoint(checkpoint: Path, path: Path) -> tuple[int, dict]:
     return size, metadata
 
 
+def check_same_weights(checkpoint: Path, candidate: Path) -> None:
+    """Raise ShipError unless `candidate` (the file evaluated before) holds the weights of `checkpoint`."""
+    if not candidate.is_file():
+        raise ShipError(f"--reuse-eval: {candidate} is missing, so nothing was evaluated there yet")
+    new, old = load_checkpoint(checkpoint)[0], load_checkpoint(candidate)[0]
+    if new.keys() != old.keys() or not all(new[k].equal(old[k]) for k in new):
+        raise ShipError(f"--reuse-eval: the evaluations in {candidate.parent} are of other weights than {checkpoint}")
+
+
 def val_sequences(args: argparse.Namespace, train_config: dict) -> list[str]:
     """Sequences of the validation set; refuses the run's own training sequence of its own scene folder."""
     from clickenhance_model.training.synthetic import SPLIT_SEQUENCES
@@ -101,7 +112,18 @@ def val_sequences(args: argparse.Namespace, train_config: dict) -> list[str]:
 
 
 def run_eval(method: str, root: Path, out: Path, args: argparse.Namespace, extra_argv: Sequence[str]) -> dict:
-    """One `clickenhance-eval` run (its main, started afresh in `out`); returns its results.json."""
+    """One `clickenhance-eval` run (its main, started afresh in `out`); returns its results.json.
+
+    With --reuse-eval an existing results.json of the same method, root, click budget and seed is returned.
+    """
+    if args.reuse_eval and (out / "results.json").is_file():
+        results = json.loads((out / "results.json").read_text())
+        run = results.get("run", {})
+        wanted = {"method": method, "root": str(root.resolve()), "max_clicks": args.max_clicks, "seed": args.seed,
+                  "min_points": args.min_points, "limit_objects": args.limit_objects}  # fmt: skip
+        if all(run.get(k) == v for k, v in wanted.items()):
+            print(f"ship_model: reusing {out / 'results.json'}", file=sys.stderr)
+            return results
     argv = ["--dataset", "semantickitti", "--root", str(root), "--method", method, "--out", str(out), "--restart",
             "--max-clicks", str(args.max_clicks), "--min-points", str(args.min_points), "--seed", str(args.seed),
             "--device", args.device, *extra_argv]  # fmt: skip
@@ -190,13 +212,21 @@ def results_table(results: dict) -> list[str]:
 
 
 def reproduce_command(train_config: dict, run_dir: Path) -> tuple[str, bool]:
-    """The training command that reproduces the run, and whether it uses a shipped config by name unchanged."""
-    from clickenhance_model.training.config import load_train_config
+    """The training command that reproduces the run, and whether it uses a shipped config by name unchanged.
+
+    The stored config is read back through TrainConfig first, so settings added since the run (at
+    their defaults, which reproduce the old behaviour) do not hide a match.
+    """
+    from clickenhance_model.training.config import load_train_config, train_config_from_dict
 
     seed = train_config.get("seed", 0)
+    try:
+        stored = train_config_from_dict(train_config).to_dict()
+    except (TypeError, ValueError):
+        stored = train_config
     for name in ("synthetic", "synthetic_finetune", "synthetic_tiny"):
         try:
-            if yaml.safe_load(yaml.safe_dump(load_train_config(name).to_dict())) == train_config:
+            if load_train_config(name).to_dict() == stored:
                 return f"python -m clickenhance_model.train --config {name} --seed {seed} --out {run_dir}", True
         except (FileNotFoundError, ValueError):
             continue
@@ -226,7 +256,7 @@ def provenance(run_dir: Path, checkpoint: Path, size: int, metadata: dict) -> li
     metrics = ", ".join([f"NoC@{t} {stored[f'NoC@{t}']:.2f}" for t in NOC_THRESHOLDS if f"NoC@{t}" in stored]
                         + [f"IoU@{k} {100 * stored[f'IoU@{k}']:.1f}%" for k in IOU_CLICKS if f"IoU@{k}" in stored])
     lines = [
-        f"Weights: `{checkpoint}` of run `{run_dir}`, step {state.get('step')}, epoch {state.get('epoch')} "
+        f"Weights: `{checkpoint}` of run `{run_dir}`, step {state.get('step')} "
         f"(its validation: {metrics or 'none'}), stripped to weights + model config + training metadata "
         f"({size / 2**20:.2f} MiB). Trained on {trained_on.get('dataset', '?')} scenes in "
         f"`{trained_on.get('root', '?')}`.",
@@ -254,7 +284,7 @@ def provenance(run_dir: Path, checkpoint: Path, size: int, metadata: dict) -> li
             "",
         ]
     if len(stages) > 1:
-        lines.append(f"Wall time of all stages to the shipped weights: {total / 3600:.2f} h.")
+        lines.append(f"Wall time of all stages to these weights: {total / 3600:.2f} h.")
     return lines
 
 
@@ -321,6 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ShipError(f"{path}: missing (is --run-dir the checkpoint's run folder?)")
         sequences = val_sequences(args, yaml.safe_load((args.run_dir / "train_config.yaml").read_text()))
         candidate = eval_dir / "candidate.pt"  # the stripped file that is evaluated, then copied to OUT
+        if args.reuse_eval:
+            check_same_weights(args.checkpoint, candidate)
         size, metadata = strip_checkpoint(args.checkpoint, candidate)
         head = provenance(args.run_dir, args.checkpoint, size, metadata)
         results = evaluate_all(candidate, args, sequences, eval_dir)
