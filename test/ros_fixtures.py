@@ -238,6 +238,22 @@ class RosClient:
         future = self.call_async(service_type, name, request if request is not None else service_type.Request())
         return self.result(future, timeout)
 
+    def call_read_only(self, service_type: type, name: str, attempts: int = 3, timeout: float = 20.0) -> Any:
+        """Call a service without side effects, resending when the response is lost.
+
+        A request that arrives before the server has matched the client's response reader gets
+        no answer (the server logs "failed to send response (timeout)"): a DDS discovery race.
+        Resending is only safe for read-only services, hence this separate method.
+        """
+        for _ in range(attempts - 1):
+            future = self.call_async(service_type, name, service_type.Request())
+            done = threading.Event()
+            future.add_done_callback(lambda _, event=done: event.set())
+            if done.wait(timeout):
+                return future.result()
+            self.node.get_logger().warning(f"no response from {name} within {timeout} s; resending")
+        return self.call(service_type, name, timeout=timeout)
+
     @staticmethod
     def result(future: Any, timeout: float = 60.0) -> Any:
         """Wait for a future's result with a deadline."""

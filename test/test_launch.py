@@ -83,7 +83,7 @@ def test_params_file_applies_to_a_namespaced_node(tmp_path: Path) -> None:
     try:
         from std_srvs.srv import Trigger
 
-        response = client.call(Trigger, "/robot/clickenhance/diagnostics")
+        response = client.call_read_only(Trigger, "/robot/clickenhance/diagnostics")
         assert "snap distance 0.75 m" in response.message and "input '/robot/cloud'" in response.message
     finally:
         client.close()

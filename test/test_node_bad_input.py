@@ -200,7 +200,7 @@ def test_twenty_concurrent_service_calls(client: RosClient) -> None:
 # ------------------------------------------------------------------- still alive
 def test_node_is_still_alive_and_serving(client: RosClient, node: NodeProcess) -> None:
     assert node.alive(), node.log()
-    diagnostics = client.call(Trigger, "/clickenhance/diagnostics")
+    diagnostics = client.call_read_only(Trigger, "/clickenhance/diagnostics")
     assert diagnostics.success and "BASELINE" in diagnostics.message and "inference" in diagnostics.message
     assert segment(client, scene_cloud(SCENE)).success
     assert "Traceback" not in node.log()

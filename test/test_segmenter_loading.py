@@ -92,7 +92,7 @@ def test_node_serves_with_the_learned_model(model_node: NodeProcess) -> None:
         assert indices.size >= 1 and indices.max() < len(SCENE.xyz) and response.inference_time_ms > 0
         clicked = int(np.argmin(np.linalg.norm(SCENE.xyz - np.array(top, np.float32), axis=1)))
         assert clicked in indices  # a clicked point is always part of the object
-        diagnostics = ros.call(Trigger, "/clickenhance/diagnostics").message
+        diagnostics = ros.call_read_only(Trigger, "/clickenhance/diagnostics").message
         assert "learned ClickEnhance model" in diagnostics and "device cpu" in diagnostics
     finally:
         ros.close()
