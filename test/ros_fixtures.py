@@ -247,19 +247,22 @@ class RosClient:
         """
         for _ in range(attempts - 1):
             future = self.call_async(service_type, name, service_type.Request())
-            done = threading.Event()
-            future.add_done_callback(lambda _, event=done: event.set())
-            if done.wait(timeout):
+            if self.wait_done(future, timeout):
                 return future.result()
             self.node.get_logger().warning(f"no response from {name} within {timeout} s; resending")
         return self.call(service_type, name, timeout=timeout)
 
     @staticmethod
-    def result(future: Any, timeout: float = 60.0) -> Any:
-        """Wait for a future's result with a deadline."""
+    def wait_done(future: Any, timeout: float) -> bool:
+        """Wait until `future` is done (the executor thread completes it); False at the deadline."""
         done = threading.Event()
         future.add_done_callback(lambda _: done.set())
-        if not done.wait(timeout):
+        return done.wait(timeout)
+
+    @classmethod
+    def result(cls, future: Any, timeout: float = 60.0) -> Any:
+        """Wait for a future's result with a deadline."""
+        if not cls.wait_done(future, timeout):
             pytest.fail(f"no service response within {timeout} s")
         return future.result()
 

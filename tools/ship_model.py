@@ -16,7 +16,6 @@ and the card goes to the eval folder, saying why. Exit status: 0 shipped, 1 refu
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import json
 import os
@@ -31,6 +30,7 @@ import yaml
 from clickenhance_model import evaluate
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.errors import CheckpointError, ClickEnhanceError
+from clickenhance_model.training.run_log import logged_seconds
 
 MAX_BYTES = 20 * 1024 * 1024
 KEEP_EXTRA = ("train_config", "state", "metrics", "trained_on", "world_size")  # training metadata, no optimizer
@@ -174,25 +174,6 @@ def verdict(results: dict, max_clicks: int) -> tuple[bool, str]:
                    f"and a higher IoU@{k}): {figures_text}.")  # fmt: skip
 
 
-def wall_time_s(run_dir: Path, until_step: int | None = None) -> tuple[float, float]:
-    """(training, validation) seconds of the run up to `until_step` (None: all): train_log rows hold the mean
-    seconds_per_step of the steps since the previous row; val_log rows the seconds of each validation."""
-    train = val = 0.0
-    previous = 0
-    with (run_dir / "train_log.csv").open(newline="") as stream:
-        for row in csv.DictReader(stream):
-            step = int(row["step"])
-            if until_step is None or step <= until_step:
-                train += float(row["seconds_per_step"]) * (step - previous)
-            previous = step
-    val_log = run_dir / "val_log.csv"
-    if val_log.is_file():
-        with val_log.open(newline="") as stream:
-            val = sum(float(r["seconds"]) for r in csv.DictReader(stream)
-                      if r.get("seconds") and (until_step is None or int(r["step"]) <= until_step))  # fmt: skip
-    return train, val
-
-
 def _percent(value: float | None) -> str:
     """A fraction as a percent cell (– when absent)."""
     return "–" if value is None else f"{100 * value:.1f}"
@@ -270,7 +251,7 @@ def provenance(run_dir: Path, checkpoint: Path, size: int, metadata: dict) -> li
     total = 0.0
     for number, (stage_dir, train_config, step) in enumerate(stages, 1):
         command, by_name = reproduce_command(train_config, stage_dir)
-        train_s, val_s = wall_time_s(stage_dir, step)
+        train_s, val_s = logged_seconds(stage_dir, step)
         total += train_s + val_s
         lines += [
             f"{number}. Seed {train_config.get('seed')}"
@@ -280,7 +261,7 @@ def provenance(run_dir: Path, checkpoint: Path, size: int, metadata: dict) -> li
             "",
             f"    Wall time to step {step} (from train_log.csv and val_log.csv): {(train_s + val_s) / 3600:.2f} h = "
             f"{train_s:.0f} s training steps + {val_s:.0f} s validation; "
-            f"the whole run: {sum(wall_time_s(stage_dir)):.0f} s.",
+            f"the whole run: {sum(logged_seconds(stage_dir)):.0f} s.",
             "",
         ]
     if len(stages) > 1:

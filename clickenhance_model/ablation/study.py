@@ -13,7 +13,6 @@ selection on validation data, so every variant gets exactly the same budget.
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from clickenhance_model.evaluation.report import build_results, strict_json, wri
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.training.config import TrainConfig
 from clickenhance_model.training.loop import train
+from clickenhance_model.training.run_log import logged_seconds
 from clickenhance_model.training.sampling import group_by_scene
 
 DONE = "done.json"
@@ -80,16 +80,6 @@ def plan_runs(study: StudyConfig) -> list[Run]:
     ]
 
 
-def train_seconds(folder: Path) -> float:
-    """Seconds spent in training steps, from train_log.csv (rows hold the mean time of the steps since the last)."""
-    total, previous = 0.0, 0
-    with (folder / "train_log.csv").open(newline="") as stream:
-        for row in csv.DictReader(stream):
-            total += float(row["seconds_per_step"]) * (int(row["step"]) - previous)
-            previous = int(row["step"])
-    return total
-
-
 def train_run(run: Run, study: StudyConfig) -> dict:
     """Train `run` (continuing its last.pt) unless its done.json says it finished with the same config."""
     done = run.folder / DONE
@@ -103,7 +93,7 @@ def train_run(run: Run, study: StudyConfig) -> dict:
     result = train(run.config, run.folder, study.device, resume=True, show_progress=study.show_progress,
                    cpu_threads=study.threads)  # fmt: skip
     record = {"setting": run.setting, "variant": run.variant.name, "seed": run.seed, "step": result["step"],
-              "train_seconds": train_seconds(run.folder), "train_config": expected}  # fmt: skip
+              "train_seconds": logged_seconds(run.folder)[0], "train_config": expected}  # fmt: skip
     done.write_text(json.dumps(strict_json(record), indent=1) + "\n")
     return record
 

@@ -105,7 +105,7 @@ def load_train_object(dataset: SceneDataset, item: SceneObject, voxel_size: floa
                       augment: AugmentConfig | None = None, rng: np.random.Generator | None = None) -> TrainObject:
     """Read the object's scene (augmented when `augment` is on), voxelise it and mark the object's voxels."""
     scene = dataset.load_scene(item.scene)
-    if augment is not None and augment.enabled:
+    if augment is not None:  # augment_scene returns the scene itself when nothing is switched on
         scene = augment_scene(scene, item.instance_id, augment, rng if rng is not None else np.random.default_rng())
     grid = voxelize(scene.xyz, scene.rgb, voxel_size)
     on_object = (scene.instance == item.instance_id).astype(np.float64)  # [N]

@@ -42,6 +42,28 @@ class CsvLog:
             return list(csv.DictReader(stream))
 
 
+def logged_seconds(run_dir: Path, until_step: int | None = None) -> tuple[float, float]:
+    """(training steps, validation) seconds a run folder's logs record up to `until_step` (None: all).
+
+    train_log.csv rows hold the mean seconds_per_step of the steps since the previous row;
+    val_log.csv rows the seconds of each validation.
+    """
+    train = val = 0.0
+    previous = 0
+    with (run_dir / "train_log.csv").open(newline="") as stream:
+        for row in csv.DictReader(stream):
+            step = int(row["step"])
+            if until_step is None or step <= until_step:
+                train += float(row["seconds_per_step"]) * (step - previous)
+            previous = step
+    val_log = run_dir / "val_log.csv"
+    if val_log.is_file():
+        with val_log.open(newline="") as stream:
+            val = sum(float(r["seconds"]) for r in csv.DictReader(stream)
+                      if r.get("seconds") and (until_step is None or int(r["step"]) <= until_step))  # fmt: skip
+    return train, val
+
+
 class TensorBoardLog:
     """Scalars to TensorBoard when the `tensorboard` package is importable; silently nothing otherwise."""
 
