@@ -30,6 +30,12 @@ for pkg in clickenhance_ros clickenhance_model; do
   (tar -C . --exclude=__pycache__ -cf - "$pkg") | tar -C "$stage" -xf -
 done
 
+# The install step only adds and overwrites files: drop the installed Python packages first, so
+# a file deleted from the sources (a module, shipped weights) does not linger in ./install.
+for pkg in clickenhance_ros clickenhance_model; do
+  rm -rf install/clickenhance_ros/lib/python3.11/site-packages/"$pkg"
+done
+
 log=$PWD/log/build.log
 mkdir -p log
 echo "build: colcon build (log: $log) ..."
