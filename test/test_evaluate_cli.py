@@ -148,9 +148,14 @@ def test_cli_model_without_checkpoint_needs_the_shipped_default(kitti_root: Path
     assert code == 2 and out == "" and "no default model is shipped yet" in err
 
 
-def test_cli_model_without_checkpoint_uses_the_shipped_default(kitti_root: Path, tmp_path: Path, capsys) -> None:
-    if not segmenter_module.DEFAULT_CHECKPOINT.is_file():
-        pytest.skip(f"no default model in this checkout ({segmenter_module.DEFAULT_CHECKPOINT})")
+def test_cli_model_without_checkpoint_uses_the_shipped_default(kitti_root: Path, tmp_path: Path, capsys,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from clickenhance_model.model_config import ModelConfig, NetworkConfig
+
+    shipped = tmp_path / "weights" / "default.pt"  # a tiny real network standing where the package ships its model
+    config = ModelConfig(network=NetworkConfig(channels=(8, 16), cse_channels=(4, 8)))
+    segmenter_module.Segmenter.from_config(config).save(shipped)
+    monkeypatch.setattr(segmenter_module, "DEFAULT_CHECKPOINT", shipped)
     code, out, _ = run(capsys, *base_args(kitti_root, tmp_path / "eval"), "--method", "model", "--max-clicks", "2",
                        "--limit-objects", "1")  # fmt: skip
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
