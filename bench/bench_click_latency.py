@@ -6,16 +6,19 @@ copies), else from a synthetic spinning-LiDAR scan. On each cloud the script cli
 objects like a user would (a positive click near the object's centre, then alternating
 negative clicks beside it and positive clicks on it) and times every `add_click`.
 
-    python bench/bench_click_latency.py                       # untrained default config
+    python bench/bench_click_latency.py                       # the shipped default model
     python bench/bench_click_latency.py --checkpoint model.pt --sizes 120000 500000
 
-Latency does not depend on the weights (same operations), so an untrained network of the
-default config measures the default model's speed.
+Latency does not depend on the weights (same operations), so without shipped weights an
+untrained network of the default config measures the same speed. When the model's input
+has geodesic click maps, the same clicks are also timed without them (same network
+otherwise, untrained) and the ratio of the two medians is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -25,7 +28,7 @@ import torch
 from tqdm import tqdm
 
 from clickenhance_model.model_config import ModelConfig
-from clickenhance_model.segmenter import Segmenter
+from clickenhance_model.segmenter import DEFAULT_CHECKPOINT, Segmenter
 
 REAL_SCANS = Path(__file__).resolve().parents[2] / "shared" / "real_scans" / "semantickitti" / "seq00_frames"
 
@@ -125,7 +128,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000, 120_000, 500_000])
     parser.add_argument("--scans", type=Path, default=REAL_SCANS, help="folder of SemanticKITTI .bin/.label")
-    parser.add_argument("--checkpoint", type=Path, default=None, help="default: untrained default config")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="default: the shipped model, else an untrained network of the default config")
     parser.add_argument("--config", type=Path, default=None, help="model config YAML (without --checkpoint)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: cores)")
@@ -143,6 +147,8 @@ def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
+    if args.checkpoint is None and args.config is None and DEFAULT_CHECKPOINT.is_file():
+        args.checkpoint = DEFAULT_CHECKPOINT
     if args.checkpoint is not None:
         seg = Segmenter.load(args.checkpoint, device=args.device)
     else:
@@ -166,7 +172,15 @@ def main() -> None:
         )
     if 120_000 in medians and 500_000 in medians:
         print(f"ratio latency(500k)/latency(120k) = {medians[500_000] / medians[120_000]:.2f}")
-
+    if seg.config.input.geodesic_maps != "off":
+        size = 120_000 if 120_000 in medians else args.sizes[0]
+        paper_input = dataclasses.replace(seg.config.input, geodesic_maps="off")
+        plain = Segmenter.from_config(dataclasses.replace(seg.config, input=paper_input), device=args.device)
+        xyz, ids = make_cloud(scans, size, np.random.default_rng(args.seed))
+        with_maps = float(np.median(time_cloud(seg, xyz, ids, objects, args, np.random.default_rng(args.seed))[0]))
+        without = float(np.median(time_cloud(plain, xyz, ids, objects, args, np.random.default_rng(args.seed))[0]))
+        print(f"{size} points, same clicks: median {with_maps:.1f} ms/click with geodesic maps, {without:.1f} ms "
+              f"without; ratio {with_maps / without:.2f}")
 
 if __name__ == "__main__":
     main()

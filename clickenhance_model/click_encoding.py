@@ -14,12 +14,20 @@ the crop), all float32 with values in [0, 1]:
   an axis-aligned cube of edge `cube_size` centred on a click, else 0.
 
 `encode_clicks` picks the variant named by the config's `encoding` option.
+
+`geodesic_click_maps` (an option of this project, `input.geodesic_maps`, not in the paper)
+adds the distance to the nearest positive / negative click measured along the voxel graph
+of the crop (`voxel_graph.VoxelGraph`, the baseline's graph): it grows along a car's
+surface and jumps neither gaps nor the road, which Euclidean maps cannot express.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.spatial import cKDTree
+
+from clickenhance_model.baseline import PRESETS
+from clickenhance_model.voxel_graph import VoxelGraph
 
 EMPTY_MAP_VALUE = 1.0  # value of a normalised distance map that has no click
 _FLAT_EPS = 1e-9  # distances spanning less than this count as all equal
@@ -107,3 +115,34 @@ def encode_clicks(
         current = sparse_click_maps(points, current_xyz, None, cube_size)[:, :1]
         return sparse_click_maps(points, positive_xyz, negative_xyz, cube_size), current
     raise ValueError(f"unknown click encoding {encoding!r}; expected 'dense' or 'sparse'")
+
+
+def geodesic_click_maps(
+    points: np.ndarray, positive_xyz: np.ndarray, negative_xyz: np.ndarray | None, preset: str = "outdoor"
+) -> np.ndarray:
+    """Geodesic distance to the nearest positive / negative click over `points`' graph, float32 (V, 2) in [0, 1].
+
+    Distances are divided by the preset's `max_radius` (so a value means the same metres in
+    every crop) and clipped to 1; nodes the clicks cannot reach, and every node when there
+    is no click of a kind, get 1. A click farther than the preset's `max_edge` from every
+    point (a negative click the crop no longer holds) is no graph source: its nearest point
+    would be a wrong one. Off-ground objects pay the preset's ground penalty, so a car's map
+    does not spread over the road.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    config = PRESETS[preset]
+    graph = VoxelGraph(points, config)
+    tree = cKDTree(points)
+    maps = []
+    on_ground = False
+    for kind, clicks in enumerate((positive_xyz, negative_xyz)):
+        gap, nodes = tree.query(_as_clicks(clicks))
+        nodes = nodes[gap <= config.max_edge]
+        if kind == 0 and len(nodes):
+            on_ground = bool(graph.ground[nodes[0]])  # the first positive click decides, as in the baseline
+        if len(nodes) == 0:
+            maps.append(np.full(len(points), EMPTY_MAP_VALUE, dtype=np.float32))
+            continue
+        distance = graph.distance(nodes, on_ground, config.max_radius)
+        maps.append(np.minimum(distance / config.max_radius, 1.0).astype(np.float32))
+    return np.stack(maps, axis=1)

@@ -18,6 +18,7 @@ from typing import Any
 from clickenhance_model.config import config_from_dict, config_to_dict, load_config
 
 ENCODINGS = ("dense", "sparse")
+GEODESIC_GRAPHS = ("off", "outdoor", "indoor")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class InputConfig:
         encoding: click encoding, "dense" (distance maps, the paper) or "sparse" (cubes).
         sparse_cube_size: edge length in metres of the cube marked around each click by the
             sparse encoding; at least two voxels, so the clicked voxel is always marked.
+        geodesic_maps: add two channels to the main branch, the geodesic distance (along the
+            voxel graph of `voxel_graph`, with that baseline preset: "outdoor" | "indoor") to
+            the nearest positive / negative click, divided by the preset's `max_radius` and
+            clipped to 1. Euclidean maps cannot tell a car from the wall 30 cm behind it; the
+            graph can. "off" (the paper's input) by default.
     """
 
     voxel_size: float = 0.1
@@ -44,6 +50,12 @@ class InputConfig:
     coord_scale: float = 10.0
     encoding: str = "dense"
     sparse_cube_size: float = 0.3
+    geodesic_maps: str = "off"
+
+    @property
+    def main_features(self) -> int:
+        """Input channels of the main branch: xyz, rgb, two click maps (+ two geodesic maps)."""
+        return 8 if self.geodesic_maps == "off" else 10
 
     def __post_init__(self) -> None:
         """Reject values the preprocessing cannot work with."""
@@ -57,6 +69,8 @@ class InputConfig:
             raise ValueError(f"input.coord_scale must be > 0, got {self.coord_scale}")
         if self.encoding not in ENCODINGS:
             raise ValueError(f"input.encoding must be one of {ENCODINGS}, got {self.encoding!r}")
+        if self.geodesic_maps not in GEODESIC_GRAPHS:
+            raise ValueError(f"input.geodesic_maps must be one of {GEODESIC_GRAPHS}, got {self.geodesic_maps!r}")
         if self.encoding == "sparse" and self.sparse_cube_size < 2 * self.voxel_size:
             raise ValueError(
                 f"input.sparse_cube_size ({self.sparse_cube_size} m) must be at least two voxels "

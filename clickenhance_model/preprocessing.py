@@ -10,7 +10,8 @@ The path, shared by the inference session and the trainer:
    positive clicks (at most `max_voxels`, nearest first), so a 1M-point scan costs what
    its crop costs; build the features of each kept voxel:
    main branch `[x, y, z, r, g, b, d_pos, d_neg]` (xyz relative to the first positive
-   click, divided by `coord_scale`), CSE branch `[x, y, z, d_current]`.
+   click, divided by `coord_scale`) plus `[g_pos, g_neg]` (geodesic click maps) when
+   `input.geodesic_maps` is on, CSE branch `[x, y, z, d_current]`.
 3. `collate` several samples into one batch (spconv batch index in column 0).
 
 `prepare_sample` runs steps 1-2 for one training sample; `ModelSession` caches step 1.
@@ -24,12 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from clickenhance_model.click_encoding import encode_clicks
+from clickenhance_model.click_encoding import encode_clicks, geodesic_click_maps
 from clickenhance_model.errors import ClickError, CloudError
 from clickenhance_model.model_config import ModelConfig
 from clickenhance_model.session import validate_cloud
 
-MAIN_FEATURES = 8  # xyz (3) + rgb (3) + positive / negative click maps (2)
 CSE_FEATURES = 4  # xyz (3) + current-click map (1)
 
 
@@ -144,10 +144,10 @@ def encode_crop(
 ) -> dict:
     """Crop a voxelised cloud around the clicks and build the network input of one sample.
 
-    Returns a dict of CPU tensors: "features" float32 [V, 8], "cse_features" float32 [V, 4],
-    "coords" int32 [V, 3], "crop" int64 [V] (voxel ids in `grid`), "anchor" (crop voxel of
-    the latest positive click), "current" (crop voxel of the latest click), and
-    "spatial_shape" (list of 3 ints). `current_xyz` None means the latest positive click.
+    Returns a dict of CPU tensors: "features" float32 [V, 8] ([V, 10] with geodesic maps),
+    "cse_features" float32 [V, 4], "coords" int32 [V, 3], "crop" int64 [V] (voxel ids in
+    `grid`), "anchor" (crop voxel of the latest positive click), "current" (crop voxel of
+    the latest click), and "spatial_shape" (list of 3 ints). `current_xyz` None means the latest positive click.
     """
     positive, negative, current = _check_clicks(positive_xyz, negative_xyz, current_xyz)
     cfg = config.input
@@ -157,7 +157,10 @@ def encode_crop(
     points = grid.centroids[crop]  # [V, 3]
     maps, current_map = encode_clicks(points, positive, negative, current, cfg.encoding, cfg.sparse_cube_size)
     xyz = ((points - positive[0]) / cfg.coord_scale).astype(np.float32)  # [V, 3]
-    features = np.concatenate([xyz, grid.colors[crop], maps], axis=1)  # [V, 8]
+    features = [xyz, grid.colors[crop], maps]
+    if cfg.geodesic_maps != "off":
+        features.append(geodesic_click_maps(points, positive, negative, cfg.geodesic_maps))
+    features = np.concatenate(features, axis=1)  # [V, 8 or 10]
     cse_features = np.concatenate([xyz, current_map], axis=1)  # [V, 4]
     coords, shape = spconv_coords(grid.coords[crop], config.network.levels)
 

@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from clickenhance_model.model_config import ModelConfig, NetworkConfig
-from clickenhance_model.preprocessing import CSE_FEATURES, MAIN_FEATURES
+from clickenhance_model.preprocessing import CSE_FEATURES
 from clickenhance_model.spconv_backend import spconv
 
 SparseTensor = spconv.SparseConvTensor
@@ -135,8 +135,9 @@ class ClickEnhanceNet(nn.Module):
     def _build_encoders(self, net: NetworkConfig) -> None:
         """Main encoder, CSE and the joint stride-2 convolutions between levels."""
         widths, levels = net.channels, net.levels
+        main_features = self.config.input.main_features
         cse = [net.cse_channels[lv] if self.use_cse else 0 for lv in range(levels)]
-        self.stem = SubmConvNormReLU(MAIN_FEATURES, widths[0], "subm0")
+        self.stem = SubmConvNormReLU(main_features, widths[0], "subm0")
         self.encoder = nn.ModuleList([_blocks(widths[lv], net.encoder_blocks, f"subm{lv}") for lv in range(levels)])
         self.down = nn.ModuleList(
             TwoBranchDown(widths[lv], cse[lv], widths[lv + 1], cse[lv + 1], f"spconv{lv + 1}")

@@ -132,7 +132,7 @@ def test_session_api_undo_reset_snap_and_timing(scene) -> None:
     assert not session.reset().any() and session.clicks == ()
     with pytest.raises(ClickError, match="first click"):
         session.add_click(0, False)
-    assert session.graph(False) is session.graph(False)  # costs cached per session
+    assert session.voxel_graph.costs(False) is session.voxel_graph.costs(False)  # costs cached per session
 
 
 def test_non_finite_points_are_never_in_the_mask() -> None:

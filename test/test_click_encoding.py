@@ -103,3 +103,52 @@ def test_encode_clicks_dispatches() -> None:
 
 def test_nearest_distance_without_clicks_is_infinite() -> None:
     assert np.isinf(nearest_click_distance(np.zeros((4, 3)), None)).all()
+
+
+def car_on_a_road() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points of a flat road, a box "car" standing on it and a wall 1 m past the car's end (gap > max_edge).
+
+    Returns (points, on_car, on_wall); the car's top face is at z = 1.5, 10 cm point spacing.
+    """
+    step = 0.1
+    xs, ys = np.meshgrid(np.arange(-6, 10, step), np.arange(-5, 5, step), indexing="ij")
+    road = np.stack([xs.ravel(), ys.ravel(), np.zeros(xs.size)], axis=1)
+    road = road[~((np.abs(road[:, 0]) < 2.0) & (np.abs(road[:, 1]) < 1.0))]  # the car hides the road below it
+    tx, ty = np.meshgrid(np.arange(-2, 2, step), np.arange(-1, 1 + step / 2, step), indexing="ij")
+    top = np.stack([tx.ravel(), ty.ravel(), np.full(tx.size, 1.5)], axis=1)
+    sx, sz = np.meshgrid(np.arange(-2, 2, step), np.arange(0.3, 1.5, step), indexing="ij")
+    sides = [np.stack([sx.ravel(), np.full(sx.size, y), sz.ravel()], axis=1) for y in (-1.0, 1.0)]
+    wy, wz = np.meshgrid(np.arange(-3, 3, step), np.arange(0.0, 3.0, step), indexing="ij")
+    wall = np.stack([np.full(wy.size, 3.0), wy.ravel(), wz.ravel()], axis=1)
+    points = np.concatenate([road, top, *sides, wall])
+    on_car = np.zeros(len(points), dtype=bool)
+    on_car[len(road) : len(road) + len(top) + 2 * len(sx.ravel())] = True
+    on_wall = np.zeros(len(points), dtype=bool)
+    on_wall[-len(wall) :] = True
+    return points, on_car, on_wall
+
+
+def test_geodesic_maps_follow_the_object_and_stop_at_gaps_and_the_road() -> None:
+    from clickenhance_model.baseline import OUTDOOR
+    from clickenhance_model.click_encoding import geodesic_click_maps
+
+    points, on_car, on_wall = car_on_a_road()
+    click = np.array([[-1.5, 0.0, 1.5]])
+    maps = geodesic_click_maps(points, click, None, "outdoor")
+    assert maps.shape == (len(points), 2) and maps.dtype == np.float32
+    assert ((maps >= 0) & (maps <= 1)).all()
+    assert (maps[:, 1] == EMPTY_MAP_VALUE).all()  # no negative click
+    assert (maps[on_car, 0] < 1).all()  # the whole car is reached along its surface
+    assert (maps[on_wall, 0] == 1).all()  # the wall is 1 m away: only the road connects it, at the ground penalty
+    far_road = ~on_car & ~on_wall & (np.abs(points[:, 0]) > 3)
+    assert (maps[far_road, 0] == 1).all()
+    top = on_car & (points[:, 2] == 1.5)
+    euclidean = np.linalg.norm(points[top] - click, axis=1) / OUTDOOR.max_radius
+    assert (maps[top, 0] >= euclidean - 1e-6).all()  # a path is never shorter than the straight line
+    assert (maps[top, 0] <= 1.1 * euclidean + 0.02).all()  # and on a flat face barely longer
+    negative = np.array([[1.9, 0.0, 1.5]])
+    both = geodesic_click_maps(points, click, negative, "outdoor")
+    np.testing.assert_array_equal(both[:, 0], maps[:, 0])
+    assert both[on_car, 1].min() == 0.0 and (both[on_wall, 1] == 1).all()
+    outside = geodesic_click_maps(points, click, np.array([[30.0, 0.0, 1.0]]), "outdoor")  # 20 m from any point
+    np.testing.assert_array_equal(outside, maps)

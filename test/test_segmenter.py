@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 
@@ -57,9 +58,11 @@ def iou(mask: np.ndarray, target: np.ndarray) -> float:
     return float((mask & target).sum() / max((mask | target).sum(), 1))
 
 
-@pytest.fixture(scope="module")
-def seg() -> Segmenter:
-    return Segmenter.from_config(SMALL, device="cpu", seed=0)
+@pytest.fixture(scope="module", params=["off", "outdoor"], ids=["paper_input", "geodesic_maps"])
+def seg(request: pytest.FixtureRequest) -> Segmenter:
+    """The small network, with the paper's input and with geodesic click maps added."""
+    config = dataclasses.replace(SMALL, input=dataclasses.replace(SMALL.input, geodesic_maps=request.param))
+    return Segmenter.from_config(config, device="cpu", seed=0)
 
 
 def test_session_click_undo_reset(seg: Segmenter) -> None:
@@ -116,7 +119,7 @@ def test_session_uses_the_training_path(seg: Segmenter) -> None:
     session = seg.session(xyz)
     session.add_click(int(car[0]))
     mask = session.add_click(int(car[400]), positive=False)
-    sample = prepare_sample(xyz, None, xyz[car[:1]], xyz[car[400:401]], xyz[car[400]], SMALL)
+    sample = prepare_sample(xyz, None, xyz[car[:1]], xyz[car[400:401]], xyz[car[400]], seg.config)
     with torch.inference_mode():
         logits, _ = seg.model(collate([sample]), embeddings=False)
     voxel_mask = (torch.softmax(logits, 1)[:, 1] > 0.5).numpy()

@@ -17,7 +17,7 @@ import yaml
 from clickenhance_model.checkpoint import load_checkpoint
 from clickenhance_model.errors import CheckpointError
 from clickenhance_model.evaluation.protocol import ProtocolSettings, evaluate_scene
-from clickenhance_model.preprocessing import collate
+from clickenhance_model.preprocessing import collate, encode_crop
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.train import main
 from clickenhance_model.training.click_simulation import (
@@ -160,6 +160,33 @@ def test_init_from_starts_a_run_from_another_runs_weights(scenes_root: Path, tmp
     mismatched = TrainingRun(other, tmp_path / "wider", CPU, show_progress=False)
     with pytest.raises(CheckpointError, match="another network"):
         mismatched.initialise_from(tmp_path / "first" / "last.pt")
+
+
+def test_init_from_adds_geodesic_maps_without_changing_the_output(scenes_root: Path, tmp_path: Path) -> None:
+    assert run_cli(scenes_root, tmp_path / "plain", "--steps", "1", "--val-objects", "0") == 0
+    source = Segmenter.load(tmp_path / "plain" / "last.pt", device="cpu")
+    config = tiny_config(scenes_root)
+    geodesic_input = dataclasses.replace(config.model.input, geodesic_maps="outdoor")
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, input=geodesic_input))
+    run = TrainingRun(config, tmp_path / "geodesic", CPU, show_progress=False)
+    run.initialise_from(tmp_path / "plain" / "last.pt")
+    item = load_train_object(run.train_data, run.train_objects[0], geodesic_input.voxel_size)
+    positive = item.grid.centroids[np.flatnonzero(item.target)[:1]]
+    wide = encode_crop(item.grid, positive, None, None, config.model)
+    narrow = encode_crop(item.grid, positive, None, None, source.config)
+    assert wide["features"].shape[1] == 10 and narrow["features"].shape[1] == 8
+    assert torch.equal(wide["features"][:, :8], narrow["features"])
+    assert (wide["features"][:, 8:] < 1).any(), "the clicked object is reachable on its graph"
+    run.model.eval()
+    source.model.eval()
+    with torch.no_grad():
+        widened, _ = run.model(collate([wide]), embeddings=False)
+        original, _ = source.model(collate([narrow]), embeddings=False)
+    torch.testing.assert_close(widened, original)  # the new channels start with zero weight
+    run.save("last.pt")
+    back = TrainingRun(tiny_config(scenes_root), tmp_path / "narrow", CPU, show_progress=False)
+    with pytest.raises(CheckpointError, match="input channels"):
+        back.initialise_from(tmp_path / "geodesic" / "last.pt")
 
 
 def test_refuses_to_start_over_or_change_settings_of_a_run(scenes_root: Path, tmp_path: Path, capsys) -> None:

@@ -198,14 +198,14 @@ def reproduce_command(train_config: dict, run_dir: Path) -> tuple[str, bool]:
     The stored config is read back through TrainConfig first, so settings added since the run (at
     their defaults, which reproduce the old behaviour) do not hide a match.
     """
-    from clickenhance_model.training.config import load_train_config, train_config_from_dict
+    from clickenhance_model.training.config import CONFIG_DIR, load_train_config, train_config_from_dict
 
     seed = train_config.get("seed", 0)
     try:
         stored = train_config_from_dict(train_config).to_dict()
     except (TypeError, ValueError):
         stored = train_config
-    for name in ("synthetic", "synthetic_finetune", "synthetic_tiny"):
+    for name in sorted(path.stem for path in CONFIG_DIR.glob("*.yaml")):  # every shipped training config
         try:
             if load_train_config(name).to_dict() == stored:
                 return f"python -m clickenhance_model.train --config {name} --seed {seed} --out {run_dir}", True

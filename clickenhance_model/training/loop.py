@@ -128,11 +128,23 @@ class TrainingRun:
         return True
 
     def initialise_from(self, path: Path) -> None:
-        """Start from the weights of checkpoint `path` (fine-tuning); its network config must be this run's."""
+        """Start from the weights of checkpoint `path` (fine-tuning); its network config must be this run's.
+
+        A checkpoint without geodesic maps may start a run with them: the stem's weights for
+        the two new input channels start at zero, so the first step computes what the
+        checkpoint computed and training learns how much to use them.
+        """
         state_dict, model_config, _ = load_checkpoint(path, self.context.device)
         if model_config.network != self.config.model.network:
             raise CheckpointError(f"{path}: init_from holds another network ({model_config.network}); "
                                   "set model.network to that checkpoint's network")  # fmt: skip
+        old, new = model_config.input.main_features, self.config.model.input.main_features
+        if old != new:
+            if old > new:
+                raise CheckpointError(f"{path}: init_from has {old} input channels, this model {new}; "
+                                      "a run may add geodesic maps to a checkpoint, not drop them")  # fmt: skip
+            weight = state_dict["stem.conv.weight"]  # [C0, 3, 3, 3, in]
+            state_dict["stem.conv.weight"] = torch.cat([weight, weight.new_zeros(*weight.shape[:-1], new - old)], -1)
         self.model.load_state_dict(state_dict)
 
     # ------------------------------------------------------------------- training

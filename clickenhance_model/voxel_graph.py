@@ -1,0 +1,165 @@
+"""Neighbourhood graph over voxel centroids, with ground nodes and geodesic distances.
+
+Nodes are voxel centroids; each is joined to its k nearest neighbours closer than
+`max_edge` (wider gaps separate objects), and small islands of nodes (sparse returns,
+points seen through a car's windows) are bridged to their nearest node. Ground nodes
+(road, floor) are upright surfaces grown from low seeds. Geodesic distances along the
+graph, with edges that touch "the other kind" of node (ground for an object clicked off
+the ground) made expensive or dropped, follow an object's surface and stop at gaps.
+
+Two users: the training-free baseline (`baseline.BaselineSession`, one graph per scan)
+and the geodesic click maps of the network input (`click_encoding.geodesic_click_maps`,
+one graph per crop). The settings are a `baseline.BaselineConfig`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import cKDTree
+
+if TYPE_CHECKING:
+    from clickenhance_model.baseline import BaselineConfig
+
+
+class VoxelGraph:
+    """The graph of one set of nodes (voxel centroids, float64 (V, 3)), built in the constructor."""
+
+    def __init__(self, nodes: np.ndarray, config: BaselineConfig):
+        self.config = config
+        edges, lengths = knn_edges(nodes, config.neighbours, config.max_edge)
+        self.ground = ground_nodes(nodes, edges, config)  # [V] bool
+        bridges, bridge_lengths = bridge_edges(nodes, edges, config.min_component)
+        self.edges = np.concatenate([edges, bridges])  # [E, 2]
+        self.lengths = np.concatenate([lengths, bridge_lengths])
+        self._costs: dict[bool, csr_matrix] = {}
+
+    def __len__(self) -> int:
+        """Number of nodes."""
+        return len(self.ground)
+
+    def costs(self, on_ground: bool) -> csr_matrix:
+        """Edge costs for an object clicked on (True) or off (False) the ground, cached.
+
+        Off the ground, edges touching ground nodes cost `ground_penalty` times their length
+        (a reach limit keeps the object from spreading on them); on the ground, edges
+        touching other nodes are dropped, since the ground's reach is not limited.
+        """
+        if on_ground not in self._costs:
+            other = self.ground if not on_ground else ~self.ground
+            crossing = other[self.edges[:, 0]] | other[self.edges[:, 1]]
+            cost = np.where(crossing, self.lengths * self.config.ground_penalty, self.lengths) + 1e-9  # 0 = no edge
+            keep = ~crossing if on_ground else np.ones(len(cost), dtype=bool)  # the ground has no reach limit
+            edges, cost = self.edges[keep], cost[keep]
+            n = len(self)
+            rows = np.concatenate([edges[:, 0], edges[:, 1]])
+            cols = np.concatenate([edges[:, 1], edges[:, 0]])
+            self._costs[on_ground] = csr_matrix((np.concatenate([cost, cost]), (rows, cols)), shape=(n, n))
+        return self._costs[on_ground]
+
+    def distance(self, sources: np.ndarray, on_ground: bool, limit: float) -> np.ndarray:
+        """Geodesic distance (float64 (V,)) from each node to the nearest source node; inf beyond `limit`."""
+        return geodesic_distance(self.costs(on_ground), np.unique(sources), limit)
+
+
+def geodesic_distance(graph: csr_matrix, sources: np.ndarray, limit: float) -> np.ndarray:
+    """Distance from each node to the nearest source along the graph (inf beyond `limit`)."""
+    if len(sources) == 0:
+        return np.full(graph.shape[0], np.inf)
+    return dijkstra(graph, directed=True, indices=sources, min_only=True, limit=limit)
+
+
+def knn_edges(nodes: np.ndarray, k: int, max_edge: float) -> tuple[np.ndarray, np.ndarray]:
+    """Undirected edges (E, 2) to each node's k nearest neighbours within `max_edge`, and their lengths."""
+    k = min(k, len(nodes) - 1)
+    if k < 1:
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
+    distance, neighbour = cKDTree(nodes).query(nodes, k=k + 1, distance_upper_bound=max_edge)
+    distance, neighbour = distance[:, 1:], neighbour[:, 1:]  # column 0 is the node itself
+    keep = np.isfinite(distance)
+    source = np.broadcast_to(np.arange(len(nodes))[:, None], keep.shape)[keep]
+    target = neighbour[keep]
+    low, high = np.minimum(source, target), np.maximum(source, target)
+    _, first = np.unique(low * len(nodes) + high, return_index=True)  # each undirected edge once
+    return np.stack([low[first], high[first]], axis=1), distance[keep][first]
+
+
+def bridge_edges(nodes: np.ndarray, edges: np.ndarray, min_component: int) -> tuple[np.ndarray, np.ndarray]:
+    """Edges from each node of a component smaller than `min_component` to the nearest node outside it.
+
+    Sparse returns (a car's far side, points seen through its windows) form small islands;
+    the simulated user often clicks them. Bridging keeps them attached to their object.
+    """
+    n = len(nodes)
+    adjacency = csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    _, component = connected_components(adjacency, directed=False)
+    size = np.bincount(component)
+    small = size[component] < min_component
+    large = np.flatnonzero(~small)
+    if not small.any() or len(large) == 0:
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
+    distance, nearest = cKDTree(nodes[large]).query(nodes[small])
+    pairs = np.stack([np.flatnonzero(small), large[nearest]], axis=1)
+    return pairs, distance
+
+
+def ground_nodes(nodes: np.ndarray, edges: np.ndarray, config: BaselineConfig) -> np.ndarray:
+    """Ground (road, floor) nodes: upright surfaces grown from low seeds, plus nodes just above them.
+
+    Seeds are upright nodes at most `ground_height` above the lowest node of the
+    surrounding 3 x 3 grid cells. Ground grows along edges between upright nodes whose
+    height differs little (no curb faces, no car bumpers); finally nodes at most
+    `ground_height / 2` above the ground node below them join it.
+    """
+    upright = np.abs(normals_z(nodes, edges)) >= config.ground_normal_z
+    seeds = upright & (height_above_lowest(nodes, config.ground_cell) <= config.ground_height)
+    step = np.abs(nodes[edges[:, 0], 2] - nodes[edges[:, 1], 2])
+    flat = upright[edges[:, 0]] & upright[edges[:, 1]] & (step <= config.ground_height / 2)
+    n = len(nodes)
+    adjacency = csr_matrix((np.ones(int(flat.sum())), (edges[flat, 0], edges[flat, 1])), shape=(n, n))
+    _, component = connected_components(adjacency, directed=False)
+    ground = np.isin(component, np.unique(component[seeds]))
+    if ground.any() and not ground.all():
+        distance, below = cKDTree(nodes[ground, :2]).query(nodes[~ground, :2])
+        rise = nodes[~ground, 2] - nodes[ground][below, 2]
+        ground[np.flatnonzero(~ground)[(rise <= config.ground_height / 2) & (distance <= config.ground_cell)]] = True
+    return ground
+
+
+def height_above_lowest(nodes: np.ndarray, cell: float) -> np.ndarray:
+    """Height of each node above the lowest node of its 3 x 3 block of grid cells."""
+    cells = np.floor(nodes[:, :2] / cell).astype(np.int64)  # [V, 2]
+    keys, cell_of = np.unique(cells, axis=0, return_inverse=True)
+    cell_of = cell_of.reshape(-1)
+    lowest = np.full(len(keys), np.inf)
+    np.minimum.at(lowest, cell_of, nodes[:, 2])
+    index = {tuple(key): k for k, key in enumerate(keys.tolist())}
+    local = lowest.copy()
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            shifted = np.array([index.get((x + dx, y + dy), -1) for x, y in keys.tolist()])
+            found = shifted >= 0
+            local[found] = np.minimum(local[found], lowest[shifted[found]])
+    return nodes[:, 2] - local[cell_of]
+
+
+def normals_z(nodes: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Vertical component of each node's normal: smallest principal axis of it and its graph neighbours.
+
+    Nodes with fewer than two neighbours get 0 (no reliable normal).
+    """
+    n = len(nodes)
+    owner = np.concatenate([edges[:, 0], edges[:, 1], np.arange(n)])  # each node's neighbourhood includes itself
+    member = np.concatenate([edges[:, 1], edges[:, 0], np.arange(n)])
+    counts = np.bincount(owner, minlength=n).astype(np.float64)
+    mean = np.stack([np.bincount(owner, nodes[member, d], minlength=n) for d in range(3)], axis=1) / counts[:, None]
+    offset = nodes[member] - mean[owner]  # [2E + V, 3]
+    covariance = np.empty((n, 3, 3))
+    for a in range(3):
+        for b in range(a, 3):
+            covariance[:, a, b] = covariance[:, b, a] = np.bincount(owner, offset[:, a] * offset[:, b], minlength=n)
+    _, vectors = np.linalg.eigh(covariance)
+    return np.where(counts >= 3, vectors[:, 2, 0], 0.0)  # z of the eigenvector of the smallest eigenvalue
