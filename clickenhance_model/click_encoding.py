@@ -132,17 +132,8 @@ def geodesic_click_maps(
     points = np.asarray(points, dtype=np.float64)
     config = PRESETS[preset]
     graph = VoxelGraph(points, config)
-    tree = cKDTree(points)
-    maps = []
-    on_ground = False
-    for kind, clicks in enumerate((positive_xyz, negative_xyz)):
-        gap, nodes = tree.query(_as_clicks(clicks))
-        nodes = nodes[gap <= config.max_edge]
-        if kind == 0 and len(nodes):
-            on_ground = bool(graph.ground[nodes[0]])  # the first positive click decides, as in the baseline
-        if len(nodes) == 0:
-            maps.append(np.full(len(points), EMPTY_MAP_VALUE, dtype=np.float32))
-            continue
-        distance = graph.distance(nodes, on_ground, config.max_radius)
-        maps.append(np.minimum(distance / config.max_radius, 1.0).astype(np.float32))
-    return np.stack(maps, axis=1)
+    positive = graph.nodes_near(_as_clicks(positive_xyz), config.max_edge)
+    negative = graph.nodes_near(_as_clicks(negative_xyz), config.max_edge)
+    on_ground = bool(graph.ground[positive[0]]) if len(positive) else False  # the first positive click decides
+    maps = [graph.distance(nodes, on_ground, config.max_radius) for nodes in (positive, negative)]  # inf: unreached
+    return np.minimum(np.stack(maps, axis=1) / config.max_radius, 1.0).astype(np.float32)

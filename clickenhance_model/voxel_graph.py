@@ -30,7 +30,8 @@ class VoxelGraph:
 
     def __init__(self, nodes: np.ndarray, config: BaselineConfig):
         self.config = config
-        edges, lengths = knn_edges(nodes, config.neighbours, config.max_edge)
+        self.tree = cKDTree(nodes)  # one search tree for the edges and for placing clicks on nodes
+        edges, lengths = knn_edges(self.tree, config.neighbours, config.max_edge)
         self.ground = ground_nodes(nodes, edges, config)  # [V] bool
         bridges, bridge_lengths = bridge_edges(nodes, edges, config.min_component)
         self.edges = np.concatenate([edges, bridges])  # [E, 2]
@@ -60,6 +61,11 @@ class VoxelGraph:
             self._costs[on_ground] = csr_matrix((np.concatenate([cost, cost]), (rows, cols)), shape=(n, n))
         return self._costs[on_ground]
 
+    def nodes_near(self, positions: np.ndarray, max_gap: float) -> np.ndarray:
+        """The node nearest to each position (float (K, 3)), for positions at most `max_gap` from it."""
+        gap, nodes = self.tree.query(np.asarray(positions, dtype=np.float64).reshape(-1, 3))
+        return nodes[gap <= max_gap]
+
     def distance(self, sources: np.ndarray, on_ground: bool, limit: float) -> np.ndarray:
         """Geodesic distance (float64 (V,)) from each node to the nearest source node; inf beyond `limit`."""
         return geodesic_distance(self.costs(on_ground), np.unique(sources), limit)
@@ -72,12 +78,13 @@ def geodesic_distance(graph: csr_matrix, sources: np.ndarray, limit: float) -> n
     return dijkstra(graph, directed=True, indices=sources, min_only=True, limit=limit)
 
 
-def knn_edges(nodes: np.ndarray, k: int, max_edge: float) -> tuple[np.ndarray, np.ndarray]:
-    """Undirected edges (E, 2) to each node's k nearest neighbours within `max_edge`, and their lengths."""
+def knn_edges(tree: cKDTree, k: int, max_edge: float) -> tuple[np.ndarray, np.ndarray]:
+    """Undirected edges (E, 2) from each node of `tree` to its k nearest neighbours within `max_edge`, and lengths."""
+    nodes = tree.data
     k = min(k, len(nodes) - 1)
     if k < 1:
         return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
-    distance, neighbour = cKDTree(nodes).query(nodes, k=k + 1, distance_upper_bound=max_edge)
+    distance, neighbour = tree.query(nodes, k=k + 1, distance_upper_bound=max_edge)
     distance, neighbour = distance[:, 1:], neighbour[:, 1:]  # column 0 is the node itself
     keep = np.isfinite(distance)
     source = np.broadcast_to(np.arange(len(nodes))[:, None], keep.shape)[keep]
