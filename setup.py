@@ -38,7 +38,7 @@ setup(
     extras_require={
         # spconv ships one wheel per CUDA version and one for the CPU; pick exactly one.
         "cpu": ["spconv>=2.3.6"],
-        "gpu": ["spconv-cu120>=2.3.6"],
+        "gpu": ["spconv-cu126>=2.3.8"],  # ran on an H200 with torch 2.11+cu130 (README)
         "dev": ["pytest>=8", "ruff>=0.6"],
     },
     entry_points={

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from clickenhance_model.baseline import PRESETS
-from clickenhance_model.voxel_graph import VoxelGraph
+from clickenhance_model.voxel_graph import CropGraphCache, VoxelGraph
 
 EMPTY_MAP_VALUE = 1.0  # value of a normalised distance map that has no click
 _FLAT_EPS = 1e-9  # distances spanning less than this count as all equal
@@ -118,7 +118,8 @@ def encode_clicks(
 
 
 def geodesic_click_maps(
-    points: np.ndarray, positive_xyz: np.ndarray, negative_xyz: np.ndarray | None, preset: str = "outdoor"
+    points: np.ndarray, positive_xyz: np.ndarray, negative_xyz: np.ndarray | None, preset: str = "outdoor",
+    crop: np.ndarray | None = None, graphs: CropGraphCache | None = None,
 ) -> np.ndarray:
     """Geodesic distance to the nearest positive / negative click over `points`' graph, float32 (V, 2) in [0, 1].
 
@@ -127,11 +128,15 @@ def geodesic_click_maps(
     is no click of a kind, get 1. A click farther than the preset's `max_edge` from every
     point (a negative click the crop no longer holds) is no graph source: its nearest point
     would be a wrong one. Off-ground objects pay the preset's ground penalty, so a car's map
-    does not spread over the road.
+    does not spread over the road. With `graphs` (and `crop`, the voxel ids of `points`), the
+    graph of an unchanged crop is reused instead of rebuilt.
     """
     points = np.asarray(points, dtype=np.float64)
     config = PRESETS[preset]
-    graph = VoxelGraph(points, config)
+    if graphs is not None and crop is not None:
+        graph = graphs.graph(crop, points, config)
+    else:
+        graph = VoxelGraph(points, config)
     positive = graph.nodes_near(_as_clicks(positive_xyz), config.max_edge)
     negative = graph.nodes_near(_as_clicks(negative_xyz), config.max_edge)
     on_ground = bool(graph.ground[positive[0]]) if len(positive) else False  # the first positive click decides

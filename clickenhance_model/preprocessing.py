@@ -29,6 +29,7 @@ from clickenhance_model.click_encoding import encode_clicks, geodesic_click_maps
 from clickenhance_model.errors import ClickError, CloudError
 from clickenhance_model.model_config import ModelConfig
 from clickenhance_model.session import validate_cloud
+from clickenhance_model.voxel_graph import CropGraphCache
 
 CSE_FEATURES = 4  # xyz (3) + current-click map (1)
 
@@ -141,6 +142,7 @@ def encode_crop(
     negative_xyz: np.ndarray | None,
     current_xyz: np.ndarray | None,
     config: ModelConfig,
+    graphs: CropGraphCache | None = None,
 ) -> dict:
     """Crop a voxelised cloud around the clicks and build the network input of one sample.
 
@@ -148,6 +150,7 @@ def encode_crop(
     "cse_features" float32 [V, 4], "coords" int32 [V, 3], "crop" int64 [V] (voxel ids in
     `grid`), "anchor" (crop voxel of the latest positive click), "current" (crop voxel of
     the latest click), and "spatial_shape" (list of 3 ints). `current_xyz` None means the latest positive click.
+    `graphs` (one per grid and session) lets the geodesic click maps reuse the graph of an unchanged crop.
     """
     positive, negative, current = _check_clicks(positive_xyz, negative_xyz, current_xyz)
     cfg = config.input
@@ -159,7 +162,7 @@ def encode_crop(
     xyz = ((points - positive[0]) / cfg.coord_scale).astype(np.float32)  # [V, 3]
     features = [xyz, grid.colors[crop], maps]
     if cfg.geodesic_maps != "off":
-        features.append(geodesic_click_maps(points, positive, negative, cfg.geodesic_maps))
+        features.append(geodesic_click_maps(points, positive, negative, cfg.geodesic_maps, crop, graphs))
     features = np.concatenate(features, axis=1)  # [V, 8 or 10]
     cse_features = np.concatenate([xyz, current_map], axis=1)  # [V, 4]
     coords, shape = spconv_coords(grid.coords[crop], config.network.levels)

@@ -26,6 +26,7 @@ from clickenhance_model.preprocessing import collate, encode_crop, voxelize
 from clickenhance_model.session import InteractiveSession
 from clickenhance_model.spconv_backend import resolve_device
 from clickenhance_model.unet import ClickEnhanceNet
+from clickenhance_model.voxel_graph import CropGraphCache
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "default.pt"
 
@@ -112,11 +113,12 @@ class ModelSession(InteractiveSession):
         self.segmenter = segmenter
         self.grid = voxelize(self.xyz, self.rgb, segmenter.config.input.voxel_size)  # cached per cloud
         self.last_crop_voxels = 0  # voxels fed to the network by the latest click
+        self.graphs = CropGraphCache()  # geodesic click maps: the crop's graph, kept while the crop is unchanged
 
     def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
         """Crop + encode around the clicks, run the network, map voxel labels back to the points."""
         sample = encode_crop(
-            self.grid, self.xyz[positive], self.xyz[negative], self.xyz[current], self.segmenter.config
+            self.grid, self.xyz[positive], self.xyz[negative], self.xyz[current], self.segmenter.config, self.graphs
         )
         crop = sample["crop"].numpy()
         voxel_mask = np.zeros(len(self.grid), dtype=bool)  # voxels outside the crop are background

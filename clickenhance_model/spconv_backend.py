@@ -36,7 +36,7 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the installation
     raise ImportError(
         "spconv is not installed: pip install 'clickenhance[cpu]' (CPU build) or 'clickenhance[gpu]' "
-        "(CUDA 12 build, spconv-cu120)"
+        "(CUDA 12 build, spconv-cu126)"
     ) from error
 
 _PATCHED = False
@@ -90,6 +90,27 @@ def apply_cpu_workarounds() -> bool:
             module.get_current_stream = _null_stream_when_no_cuda
     _PATCHED = True
     return True
+
+
+def use_convolution_algorithm(module: torch.nn.Module, on_cuda: bool) -> int:
+    """Set every spconv convolution in `module` to the algorithm for its features' device; returns how many changed.
+
+    A CUDA build of spconv gives each convolution the implicit-GEMM algorithm when it is built,
+    and that algorithm refuses CPU tensors ("implicit gemm only support cuda"); the CPU takes the
+    native gather-GEMM-scatter one. Both read the same weight layout (spconv's KRSC), so the same
+    weights run on either device once the algorithm follows the features.
+    """
+    from spconv.core import ConvAlgo
+    from spconv.cppconstants import CPU_ONLY_BUILD
+    from spconv.pytorch.conv import SparseConvolution
+
+    algorithm = ConvAlgo.MaskImplicitGemm if on_cuda and not CPU_ONLY_BUILD else ConvAlgo.Native
+    changed = 0
+    for layer in module.modules():
+        if isinstance(layer, SparseConvolution) and layer.algo != algorithm:
+            layer.algo = algorithm
+            changed += 1
+    return changed
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

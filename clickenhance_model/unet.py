@@ -28,7 +28,7 @@ from torch.nn.utils import parametrize
 
 from clickenhance_model.model_config import ModelConfig, NetworkConfig
 from clickenhance_model.preprocessing import CSE_FEATURES
-from clickenhance_model.spconv_backend import spconv
+from clickenhance_model.spconv_backend import spconv, use_convolution_algorithm
 
 SparseTensor = spconv.SparseConvTensor
 
@@ -129,6 +129,7 @@ class ClickEnhanceNet(nn.Module):
         super().__init__()
         self.config = config
         self.use_cse = config.network.use_cse
+        self._convolutions_on_cuda: bool | None = None  # device the spconv algorithms were last chosen for
         self._build_encoders(config.network)
         self._build_decoder(config.network)
 
@@ -170,6 +171,10 @@ class ClickEnhanceNet(nn.Module):
 
         The CSE list is empty when the CSE is off. Level l of both lists has the same indices.
         """
+        on_cuda = batch["features"].is_cuda
+        if self._convolutions_on_cuda is not on_cuda:  # the weights may have moved since the last call
+            use_convolution_algorithm(self, on_cuda)
+            self._convolutions_on_cuda = on_cuda
         x = SparseTensor(batch["features"], batch["indices"], batch["spatial_shape"], batch["batch_size"])
         main = self.stem(x)  # [N0, C0]
         main_levels: list[SparseTensor] = []

@@ -152,3 +152,26 @@ def test_geodesic_maps_follow_the_object_and_stop_at_gaps_and_the_road() -> None
     assert both[on_car, 1].min() == 0.0 and (both[on_wall, 1] == 1).all()
     outside = geodesic_click_maps(points, click, np.array([[30.0, 0.0, 1.0]]), "outdoor")  # 20 m from any point
     np.testing.assert_array_equal(outside, maps)
+
+
+def test_crop_graph_cache_reuses_the_graph_of_an_unchanged_crop_only() -> None:
+    from clickenhance_model.baseline import INDOOR, OUTDOOR
+    from clickenhance_model.click_encoding import geodesic_click_maps
+    from clickenhance_model.voxel_graph import CropGraphCache
+
+    points, on_car, _ = car_on_a_road()
+    crop = np.arange(len(points))
+    click, negative = np.array([[-1.5, 0.0, 1.5]]), np.array([[1.9, 0.0, 1.5]])
+    graphs = CropGraphCache()
+    first = geodesic_click_maps(points, click, None, "outdoor", crop, graphs)
+    graph = graphs.graph(crop, points, OUTDOOR)
+    again = geodesic_click_maps(points, click, negative, "outdoor", crop, graphs)  # a negative click: same crop
+    assert graphs.builds == 1 and graphs.graph(crop, points, OUTDOOR) is graph
+    np.testing.assert_array_equal(first, geodesic_click_maps(points, click, None, "outdoor"))
+    np.testing.assert_array_equal(again, geodesic_click_maps(points, click, negative, "outdoor"))
+    smaller = crop[~on_car]  # another crop of the same grid: rebuilt, and equal to an uncached map
+    cropped = geodesic_click_maps(points[smaller], click, None, "outdoor", smaller, graphs)
+    assert graphs.builds == 2
+    np.testing.assert_array_equal(cropped, geodesic_click_maps(points[smaller], click, None, "outdoor"))
+    graphs.graph(smaller, points[smaller], INDOOR)  # other settings: rebuilt
+    assert graphs.builds == 3

@@ -80,6 +80,21 @@ def test_session_click_undo_reset(seg: Segmenter) -> None:
     assert not session.reset().any() and session.clicks == ()
 
 
+def test_session_reuses_the_crop_graph_after_a_negative_click(seg: Segmenter) -> None:
+    xyz, target = synthetic_scene()
+    session = seg.session(xyz)
+    car = np.flatnonzero(target)
+    session.add_click(int(car[0]))
+    builds = session.graphs.builds
+    assert builds == (1 if seg.config.input.geodesic_maps != "off" else 0)
+    cached = session.add_click(int(np.flatnonzero(~target)[0]), positive=False)  # the crop follows positive clicks
+    assert session.graphs.builds == builds
+    fresh = seg.session(xyz)
+    fresh.add_click(int(car[0]))
+    fresh.graphs = None  # no cache: every click builds its own graph
+    np.testing.assert_array_equal(fresh.add_click(int(np.flatnonzero(~target)[0]), positive=False), cached)
+
+
 def test_snapping_by_coordinates(seg: Segmenter) -> None:
     xyz, target = synthetic_scene()
     session = seg.session(xyz)

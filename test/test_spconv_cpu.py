@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from clickenhance_model.spconv_backend import spconv
+from clickenhance_model.spconv_backend import spconv, use_convolution_algorithm
 
 
 def tiny_unet_block(channels_in: int) -> spconv.SparseSequential:
@@ -30,6 +30,7 @@ def test_sparse_unet_block_trains_one_step_on_cpu() -> None:
     features = torch.randn(len(indices), 5)  # [N, 5]
     target = (coords[:, 0] > 12).long()  # [N]
     net = tiny_unet_block(5)
+    use_convolution_algorithm(net, on_cuda=False)  # a CUDA build of spconv defaults to a GPU-only algorithm
     optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
 
     def loss_now() -> torch.Tensor:

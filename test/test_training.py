@@ -33,6 +33,7 @@ from clickenhance_model.training.loop import TrainingRun
 from clickenhance_model.training.optimization import build_optimizer, build_scheduler
 from clickenhance_model.training.sampling import epoch_rng, sample_objects
 from clickenhance_model.training.step import train_step
+from clickenhance_model.training.synthetic import ensure_generated, generation_workers
 
 CPU = ProcessContext(0, 1, torch.device("cpu"))
 
@@ -75,6 +76,19 @@ def test_generated_scenes_are_read_through_the_semantickitti_reader(scenes_root:
     other = dataclasses.replace(config.data.synthetic, seed=5)
     with pytest.raises(ValueError, match="other settings"):
         open_split(dataclasses.replace(config.data, synthetic=other), "train")
+
+
+def test_generation_in_worker_processes_writes_the_same_files(scenes_root: Path, tmp_path: Path) -> None:
+    config = tiny_config(scenes_root).data.synthetic
+    ensure_generated(tmp_path, config, show_progress=False, workers=2)
+    files = sorted(p.relative_to(scenes_root) for p in scenes_root.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert any(f.suffix == ".bin" for f in files)
+    for name in files:
+        assert (tmp_path / name).read_bytes() == (scenes_root / name).read_bytes(), name
+    assert generation_workers(0, 1) == 1 and generation_workers(3, 10) == 3
+    with pytest.raises(ValueError, match="workers"):
+        generation_workers(-1, 10)
 
 
 def test_end_to_end_train_checkpoint_load_evaluate(scenes_root: Path, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import torch.nn.functional as F  # noqa: N812
 from clickenhance_model.losses import clickenhance_loss
 from clickenhance_model.model_config import InputConfig, ModelConfig, NetworkConfig
 from clickenhance_model.preprocessing import collate, prepare_sample
-from clickenhance_model.spconv_backend import spconv
+from clickenhance_model.spconv_backend import spconv, use_convolution_algorithm
 from clickenhance_model.unet import ClickEnhanceNet
 
 TINY = ModelConfig(
@@ -131,6 +131,7 @@ def test_sparse_convolutions_equal_dense_ones_with_several_threads() -> None:
     indices = torch.cat([torch.zeros(len(coords), 1, dtype=torch.int32), coords.int()], 1)  # [N, 4]
     subm = spconv.SubMConv3d(6, 5, 3, padding=1, bias=False, indice_key="s")
     down = spconv.SparseConv3d(6, 5, 2, stride=2, bias=False, indice_key="d")
+    use_convolution_algorithm(torch.nn.ModuleList([subm, down]), on_cuda=False)  # a CUDA build defaults to GPU-only
     for _ in range(3):
         features = torch.randn(len(coords), 6, requires_grad=True)  # [N, 6]
         x = spconv.SparseConvTensor(features, indices, [16, 16, 16], 1)
@@ -148,3 +149,19 @@ def test_sparse_convolutions_equal_dense_ones_with_several_threads() -> None:
         torch.testing.assert_close(grad[0], ref_grad[0], atol=1e-4, rtol=1e-4)
         torch.testing.assert_close(grad[1], ref_grad[1], atol=1e-3, rtol=1e-4)
     assert torch.get_num_threads() == 2  # the serial kernels give the caller's thread count back
+
+
+def test_convolution_algorithm_follows_the_features_device() -> None:
+    """A CUDA build of spconv defaults to implicit GEMM, which refuses CPU tensors: the CPU takes native."""
+    from spconv.core import ConvAlgo
+    from spconv.pytorch.conv import SparseConvolution
+
+    torch.manual_seed(0)
+    model = ClickEnhanceNet(TINY)
+    convolutions = [m for m in model.modules() if isinstance(m, SparseConvolution)]
+    assert len(convolutions) > 10
+    for layer in convolutions:
+        layer.algo = ConvAlgo.MaskImplicitGemm  # as a CUDA build of spconv builds them
+    logits = model(collate(_samples(TINY)), embeddings=False)[0]  # features on the CPU
+    assert all(layer.algo == ConvAlgo.Native for layer in convolutions) and torch.isfinite(logits).all()
+    assert use_convolution_algorithm(model, on_cuda=False) == 0  # already chosen

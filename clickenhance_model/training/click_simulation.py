@@ -24,6 +24,7 @@ from clickenhance_model.preprocessing import collate, encode_crop
 from clickenhance_model.training.config import ClickConfig
 from clickenhance_model.training.data import TrainObject
 from clickenhance_model.training.distributed import amp_context
+from clickenhance_model.voxel_graph import CropGraphCache
 
 
 @dataclass
@@ -67,11 +68,15 @@ def initial_clicks(item: TrainObject, config: ClickConfig, rng: np.random.Genera
     return state
 
 
-def encode_sample(item: TrainObject, state: ClickState, model_config: ModelConfig) -> dict:
-    """Network input of a sample with its current clicks, with per-voxel labels of the crop."""
+def encode_sample(item: TrainObject, state: ClickState, model_config: ModelConfig,
+                  graphs: CropGraphCache | None = None) -> dict:  # fmt: skip
+    """Network input of a sample with its current clicks, with per-voxel labels of the crop.
+
+    `graphs` (one per sample) keeps the geodesic maps' crop graph across the sample's click rounds.
+    """
     centroids = item.grid.centroids
     sample = encode_crop(item.grid, centroids[state.positive], centroids[state.negative], centroids[state.current],
-                         model_config)  # fmt: skip
+                         model_config, graphs)  # fmt: skip
     sample["labels"] = torch.from_numpy(item.target[sample["crop"].numpy()].astype(np.int64))  # [V]
     return sample
 
@@ -112,6 +117,7 @@ def simulate_clicks(
     The model is put in eval mode for the rounds and given back in the mode it had.
     """
     states = [initial_clicks(item, config, rng) for item in items]
+    graphs = [CropGraphCache() for _ in items]  # one crop graph per sample, rebuilt only when its crop changes
     planned = rng.integers(0, config.max_rounds + 1, size=len(items))
     done = np.zeros(len(items), dtype=np.int64)
     was_training = model.training
@@ -121,10 +127,12 @@ def simulate_clicks(
             active = [k for k in range(len(items)) if planned[k] > round_number and done[k] == round_number]
             if not active:
                 break
-            samples = [encode_sample(items[k], states[k], model_config) for k in active]
+            samples = [encode_sample(items[k], states[k], model_config, graphs[k]) for k in active]
             for k, sample, crop_mask in zip(active, samples, predict_crops(model, samples, device, amp), strict=True):
                 if _next_state(items[k], states[k], sample, crop_mask, config, rng):
                     done[k] += 1
     finally:
         model.train(was_training)
-    return [encode_sample(item, state, model_config) for item, state in zip(items, states, strict=True)], done.tolist()
+    final = [encode_sample(item, state, model_config, cache)
+             for item, state, cache in zip(items, states, graphs, strict=True)]  # fmt: skip
+    return final, done.tolist()

@@ -12,6 +12,9 @@ real data.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -62,8 +65,26 @@ def _check_manifest(root: Path, record: dict) -> None:
     path.write_text(yaml.safe_dump(record, sort_keys=False))
 
 
-def ensure_generated(root: Path, config: SyntheticConfig, show_progress: bool = True) -> Path:
-    """Generate every missing train/val scan of `config` under `root`; returns `root`."""
+def _generate_frame(root: Path, domain: str, sequence: int, seed: int, frame: int, generator: GeneratorConfig) -> int:
+    """Generate and write one frame; returns the frame number (the unit of work of a worker process)."""
+    write_scan(root, sequence, frame, generate_scan(domain, seed, frame, generator))
+    return frame
+
+
+def generation_workers(requested: int, jobs: int) -> int:
+    """Processes to generate `jobs` frames with: `requested`, or every CPU this process may use when 0."""
+    if requested < 0:
+        raise ValueError(f"workers must be >= 0, got {requested}")
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(requested or available, jobs))
+
+
+def ensure_generated(root: Path, config: SyntheticConfig, show_progress: bool = True, workers: int = 0) -> Path:
+    """Generate every missing train/val scan of `config` under `root`; returns `root`.
+
+    Frames are independent and each is drawn from its own seed, so generating them in `workers`
+    processes (0 = one per available CPU) writes the same files as one process does.
+    """
     generator = generator_config(config)
     _check_manifest(root, {"synthetic": config_to_dict(config), "generator": config_to_dict(generator)})
     jobs = [
@@ -75,7 +96,22 @@ def ensure_generated(root: Path, config: SyntheticConfig, show_progress: bool = 
         for frame in range(count)
     ]
     missing = [job for job in jobs if not _frame_complete(root, job[0], job[2])]
-    for sequence, seed, frame in tqdm(missing, desc=f"generating {config.domain} scans", unit="scan",
-                                      disable=not show_progress or not missing):  # fmt: skip
-        write_scan(root, sequence, frame, generate_scan(config.domain, seed, frame, generator))
+    if not missing:
+        return root
+    progress = tqdm(total=len(missing), desc=f"generating {config.domain} scans", unit="scan",
+                    disable=not show_progress)  # fmt: skip
+    processes = generation_workers(workers, len(missing))
+    with progress:
+        if processes == 1:
+            for sequence, seed, frame in missing:
+                _generate_frame(root, config.domain, sequence, seed, frame, generator)
+                progress.update()
+        else:
+            # forkserver: workers start from a clean process, not a fork of this (threaded, torch-holding) one
+            context = multiprocessing.get_context("forkserver")
+            with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+                futures = [pool.submit(_generate_frame, root, config.domain, *job, generator) for job in missing]
+                for future in futures:
+                    future.result()
+                    progress.update()
     return root
