@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", type=Path,
                         help="model checkpoint for --method model (default: the shipped model)")
     parser.add_argument("--device", default="auto", help="torch device for the model: auto, cpu, cuda, cuda:1")
+    parser.add_argument("--ground-gate", action=argparse.BooleanOptionalAction, default=None,
+                        help="model: leave ground voxels out of an off-ground object (default: SegmenterConfig's)")
     parser.add_argument("--baseline-config", type=Path, help="YAML of BaselineConfig (default: preset of the domain)")
     parser.add_argument("--max-clicks", type=int, default=20, help="click budget per object")
     parser.add_argument("--temperature", type=float, help="sample clicks with ClickEnhance eq. 5 (T in [0, 1])")
@@ -73,9 +75,11 @@ def load_segmenter(args: argparse.Namespace, dataset: SceneDataset) -> tuple[Sup
             from clickenhance_model.segmenter import Segmenter  # torch and spconv only when needed
         except ImportError as error:
             raise ValueError(f"the learned segmenter cannot be imported ({error})") from error
-        segmenter = Segmenter.load(args.checkpoint, args.device)  # None: the shipped default model
+        options = {} if args.ground_gate is None else {"ground_gate": args.ground_gate}
+        segmenter = Segmenter.load(args.checkpoint, args.device, **options)  # None: the shipped default model
         checkpoint = "shipped default" if args.checkpoint is None else str(args.checkpoint.resolve())
         return segmenter, {"checkpoint": checkpoint, "device": args.device,
+                           "ground_gate": segmenter.options.ground_gate,
                            "trained_on": segmenter.extra.get("trained_on")}  # fmt: skip
     from clickenhance_model.baseline import BaselineConfig, BaselineSegmenter
 

@@ -174,10 +174,14 @@ class SegmenterConfig:
         snap_distance: largest distance in metres between a click given by coordinates
             and the point it snaps to.
         threshold: a voxel is part of the object when its foreground probability is above this.
+        ground_gate: for networks with geodesic click maps: while no positive click is on the
+            ground, the crop graph's ground voxels (road, floor) are left out of the mask; a
+            positive click on the ground lifts it. Not part of the paper's method (see the README).
     """
 
     snap_distance: float = 0.5
     threshold: float = 0.5
+    ground_gate: bool = True
 
     def __post_init__(self) -> None:
         """Check ranges."""

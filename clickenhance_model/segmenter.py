@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from clickenhance_model.baseline import PRESETS
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.config import config_from_dict
 from clickenhance_model.errors import CheckpointError
@@ -122,6 +123,20 @@ class ModelSession(InteractiveSession):
         )
         crop = sample["crop"].numpy()
         voxel_mask = np.zeros(len(self.grid), dtype=bool)  # voxels outside the crop are background
-        voxel_mask[crop] = self.segmenter.predict(sample)
+        voxel_mask[crop] = self.segmenter.predict(sample) & self._ground_gate(crop, positive)
         self.last_crop_voxels = len(crop)
         return voxel_mask[self.grid.point_to_voxel]
+
+    def _ground_gate(self, crop: np.ndarray, positive: np.ndarray) -> np.ndarray | bool:
+        """Crop voxels the object may hold under the `ground_gate` option (True: every voxel).
+
+        It reads the crop graph the geodesic click maps just built (cached, so no second build);
+        networks without those maps have no graph and are not gated.
+        """
+        preset = self.segmenter.config.input.geodesic_maps
+        if not self.segmenter.options.ground_gate or preset == "off":
+            return True
+        config = PRESETS[preset]
+        graphs = self.graphs if self.graphs is not None else CropGraphCache()
+        graph = graphs.graph(crop, self.grid.centroids[crop], config)
+        return graph.ground_gate(graph.nodes_near(self.xyz[positive], config.max_edge))

@@ -66,6 +66,18 @@ class VoxelGraph:
         gap, nodes = self.tree.query(np.asarray(positions, dtype=np.float64).reshape(-1, 3))
         return nodes[gap <= max_gap]
 
+    def ground_gate(self, positive: np.ndarray) -> np.ndarray:
+        """Nodes an object may hold (bool (V,)): all but the ground ones while no positive click is on the ground.
+
+        `positive` are the positive clicks' nodes. A positive click on a ground node (the road
+        itself is the object, or a car's lowest points were taken for road) lifts the gate,
+        and so does a click list with no node: the prior gives way to the user.
+        """
+        positive = np.asarray(positive, dtype=np.int64)
+        if len(positive) == 0 or self.ground[positive].any():
+            return np.ones(len(self), dtype=bool)
+        return ~self.ground
+
     def distance(self, sources: np.ndarray, on_ground: bool, limit: float) -> np.ndarray:
         """Geodesic distance (float64 (V,)) from each node to the nearest source node; inf beyond `limit`."""
         return geodesic_distance(self.costs(on_ground), np.unique(sources), limit)

@@ -175,3 +175,19 @@ def test_crop_graph_cache_reuses_the_graph_of_an_unchanged_crop_only() -> None:
     np.testing.assert_array_equal(cropped, geodesic_click_maps(points[smaller], click, None, "outdoor"))
     graphs.graph(smaller, points[smaller], INDOOR)  # other settings: rebuilt
     assert graphs.builds == 3
+
+
+def test_ground_gate_drops_the_road_for_an_object_clicked_off_it_only() -> None:
+    from clickenhance_model.baseline import OUTDOOR
+    from clickenhance_model.voxel_graph import VoxelGraph
+
+    points, on_car, on_wall = car_on_a_road()
+    graph = VoxelGraph(points, OUTDOOR)
+    road = ~on_car & ~on_wall
+    assert graph.ground[road].mean() > 0.95 and not graph.ground[on_car & (points[:, 2] > 1.0)].any()
+    car_click = graph.nodes_near(np.array([[-1.5, 0.0, 1.5]]), OUTDOOR.max_edge)
+    road_click = graph.nodes_near(np.array([[8.0, 4.0, 0.0]]), OUTDOOR.max_edge)
+    np.testing.assert_array_equal(graph.ground_gate(car_click), ~graph.ground)  # off the ground: the road goes
+    assert graph.ground_gate(np.concatenate([car_click, road_click])).all()  # a positive click on the road lifts it
+    assert graph.ground_gate(road_click).all()  # the road itself is the object
+    assert graph.ground_gate(np.zeros(0, dtype=np.int64)).all()

@@ -14,7 +14,7 @@ import clickenhance_model
 from clickenhance_model import CheckpointError, ClickError, CloudError, Segmenter, load_segmenter
 from clickenhance_model import segmenter as segmenter_module
 from clickenhance_model.losses import clickenhance_loss
-from clickenhance_model.model_config import InputConfig, ModelConfig, NetworkConfig
+from clickenhance_model.model_config import InputConfig, ModelConfig, NetworkConfig, SegmenterConfig
 from clickenhance_model.preprocessing import collate, prepare_sample
 from clickenhance_model.segmenter import ModelSession
 from clickenhance_model.session import InteractiveSession
@@ -95,6 +95,22 @@ def test_session_reuses_the_crop_graph_after_a_negative_click(seg: Segmenter) ->
     np.testing.assert_array_equal(fresh.add_click(int(np.flatnonzero(~target)[0]), positive=False), cached)
 
 
+def test_ground_gate_keeps_the_ground_out_of_an_object_clicked_off_it() -> None:
+    config = dataclasses.replace(SMALL, input=dataclasses.replace(SMALL.input, geodesic_maps="outdoor"))
+    xyz, target = synthetic_scene()
+    ground = np.abs(xyz[:, 2]) < 0.1
+    threshold = 0.01  # an untrained network with a low threshold selects plenty of road
+    plain = Segmenter.from_config(config, seed=0, threshold=threshold, ground_gate=False).session(xyz)
+    gated = Segmenter.from_config(config, seed=0, threshold=threshold).session(xyz)  # the gate is on by default
+    car = int(np.flatnonzero(target & (xyz[:, 2] > 1.4))[0])  # a point on the car's roof
+    without, with_gate = plain.add_click(car), gated.add_click(car)
+    assert (without & ground).sum() > 100 and (with_gate & ground).sum() < 0.05 * (without & ground).sum()
+    assert not (with_gate & ~without).any() and with_gate[car]  # the gate only removes, never the click
+    road = int(np.flatnonzero(ground & (np.abs(xyz[:, 0]) > 5))[0])
+    gated.reset(), plain.reset()
+    np.testing.assert_array_equal(gated.add_click(road), plain.add_click(road))  # the road is the object: no gate
+
+
 def test_snapping_by_coordinates(seg: Segmenter) -> None:
     xyz, target = synthetic_scene()
     session = seg.session(xyz)
@@ -128,10 +144,10 @@ def test_mask_maps_back_through_the_finite_filter_and_the_crop() -> None:
 
 
 def test_session_uses_the_training_path(seg: Segmenter) -> None:
-    """The session's mask equals the network run on prepare_sample's batch of one."""
+    """The session's mask (without the ground gate) equals the network run on prepare_sample's batch of one."""
     xyz, target = synthetic_scene()
     car = np.flatnonzero(target)
-    session = seg.session(xyz)
+    session = Segmenter(seg.model, seg.config, options=SegmenterConfig(ground_gate=False)).session(xyz)
     session.add_click(int(car[0]))
     mask = session.add_click(int(car[400]), positive=False)
     sample = prepare_sample(xyz, None, xyz[car[:1]], xyz[car[400:401]], xyz[car[400]], seg.config)

@@ -16,6 +16,7 @@ and the card goes to the eval folder, saying why. Exit status: 0 shipped, 1 refu
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -30,6 +31,7 @@ import yaml
 from clickenhance_model import evaluate
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.errors import CheckpointError, ClickEnhanceError
+from clickenhance_model.model_config import SegmenterConfig
 from clickenhance_model.training.run_log import logged_seconds
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -241,6 +243,9 @@ def provenance(run_dir: Path, checkpoint: Path, size: int, metadata: dict) -> li
         f"(its validation: {metrics or 'none'}), stripped to weights + model config + training metadata "
         f"({size / 2**20:.2f} MiB). Trained on {trained_on.get('dataset', '?')} scenes in "
         f"`{trained_on.get('root', '?')}`.",
+        "",
+        "Inference options (`SegmenterConfig` defaults, what `Segmenter.load()` and the evaluation use): "
+        + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(SegmenterConfig()).items()) + ".",
         "",
         "## Reproduce",
         "",
