@@ -173,20 +173,30 @@ def ground_nodes(nodes: np.ndarray, edges: np.ndarray, config: BaselineConfig) -
 
 
 def height_above_lowest(nodes: np.ndarray, cell: float) -> np.ndarray:
-    """Height of each node above the lowest node of its 3 x 3 block of grid cells."""
+    """Height of each node above the lowest node of its 3 x 3 block of grid cells.
+
+    Cells are numbered row by row in one integer code, with a spare cell on every side, so
+    a cell's neighbours are found by binary search in the sorted codes (no Python loop).
+    """
     cells = np.floor(nodes[:, :2] / cell).astype(np.int64)  # [V, 2]
-    keys, cell_of = np.unique(cells, axis=0, return_inverse=True)
-    cell_of = cell_of.reshape(-1)
-    lowest = np.full(len(keys), np.inf)
+    low = cells.min(axis=0) - 1
+    rows = int(cells[:, 1].max() - low[1]) + 2
+
+    def code(xy: np.ndarray) -> np.ndarray:
+        return (xy[:, 0] - low[0]) * rows + (xy[:, 1] - low[1])
+
+    codes, cell_of = np.unique(code(cells), return_inverse=True)  # codes ascending
+    keys = np.stack([codes // rows + low[0], codes % rows + low[1]], axis=1)  # [C, 2]
+    lowest = np.full(len(codes), np.inf)
     np.minimum.at(lowest, cell_of, nodes[:, 2])
-    index = {tuple(key): k for k, key in enumerate(keys.tolist())}
     local = lowest.copy()
     for dx in (-1, 0, 1):
         for dy in (-1, 0, 1):
-            shifted = np.array([index.get((x + dx, y + dy), -1) for x, y in keys.tolist()])
-            found = shifted >= 0
-            local[found] = np.minimum(local[found], lowest[shifted[found]])
-    return nodes[:, 2] - local[cell_of]
+            wanted = code(keys + np.array([dx, dy]))
+            at = np.minimum(np.searchsorted(codes, wanted), len(codes) - 1)
+            found = codes[at] == wanted
+            local[found] = np.minimum(local[found], lowest[at[found]])
+    return nodes[:, 2] - local[cell_of.reshape(-1)]
 
 
 def normals_z(nodes: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -184,3 +184,16 @@ def test_real_scan_first_click_on_a_car_is_fast_and_stays_off_the_road(real_scan
     assert time.perf_counter() - start < 1.0
     assert mask[road].sum() < 0.05 * truth.sum()
     assert iou(mask, truth) > 0.8
+
+
+def test_height_above_lowest_equals_a_brute_force_neighbourhood_minimum() -> None:
+    from clickenhance_model.voxel_graph import height_above_lowest
+
+    rng = np.random.default_rng(3)
+    nodes = np.c_[rng.uniform(-7.3, 4.1, (400, 2)), rng.normal(0, 1, 400)]
+    for cell in (0.5, 1.0, 3.0):
+        cells = np.floor(nodes[:, :2] / cell)
+        near = (np.abs(cells[:, None, :] - cells[None, :, :]) <= 1).all(axis=2)  # [V, V] same 3 x 3 block
+        expected = nodes[:, 2] - np.where(near, nodes[None, :, 2], np.inf).min(axis=1)
+        np.testing.assert_array_equal(height_above_lowest(nodes, cell), expected)
+    assert height_above_lowest(nodes[:1], 1.0).tolist() == [0.0]
