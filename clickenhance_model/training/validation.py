@@ -2,7 +2,8 @@
 
 The same fixed validation objects every time (drawn once from the seed), the standard
 simulated user (`evaluation.protocol.evaluate_scene`) and a `Segmenter` wrapping the
-network being trained, so the figures mean what `clickenhance-eval` reports.
+network being trained, so the figures mean what `clickenhance-eval --no-ground-gate`
+reports: the network alone, without inference-only steps.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tqdm import tqdm
 from clickenhance_model.datasets.scene import SceneDataset, SceneObject
 from clickenhance_model.evaluation.metrics import summarize
 from clickenhance_model.evaluation.protocol import ProtocolSettings, evaluate_scene
-from clickenhance_model.model_config import ModelConfig
+from clickenhance_model.model_config import ModelConfig, SegmenterConfig
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.training.config import ValConfig
 from clickenhance_model.training.sampling import group_by_scene
@@ -49,7 +50,8 @@ def validate(
     """
     began = time.perf_counter()
     was_training = model.training
-    segmenter = Segmenter(model, model_config, device)  # puts the model in eval mode
+    # the network alone: inference-only steps (the ground gate) would change which epoch is best
+    segmenter = Segmenter(model, model_config, device, SegmenterConfig(ground_gate=False))  # eval mode
     settings = ProtocolSettings(max_clicks=config.max_clicks)
     rows, classes = [], []
     try:
