@@ -25,6 +25,7 @@ class NodeParameters:
     voxel_size: float = 0.0
     crop_radius: float = -1.0
     snap_distance: float = 0.5
+    ground_gate: bool = True
     cloud_topic: str = "cloud"
     clicked_point_topic: str = "/clicked_point"
     marker_namespace: str = "~/clicks"
@@ -68,6 +69,8 @@ SPECS: dict[str, tuple[str, dict]] = {
                     "0 = no limit, -1 = the segmenter's own.", _float_range(-1.0, 500.0)),
     "snap_distance": ("Largest distance in metres between a click and the cloud point it snaps to.",
                       _float_range(0.01, 20.0)),
+    "ground_gate": ("Model with geodesic click maps: keep road/floor voxels out of an object clicked off the "
+                    "ground, until a positive click lands on the ground.", {}),
     "cloud_topic": ("PointCloud2 input topic (relative names resolve in the node's namespace; remappable).", {}),
     "clicked_point_topic": ("PointStamped topic of RViz's Publish Point tool.", {}),
     "marker_namespace": ("Namespace of the interactive marker server (RViz 'Interactive Markers' display).", {}),

@@ -58,7 +58,7 @@ def load_configured_segmenter(params: NodeParameters) -> LoadedSegmenter:
         description = (f"segmenter: training-free BASELINE (geodesic region growing), not the learned model "
                        f"[{reason}]; voxel {config.voxel_size} m, reach {config.max_radius} m")
         return LoadedSegmenter(segmenter, "baseline", "cpu", description)
-    segmenter = load_segmenter("model", params.checkpoint or None, params.device)
+    segmenter = load_segmenter("model", params.checkpoint or None, params.device, ground_gate=params.ground_gate)
     overrides = {}
     if params.voxel_size > 0:
         overrides["voxel_size"] = params.voxel_size
@@ -70,5 +70,5 @@ def load_configured_segmenter(params: NodeParameters) -> LoadedSegmenter:
     source = params.checkpoint or "the shipped default"
     inputs = segmenter.config.input
     description = (f"segmenter: learned ClickEnhance model from {source} [{reason}]; voxel {inputs.voxel_size} m, "
-                   f"crop radius {inputs.crop_radius} m")
+                   f"crop radius {inputs.crop_radius} m, ground gate {'on' if params.ground_gate else 'off'}")
     return LoadedSegmenter(segmenter, "model", str(segmenter.device), description)

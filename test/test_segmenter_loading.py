@@ -59,10 +59,11 @@ def test_auto_with_a_shipped_model_is_the_model(tiny_checkpoint: Path, monkeypat
 
 def test_auto_with_a_checkpoint_is_the_model_with_overrides(tiny_checkpoint: Path) -> None:
     loaded = load_configured_segmenter(NodeParameters(checkpoint=str(tiny_checkpoint), device="cpu",
-                                                      voxel_size=0.2, crop_radius=8.0))
+                                                      voxel_size=0.2, crop_radius=8.0, ground_gate=False))
     assert loaded.method == "model" and loaded.device == "cpu"
-    assert f"checkpoint {tiny_checkpoint} given" in loaded.description
+    assert f"checkpoint {tiny_checkpoint} given" in loaded.description and "ground gate off" in loaded.description
     assert loaded.segmenter.config.input.voxel_size == 0.2 and loaded.segmenter.config.input.crop_radius == 8.0
+    assert loaded.segmenter.options.ground_gate is False
 
 
 def test_model_without_weights_raises_checkpoint_error(tmp_path: Path) -> None:
