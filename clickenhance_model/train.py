@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch threads on the CPU (default 1: fastest on a shared machine; 0 = torch's default)",
     )
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
+    parser.add_argument("--prepare-data", action="store_true",
+                        help="only open the config's train and val splits (synthetic: generate the scans) and exit")
     return parser
 
 
@@ -88,6 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"clickenhance-train: {error}", file=sys.stderr)
         return 2
     out = args.out or Path("runs") / config_path.stem
+    if args.prepare_data:
+        from clickenhance_model.training.data import open_split
+
+        for split in ("train", "val"):
+            dataset = open_split(config.data, split, args.progress)
+            print(f"{split}: {len(dataset.scene_names())} scans under {config.data.root or dataset.name}")
+        return 0
     from clickenhance_model.training.loop import train  # torch and spconv only past argument checks
 
     try:

@@ -104,12 +104,29 @@ def test_load_without_shipped_default_refuses(monkeypatch: pytest.MonkeyPatch, t
     assert "baseline" in str(caught.value) and "\n" not in str(caught.value)
 
 
-def test_shipped_default_loads_when_present() -> None:
-    if not segmenter_module.DEFAULT_CHECKPOINT.is_file():
-        with pytest.raises(CheckpointError, match="no default model"):
-            Segmenter.load(device="cpu")
-    else:
-        assert isinstance(Segmenter.load(device="cpu"), Segmenter)
+def test_shipped_default_segments_generated_cars_with_one_click() -> None:
+    """The model in the package (at most 20 MB, with its card) segments cars of a street it never saw."""
+    import numpy as np
+
+    from clickenhance_model.scenes.generate import generate_scan
+
+    shipped = segmenter_module.DEFAULT_CHECKPOINT
+    assert shipped.is_file() and shipped.stat().st_size <= 20 * 2**20
+    assert "BEATS the training-free baseline" in (shipped.parent / "README.md").read_text()
+    segmenter = Segmenter.load(device="cpu")
+    assert segmenter.config.input.geodesic_maps == "outdoor" and segmenter.options.ground_gate
+    scan = generate_scan("outdoor", seed=97, frame=0)  # a seed no training or validation set uses
+    ids, counts = np.unique(scan.instance[scan.semantic == 10], return_counts=True)  # 10: car
+    cars = ids[(counts >= 300) & (ids > 0)][:3]
+    assert len(cars) >= 2
+    ious = []
+    for car in cars:
+        target = scan.instance == car
+        centre = scan.xyz[target].mean(axis=0)
+        click = int(np.flatnonzero(target)[np.argmin(np.linalg.norm(scan.xyz[target] - centre, axis=1))])
+        mask = segmenter.session(scan.xyz).add_click(click)
+        ious.append((mask & target).sum() / (mask | target).sum())
+    assert min(ious) > 0.8, ious
 
 
 def test_extra_must_be_plain_data(tmp_path: Path) -> None:

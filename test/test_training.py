@@ -91,6 +91,13 @@ def test_generation_in_worker_processes_writes_the_same_files(scenes_root: Path,
         generation_workers(-1, 10)
 
 
+def test_prepare_data_generates_the_scans_and_trains_nothing(scenes_root: Path, tmp_path: Path, capsys) -> None:
+    assert run_cli(tmp_path / "scenes", tmp_path / "run", "--prepare-data") == 0
+    assert "train: 2 scans" in capsys.readouterr().out and not (tmp_path / "run").exists()
+    for name in ("sequences/00/velodyne/000001.bin", "sequences/01/labels/000000.label"):
+        assert (tmp_path / "scenes" / name).read_bytes() == (scenes_root / name).read_bytes()
+
+
 def test_end_to_end_train_checkpoint_load_evaluate(scenes_root: Path, tmp_path: Path) -> None:
     config = tiny_config(scenes_root, max_steps=4)
     run = TrainingRun(config, tmp_path / "run", CPU, show_progress=False)
