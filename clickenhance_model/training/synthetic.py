@@ -65,10 +65,9 @@ def _check_manifest(root: Path, record: dict) -> None:
     path.write_text(yaml.safe_dump(record, sort_keys=False))
 
 
-def _generate_frame(root: Path, domain: str, sequence: int, seed: int, frame: int, generator: GeneratorConfig) -> int:
-    """Generate and write one frame; returns the frame number (the unit of work of a worker process)."""
+def _generate_frame(root: Path, domain: str, sequence: int, seed: int, frame: int, generator: GeneratorConfig) -> None:
+    """Generate and write one frame (the unit of work of a worker process)."""
     write_scan(root, sequence, frame, generate_scan(domain, seed, frame, generator))
-    return frame
 
 
 def generation_workers(requested: int, jobs: int) -> int:
