@@ -137,6 +137,5 @@ class ModelSession(InteractiveSession):
         if not self.segmenter.options.ground_gate or preset == "off":
             return True
         config = PRESETS[preset]
-        graphs = self.graphs if self.graphs is not None else CropGraphCache()
-        graph = graphs.graph(crop, self.grid.centroids[crop], config)
+        graph = self.graphs.graph(crop, self.grid.centroids[crop], config)
         return graph.ground_gate(graph.nodes_near(self.xyz[positive], config.max_edge))
