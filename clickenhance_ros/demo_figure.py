@@ -192,10 +192,10 @@ def _draw_overview(ax: Axes, xyz: np.ndarray, objects: Sequence[FigureObject]) -
 
 
 def _draw_close_up(ax: Axes, xyz: np.ndarray, item: FigureObject) -> None:
-    """Oblique view of one object and the scene around it, with its box and numbered clicks."""
+    """Oblique view of the object's ground-truth box and MARGIN_M around it, with the numbered clicks."""
     box = GroundTruthBox.of(xyz[item.truth])
     local = (xyz[:, :2] - box.center) @ box.axes.T
-    near = np.all(np.abs(local) <= box.half + MARGIN_M, axis=1) | item.mask
+    near = np.all(np.abs(local) <= box.half + MARGIN_M, axis=1)
     rotation = view_from_sensor(np.r_[box.center, np.mean(box.z_range)])
     screen = xyz[near] @ rotation.T  # [M, 3]: right, up, depth
     colors = _outcome_colors(item.truth[near], item.mask[near])
@@ -215,8 +215,10 @@ def _draw_close_up(ax: Axes, xyz: np.ndarray, item: FigureObject) -> None:
     ax.set_yticks([])
     truth, mask = item.truth, item.mask
     ious = " → ".join(f"{value:.2f}" for value in item.ious) or "no click"
+    outside = int((mask & ~near).sum())
+    away = f" ({outside} outside this view)" if outside else ""
     ax.set_title(f"{item.number}: {item.name} ({int(truth.sum())} points), seen from the sensor\n"
-                 f"IoU per click {ious}; final mask: {int((mask & ~truth).sum())} false positives, "
+                 f"IoU per click {ious}; final mask: {int((mask & ~truth).sum())} false positives{away}, "
                  f"{int((truth & ~mask).sum())} missed", fontsize=10.5)
 
 
