@@ -258,6 +258,8 @@ def annotate(operator: Operator, scan: DemoScan, target: tuple[int, int], object
             break
     accepted = operator.call("accept", AcceptObject.Request(semantic_label=run.semantic))
     print(f"    accept: {accepted.message}")
+    if not accepted.success:
+        raise RuntimeError(f"object {object_id} not accepted by the node: {accepted.message}")
     run.mask = prediction
     return run
 
@@ -285,6 +287,7 @@ def check(runs: list[ObjectRun], min_iou: float) -> list[str]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The demo's options; exits 2 with a message naming the option when one is out of range."""
     parser = argparse.ArgumentParser(description="Annotate a generated LiDAR scan through the clickenhance node.")
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the log, annotation and PNG")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated street scene")
