@@ -1,4 +1,4 @@
-"""`make demo` as a test: the same module and options (node process, generated scan over DDS,
+"""`make demo` as a test: the Makefile's own demo command (node process, generated scan over DDS,
 simulated operator through the services, save, picture), checked on what it prints and writes."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -20,13 +21,28 @@ from clickenhance_ros.demo import DEFAULT_MIN_IOU, generated_scan, pick_objects 
 from clickenhance_ros.demo_figure import TRUE_POSITIVE  # noqa: E402
 
 pytestmark = pytest.mark.ros
+MAKEFILE = Path(__file__).resolve().parents[1] / "Makefile"
 OBJECT_LINE = re.compile(r"^object (\d+): (.+), (\d+) points$", re.M)
 CLICK_LINE = re.compile(r"^ {4}click (\d+) \(([+-])\) on point (\d+): IoU ([0-9.]+)", re.M)
 
 
+def make_demo_command(*demo_args: str) -> list[str]:
+    """The recipe of `make demo`, read from the Makefile, with this interpreter and DEMO_ARGS.
+
+    The test runs without make so that it never rebuilds ./install under the running suite; the
+    environment of tools/ros_env.sh ($(IN_ENV)) is the one pytest runs in already.
+    """
+    recipe = re.search(r"^demo:.*\n\t(.+)$", MAKEFILE.read_text(), flags=re.M)
+    assert recipe, "the Makefile has no demo target"
+    words = shlex.split(recipe.group(1))
+    assert words[:2] == ["$(IN_ENV)", "$(VENV)/bin/python"] and words[-1] == "$(DEMO_ARGS)", words
+    return [sys.executable, *words[2:-1], *demo_args]
+
+
 def run_demo(out: Path, *options: str, timeout: float = 150.0) -> subprocess.CompletedProcess:
-    """`python -m clickenhance_ros.demo --out OUT OPTIONS` (what `make demo` runs) in this test's ROS domain."""
-    command = [sys.executable, "-m", "clickenhance_ros.demo", "--out", str(out), *options]
+    """`make demo DEMO_ARGS="--out OUT OPTIONS"` (the last --out wins) in this test's ROS domain."""
+    command = make_demo_command("--out", str(out), *options)
+    assert command[1:3] == ["-m", "clickenhance_ros.demo"], command
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
 
 
