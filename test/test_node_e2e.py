@@ -257,13 +257,16 @@ def model_client(output_dir: Path) -> Iterator[RosClient]:
                        node_parameters(output_dir / "street", method="auto", state_publish_rate=0.0),
                        ros_args=("-r", "__ns:=/street"))
     ros = RosClient("street_client")
-    ros.objects = ros.subscribe(PointCloud2, f"{STREET}/object", LATCHED)
-    ros.cloud_publisher = ros.node.create_publisher(PointCloud2, "/street/cloud", 1)
-    ros.timer = None
-    yield ros
-    ros.close()
-    alive = node.alive()
-    code = node.stop()
+    try:
+        ros.client(Trigger, f"{STREET}/reset", timeout=120.0)  # the node serves once torch and the model are loaded
+        ros.objects = ros.subscribe(PointCloud2, f"{STREET}/object", LATCHED)
+        ros.cloud_publisher = ros.node.create_publisher(PointCloud2, "/street/cloud", 1)
+        ros.timer = None
+        yield ros
+    finally:
+        ros.close()
+        alive = node.alive()
+        code = node.stop()
     assert alive and code == 0, f"the model node exited with {code}:\n{node.log()}"
 
 
