@@ -109,8 +109,8 @@ def draw_demo_figure(xyz: np.ndarray, objects: Sequence[FigureObject], path: str
     columns = max(len(objects), 1)
     fig = Figure(figsize=(max(6.0 * columns, 16.0), 12.0), dpi=dpi)
     FigureCanvasAgg(fig)
-    grid = fig.add_gridspec(2, 1, height_ratios=[1.0, 1.15], left=0.045, right=0.985, top=0.885, bottom=0.055,
-                            hspace=0.2)
+    grid = fig.add_gridspec(2, 1, height_ratios=[1.0, 1.15], left=0.045, right=0.985, top=0.865, bottom=0.055,
+                            hspace=0.22)
     top = grid[0].subgridspec(1, columns, wspace=0.06)
     for column, item in enumerate(objects):
         _draw_close_up(fig.add_subplot(top[0, column]), xyz, item)
@@ -192,10 +192,13 @@ def _draw_overview(ax: Axes, xyz: np.ndarray, objects: Sequence[FigureObject]) -
 
 
 def _draw_close_up(ax: Axes, xyz: np.ndarray, item: FigureObject) -> None:
-    """Oblique view of the object's ground-truth box and MARGIN_M around it, with the numbered clicks."""
+    """Oblique view of the object's ground-truth box, MARGIN_M around it and around each click, with the
+    numbered clicks."""
     box = GroundTruthBox.of(xyz[item.truth])
     local = (xyz[:, :2] - box.center) @ box.axes.T
     near = np.all(np.abs(local) <= box.half + MARGIN_M, axis=1)
+    for index, _ in item.clicks:  # a click beside the box is shown with the scene around it
+        near |= np.linalg.norm(xyz[:, :2] - xyz[index, :2], axis=1) <= MARGIN_M
     rotation = view_from_sensor(np.r_[box.center, np.mean(box.z_range)])
     screen = xyz[near] @ rotation.T  # [M, 3]: right, up, depth
     colors = _outcome_colors(item.truth[near], item.mask[near])
@@ -208,7 +211,8 @@ def _draw_close_up(ax: Axes, xyz: np.ndarray, item: FigureObject) -> None:
     for a, b in box.edges():
         ax.plot(corners[[a, b], 0], corners[[a, b], 1], color=BOX, linestyle="--", linewidth=1.0)
     _draw_clicks(ax, xyz, rotation, item.clicks)
-    span = np.vstack([screen[involved, :2], corners[:, :2]])
+    clicked = xyz[[index for index, _ in item.clicks]].reshape(-1, 3) @ rotation.T
+    span = np.vstack([screen[involved, :2], corners[:, :2], clicked[:, :2]])
     pad = 0.1 * float(np.ptp(span, axis=0).max()) + 0.3
     _fit_limits(ax, span.min(axis=0) - pad, span.max(axis=0) + pad)
     ax.set_xticks([])
@@ -218,7 +222,7 @@ def _draw_close_up(ax: Axes, xyz: np.ndarray, item: FigureObject) -> None:
     outside = int((mask & ~near).sum())
     away = f" ({outside} outside this view)" if outside else ""
     ax.set_title(f"{item.number}: {item.name} ({int(truth.sum())} points), seen from the sensor\n"
-                 f"IoU per click {ious}; final mask: {int((mask & ~truth).sum())} false positives{away}, "
+                 f"IoU per click {ious}\nfinal mask: {int((mask & ~truth).sum())} false positives{away}, "
                  f"{int((truth & ~mask).sum())} missed", fontsize=10.5)
 
 
@@ -260,9 +264,8 @@ def _draw_iou_curves(ax: Axes, objects: Sequence[FigureObject], min_iou: float |
         ax.plot(clicks, item.ious, color=str(0.45 * (k % 3) / 2), linestyle=styles[k % len(styles)],
                 linewidth=1.4, marker=f"${item.number}$", markersize=11, label=f"object {item.number}")
     if min_iou is not None:
-        ax.axhline(min_iou, color=FALSE_POSITIVE, linestyle=":", linewidth=1.4)
-        ax.annotate(f"pass: final IoU >= {min_iou:.2f}", (0.98, min_iou), xycoords=("axes fraction", "data"),
-                    xytext=(0, -12), textcoords="offset points", ha="right", fontsize=9, color=FALSE_POSITIVE)
+        ax.axhline(min_iou, color=FALSE_POSITIVE, linestyle=":", linewidth=1.4,
+                   label=f"pass: final IoU >= {min_iou:.2f}")
     most = max([len(item.ious) for item in objects] + [3])
     ax.set_xlim(0.6, most + 0.4)
     ax.set_ylim(0.0, 1.02)
@@ -270,6 +273,6 @@ def _draw_iou_curves(ax: Axes, objects: Sequence[FigureObject], min_iou: float |
     ax.set_xlabel("click")
     ax.set_ylabel("IoU with the ground truth")
     ax.grid(alpha=0.3)
-    if objects:
-        ax.legend(loc="lower right", fontsize=9)
+    if objects or min_iou is not None:
+        ax.legend(loc="lower right", fontsize=9, handlelength=3)
     ax.set_title("IoU after each click", fontsize=12)
