@@ -5,6 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTEST_ARGS ?=
 ABLATION_ARGS ?=
+DEMO_ARGS ?=
 SOURCES := CMakeLists.txt package.xml $(shell find clickenhance_ros clickenhance_model msg srv launch config scripts training \
              -name __pycache__ -prune -o -type f -print 2>/dev/null)
 REQUIREMENTS := $(wildcard requirements/*.txt) tools/setup_env.sh
@@ -18,9 +19,9 @@ IN_ENV := tools/ros_env.sh
 test: $(BUILD_STAMP)
 	$(IN_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-## demo: the main job on the embedded default (node + generated LiDAR scan + simulated operator)
+## demo: the main job on the embedded default (node + generated LiDAR scan + simulated operator; exit 1 below --min-iou; DEMO_ARGS="--seed 3")
 demo: $(BUILD_STAMP)
-	$(IN_ENV) $(VENV)/bin/python -m clickenhance_ros.demo --out out/demo
+	$(IN_ENV) $(VENV)/bin/python -m clickenhance_ros.demo --out out/demo $(DEMO_ARGS)
 
 ## setup: only create .venv with the pinned dependencies
 setup: $(DEPS_STAMP)
