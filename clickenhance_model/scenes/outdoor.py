@@ -782,13 +782,25 @@ def _street_objects(b: _Builder) -> None:
         _other_object(b, int(rng.choice([-1, 1])))
 
 
+def _sidewalk_spot(
+    b: _Builder, side: int, outward: tuple[float, float], length: float, width: float, tries: int = 8
+) -> tuple[float, float] | None:
+    """A free spot within 50 m along the street, `outward` metres beyond the curb, for a length x width object."""
+    for _ in range(tries):
+        x, y = float(b.rng.uniform(-50, 50)), _side_y(b.ground, side, b.rng.uniform(*outward))
+        if b.floor.claim_rect(x, y, 0.0, length, width):
+            return x, y
+    return None
+
+
 def _bench(b: _Builder, side: int) -> None:
     """A park bench on the sidewalk facing the road: seat, tilted backrest, two leg slabs."""
     rng, g = b.rng, b.ground
     length, depth, seat = rng.uniform(1.2, 2.0), rng.uniform(0.4, 0.55), rng.uniform(0.42, 0.48)
-    x, y = float(rng.uniform(-50, 50)), _side_y(g, side, rng.uniform(0.6, max(0.7, _walk_width(g, side) - 0.3)))
-    if not b.floor.claim_rect(x, y, 0.0, length, depth + 0.3):
+    spot = _sidewalk_spot(b, side, (0.6, max(0.7, _walk_width(g, side) - 0.3)), length, depth + 0.3)
+    if spot is None:
         return
+    x, y = spot
     mat = _mat(rng, classes.OTHER_OBJECT, b.instance(classes.OTHER_OBJECT, "bench"), (0.15, 0.45))
     parts = [
         box(np.array([0.0, 0.0, seat]), np.array([depth / 2, length / 2, 0.03]), mat),
@@ -821,10 +833,11 @@ def _fence_segment(b: _Builder, side: int) -> None:
     """A free-standing railing at the curb or a site fence on the sidewalk: mesh or bars with posts, one object."""
     rng, g = b.rng, b.ground
     length, height = float(rng.uniform(2.0, 8.0)), float(rng.uniform(0.9, 2.0))
-    x = float(rng.uniform(-50, 50))
-    y = _side_y(g, side, rng.uniform(0.2, 0.4) if rng.random() < 0.5 else max(0.3, _walk_width(g, side) - 0.3))
-    if not b.floor.claim_rect(x, y, 0.0, length, 0.3):
+    outward = (0.2, 0.4) if rng.random() < 0.5 else (max(0.3, _walk_width(g, side) - 0.4),) * 2
+    spot = _sidewalk_spot(b, side, outward, length, 0.3)
+    if spot is None:
         return
+    x, y = spot
     instance = b.instance(classes.FENCE, "fence")
     mesh = _mat(rng, classes.FENCE, instance, (0.15, 0.45), pass_prob=float(rng.uniform(0.2, 0.7)))
     post = _mat(rng, classes.FENCE, instance, (0.15, 0.4))
@@ -838,10 +851,10 @@ def _other_object(b: _Builder, side: int) -> None:
     """A fire hydrant, a utility box or a traffic cone on the sidewalk (cones also at the road edge)."""
     rng, g = b.rng, b.ground
     kind = int(rng.integers(3))
-    x = float(rng.uniform(-50, 50))
-    y = _side_y(g, side, rng.uniform(-0.8, 0.0) if kind == 2 else rng.uniform(0.3, max(0.4, _walk_width(g, side))))
-    if not b.floor.claim_disc(x, y, 0.45):
+    spot = _sidewalk_spot(b, side, (-0.8, 0.0) if kind == 2 else (0.3, max(0.4, _walk_width(g, side))), 0.9, 0.9)
+    if spot is None:
         return
+    x, y = spot
     mat = _mat(rng, classes.OTHER_OBJECT, b.instance(classes.OTHER_OBJECT, "other"), (0.2, 0.7))
     if kind == 0:  # hydrant: body, cap, two side nozzles
         h = float(rng.uniform(0.6, 0.9))
