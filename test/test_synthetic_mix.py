@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +113,22 @@ def test_any_object_config_mixes_sensors_and_object_kinds() -> None:
                         "bench", "bollard", "fence", "wall", "building", "building_part", "other"}  # fmt: skip
     assert config.clicks.max_rounds >= 8 and config.model.input.geodesic_maps == "outdoor"
     assert (REPO / config.init_from).is_file()  # the shipped default it fine-tunes
+
+
+def test_trainer_runs_on_streets_and_rooms_of_a_mix(tmp_path: Path) -> None:
+    from clickenhance_model.train import main
+
+    config = yaml.safe_load((CONFIG_DIR / "synthetic_tiny.yaml").read_text())
+    config["data"]["synthetic"] = {"train_scans": 2, "val_scans": 2, "seed": 8, "generator": SMALL_ROOMS,
+                                   "mix": [{"domain": "outdoor", "sensor": "vlp16"}, {"domain": "indoor",
+                                                                                      "sensor": "rgbd"}]}  # fmt: skip
+    config["model"]["input"]["geodesic_maps"] = "outdoor"  # as the any-object config
+    config.update(epochs=1, samples_per_epoch=4, max_steps=2)
+    path = tmp_path / "tiny_mix.yaml"
+    path.write_text(yaml.safe_dump(config))
+    args = ["--config", str(path), "--data-root", str(tmp_path / "scenes"), "--out", str(tmp_path / "run"),
+            "--device", "cpu", "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    objects = json.loads((tmp_path / "run/objects_train.json").read_text())["objects"]
+    assert {row["scene"] for row in objects} == {"00/000000", "00/000001"}  # a street and a room
+    assert (tmp_path / "run/last.pt").is_file()
