@@ -392,3 +392,22 @@ def test_command_line_sensor_presets(tmp_path: Path) -> None:
     assert elevation.max() < 15.5 and elevation.min() > -15.5 and 5000 < len(scan)
     with pytest.raises(SystemExit):
         main([*args, "--sensor", "rgbd", "--sequence", "2"])  # a room camera for a street
+
+
+def test_side_view_draws_heights_and_indoor_classes_get_their_own_colours(tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    from clickenhance_model.scenes.render import NYU_PALETTE, render_bird_eye
+
+    xyz = np.array([[1.0, -1.0, 0.0], [1.0, -1.0, 2.0], [2.0, 1.5, 1.0]] * 50)  # clear of the origin marker
+    chair = np.full(len(xyz), classes.NYU_CHAIR)
+    render_bird_eye(xyz, chair, tmp_path / "side.png", view="side", label_set="nyu40", extent=3.0, point_size=40.0)
+    image = imread(tmp_path / "side.png")[..., :3]
+    red = np.argwhere(np.all(np.abs(image - NYU_PALETTE[classes.NYU_CHAIR]) < 0.05, axis=-1))
+    assert len(red) > 20 and np.ptp(red[:, 0]) > 100  # the points 2 m apart in z lie apart vertically
+    render_bird_eye(xyz, chair, tmp_path / "top.png", label_set="nyu40", extent=3.0, point_size=40.0)
+    top = np.argwhere(np.all(np.abs(imread(tmp_path / "top.png")[..., :3] - NYU_PALETTE[classes.NYU_CHAIR]) < 0.05,
+                             axis=-1))  # fmt: skip
+    assert np.ptp(top[:, 0]) > 100  # seen from above, the 2.5 m step in y is the vertical spread
+    with pytest.raises(ValueError, match="view must be one of"):
+        render_bird_eye(xyz, chair, tmp_path / "bad.png", view="front")
