@@ -411,3 +411,19 @@ def test_side_view_draws_heights_and_indoor_classes_get_their_own_colours(tmp_pa
     assert np.ptp(top[:, 0]) > 100  # seen from above, the 2.5 m step in y is the vertical spread
     with pytest.raises(ValueError, match="view must be one of"):
         render_bird_eye(xyz, chair, tmp_path / "bad.png", view="front")
+
+
+def test_building_parts_are_targets_of_their_own_or_part_of_their_building() -> None:
+    from clickenhance_model.scenes.outdoor import OutdoorConfig, generate_outdoor
+
+    def building_ids(config: OutdoorConfig) -> tuple[set[int], set[int]]:
+        """Instance ids of every building primitive, and of the main volumes (long and tall boxes) alone."""
+        street = generate_outdoor(np.random.default_rng(5), config)
+        parts = [p for p in street.scene.primitives if p.material.semantic == classes.BUILDING]
+        main = {p.material.instance for p in parts if p.size[0] > 2.0 and p.size[2] > 2.2}
+        return {p.material.instance for p in parts}, main
+
+    every, main = building_ids(OutdoorConfig(building_parts=True, stuff_instances=True))
+    assert 0 not in every and every == main  # doors, steps and pilasters belong to their building's instance
+    every, main = building_ids(OutdoorConfig(building_parts=True, target_mix={"building": 1.0, "building_part": 1.0}))
+    assert len(every - main) > 10  # each piece is an object of its own

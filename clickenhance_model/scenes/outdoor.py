@@ -149,6 +149,10 @@ class _Builder:
         """Instance id of an object that only a target mix makes a target (vegetation, fence stretches, parts)."""
         return self.instance(semantic, group) if self._targets is not None else 0
 
+    def piece(self, wall: Material) -> int:
+        """Instance id of a piece of a building: its own when the mix makes it a target, else the building's."""
+        return self.part(classes.BUILDING, "building_part") or wall.instance
+
     def relabel(self, material: Material, group: str) -> Material:
         """`material` as a new object of `group` under a target mix (else unchanged); draws nothing from the scene."""
         if self._targets is None:
@@ -302,7 +306,7 @@ def _building(b: _Builder, side: int, x0: float, length: float, setback: float) 
                 box(
                     np.array([bx, y_face - side * 0.5, bz]),
                     np.array([rng.uniform(0.8, 1.6), 0.5, 0.1]),
-                    b.relabel(mat, "building_part") if b.config.building_parts else mat,
+                    dataclasses.replace(mat, instance=b.piece(mat)) if b.config.building_parts else mat,
                 )
             )
     if b.config.building_parts:
@@ -718,7 +722,7 @@ def _add_person(b: _Builder, x: float, y: float, yaw: float, walking: bool) -> N
 
 
 def _building_parts(b: _Builder, wall: Material, side: int, x0: float, length: float, y_face: float) -> None:
-    """Doors (some up a flight of steps) and pilasters on a facade, each an object of group building_part."""
+    """Doors (some up a flight of steps) and pilasters on a facade: building_part targets, else part of the building."""
     rng, g = b.rng, b.ground
     out = -side  # from the facade towards the road
     for _ in range(int(rng.integers(1, 2 + int(length // 8)))):
@@ -727,7 +731,7 @@ def _building_parts(b: _Builder, wall: Material, side: int, x0: float, length: f
         width, height, proud = rng.uniform(0.9, 2.0), rng.uniform(2.1, 2.6), rng.uniform(0.06, 0.14)
         steps = int(rng.integers(0, 4)) if rng.random() < 0.5 else 0
         rise, tread = rng.uniform(0.13, 0.18), rng.uniform(0.28, 0.35)
-        door = _mat(rng, classes.BUILDING, b.part(classes.BUILDING, "building_part"), (0.08, 0.45))
+        door = _mat(rng, classes.BUILDING, b.piece(wall), (0.08, 0.45))
         bottom = z + steps * rise
         b.prims.append(
             box(
@@ -737,7 +741,7 @@ def _building_parts(b: _Builder, wall: Material, side: int, x0: float, length: f
             )
         )
         if steps:
-            flight = dataclasses.replace(wall, instance=b.part(classes.BUILDING, "building_part"))
+            flight = dataclasses.replace(wall, instance=b.piece(wall))
             for k in range(steps):  # step k reaches (steps - k) treads out and (k + 1) rises up
                 reach = (steps - k) * tread
                 b.prims.append(
@@ -756,7 +760,7 @@ def _building_parts(b: _Builder, wall: Material, side: int, x0: float, length: f
                 box(
                     np.array([x, y_face + out * half[1], z + half[2]]),
                     half,
-                    dataclasses.replace(wall, instance=b.part(classes.BUILDING, "building_part")),
+                    dataclasses.replace(wall, instance=b.piece(wall)),
                 )
             )
 
