@@ -83,6 +83,10 @@ def test_folders_of_older_generator_versions_are_still_accepted(tmp_path: Path) 
         benches = {"outdoor": {"benches": [1, 2]}}
         other = SyntheticConfig(train_scans=1, val_scans=1, beams=16, azimuth_steps=256, generator=benches)
         ensure_generated(tmp_path, other, show_progress=False)
+    record["generator"]["outdoor"]["hovercrafts"] = [1, 2]  # a record of a newer version: not ours either
+    (tmp_path / MANIFEST).write_text(yaml.safe_dump(record, sort_keys=False))
+    with pytest.raises(ValueError, match="other settings"):
+        ensure_generated(tmp_path, config, show_progress=False)
 
 
 @pytest.mark.parametrize(

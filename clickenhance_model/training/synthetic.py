@@ -84,12 +84,19 @@ def _frame_complete(root: Path, sequence: int, frame: int) -> bool:
 
 
 def _with_defaults(record: dict) -> dict:
-    """A settings record with the fields it lacks filled in at their defaults (records of older versions)."""
+    """A settings record with the fields it lacks filled in at their defaults (records of older versions).
+
+    A record this version cannot read (unknown or invalid settings) is returned as it is, so it
+    compares as other settings.
+    """
     filled = dict(record)
-    if isinstance(record.get("synthetic"), dict):
-        filled["synthetic"] = config_to_dict(config_from_dict(SyntheticConfig, record["synthetic"]))
-    if isinstance(record.get("generator"), dict):
-        filled["generator"] = config_to_dict(config_from_dict(GeneratorConfig, record["generator"]))
+    try:
+        if isinstance(record.get("synthetic"), dict):
+            filled["synthetic"] = config_to_dict(config_from_dict(SyntheticConfig, record["synthetic"]))
+        if isinstance(record.get("generator"), dict):
+            filled["generator"] = config_to_dict(config_from_dict(GeneratorConfig, record["generator"]))
+    except (TypeError, ValueError):
+        return record
     return filled
 
 
