@@ -283,3 +283,147 @@ def test_a_full_scan_looks_like_the_real_hdl64_scans(real_scans_dir: Path) -> No
                            ("remission mean", 0.06)):  # fmt: skip
         assert abs(ours[key] - real[0][key]) < tolerance, key
     assert ours["cars >= 100 points"] >= 2
+
+
+# Digests of scans the generator wrote before target mixes, new objects and sensors existed (commit
+# 07d6a66): with those options at their defaults the generator must keep writing the same scans.
+_OLD_DIGESTS = {
+    "outdoor": (14013, "5a3c235d2ca6c9e0f3596a05edccbc2f846c475f"),
+    "indoor": (51420, "fd80b5b27d2bc1c860e53ec7dc4306e62b8dc969"),
+}
+
+
+@pytest.mark.parametrize("kind", ["outdoor", "indoor"])
+def test_default_scans_are_those_of_the_generator_before_the_new_options(kind: str) -> None:
+    import hashlib
+
+    config = GeneratorConfig(lidar=LidarConfig(beams=32, azimuth_steps=512), indoor=IndoorConfig(rays_per_view=20000))
+    scan = generate_scan(kind, 0, 1, config)
+    digest = hashlib.sha1()
+    for values in (scan.xyz, scan.remission, scan.semantic, scan.instance):
+        digest.update(np.ascontiguousarray(values).tobytes())
+    assert (len(scan), digest.hexdigest()) == _OLD_DIGESTS[kind]
+
+
+def _all_kinds(**mix: float) -> GeneratorConfig:
+    """A small street with every optional object kind, and the given target mix."""
+    from clickenhance_model.scenes.outdoor import OutdoorConfig
+
+    outdoor = OutdoorConfig(
+        target_mix=mix, building_parts=True, benches=(3, 3), bollard_rows=(2, 2), fence_segments=(3, 3),
+        sidewalk_bushes=(3, 3), other_objects=(4, 4), pedestrians=(4, 4), cyclists=(2, 2), signs=(6, 6),
+    )  # fmt: skip
+    return GeneratorConfig(lidar=LidarConfig(beams=32, azimuth_steps=512), outdoor=outdoor)
+
+
+def test_target_mix_makes_every_object_kind_a_target_and_changes_labels_only() -> None:
+    everything = _all_kinds(**dict.fromkeys(classes.OUTDOOR_TARGET_GROUPS, 1.0))
+    scan = generate_scan("outdoor", 4, 0, everything)
+    targets = set(np.unique(scan.semantic[scan.instance > 0]).tolist())
+    wanted = {classes.POLE, classes.TRAFFIC_SIGN, classes.TRUNK, classes.VEGETATION, classes.FENCE,
+              classes.BUILDING, classes.OTHER_OBJECT}  # fmt: skip
+    assert wanted <= targets and targets & {classes.CAR, classes.MOVING_CAR}
+    assert targets & {classes.PERSON, classes.MOVING_PERSON}
+    vehicles_only = generate_scan("outdoor", 4, 0, _all_kinds(vehicle=1.0))
+    np.testing.assert_array_equal(vehicles_only.xyz, scan.xyz)  # the mix draws from a stream of its own
+    np.testing.assert_array_equal(vehicles_only.semantic, scan.semantic)
+    only = set(np.unique(vehicles_only.semantic[vehicles_only.instance > 0]).tolist())
+    assert only and only <= {classes.CAR, classes.MOVING_CAR, classes.TRUCK, classes.MOVING_TRUCK,
+                             classes.OTHER_VEHICLE, classes.MOVING_OTHER_VEHICLE}  # fmt: skip
+    half = generate_scan("outdoor", 4, 0, _all_kinds(**dict.fromkeys(classes.OUTDOOR_TARGET_GROUPS, 0.5)))
+    count = len(np.unique(half.instance[half.instance > 0]))
+    assert 0.3 < count / len(np.unique(scan.instance[scan.instance > 0])) < 0.7
+
+
+def test_new_street_objects_stand_on_the_ground_and_keep_one_id_per_object() -> None:
+    from clickenhance_model.scenes.outdoor import generate_outdoor
+
+    config = _all_kinds(**dict.fromkeys(classes.OUTDOOR_TARGET_GROUPS, 1.0))
+    street = generate_outdoor(np.random.default_rng(9), config.outdoor)
+    ids = [instance for _, instance in street.objects]
+    assert len(ids) == len(set(ids))  # one id per object, whatever its class
+    low = {}
+    for prim in street.scene.primitives:
+        if prim.material.semantic == classes.OTHER_OBJECT:  # benches, bollards, hydrants, boxes, cones, bins
+            corners = prim.center + np.abs(prim.rotation) @ prim.size * np.array([1, 1, -1])
+            key = prim.material.instance
+            low[key] = min(low.get(key, np.inf), corners[2] - street.scene.ground.surface_height(*prim.center[:2]))
+    assert len(low) >= 8 and all(-0.35 < z < 0.1 for z in low.values())  # resting on the sidewalk or road
+
+
+def test_target_mix_refuses_unknown_groups_and_bad_chances() -> None:
+    from clickenhance_model.scenes.outdoor import OutdoorConfig
+
+    with pytest.raises(ValueError, match=r"unknown group\(s\) \['lamppost'\]"):
+        OutdoorConfig(target_mix={"lamppost": 1.0})
+    with pytest.raises(ValueError, match="chances must be in"):
+        OutdoorConfig(target_mix={"pole": 1.5})
+
+
+def test_varied_room_seen_by_the_depth_camera() -> None:
+    config = IndoorConfig(
+        sensor="rgbd", camera_views=(2, 2), viewpoints=(2, 2), tables=(2, 2), chairs_per_table=(2, 3),
+        chair_styles=("four_leg", "office", "stool", "armchair"), round_table_prob=0.5, lamps=(2, 2), bins=(2, 2),
+        sofas=(1, 1), pillows_per_sofa=(2, 2), table_clutter=(3, 3),
+    )  # fmt: skip
+    rng = np.random.default_rng(3)
+    room = generate_indoor(rng, config)
+    kinds = {semantic for semantic, _ in room.objects}
+    assert {classes.NYU_LAMP, classes.NYU_OTHER_FURNITURE, classes.NYU_CHAIR, classes.NYU_TABLE} <= kinds
+    assert kinds & {classes.NYU_OTHER_PROP, classes.NYU_BOOKS} and classes.NYU_PILLOW in kinds
+    scan = scan_room(room, config, rng)
+    assert scan.rgb is not None and 2000 < len(scan)
+    things = {(int(s), int(i)) for s, i in zip(scan.semantic, scan.instance, strict=True) if i > 0}
+    assert things <= set(room.objects) and all(s in classes.NYU40_THINGS for s, _ in things)
+    seen_from = np.array([view.position for view in room.viewpoints[:2]])
+    nearest = np.min(np.linalg.norm(scan.xyz[:, None, :] - seen_from[None], axis=2), axis=1)
+    assert nearest.max() < np.hypot(6.0, 6.0 * np.tan(np.radians(43.5))) and nearest.min() > 0.29
+    with pytest.raises(ValueError, match="sensor must be one of"):
+        IndoorConfig(sensor="lidar")
+    with pytest.raises(ValueError, match="chair_styles must name some of"):
+        IndoorConfig(chair_styles=("throne",))
+
+
+def test_command_line_sensor_presets(tmp_path: Path) -> None:
+    args = ["--out", str(tmp_path / "data"), "--scenes", "1", "--no-progress"]
+    assert main([*args, "--sensor", "vlp16", "--sequence", "1"]) == 0
+    scan = read_scan(tmp_path / "data/sequences/01/velodyne/000000.bin")
+    elevation = np.degrees(np.arctan2(scan.xyz[:, 2], np.linalg.norm(scan.xyz[:, :2], axis=1)))
+    assert elevation.max() < 15.5 and elevation.min() > -15.5 and 5000 < len(scan)
+    with pytest.raises(SystemExit):
+        main([*args, "--sensor", "rgbd", "--sequence", "2"])  # a room camera for a street
+
+
+def test_side_view_draws_heights_and_indoor_classes_get_their_own_colours(tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    from clickenhance_model.scenes.render import NYU_PALETTE, render_bird_eye
+
+    xyz = np.array([[1.0, -1.0, 0.0], [1.0, -1.0, 2.0], [2.0, 1.5, 1.0]] * 50)  # clear of the origin marker
+    chair = np.full(len(xyz), classes.NYU_CHAIR)
+    render_bird_eye(xyz, chair, tmp_path / "side.png", view="side", label_set="nyu40", extent=3.0, point_size=40.0)
+    image = imread(tmp_path / "side.png")[..., :3]
+    red = np.argwhere(np.all(np.abs(image - NYU_PALETTE[classes.NYU_CHAIR]) < 0.05, axis=-1))
+    assert len(red) > 20 and np.ptp(red[:, 0]) > 100  # the points 2 m apart in z lie apart vertically
+    render_bird_eye(xyz, chair, tmp_path / "top.png", label_set="nyu40", extent=3.0, point_size=40.0)
+    top = np.argwhere(np.all(np.abs(imread(tmp_path / "top.png")[..., :3] - NYU_PALETTE[classes.NYU_CHAIR]) < 0.05,
+                             axis=-1))  # fmt: skip
+    assert np.ptp(top[:, 0]) > 100  # seen from above, the 2.5 m step in y is the vertical spread
+    with pytest.raises(ValueError, match="view must be one of"):
+        render_bird_eye(xyz, chair, tmp_path / "bad.png", view="front")
+
+
+def test_building_parts_are_targets_of_their_own_or_part_of_their_building() -> None:
+    from clickenhance_model.scenes.outdoor import OutdoorConfig, generate_outdoor
+
+    def building_ids(config: OutdoorConfig) -> tuple[set[int], set[int]]:
+        """Instance ids of every building primitive, and of the main volumes (long and tall boxes) alone."""
+        street = generate_outdoor(np.random.default_rng(5), config)
+        parts = [p for p in street.scene.primitives if p.material.semantic == classes.BUILDING]
+        main = {p.material.instance for p in parts if p.size[0] > 2.0 and p.size[2] > 2.2}
+        return {p.material.instance for p in parts}, main
+
+    every, main = building_ids(OutdoorConfig(building_parts=True, stuff_instances=True))
+    assert 0 not in every and every == main  # doors, steps and pilasters belong to their building's instance
+    every, main = building_ids(OutdoorConfig(building_parts=True, target_mix={"building": 1.0, "building_part": 1.0}))
+    assert len(every - main) > 10  # each piece is an object of its own

@@ -2,11 +2,14 @@
 
 Entry points: `clickenhance_model.scenes.generate.generate_scan` (one labelled scan from a kind, seed and
 frame index) and its command line `python -m clickenhance_model.scenes.generate`; `write_scan` /
-`read_scan` (SemanticKITTI layout); `simulate_scan` (the LiDAR model on any Scene).
-Pictures: `clickenhance_model.scenes.render.render_bird_eye` (imports matplotlib, so not re-exported here).
+`read_scan` (SemanticKITTI layout); `simulate_scan` (the sensor model on any Scene); `sensor_preset`
+(spinning LiDARs of 16 to 128 rings, a Livox-like rosette, an RGB-D camera).
+Pictures: `clickenhance_model.scenes.render.render_bird_eye` (top or side view; imports matplotlib, so not
+re-exported here).
 """
 
 from clickenhance_model.scenes.lidar import LidarConfig, LidarScan, SensorPose, simulate_scan
+from clickenhance_model.scenes.sensors import sensor_preset
 from clickenhance_model.scenes.writer import read_scan, write_scan
 
 __all__ = [
@@ -14,6 +17,7 @@ __all__ = [
     "LidarScan",
     "SensorPose",
     "read_scan",
+    "sensor_preset",
     "simulate_scan",
     "write_scan",
 ]

@@ -81,9 +81,16 @@ NYU_TABLE = 7
 NYU_DOOR = 8
 NYU_BOOKSHELF = 10
 NYU_DESK = 14
+NYU_SHELVES = 15
+NYU_PILLOW = 18
 NYU_CEILING = 22
+NYU_BOOKS = 23
+NYU_TELEVISION = 25
 NYU_BOX = 29
-NYU_OTHER_FURNITURE = 39
+NYU_LAMP = 35
+NYU_BAG = 37
+NYU_OTHER_FURNITURE = 39  # ScanNet maps trash cans here
+NYU_OTHER_PROP = 40  # small objects: cups, bottles, plant pots
 
 NYU40_NAMES: dict[int, str] = {
     0: "unlabeled",
@@ -96,12 +103,43 @@ NYU40_NAMES: dict[int, str] = {
     NYU_DOOR: "door",
     NYU_BOOKSHELF: "bookshelf",
     NYU_DESK: "desk",
+    NYU_SHELVES: "shelves",
+    NYU_PILLOW: "pillow",
     NYU_CEILING: "ceiling",
+    NYU_BOOKS: "books",
+    NYU_TELEVISION: "television",
     NYU_BOX: "box",
+    NYU_LAMP: "lamp",
+    NYU_BAG: "bag",
     NYU_OTHER_FURNITURE: "otherfurniture",
+    NYU_OTHER_PROP: "otherprop",
 }
 
-# Indoor "things": furniture and boxes; walls, floor, ceiling and doors are background.
+# Indoor "things": furniture, boxes and clutter; walls, floor, ceiling and doors are background.
 NYU40_THINGS: frozenset[int] = frozenset(
     {NYU_CABINET, NYU_CHAIR, NYU_SOFA, NYU_TABLE, NYU_BOOKSHELF, NYU_DESK, NYU_BOX, NYU_OTHER_FURNITURE}
+    | {NYU_SHELVES, NYU_PILLOW, NYU_BOOKS, NYU_TELEVISION, NYU_LAMP, NYU_BAG, NYU_OTHER_PROP}
 )
+
+# Outdoor target groups: what an operator clicks, for OutdoorConfig.target_mix. Several groups share a
+# SemanticKITTI class (bushes, hedges and canopies are vegetation; bins, benches and bollards other-object;
+# doors, steps and facade pieces building), so the generator names the group where it places an object;
+# this map gives the group of a class when nothing more specific is named.
+OUTDOOR_TARGET_GROUPS = (
+    "vehicle", "person", "cyclist", "pole", "sign", "trunk", "canopy", "bush", "hedge", "bin", "bench",
+    "bollard", "fence", "wall", "building", "building_part", "other",
+)  # fmt: skip
+DEFAULT_GROUP: dict[int, str] = {
+    **dict.fromkeys((CAR, TRUCK, OTHER_VEHICLE, MOTORCYCLE, MOVING_CAR, MOVING_TRUCK, MOVING_OTHER_VEHICLE),
+                    "vehicle"),
+    **dict.fromkeys((PERSON, MOVING_PERSON), "person"),
+    **dict.fromkeys((BICYCLE, BICYCLIST, MOVING_BICYCLIST), "cyclist"),
+    POLE: "pole",
+    TRAFFIC_SIGN: "sign",
+    TRUNK: "trunk",
+    VEGETATION: "bush",
+    FENCE: "fence",
+    OTHER_STRUCTURE: "wall",
+    BUILDING: "building",
+    OTHER_OBJECT: "other",
+}  # fmt: skip

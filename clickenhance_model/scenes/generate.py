@@ -1,6 +1,7 @@
 """Generate labelled synthetic scans in the SemanticKITTI layout (command line and library entry points).
 
     python -m clickenhance_model.scenes.generate --out DIR --kind outdoor --scenes 100 --seed 0 --sequence 0
+    python -m clickenhance_model.scenes.generate --out DIR --kind outdoor --sensor vlp16 --scenes 10 --sequence 1
 
 Frame i of a sequence is drawn from numpy's Generator seeded with (seed, i) alone, so any frame can be
 regenerated on its own, and runs with --start continue a sequence reproducibly. The sequence folder
@@ -22,6 +23,7 @@ from clickenhance_model.config import config_from_dict, config_to_dict, load_con
 from clickenhance_model.scenes.indoor import IndoorConfig, generate_indoor, scan_room
 from clickenhance_model.scenes.lidar import LidarConfig, LidarScan, simulate_scan
 from clickenhance_model.scenes.outdoor import OutdoorConfig, generate_outdoor
+from clickenhance_model.scenes.sensors import INDOOR_SENSORS, OUTDOOR_SENSORS, sensor_preset
 from clickenhance_model.scenes.writer import write_scan
 
 KINDS = ("outdoor", "indoor")
@@ -61,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--start", type=int, default=0, help="index of the first frame to write")
     parser.add_argument("--config", type=Path, help="YAML with lidar/outdoor/indoor sections overriding the defaults")
     parser.add_argument(
+        "--sensor",
+        choices=OUTDOOR_SENSORS + INDOOR_SENSORS,
+        help="sensor preset (outdoor: replaces the config's lidar; indoor: fused room scan or rgbd camera frames)",
+    )
+    parser.add_argument(
         "--stuff-instances",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -77,11 +84,25 @@ def _record(seq_dir: Path, kind: str, seed: int, first: int, last: int, config: 
     frames = [first, last]
     if path.is_file():
         old = yaml.safe_load(path.read_text()) or {}
+        if isinstance(old.get("config"), dict):  # settings added since are compared at their defaults
+            old["config"] = config_to_dict(config_from_dict(GeneratorConfig, old["config"]))
         if {k: old.get(k) for k in record} != record:
             raise ValueError(f"{path} records scans of another kind, seed or config; use another --sequence or --out")
         frames = [min(first, old["frames"][0]), max(last, old["frames"][1])]
     seq_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({**record, "frames": frames}, sort_keys=False))
+
+
+def _apply_sensor(parser: argparse.ArgumentParser, config: GeneratorConfig, kind: str, sensor: str | None) -> None:
+    """Put the named sensor preset into `config` (an error when it does not fit the kind)."""
+    if sensor is None:
+        return
+    if kind == "outdoor" and sensor in OUTDOOR_SENSORS:
+        config.lidar = sensor_preset(sensor)
+    elif kind == "indoor" and sensor in INDOOR_SENSORS:
+        config.indoor.sensor = sensor
+    else:
+        parser.error(f"--sensor {sensor} does not fit --kind {kind}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(GeneratorConfig, args.config) if args.config else config_from_dict(GeneratorConfig, {})
         if args.stuff_instances is not None:
             config.outdoor.stuff_instances = args.stuff_instances
+        _apply_sensor(parser, config, args.kind, args.sensor)
         seq_dir = args.out / "sequences" / f"{args.sequence:02d}"
         _record(seq_dir, args.kind, args.seed, args.start, args.start + args.scenes - 1, config)
     except (OSError, ValueError) as err:

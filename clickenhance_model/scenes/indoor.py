@@ -1,10 +1,13 @@
 """Random furnished rooms, scanned like an RGB-D reconstruction: ray casts from a few viewpoints, fused.
 
 Rooms have a floor, four walls, a door, optionally a ceiling, and furniture (tables, chairs, shelves with
-books, sofas, cabinets, boxes) with NYU40 (ScanNet) class ids. Scanning casts a dense spherical ray
-pattern from several viewpoints at head height and merges the hits on a voxel grid, so, as in ScanNet,
-surfaces hidden from every viewpoint (under sofas, behind shelves) have no points, and the density
-is even. Colours come from each part's base colour, shaded by incidence, with noise.
+books, sofas, cabinets, boxes) with NYU40 (ScanNet) class ids; with their counts above zero also floor
+lamps, bins, pillows and small objects on the tables, and `chair_styles` / `round_table_prob` vary the
+shapes. Scanning (`sensor` "fused") casts a dense spherical ray pattern from several viewpoints at head
+height and merges the hits on a voxel grid, so, as in ScanNet, surfaces hidden from every viewpoint
+(under sofas, behind shelves) have no points, and the density is even. `sensor` "rgbd" instead takes a
+few frames of a depth camera (pinhole, limited range, noise growing with depth) looking into the room.
+Colours come from each part's base colour, shaded by incidence, with noise. Points are in the room frame.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import numpy as np
 from clickenhance_model.scenes import classes
 from clickenhance_model.scenes.layout import Footprints
 from clickenhance_model.scenes.lidar import LidarConfig, LidarScan, SensorPose, simulate_scan
-from clickenhance_model.scenes.primitives import Material, Primitive, Scene, box, cylinder, yaw_matrix
+from clickenhance_model.scenes.primitives import Material, Primitive, Scene, box, cylinder, ellipsoid, yaw_matrix
+from clickenhance_model.scenes.sensors import INDOOR_SENSORS, sensor_preset
 
 
 def _default_scanner() -> LidarConfig:
@@ -47,6 +51,22 @@ class IndoorConfig:
     elevation_deg: tuple[float, float] = (-85.0, 75.0)
     voxel_size: float = 0.03  # fused points are thinned to one per voxel of this edge (metres)
     scanner: LidarConfig = field(default_factory=_default_scanner)
+    sensor: str = "fused"  # "fused": spherical scans from every viewpoint; "rgbd": depth-camera frames
+    camera: LidarConfig = field(default_factory=lambda: sensor_preset("rgbd"))
+    camera_views: tuple[int, int] = (1, 3)  # rgbd: frames fused, taken from the first viewpoints
+    chair_styles: tuple[str, ...] = ("four_leg",)  # drawn from: four_leg, office, stool, armchair
+    round_table_prob: float = 0.0
+    lamps: tuple[int, int] = (0, 0)
+    bins: tuple[int, int] = (0, 0)
+    pillows_per_sofa: tuple[int, int] = (0, 0)
+    table_clutter: tuple[int, int] = (0, 0)  # small objects (cups, bottles, books, laptops, lamps) per table
+
+    def __post_init__(self) -> None:
+        if self.sensor not in INDOOR_SENSORS:
+            raise ValueError(f"IndoorConfig.sensor must be one of {INDOOR_SENSORS}, got {self.sensor!r}")
+        unknown = set(self.chair_styles) - set(CHAIR_STYLES)
+        if not self.chair_styles or unknown:
+            raise ValueError(f"IndoorConfig.chair_styles must name some of {CHAIR_STYLES}, got {self.chair_styles}")
 
 
 @dataclass
@@ -58,9 +78,12 @@ class GeneratedRoom:
     objects: list[tuple[int, int]]
 
 
+CHAIR_STYLES = ("four_leg", "office", "stool", "armchair")
 _WOOD = [(150, 111, 51), (120, 85, 45), (190, 150, 100), (90, 60, 35)]
 _FABRIC = [(70, 90, 140), (150, 60, 60), (90, 120, 80), (110, 110, 110), (200, 180, 150)]
 _PAINT = [(235, 235, 225), (225, 220, 200), (200, 215, 225), (240, 230, 215)]
+_PLASTIC = [(30, 30, 35), (200, 40, 40), (40, 90, 180), (230, 200, 60), (240, 240, 240), (60, 150, 90)]
+_METAL = [(170, 170, 175), (60, 60, 65), (200, 190, 160)]
 
 
 class _Room:
@@ -72,6 +95,8 @@ class _Room:
         self.objects: list[tuple[int, int]] = []
         self.floor = Footprints()
         self._next_id = 1
+        self.tables: list[tuple[float, float, float, float, float, float]] = []  # x, y, yaw, length, depth, height
+        self.sofas: list[tuple[float, float, float, float, float, float]] = []  # x, y, yaw, length, depth, seat
 
     def material(self, semantic: int, palette: list[tuple[int, int, int]], thing: bool = True) -> Material:
         """A material for a new object (a fresh instance id for things) with a jittered palette colour."""
@@ -228,22 +253,26 @@ def _furnish(room: _Room, config: IndoorConfig) -> None:
     """Tables with chairs, then wall furniture (shelves, sofas, cabinets), loose chairs and boxes."""
     rng = room.rng
     for _ in range(_count(rng, config.tables)):
-        parts, length, depth = table_parts(rng, room.material(classes.NYU_TABLE, _WOOD))
+        round_top = config.round_table_prob > 0 and rng.random() < config.round_table_prob
+        build = round_table_parts if round_top else table_parts
+        parts, length, depth = build(rng, room.material(classes.NYU_TABLE, _WOOD))
         pose = room.spot(length, depth, against_wall=False)
         if pose is not None:
             room.place(parts, *pose)
-            _chairs_around(room, pose, length, depth, _count(rng, config.chairs_per_table))
+            room.tables.append((*pose, length, depth, float(parts[0].center[2] + parts[0].size[2])))
+            _chairs_around(room, pose, length, depth, _count(rng, config.chairs_per_table), config)
     _wall_furniture(room, config)
     for _ in range(_count(rng, config.extra_chairs)):
         pose = room.spot(0.5, 0.5, against_wall=False)
         if pose is not None:
-            room.place(chair_parts(rng, room.material(classes.NYU_CHAIR, _WOOD + _FABRIC)), *pose)
+            room.place(_chair(room, config), *pose)
     for _ in range(_count(rng, config.boxes)):
         size = rng.uniform(0.15, 0.35, 3)
         pose = room.spot(2 * size[1], 2 * size[0], against_wall=rng.random() < 0.5)
         if pose is not None:
             mat = room.material(classes.NYU_BOX, [(190, 150, 100), (170, 130, 90), (220, 220, 210)])
             room.place([box(np.array([0.0, 0.0, size[2]]), size, mat)], *pose)
+    _clutter(room, config)
 
 
 def _count(rng: np.random.Generator, span: tuple[int, int]) -> int:
@@ -259,19 +288,27 @@ def _wall_furniture(room: _Room, config: IndoorConfig) -> None:
         books = dataclasses.replace(frame, color=_FABRIC[int(rng.integers(len(_FABRIC)))])
         _against_wall(room, *shelf_parts(rng, frame, books))
     for _ in range(_count(rng, config.sofas)):
-        _against_wall(room, *sofa_parts(rng, room.material(classes.NYU_SOFA, _FABRIC)))
+        parts, length, depth = sofa_parts(rng, room.material(classes.NYU_SOFA, _FABRIC))
+        pose = _against_wall(room, parts, length, depth)
+        if pose is not None:
+            room.sofas.append((*pose, length, depth, float(parts[0].size[2] * 2)))
     for _ in range(_count(rng, config.cabinets)):
         _against_wall(room, *cabinet_parts(rng, room.material(classes.NYU_CABINET, _WOOD)))
 
 
-def _against_wall(room: _Room, parts: list[Primitive], length: float, depth: float) -> None:
-    """Place an object with its back to a wall, if a free stretch of wall is found."""
+def _against_wall(
+    room: _Room, parts: list[Primitive], length: float, depth: float
+) -> tuple[float, float, float] | None:
+    """Place an object with its back to a wall, if a free stretch of wall is found; returns its pose."""
     pose = room.spot(length, depth, against_wall=True)
     if pose is not None:
         room.place(parts, *pose)
+    return pose
 
 
-def _chairs_around(room: _Room, table: tuple[float, float, float], length: float, depth: float, n: int) -> None:
+def _chairs_around(
+    room: _Room, table: tuple[float, float, float], length: float, depth: float, n: int, config: IndoorConfig
+) -> None:
     """Up to n chairs along the long sides of a table, facing it."""
     rng = room.rng
     x, y, yaw = table
@@ -288,18 +325,171 @@ def _chairs_around(room: _Room, table: tuple[float, float, float], length: float
             and room.floor.claim_disc(float(cx), float(cy), 0.22)
         ):
             facing = yaw + (np.pi if side > 0 else 0.0) + rng.normal(0, 0.2)
-            room.place(
-                chair_parts(rng, room.material(classes.NYU_CHAIR, _WOOD + _FABRIC)), float(cx), float(cy), facing
+            room.place(_chair(room, config), float(cx), float(cy), facing)
+
+
+def round_table_parts(rng: np.random.Generator, mat: Material) -> tuple[list[Primitive], float, float]:
+    """A round table: disc top on a central column with a foot disc; returns (parts, diameter, diameter)."""
+    radius, height = rng.uniform(0.35, 0.65), rng.uniform(0.7, 0.76)
+    parts = [
+        cylinder(np.array([0.0, 0.0, height - 0.02]), radius, 0.02, mat),
+        cylinder(np.array([0.0, 0.0, height / 2]), 0.04, height / 2 - 0.02, mat),
+        cylinder(np.array([0.0, 0.0, 0.015]), radius * 0.55, 0.015, mat),
+    ]
+    return parts, 2 * radius, 2 * radius
+
+
+def office_chair_parts(rng: np.random.Generator, mat: Material) -> list[Primitive]:
+    """An office chair facing +x: five-star base, gas column, padded seat and a tall backrest."""
+    seat_h, s = rng.uniform(0.44, 0.52), rng.uniform(0.44, 0.52)
+    parts = [
+        box(np.array([0.0, 0.0, seat_h]), np.array([s / 2, s / 2, 0.04]), mat),
+        box(np.array([-s / 2, 0.0, seat_h + 0.35]), np.array([0.03, s / 2 - 0.02, rng.uniform(0.22, 0.32)]), mat),
+        cylinder(np.array([0.0, 0.0, (seat_h - 0.04) / 2 + 0.05]), 0.025, (seat_h - 0.04) / 2 - 0.05, mat),
+    ]
+    for k in range(5):  # star legs
+        angle = 2 * np.pi * k / 5
+        parts.append(
+            box(
+                np.array([0.15 * np.cos(angle), 0.15 * np.sin(angle), 0.06]),
+                np.array([0.15, 0.02, 0.015]),
+                mat,
+                yaw_matrix(angle),
             )
+        )
+    return parts
+
+
+def stool_parts(rng: np.random.Generator, mat: Material) -> list[Primitive]:
+    """A stool: round seat on three or four splayed legs, no backrest."""
+    height, radius = rng.uniform(0.45, 0.75), rng.uniform(0.15, 0.2)
+    parts = [cylinder(np.array([0.0, 0.0, height - 0.02]), radius, 0.02, mat)]
+    legs = int(rng.integers(3, 5))
+    for k in range(legs):
+        angle = 2 * np.pi * k / legs
+        parts.append(
+            cylinder(
+                np.array([0.8 * radius * np.cos(angle), 0.8 * radius * np.sin(angle), height / 2 - 0.02]),
+                0.015,
+                height / 2 - 0.02,
+                mat,
+            )
+        )
+    return parts
+
+
+def armchair_parts(rng: np.random.Generator, mat: Material) -> list[Primitive]:
+    """An upholstered armchair facing +x: seat block, backrest and two arms."""
+    width, depth, seat = rng.uniform(0.7, 0.95), rng.uniform(0.7, 0.9), rng.uniform(0.38, 0.45)
+    parts, _, _ = sofa_parts(rng, mat)  # the sofa's shape rules, scaled to chair size
+    scale = np.array([depth, width, seat]) / (2 * parts[0].size)
+    return [Primitive(p.shape, p.center * scale, p.size * scale, p.rotation, p.material) for p in parts]
+
+
+def _chair(room: _Room, config: IndoorConfig) -> list[Primitive]:
+    """A chair of one of the configured styles (one style draws nothing extra, so scenes keep their stream)."""
+    rng = room.rng
+    style = config.chair_styles[0] if len(config.chair_styles) == 1 else str(rng.choice(config.chair_styles))
+    palette = _FABRIC if style == "armchair" else _WOOD + _FABRIC + (_PLASTIC if style != "four_leg" else [])
+    mat = room.material(classes.NYU_CHAIR, palette)
+    build = {"four_leg": chair_parts, "office": office_chair_parts, "stool": stool_parts, "armchair": armchair_parts}
+    return build[style](rng, mat)
+
+
+def _clutter(room: _Room, config: IndoorConfig) -> None:
+    """Floor lamps, bins, pillows on the sofas and small objects on the tables (nothing drawn for zero counts)."""
+    rng = room.rng
+    for _ in range(_optional(rng, config.lamps)):
+        pose = room.spot(0.4, 0.4, against_wall=rng.random() < 0.7)
+        if pose is not None:
+            room.place(_lamp_parts(rng, room.material(classes.NYU_LAMP, _METAL + _PAINT), floor=True), *pose)
+    for _ in range(_optional(rng, config.bins)):
+        pose = room.spot(0.35, 0.35, against_wall=rng.random() < 0.6)
+        if pose is not None:
+            mat = room.material(classes.NYU_OTHER_FURNITURE, _PLASTIC + _METAL)
+            radius, height = rng.uniform(0.12, 0.2), rng.uniform(0.3, 0.7)
+            shape = cylinder(np.array([0.0, 0.0, height / 2]), radius, height / 2, mat)
+            if rng.random() < 0.4:
+                shape = box(np.array([0.0, 0.0, height / 2]), np.array([radius, radius * 0.8, height / 2]), mat)
+            room.place([shape], *pose)
+    for x, y, yaw, length, depth, seat in room.sofas:
+        for _ in range(_optional(rng, config.pillows_per_sofa)):
+            mat = room.material(classes.NYU_PILLOW, _FABRIC + _PAINT)
+            along = rng.uniform(-length / 2 + 0.35, length / 2 - 0.35)
+            pillow = ellipsoid(np.array([-depth / 2 + 0.3, along, seat + 0.2]), np.array([0.08, 0.22, 0.2]), mat)
+            room.place([pillow], x, y, yaw)
+    for table in room.tables:
+        for _ in range(_optional(rng, config.table_clutter)):
+            _table_item(room, table)
+
+
+def _optional(rng: np.random.Generator, span: tuple[int, int]) -> int:
+    """A count from an inclusive range; (0, 0) draws nothing, so rooms without the object keep their stream."""
+    return _count(rng, span) if span[1] > 0 else 0
+
+
+def _lamp_parts(rng: np.random.Generator, mat: Material, floor: bool) -> list[Primitive]:
+    """A lamp: foot disc, stem and a shade (floor lamp about 1.5 m tall, table lamp about 0.4 m)."""
+    height = rng.uniform(1.3, 1.8) if floor else rng.uniform(0.3, 0.5)
+    shade = rng.uniform(0.15, 0.25) if floor else rng.uniform(0.08, 0.14)
+    return [
+        cylinder(np.array([0.0, 0.0, 0.015]), shade * 0.8, 0.015, mat),
+        cylinder(np.array([0.0, 0.0, height / 2]), 0.015, height / 2, mat),
+        cylinder(np.array([0.0, 0.0, height]), shade, shade * 0.7, mat),
+    ]
+
+
+def _table_item(room: _Room, table: tuple[float, float, float, float, float, float]) -> None:
+    """One small object on a table top: a cup, a bottle, a stack of books, a laptop or a table lamp."""
+    rng = room.rng
+    x, y, yaw, length, depth, top = table
+    local = np.array([rng.uniform(-depth / 2 + 0.1, depth / 2 - 0.1), rng.uniform(-length / 2 + 0.1, length / 2 - 0.1)])
+    kind = int(rng.integers(5))
+    if kind == 0:  # cup
+        mat = room.material(classes.NYU_OTHER_PROP, _PLASTIC + _PAINT)
+        parts = [cylinder(np.array([0.0, 0.0, 0.05]), rng.uniform(0.035, 0.05), 0.05, mat)]
+    elif kind == 1:  # bottle: body and neck
+        mat = room.material(classes.NYU_OTHER_PROP, _PLASTIC)
+        h = rng.uniform(0.18, 0.3)
+        parts = [
+            cylinder(np.array([0.0, 0.0, h * 0.35]), 0.035, h * 0.35, mat),
+            cylinder(np.array([0.0, 0.0, h * 0.85]), 0.013, h * 0.15, mat),
+        ]
+    elif kind == 2:  # a stack of books
+        mat = room.material(classes.NYU_BOOKS, _FABRIC)
+        parts = [
+            box(np.array([0.0, 0.0, 0.02 + 0.04 * k]), np.array([0.1, 0.14, 0.02]), mat, yaw_matrix(0.2 * k))
+            for k in range(int(rng.integers(1, 5)))
+        ]
+    elif kind == 3:  # laptop: base and an opened screen
+        mat = room.material(classes.NYU_OTHER_PROP, _METAL + [(30, 30, 35)])
+        tilt = rng.uniform(0.1, 0.5)
+        c, s = np.cos(tilt), np.sin(tilt)
+        screen = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+        parts = [
+            box(np.array([0.0, 0.0, 0.01]), np.array([0.12, 0.17, 0.01]), mat),
+            box(np.array([-0.12 - 0.11 * s, 0.0, 0.02 + 0.11 * c]), np.array([0.006, 0.17, 0.11]), mat, screen),
+        ]
+    else:
+        parts = _lamp_parts(rng, room.material(classes.NYU_LAMP, _METAL + _PAINT), floor=False)
+    rot = yaw_matrix(yaw)
+    center = np.array([x, y, 0.0]) + rot @ np.array([local[0], local[1], 0.0])
+    lifted = [Primitive(p.shape, p.center + np.array([0.0, 0.0, top]), p.size, p.rotation, p.material) for p in parts]
+    room.place(lifted, float(center[0]), float(center[1]), float(yaw + rng.uniform(0, 2 * np.pi)))
 
 
 def scan_room(room: GeneratedRoom, config: IndoorConfig, rng: np.random.Generator) -> LidarScan:
     """Scan the room from each viewpoint and fuse the coloured points, one per voxel, in the room frame."""
     xyz, rgb, sem, inst = [], [], [], []
-    for pose in room.viewpoints:
-        part = simulate_scan(
-            room.scene, pose, config.scanner, rng, with_color=True, directions=_sphere_rays(config, rng)
-        )
+    camera = config.sensor == "rgbd"
+    poses = _camera_poses(room, config, rng) if camera else room.viewpoints
+    for pose in poses:
+        if camera:
+            part = simulate_scan(room.scene, pose, config.camera, rng, with_color=True)
+        else:
+            part = simulate_scan(
+                room.scene, pose, config.scanner, rng, with_color=True, directions=_sphere_rays(config, rng)
+            )
         xyz.append(part.xyz.astype(np.float64) @ pose.rotation.T + pose.position)
         rgb.append(part.rgb)
         sem.append(part.semantic)
@@ -316,6 +506,21 @@ def scan_room(room: GeneratedRoom, config: IndoorConfig, rng: np.random.Generato
         instance=np.concatenate(inst)[keep],
         rgb=colors,
     )
+
+
+def _camera_poses(room: GeneratedRoom, config: IndoorConfig, rng: np.random.Generator) -> list[SensorPose]:
+    """Depth-camera poses at the first viewpoints, each aimed near the room's middle, tilted down 10 to 40 deg."""
+    count = min(len(room.viewpoints), _count(rng, config.camera_views))
+    middle = room.scene.primitives[0].center[:2]  # the floor slab's centre (_shell adds it first)
+    poses = []
+    for view in room.viewpoints[:count]:
+        aim = middle + rng.normal(0.0, 0.7, 2) - view.position[:2]
+        yaw = float(np.arctan2(aim[1], aim[0])) if np.linalg.norm(aim) > 0.3 else float(rng.uniform(0, 2 * np.pi))
+        tilt = np.radians(rng.uniform(10.0, 40.0))
+        c, s = np.cos(tilt), np.sin(tilt)
+        down = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])  # turns the optical axis (+x) downwards
+        poses.append(SensorPose(view.position, yaw_matrix(yaw) @ down))
+    return poses
 
 
 def _sphere_rays(config: IndoorConfig, rng: np.random.Generator) -> np.ndarray:

@@ -2,13 +2,21 @@
 
 A scene is a street cross-section (road with lanes and parking strips, curbs, sidewalks, terrain) along
 which frontages are laid out (buildings, hedges, fences, yards with trees, cross-street gaps), then
-street furniture (trees, lamp poles, signs, bins), parked and moving vehicles, pedestrians and cyclists.
+street furniture (trees, lamp poles, signs, bins), parked and moving vehicles, pedestrians and cyclists,
+and, when their counts are above zero, benches, bollard rows, fence segments, sidewalk bushes and other
+objects (hydrants, utility boxes, cones); `building_parts` adds doors, steps and facade pieces.
 Every size, pose and count is drawn from the given numpy Generator, so a seed reproduces the scene.
+
+Which objects carry instance ids (the training targets) follows SemanticKITTI by default (things only,
+or every object with `stuff_instances`); a non-empty `target_mix` instead gives each object of group g
+(classes.OUTDOOR_TARGET_GROUPS) an instance id with chance target_mix[g], drawn from a stream of its
+own, so the mix changes which objects are targets but not the scene.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -61,6 +69,23 @@ class OutdoorConfig:
     cross_street_prob: float = 0.35  # chance per side of a gap for a cross street
     closed_end_prob: float = 0.5  # chance per street end of a building row across the road
     stuff_instances: bool = False  # also give instance ids to poles, signs, trunks, ... (KITTI-360 style)
+    target_mix: dict[str, float] = field(default_factory=dict)  # group -> chance of an instance id ({} = off)
+    building_parts: bool = False  # doors, steps and facade pieces (bays, pilasters) as objects of their own
+    benches: tuple[int, int] = (0, 0)
+    bollard_rows: tuple[int, int] = (0, 0)
+    fence_segments: tuple[int, int] = (0, 0)  # free-standing railings and site fences on the sidewalks
+    sidewalk_bushes: tuple[int, int] = (0, 0)
+    other_objects: tuple[int, int] = (0, 0)  # hydrants, utility boxes, traffic cones
+
+    def __post_init__(self) -> None:
+        unknown = set(self.target_mix) - set(classes.OUTDOOR_TARGET_GROUPS)
+        if unknown:
+            raise ValueError(
+                f"OutdoorConfig.target_mix: unknown group(s) {sorted(unknown)}; "
+                f"groups: {', '.join(classes.OUTDOOR_TARGET_GROUPS)}"
+            )
+        if any(not 0.0 <= float(p) <= 1.0 for p in self.target_mix.values()):
+            raise ValueError(f"OutdoorConfig.target_mix: chances must be in [0, 1], got {self.target_mix}")
 
 
 @dataclass
@@ -81,10 +106,20 @@ class _Builder:
         self.objects: list[tuple[int, int]] = []
         self.floor = Footprints()
         self._next_id = 1
+        # target draws come from a stream of their own, so the mix never changes the geometry
+        self._targets = np.random.default_rng(int(rng.integers(1 << 62))) if config.target_mix else None
 
-    def instance(self, semantic: int) -> int:
-        """A new instance id for a thing class (or any class with stuff_instances), else 0."""
-        if semantic not in classes.SEMANTIC_KITTI_THINGS and not self.config.stuff_instances:
+    def instance(self, semantic: int, group: str | None = None) -> int:
+        """A new instance id if the object is a target, else 0.
+
+        Targets are thing classes (or every class with stuff_instances), or with a target mix the
+        objects of `group` (default: the class's group) with the mix's chance.
+        """
+        if self._targets is not None:
+            chance = self.config.target_mix.get(group or classes.DEFAULT_GROUP.get(semantic, "other"), 0.0)
+            if self._targets.random() >= chance:
+                return 0
+        elif semantic not in classes.SEMANTIC_KITTI_THINGS and not self.config.stuff_instances:
             return 0
         self._next_id += 1
         self.objects.append((semantic, self._next_id - 1))
@@ -110,6 +145,20 @@ class _Builder:
         """Integer draw from an inclusive (lo, hi) range."""
         return int(self.rng.integers(span[0], span[1] + 1))
 
+    def part(self, semantic: int, group: str) -> int:
+        """Instance id of an object that only a target mix makes a target (vegetation, fence stretches, parts)."""
+        return self.instance(semantic, group) if self._targets is not None else 0
+
+    def piece(self, wall: Material) -> int:
+        """Instance id of a piece of a building: its own when the mix makes it a target, else the building's."""
+        return self.part(classes.BUILDING, "building_part") or wall.instance
+
+    def relabel(self, material: Material, group: str) -> Material:
+        """`material` as a new object of `group` under a target mix (else unchanged); draws nothing from the scene."""
+        if self._targets is None:
+            return material
+        return dataclasses.replace(material, instance=self.instance(material.semantic, group))
+
 
 def _mat(rng: np.random.Generator, semantic: int, instance: int, remission: tuple[float, float], **kw) -> Material:
     """A material with a remission drawn from `remission` and a grey-ish colour derived from it."""
@@ -134,6 +183,7 @@ def generate_outdoor(
     _street_ends(b)
     _moving_traffic(b, lanes)
     _people(b, lanes)
+    _street_objects(b)
     return GeneratedScene(Scene(b.prims, ground), pose, b.objects)
 
 
@@ -253,8 +303,14 @@ def _building(b: _Builder, side: int, x0: float, length: float, setback: float) 
         for bx in np.arange(x0 + 2.0, x0 + length - 2.0, rng.uniform(3.0, 6.0)):
             bz = z0 + 1.0 + rng.uniform(2.5, max(2.6, height - 1.0))
             b.prims.append(
-                box(np.array([bx, y_face - side * 0.5, bz]), np.array([rng.uniform(0.8, 1.6), 0.5, 0.1]), mat)
+                box(
+                    np.array([bx, y_face - side * 0.5, bz]),
+                    np.array([rng.uniform(0.8, 1.6), 0.5, 0.1]),
+                    dataclasses.replace(mat, instance=b.piece(mat)) if b.config.building_parts else mat,
+                )
             )
+    if b.config.building_parts:
+        _building_parts(b, mat, side, x0, length, y_face)
     for _ in range(int(rng.integers(0, 3))):  # front-garden trees and shrubs
         _tree(b, x0 + rng.uniform(0, length), _side_y(g, side, setback - rng.uniform(0.5, 2.5)))
     for _ in range(int(rng.integers(0, 4))):
@@ -276,7 +332,8 @@ def _hedge(b: _Builder, side: int, x0: float, length: float, setback: float) -> 
     rng = b.rng
     h = float(rng.uniform(0.8, 2.5))
     w = float(rng.uniform(0.6, 1.5))
-    mat = _mat(rng, classes.VEGETATION, 0, (0.25, 0.4), pass_prob=0.1, scatter=0.15)
+    mat = _mat(rng, classes.VEGETATION, b.part(classes.VEGETATION, "hedge"), (0.25, 0.4), pass_prob=0.1,
+               scatter=0.15)  # fmt: skip
     y = _side_y(b.ground, side, setback + w / 2)
     b.place(
         [box(np.array([0.0, 0.0, h / 2]), np.array([length / 2, w / 2, h / 2 + 0.05]), mat)],
@@ -308,15 +365,16 @@ def _fence(b: _Builder, side: int, x0: float, length: float, setback: float) -> 
     thick = 0.2 if wall else 0.03
     for s in np.arange(x0, x0 + length, 8.0):
         seg = min(8.0, x0 + length - s)
+        stretch = b.relabel(mat, "wall" if wall else "fence")  # each 8 m stretch is one object under a mix
         b.place(
-            [box(np.array([0.0, 0.0, h / 2 - 0.1]), np.array([seg / 2, thick, h / 2 + 0.1]), mat)],
+            [box(np.array([0.0, 0.0, h / 2 - 0.1]), np.array([seg / 2, thick, h / 2 + 0.1]), stretch)],
             s + seg / 2,
             y,
             0.0,
             on_ground=False,
         )
-        if not wall:
-            post = _mat(rng, classes.FENCE, 0, (0.2, 0.4))
+        if not wall:  # the stretch's first post belongs to it
+            post = dataclasses.replace(_mat(rng, classes.FENCE, 0, (0.2, 0.4)), instance=stretch.instance)
             b.place([cylinder(np.array([0.0, 0.0, h / 2]), 0.05, h / 2 + 0.05, post)], s, y, 0.0, on_ground=False)
 
 
@@ -341,7 +399,8 @@ def _tree(b: _Builder, x: float, y: float) -> None:
     crown_r = float(rng.uniform(1.8, 4.5))
     crown_h = float(rng.uniform(2.0, 5.0))
     trunk = _mat(rng, classes.TRUNK, b.instance(classes.TRUNK), (0.25, 0.38))
-    leaves = _mat(rng, classes.VEGETATION, 0, (0.25, 0.42), pass_prob=0.2, scatter=0.3)
+    leaves = _mat(rng, classes.VEGETATION, b.part(classes.VEGETATION, "canopy"), (0.25, 0.42), pass_prob=0.2,
+                  scatter=0.3)  # fmt: skip
     top = trunk_h + crown_h * 0.6
     parts = [cylinder(np.array([0.0, 0.0, top / 2 - 0.1]), r, top / 2 + 0.1, trunk)]
     for _ in range(int(rng.integers(1, 4))):
@@ -357,7 +416,8 @@ def _bush(b: _Builder, x: float, y: float) -> None:
     r = float(rng.uniform(0.4, 1.4))
     if not b.floor.claim_disc(x, y, r):
         return
-    mat = _mat(rng, classes.VEGETATION, 0, (0.25, 0.42), pass_prob=0.1, scatter=0.15)
+    mat = _mat(rng, classes.VEGETATION, b.part(classes.VEGETATION, "bush"), (0.25, 0.42), pass_prob=0.1,
+               scatter=0.15)  # fmt: skip
     h = r * float(rng.uniform(0.5, 0.9))
     b.place(
         [ellipsoid(np.array([0.0, 0.0, h * 0.7]), np.array([r, r * rng.uniform(0.6, 1.0), h]), mat)],
@@ -501,7 +561,7 @@ def _sidewalk_furniture(b: _Builder, side: int) -> None:
     for _ in range(b.count(cfg.bins) // 2):
         x, y = rng.uniform(-50, 50), _side_y(g, side, rng.uniform(0.5, walk))
         if b.floor.claim_disc(x, y, 0.4):
-            mat = _mat(rng, classes.OTHER_OBJECT, b.instance(classes.OTHER_OBJECT), (0.1, 0.5))
+            mat = _mat(rng, classes.OTHER_OBJECT, b.instance(classes.OTHER_OBJECT, "bin"), (0.1, 0.5))
             b.place([cylinder(np.array([0.0, 0.0, 0.5]), 0.3, 0.5, mat)], x, y, 0.0, on_ground=False)
 
 
@@ -659,3 +719,158 @@ def _add_person(b: _Builder, x: float, y: float, yaw: float, walking: bool) -> N
         return
     sem = classes.MOVING_PERSON if walking else classes.PERSON
     b.place(person_parts(b.rng, sem, b.instance(sem), walking), x, y, yaw, on_ground=False)
+
+
+def _building_parts(b: _Builder, wall: Material, side: int, x0: float, length: float, y_face: float) -> None:
+    """Doors (some up a flight of steps) and pilasters on a facade: building_part targets, else part of the building."""
+    rng, g = b.rng, b.ground
+    out = -side  # from the facade towards the road
+    for _ in range(int(rng.integers(1, 2 + int(length // 8)))):
+        x = float(rng.uniform(x0 + 1.2, max(x0 + 1.3, x0 + length - 1.2)))
+        z = float(g.surface_height(x, y_face + out * 0.5))
+        width, height, proud = rng.uniform(0.9, 2.0), rng.uniform(2.1, 2.6), rng.uniform(0.06, 0.14)
+        steps = int(rng.integers(0, 4)) if rng.random() < 0.5 else 0
+        rise, tread = rng.uniform(0.13, 0.18), rng.uniform(0.28, 0.35)
+        door = _mat(rng, classes.BUILDING, b.piece(wall), (0.08, 0.45))
+        bottom = z + steps * rise
+        b.prims.append(
+            box(
+                np.array([x, y_face + out * proud / 2, bottom + height / 2]),
+                np.array([width / 2, proud / 2, height / 2]),
+                door,
+            )
+        )
+        if steps:
+            flight = dataclasses.replace(wall, instance=b.piece(wall))
+            for k in range(steps):  # step k reaches (steps - k) treads out and (k + 1) rises up
+                reach = (steps - k) * tread
+                b.prims.append(
+                    box(
+                        np.array([x, y_face + out * reach / 2, z - 0.1 + (k + 1) * rise / 2 + 0.05]),
+                        np.array([width / 2 + 0.2, reach / 2, (k + 1) * rise / 2 + 0.05]),
+                        flight,
+                    )
+                )
+    if rng.random() < 0.4:  # pilasters: flat columns proud of the facade
+        top = float(rng.uniform(2.5, 6.0))
+        for x in np.arange(x0 + 0.5, x0 + length - 0.3, rng.uniform(3.0, 6.0)):
+            z = float(g.surface_height(x, y_face + out * 0.5)) - 0.2
+            half = np.array([rng.uniform(0.15, 0.35), rng.uniform(0.08, 0.25), (top + 0.2) / 2])
+            b.prims.append(
+                box(
+                    np.array([x, y_face + out * half[1], z + half[2]]),
+                    half,
+                    dataclasses.replace(wall, instance=b.piece(wall)),
+                )
+            )
+
+
+def _optional(b: _Builder, span: tuple[int, int]) -> int:
+    """A count from an inclusive range; (0, 0) draws nothing, so scenes without the object keep their stream."""
+    return b.count(span) if span[1] > 0 else 0
+
+
+def _street_objects(b: _Builder) -> None:
+    """Benches, bollard rows, free-standing fence segments, sidewalk bushes and other objects (counts per street)."""
+    cfg, rng, g = b.config, b.rng, b.ground
+    for _ in range(_optional(b, cfg.sidewalk_bushes)):
+        side = int(rng.choice([-1, 1]))
+        _bush(b, rng.uniform(-60, 60), _side_y(g, side, rng.uniform(0.8, max(0.9, _walk_width(g, side)))))
+    for _ in range(_optional(b, cfg.benches)):
+        _bench(b, int(rng.choice([-1, 1])))
+    for _ in range(_optional(b, cfg.bollard_rows)):
+        _bollards(b, int(rng.choice([-1, 1])))
+    for _ in range(_optional(b, cfg.fence_segments)):
+        _fence_segment(b, int(rng.choice([-1, 1])))
+    for _ in range(_optional(b, cfg.other_objects)):
+        _other_object(b, int(rng.choice([-1, 1])))
+
+
+def _sidewalk_spot(
+    b: _Builder, side: int, outward: tuple[float, float], length: float, width: float, tries: int = 8
+) -> tuple[float, float] | None:
+    """A free spot within 50 m along the street, `outward` metres beyond the curb, for a length x width object."""
+    for _ in range(tries):
+        x, y = float(b.rng.uniform(-50, 50)), _side_y(b.ground, side, b.rng.uniform(*outward))
+        if b.floor.claim_rect(x, y, 0.0, length, width):
+            return x, y
+    return None
+
+
+def _bench(b: _Builder, side: int) -> None:
+    """A park bench on the sidewalk facing the road: seat, tilted backrest, two leg slabs."""
+    rng, g = b.rng, b.ground
+    length, depth, seat = rng.uniform(1.2, 2.0), rng.uniform(0.4, 0.55), rng.uniform(0.42, 0.48)
+    spot = _sidewalk_spot(b, side, (0.6, max(0.7, _walk_width(g, side) - 0.3)), length, depth + 0.3)
+    if spot is None:
+        return
+    x, y = spot
+    mat = _mat(rng, classes.OTHER_OBJECT, b.instance(classes.OTHER_OBJECT, "bench"), (0.15, 0.45))
+    parts = [
+        box(np.array([0.0, 0.0, seat]), np.array([depth / 2, length / 2, 0.03]), mat),
+        box(np.array([-depth / 2, 0.0, seat + 0.25]), np.array([0.03, length / 2, 0.2]), mat, _pitch(-0.2)),
+    ]
+    parts += [
+        box(np.array([0.0, s * (length / 2 - 0.12), seat / 2]), np.array([depth / 2 - 0.03, 0.03, seat / 2]), mat)
+        for s in (-1, 1)
+    ]
+    b.place(parts, x, y, -side * np.pi / 2, on_ground=False)
+
+
+def _bollards(b: _Builder, side: int) -> None:
+    """A row of bollards along the curb, each its own object."""
+    rng, g = b.rng, b.ground
+    x, gap = float(rng.uniform(-50, 40)), float(rng.uniform(1.2, 2.2))
+    radius, height = float(rng.uniform(0.05, 0.11)), float(rng.uniform(0.7, 1.1))
+    y = _side_y(g, side, rng.uniform(0.25, 0.5))
+    for k in range(int(rng.integers(3, 9))):
+        if b.floor.claim_disc(x + k * gap, y, radius + 0.1):
+            mat = _mat(rng, classes.OTHER_OBJECT, b.instance(classes.OTHER_OBJECT, "bollard"), (0.2, 0.6))
+            parts = [
+                cylinder(np.array([0.0, 0.0, height / 2]), radius, height / 2, mat),
+                ellipsoid(np.array([0.0, 0.0, height]), np.array([radius, radius, radius * 0.6]), mat),
+            ]
+            b.place(parts, x + k * gap, y, 0.0, on_ground=False)
+
+
+def _fence_segment(b: _Builder, side: int) -> None:
+    """A free-standing railing at the curb or a site fence on the sidewalk: mesh or bars with posts, one object."""
+    rng, g = b.rng, b.ground
+    length, height = float(rng.uniform(2.0, 8.0)), float(rng.uniform(0.9, 2.0))
+    outward = (0.2, 0.4) if rng.random() < 0.5 else (max(0.3, _walk_width(g, side) - 0.4),) * 2
+    spot = _sidewalk_spot(b, side, outward, length, 0.3)
+    if spot is None:
+        return
+    x, y = spot
+    instance = b.instance(classes.FENCE, "fence")
+    mesh = _mat(rng, classes.FENCE, instance, (0.15, 0.45), pass_prob=float(rng.uniform(0.2, 0.7)))
+    post = _mat(rng, classes.FENCE, instance, (0.15, 0.4))
+    parts = [box(np.array([0.0, 0.0, height / 2 + 0.05]), np.array([length / 2, 0.02, height / 2 - 0.05]), mesh)]
+    for px in np.linspace(-length / 2, length / 2, max(2, int(round(length / 2.5)) + 1)):
+        parts.append(cylinder(np.array([px, 0.0, height / 2 + 0.02]), 0.04, height / 2 + 0.02, post))
+    b.place(parts, x, y, float(rng.normal(0, 0.03)), on_ground=False)
+
+
+def _other_object(b: _Builder, side: int) -> None:
+    """A fire hydrant, a utility box or a traffic cone on the sidewalk (cones also at the road edge)."""
+    rng, g = b.rng, b.ground
+    kind = int(rng.integers(3))
+    spot = _sidewalk_spot(b, side, (-0.8, 0.0) if kind == 2 else (0.3, max(0.4, _walk_width(g, side))), 0.9, 0.9)
+    if spot is None:
+        return
+    x, y = spot
+    mat = _mat(rng, classes.OTHER_OBJECT, b.instance(classes.OTHER_OBJECT, "other"), (0.2, 0.7))
+    if kind == 0:  # hydrant: body, cap, two side nozzles
+        h = float(rng.uniform(0.6, 0.9))
+        parts = [
+            cylinder(np.array([0.0, 0.0, h / 2]), 0.12, h / 2, mat),
+            ellipsoid(np.array([0.0, 0.0, h]), np.array([0.13, 0.13, 0.1]), mat),
+        ]
+        parts += [cylinder(np.array([0.0, s * 0.15, h * 0.65]), 0.05, 0.06, mat, align_z(_LATERAL)) for s in (-1, 1)]
+    elif kind == 1:  # utility cabinet
+        half = np.array([rng.uniform(0.2, 0.35), rng.uniform(0.3, 0.6), rng.uniform(0.5, 0.8)])
+        parts = [box(np.array([0.0, 0.0, half[2]]), half, mat)]
+    else:  # traffic cone as stacked discs over a square foot
+        parts = [box(np.array([0.0, 0.0, 0.02]), np.array([0.2, 0.2, 0.02]), mat)]
+        parts += [cylinder(np.array([0.0, 0.0, 0.04 + 0.1 * k + 0.05]), 0.15 - 0.035 * k, 0.05, mat) for k in range(4)]
+    b.place(parts, x, y, float(rng.uniform(0, 2 * np.pi)), on_ground=False)

@@ -1,4 +1,4 @@
-"""Bird's-eye PNG pictures of labelled point clouds, with one object highlighted (for docs and the demo).
+"""Bird's-eye and side-view PNG pictures of labelled point clouds, with one object highlighted (docs, demo, checks).
 
 Uses matplotlib's object API with the Agg canvas, so it works headless and leaves pyplot state alone.
 """
@@ -42,9 +42,28 @@ _PALETTE = {
     classes.PERSON: (0.95, 0.55, 0.75),
     classes.MOVING_PERSON: (0.95, 0.55, 0.75),
 }
+NYU_PALETTE = {
+    classes.NYU_WALL: (0.55, 0.55, 0.6),
+    classes.NYU_FLOOR: (0.4, 0.35, 0.3),
+    classes.NYU_CEILING: (0.7, 0.7, 0.75),
+    classes.NYU_DOOR: (0.6, 0.45, 0.3),
+    classes.NYU_CABINET: (0.3, 0.5, 0.9),
+    classes.NYU_CHAIR: (0.95, 0.3, 0.3),
+    classes.NYU_SOFA: (0.6, 0.3, 0.8),
+    classes.NYU_TABLE: (0.95, 0.75, 0.2),
+    classes.NYU_BOOKSHELF: (0.2, 0.75, 0.5),
+    classes.NYU_BOX: (0.8, 0.55, 0.3),
+    classes.NYU_PILLOW: (0.95, 0.6, 0.8),
+    classes.NYU_BOOKS: (0.3, 0.9, 0.9),
+    classes.NYU_LAMP: (1.0, 1.0, 0.5),
+    classes.NYU_OTHER_FURNITURE: (0.5, 0.8, 0.2),
+    classes.NYU_OTHER_PROP: (1.0, 0.45, 0.0),
+}
+PALETTES = {"semantickitti": _PALETTE, "nyu40": NYU_PALETTE}
+VIEWS = {"top": (0, 1, "x (m, forward)", "y (m, left)"), "side": (0, 2, "x (m, forward)", "z (m, up)")}
 
 
-def _colors(xyz: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+def _colors(xyz: np.ndarray, labels: np.ndarray | None, palette: dict | None = None) -> np.ndarray:
     """Per-point RGB: by semantic class when labels are given (raw SemanticKITTI uint32 allowed), else by height."""
     if labels is None:
         z = xyz[:, 2]
@@ -56,7 +75,7 @@ def _colors(xyz: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
     ids, inverse = np.unique(sem, return_inverse=True)
     for k, sid in enumerate(ids):
         fallback = np.random.default_rng(int(sid)).uniform(0.3, 0.8, 3)
-        out[inverse == k] = _PALETTE.get(int(sid), fallback)
+        out[inverse == k] = (_PALETTE if palette is None else palette).get(int(sid), fallback)
     return out
 
 
@@ -69,14 +88,22 @@ def render_bird_eye(
     extent: float = 50.0,
     dpi: int = 150,
     rgb: np.ndarray | None = None,
+    view: str = "top",
+    label_set: str = "semantickitti",
+    center: tuple[float, float] = (0.0, 0.0),
+    point_size: float | None = None,
 ) -> Path:
     """Write a top-view PNG of `xyz` coloured by class (int labels) or height (None), highlighting a mask.
 
     A boolean `labels_or_mask` is itself the highlighted mask (the rest drawn grey). `highlight`
     points are drawn on top in a strong colour and circled, so a small object is found in a big scan.
     `extent` is the half width in metres of the square shown around the sensor origin. `rgb` ([N, 3]
-    uint8, e.g. an indoor scan's colours) overrides the class colours.
+    uint8, e.g. an indoor scan's colours) overrides the class colours. `view` "side" draws x against z
+    instead of y; `label_set` "nyu40" colours by the indoor classes; `center` is the middle of the picture;
+    `point_size` (matplotlib marker area) replaces the size chosen from the point count and extent.
     """
+    if view not in VIEWS or label_set not in PALETTES:
+        raise ValueError(f"view must be one of {sorted(VIEWS)} and label_set one of {sorted(PALETTES)}")
     xyz = np.asarray(xyz, dtype=np.float64)
     if xyz.ndim != 2 or xyz.shape[1] < 2:
         raise ValueError(f"xyz must be [N, 2 or 3], got {xyz.shape}")
@@ -89,7 +116,7 @@ def render_bird_eye(
         highlight = labels if highlight is None else highlight
         colors = np.full((len(xyz), 3), 0.6)
     else:
-        colors = _colors(xyz, labels)
+        colors = _colors(xyz, labels, PALETTES[label_set])
     if rgb is not None:
         rgb = np.asarray(rgb)
         if rgb.shape != (len(xyz), 3):
@@ -98,11 +125,13 @@ def render_bird_eye(
     mask = np.zeros(len(xyz), dtype=bool) if highlight is None else np.asarray(highlight, dtype=bool)
     if mask.shape != (len(xyz),):
         raise ValueError(f"highlight must be a boolean mask with one entry per point ({len(xyz)}), got {mask.shape}")
+    u, v, u_name, v_name = VIEWS[view]
+    xyz = xyz[:, [u, v, 3 - u - v]]  # the drawn plane first
     fig = Figure(figsize=(8, 8), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     ax.set_facecolor((0.1, 0.1, 0.12))
-    size = float(np.clip(6e4 / max(len(xyz), 1), 0.3, 4.0)) * (50.0 / extent) ** 2
+    size = float(np.clip(6e4 / max(len(xyz), 1), 0.3, 4.0)) * (50.0 / extent) ** 2 if point_size is None else point_size
     rest = ~mask
     ax.scatter(xyz[rest, 0], xyz[rest, 1], s=size, c=colors[rest], marker=".", linewidths=0, rasterized=True)
     if mask.any():
@@ -111,11 +140,12 @@ def render_bird_eye(
         radius = np.linalg.norm(xyz[mask, :2] - center, axis=1).max() + 1.0
         ax.add_patch(Circle(tuple(center), radius, fill=False, color=HIGHLIGHT_RGB, linewidth=1.2))
     ax.plot([0], [0], marker="^", color="white", markersize=5)
-    ax.set_xlim(-extent, extent)
-    ax.set_ylim(-extent, extent)
+    cu, cv = center
+    ax.set_xlim(cu - extent, cu + extent)
+    ax.set_ylim(cv - extent, cv + extent)
     ax.set_aspect("equal")
-    ax.set_xlabel("x (m, forward)")
-    ax.set_ylabel("y (m, left)")
+    ax.set_xlabel(u_name)
+    ax.set_ylabel(v_name)
     ax.set_title(title or f"{len(xyz)} points" + (f", {int(mask.sum())} highlighted" if mask.any() else ""))
     fig.tight_layout()
     path = Path(path)

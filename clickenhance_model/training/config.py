@@ -44,6 +44,31 @@ class SplitConfig:
 
 
 @dataclass(frozen=True)
+class SyntheticPart:
+    """One part of a mixed generated dataset: scans of `domain` seen by `sensor`, `share` of each split.
+
+    `sensor` names a preset of `scenes.sensors` (outdoor: hdl64, vlp16, hdl32, os1_128, os2_128,
+    livox_mid40; indoor: fused, rgbd); "" keeps the generator's sensor of that domain.
+    """
+
+    domain: str = "outdoor"
+    sensor: str = ""
+    share: float = 1.0
+
+    def __post_init__(self) -> None:
+        """Reject an unknown domain or sensor and a non-positive share."""
+        from clickenhance_model.scenes.sensors import INDOOR_SENSORS, OUTDOOR_SENSORS
+
+        if self.domain not in DOMAINS:
+            raise ValueError(f"data.synthetic.mix: domain must be one of {DOMAINS}, got {self.domain!r}")
+        sensors = OUTDOOR_SENSORS if self.domain == "outdoor" else INDOOR_SENSORS
+        if self.sensor and self.sensor not in sensors:
+            raise ValueError(f"data.synthetic.mix: {self.domain} sensor must be one of {sensors}, got {self.sensor!r}")
+        if not self.share > 0:
+            raise ValueError(f"data.synthetic.mix: share must be > 0, got {self.share}")
+
+
+@dataclass(frozen=True)
 class SyntheticConfig:
     """Generated scenes (dataset "synthetic"): how many scans per split and the generator's settings.
 
@@ -51,6 +76,9 @@ class SyntheticConfig:
     `DataConfig.root`; both are drawn from `seed`, so the same settings give the same files.
     `beams`/`azimuth_steps` of 0 keep the generator's sensor (HDL-64E-like, 64 x 2048);
     `angled_parking_prob` null keeps the street generator's share of angled parking rows.
+    `generator` overrides GeneratorConfig sections (lidar / outdoor / indoor, e.g. the outdoor
+    target_mix and object counts); `mix` non-empty splits every split into parts of other domains
+    and sensors by share (frames in part order), and then `domain` is not used.
     """
 
     domain: str = "outdoor"
@@ -60,9 +88,11 @@ class SyntheticConfig:
     beams: int = 0
     azimuth_steps: int = 0
     angled_parking_prob: float | None = None
+    generator: dict[str, Any] = field(default_factory=dict)
+    mix: tuple[SyntheticPart, ...] = ()
 
     def __post_init__(self) -> None:
-        """Reject an unknown domain and empty splits."""
+        """Reject an unknown domain, empty splits and generator settings the generator does not have."""
         if self.domain not in DOMAINS:
             raise ValueError(f"data.synthetic.domain must be one of {DOMAINS}, got {self.domain!r}")
         if self.train_scans < 1 or self.val_scans < 1:
@@ -72,6 +102,10 @@ class SyntheticConfig:
                              f"got {self.angled_parking_prob}")
         if self.beams < 0 or self.azimuth_steps < 0:
             raise ValueError("data.synthetic.beams and azimuth_steps must be >= 0 (0 = generator default)")
+        if self.generator:
+            from clickenhance_model.scenes.generate import GeneratorConfig
+
+            config_from_dict(GeneratorConfig, self.generator, where="data.synthetic.generator")
 
 
 @dataclass(frozen=True)

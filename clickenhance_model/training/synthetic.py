@@ -3,7 +3,9 @@
 Under `root`, sequence 00 holds the training scans (frames 0..train_scans-1 of seed `seed`)
 and sequence 01 the validation scans (frames of seed `seed + VAL_SEED_OFFSET`, so they are
 never training scenes). `root/synthetic.yaml` records the settings; a folder made with other
-settings is refused rather than mixed. Missing or half-written frames (e.g. after an
+settings is refused rather than mixed (settings a newer generator added are compared at their defaults,
+which reproduce the older generator's scans). A config with a `mix` splits each split into parts
+(domain, sensor) by share, frames in part order. Missing or half-written frames (e.g. after an
 interrupted run) are generated again, each from its own seed, so the files are the same
 whenever they are made. The trainer then reads them with the SemanticKITTI reader, like
 real data.
@@ -17,13 +19,15 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import yaml
 from tqdm import tqdm
 
-from clickenhance_model.config import config_to_dict
+from clickenhance_model.config import config_from_dict, config_to_dict
 from clickenhance_model.scenes.generate import GeneratorConfig, generate_scan
+from clickenhance_model.scenes.sensors import sensor_preset
 from clickenhance_model.scenes.writer import scan_paths, write_scan
-from clickenhance_model.training.config import SyntheticConfig
+from clickenhance_model.training.config import SyntheticConfig, SyntheticPart
 
 SPLIT_SEQUENCES = {"train": "00", "val": "01"}
 VAL_SEED_OFFSET = 1_000_003
@@ -32,13 +36,42 @@ MANIFEST = "synthetic.yaml"
 
 def generator_config(config: SyntheticConfig) -> GeneratorConfig:
     """The generator's settings, with the sensor size overridden where the config asks for it."""
-    generator = GeneratorConfig()
+    generator = config_from_dict(GeneratorConfig, config.generator, where="data.synthetic.generator")
     sensor = {k: v for k, v in (("beams", config.beams), ("azimuth_steps", config.azimuth_steps)) if v}
     if sensor:
         generator.lidar = dataclasses.replace(generator.lidar, **sensor)
     if config.angled_parking_prob is not None:
         generator.outdoor = dataclasses.replace(generator.outdoor, angled_parking_prob=config.angled_parking_prob)
     return generator
+
+
+def part_generator(base: GeneratorConfig, part: SyntheticPart) -> GeneratorConfig:
+    """`base` with the part's sensor: an outdoor preset replaces the LiDAR, an indoor one picks the room scan."""
+    if not part.sensor:
+        return base
+    if part.domain == "outdoor":
+        return dataclasses.replace(base, lidar=sensor_preset(part.sensor))
+    return dataclasses.replace(base, indoor=dataclasses.replace(base.indoor, sensor=part.sensor))
+
+
+def part_counts(shares: list[float], total: int) -> list[int]:
+    """Scans per part: `total` split by share, rounding by largest remainder (the counts sum to `total`)."""
+    exact = np.asarray(shares, dtype=np.float64) / sum(shares) * total
+    counts = np.floor(exact).astype(int)
+    for k in np.argsort(counts - exact, kind="stable")[: total - counts.sum()]:
+        counts[k] += 1
+    return counts.tolist()
+
+
+def frame_plan(config: SyntheticConfig, count: int) -> list[tuple[str, GeneratorConfig]]:
+    """(domain, generator settings) of frames 0..count-1 of a split: the mix's parts in order, else one part."""
+    base = generator_config(config)
+    if not config.mix:
+        return [(config.domain, base)] * count
+    plan = []
+    for part, n in zip(config.mix, part_counts([p.share for p in config.mix], count), strict=True):
+        plan += [(part.domain, part_generator(base, part))] * n
+    return plan
 
 
 def _frame_complete(root: Path, sequence: int, frame: int) -> bool:
@@ -50,12 +83,29 @@ def _frame_complete(root: Path, sequence: int, frame: int) -> bool:
     return size > 0 and size % 16 == 0 and label_path.stat().st_size * 4 == size
 
 
+def _with_defaults(record: dict) -> dict:
+    """A settings record with the fields it lacks filled in at their defaults (records of older versions).
+
+    A record this version cannot read (unknown or invalid settings) is returned as it is, so it
+    compares as other settings.
+    """
+    filled = dict(record)
+    try:
+        if isinstance(record.get("synthetic"), dict):
+            filled["synthetic"] = config_to_dict(config_from_dict(SyntheticConfig, record["synthetic"]))
+        if isinstance(record.get("generator"), dict):
+            filled["generator"] = config_to_dict(config_from_dict(GeneratorConfig, record["generator"]))
+    except (TypeError, ValueError):
+        return record
+    return filled
+
+
 def _check_manifest(root: Path, record: dict) -> None:
     """Write the settings record, or check that the folder was generated with the same settings."""
     path = root / MANIFEST
     if path.is_file():
         stored = yaml.safe_load(path.read_text())
-        if stored != record:
+        if not isinstance(stored, dict) or _with_defaults(stored) != record:
             raise ValueError(
                 f"{root} holds scenes generated with other settings ({path}); "
                 "choose another data.root (or --data-root) or delete that folder"
@@ -87,29 +137,29 @@ def ensure_generated(root: Path, config: SyntheticConfig, show_progress: bool = 
     generator = generator_config(config)
     _check_manifest(root, {"synthetic": config_to_dict(config), "generator": config_to_dict(generator)})
     jobs = [
-        (int(SPLIT_SEQUENCES[split]), seed, frame)
+        (root, domain, int(SPLIT_SEQUENCES[split]), seed, frame, settings)
         for split, seed, count in (
             ("train", config.seed, config.train_scans),
             ("val", config.seed + VAL_SEED_OFFSET, config.val_scans),
         )  # fmt: skip
-        for frame in range(count)
+        for frame, (domain, settings) in enumerate(frame_plan(config, count))
     ]
-    missing = [job for job in jobs if not _frame_complete(root, job[0], job[2])]
+    missing = [job for job in jobs if not _frame_complete(root, job[2], job[4])]
     if not missing:
         return root
-    progress = tqdm(total=len(missing), desc=f"generating {config.domain} scans", unit="scan",
-                    disable=not show_progress)  # fmt: skip
+    what = "mixed" if config.mix else config.domain
+    progress = tqdm(total=len(missing), desc=f"generating {what} scans", unit="scan", disable=not show_progress)
     processes = generation_workers(workers, len(missing))
     with progress:
         if processes == 1:
-            for sequence, seed, frame in missing:
-                _generate_frame(root, config.domain, sequence, seed, frame, generator)
+            for job in missing:
+                _generate_frame(*job)
                 progress.update()
         else:
             # forkserver: workers start from a clean process, not a fork of this (threaded, torch-holding) one
             context = multiprocessing.get_context("forkserver")
             with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
-                futures = [pool.submit(_generate_frame, root, config.domain, *job, generator) for job in missing]
+                futures = [pool.submit(_generate_frame, *job) for job in missing]
                 for future in futures:
                     future.result()
                     progress.update()

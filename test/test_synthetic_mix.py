@@ -1,0 +1,138 @@
+"""Mixed generated training data: parts of several domains and sensors in one folder, the any-object config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from clickenhance_model.config import config_from_dict
+from clickenhance_model.scenes.generate import generate_scan
+from clickenhance_model.scenes.writer import read_scan
+from clickenhance_model.training.config import (
+    CONFIG_DIR,
+    DataConfig,
+    SyntheticConfig,
+    SyntheticPart,
+    load_train_config,
+)
+from clickenhance_model.training.data import index_objects, open_split
+from clickenhance_model.training.synthetic import (
+    MANIFEST,
+    ensure_generated,
+    frame_plan,
+    generator_config,
+    part_counts,
+    part_generator,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL_ROOMS = {"indoor": {"camera_views": [1, 1], "viewpoints": [1, 2], "table_clutter": [1, 2]}}
+
+
+def tiny_mix() -> SyntheticConfig:
+    """Two streets seen by a VLP-16 and one room seen by the depth camera in the training split."""
+    mix = (SyntheticPart("outdoor", "vlp16", 2.0), SyntheticPart("indoor", "rgbd", 1.0))
+    return SyntheticConfig(train_scans=3, val_scans=1, seed=8, generator=SMALL_ROOMS, mix=mix)
+
+
+def test_shares_split_a_count_by_largest_remainder() -> None:
+    assert part_counts([0.5, 0.25, 0.25], 5) == [3, 1, 1]
+    assert part_counts([1.0, 1.0, 1.0], 2) == [1, 1, 0]
+    assert sum(part_counts([0.18, 0.14, 0.14, 0.1, 0.06, 0.1, 0.18, 0.1], 800)) == 800
+
+
+def test_mixed_parts_are_generated_in_one_folder_and_read_like_real_data(tmp_path: Path) -> None:
+    config = tiny_mix()
+    plan = frame_plan(config, 3)
+    assert [domain for domain, _ in plan] == ["outdoor", "outdoor", "indoor"]
+    assert plan[0][1].lidar.beams == 16 and plan[2][1].indoor.sensor == "rgbd"
+    ensure_generated(tmp_path, config, show_progress=False, workers=1)
+    street, room = (read_scan(tmp_path / f"sequences/00/velodyne/00000{k}.bin") for k in (1, 2))
+    assert street.rgb is None and room.rgb is not None
+    expected = generate_scan("indoor", 8, 2, part_generator(generator_config(config), config.mix[1]))
+    np.testing.assert_array_equal(room.xyz, expected.xyz)
+    elevation = np.degrees(np.arctan2(street.xyz[:, 2], np.linalg.norm(street.xyz[:, :2], axis=1)))
+    assert -15.5 < elevation.min() and elevation.max() < 15.5  # the VLP-16's rings
+    data = DataConfig(root=str(tmp_path), min_points=20, synthetic=config)
+    objects = index_objects(open_split(data, "train", show_progress=False), data)
+    assert {o.scene for o in objects} >= {"00/000000", "00/000002"}  # targets from streets and the room
+
+
+def test_folders_of_older_generator_versions_are_still_accepted(tmp_path: Path) -> None:
+    config = SyntheticConfig(train_scans=1, val_scans=1, beams=16, azimuth_steps=256)
+    ensure_generated(tmp_path, config, show_progress=False, workers=1)
+    record = yaml.safe_load((tmp_path / MANIFEST).read_text())
+    for key in ("generator", "mix"):  # settings this version added: absent from older records
+        del record["synthetic"][key]
+    for key in ("target_mix", "building_parts", "benches", "bollard_rows", "fence_segments", "sidewalk_bushes",
+                "other_objects"):  # fmt: skip
+        del record["generator"]["outdoor"][key]
+    for key in ("pattern", "elevations_deg", "range_noise_growth", "fov_deg", "rosette_rays", "rosette_hz",
+                "image_size"):  # fmt: skip
+        del record["generator"]["lidar"][key]
+    for key in ("sensor", "camera", "camera_views", "chair_styles", "round_table_prob", "lamps", "bins",
+                "pillows_per_sofa", "table_clutter"):  # fmt: skip
+        del record["generator"]["indoor"][key]
+    (tmp_path / MANIFEST).write_text(yaml.safe_dump(record, sort_keys=False))
+    ensure_generated(tmp_path, config, show_progress=False, workers=1)  # same settings: reused
+    with pytest.raises(ValueError, match="other settings"):
+        benches = {"outdoor": {"benches": [1, 2]}}
+        other = SyntheticConfig(train_scans=1, val_scans=1, beams=16, azimuth_steps=256, generator=benches)
+        ensure_generated(tmp_path, other, show_progress=False)
+    record["generator"]["outdoor"]["hovercrafts"] = [1, 2]  # a record of a newer version: not ours either
+    (tmp_path / MANIFEST).write_text(yaml.safe_dump(record, sort_keys=False))
+    with pytest.raises(ValueError, match="other settings"):
+        ensure_generated(tmp_path, config, show_progress=False)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"generator": {"outdoor": {"bench": [1, 2]}}}, "data.synthetic.generator.outdoor"),
+        ({"generator": {"outdoor": {"target_mix": {"lamppost": 1.0}}}}, "unknown group"),
+        ({"mix": [{"domain": "outdoor", "sensor": "rgbd"}]}, "outdoor sensor must be one of"),
+        ({"mix": [{"domain": "indoor", "sensor": "vlp16"}]}, "indoor sensor must be one of"),
+        ({"mix": [{"domain": "outdoor", "share": 0}]}, "share must be > 0"),
+    ],
+)
+def test_bad_mix_settings_are_refused(data: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        config_from_dict(SyntheticConfig, data, where="data.synthetic")
+
+
+def test_any_object_config_mixes_sensors_and_object_kinds() -> None:
+    config = load_train_config(CONFIG_DIR / "any_object.yaml")
+    synthetic = config.data.synthetic
+    plan = frame_plan(synthetic, synthetic.train_scans)
+    outdoor = [settings.lidar for domain, settings in plan if domain == "outdoor"]
+    assert {lidar.beams for lidar in outdoor if lidar.pattern == "spinning"} == {16, 32, 64, 128}
+    assert any(lidar.pattern == "rosette" for lidar in outdoor)
+    assert {settings.indoor.sensor for domain, settings in plan if domain == "indoor"} == {"rgbd", "fused"}
+    mix = plan[0][1].outdoor.target_mix
+    assert set(mix) == {"vehicle", "person", "cyclist", "pole", "sign", "trunk", "canopy", "bush", "hedge", "bin",
+                        "bench", "bollard", "fence", "wall", "building", "building_part", "other"}  # fmt: skip
+    assert config.clicks.max_rounds >= 8 and config.model.input.geodesic_maps == "outdoor"
+    assert (REPO / config.init_from).is_file()  # the shipped default it fine-tunes
+
+
+def test_trainer_runs_on_streets_and_rooms_of_a_mix(tmp_path: Path) -> None:
+    from clickenhance_model.train import main
+
+    config = yaml.safe_load((CONFIG_DIR / "synthetic_tiny.yaml").read_text())
+    config["data"]["synthetic"] = {"train_scans": 2, "val_scans": 2, "seed": 8, "generator": SMALL_ROOMS,
+                                   "mix": [{"domain": "outdoor", "sensor": "vlp16"}, {"domain": "indoor",
+                                                                                      "sensor": "rgbd"}]}  # fmt: skip
+    config["model"]["input"]["geodesic_maps"] = "outdoor"  # as the any-object config
+    config.update(epochs=1, samples_per_epoch=4, max_steps=2)
+    path = tmp_path / "tiny_mix.yaml"
+    path.write_text(yaml.safe_dump(config))
+    args = ["--config", str(path), "--data-root", str(tmp_path / "scenes"), "--out", str(tmp_path / "run"),
+            "--device", "cpu", "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    objects = json.loads((tmp_path / "run/objects_train.json").read_text())["objects"]
+    assert {row["scene"] for row in objects} == {"00/000000", "00/000001"}  # a street and a room
+    assert (tmp_path / "run/last.pt").is_file()
