@@ -3,7 +3,7 @@
 Run it with `python -m clickenhance_ros.segment_node --ros-args -p method:=baseline ...`
 (or `ros2 run clickenhance_ros segment_node`). Interfaces, all relative to the node:
 
-- subscribes `cloud` (PointCloud2, sensor-data QoS, only the latest kept), `/clicked_point`
+- subscribes `cloud` (PointCloud2, depth 1: only the latest kept; `cloud_reliability`), `/clicked_point`
   (RViz Publish Point; polarity from the current mode) and the interactive marker feedback;
 - serves `~/segment` (stateless, one call one object), and the interactive session:
   `~/add_click`, `~/undo`, `~/reset`, `~/accept`, `~/save`, `~/set_positive_mode`,
