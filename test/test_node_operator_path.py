@@ -3,6 +3,8 @@ clicks, large clouds and outlier points, each against the node in its own proces
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -22,7 +24,7 @@ from ros_fixtures import (
 
 rclpy = pytest.importorskip("rclpy")
 from geometry_msgs.msg import Point, PointStamped  # noqa: E402
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import PointCloud2  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
@@ -75,9 +77,10 @@ def diagnostics(ros: RosClient, ns: str = "") -> str:
     return ros.call_read_only(Trigger, f"{ns}/clickenhance/diagnostics").message
 
 
-def make_latest(ros: RosClient, cloud: PointCloud2, period: float = 0.2, ns: str = "") -> None:
+def make_latest(ros: RosClient, cloud: PointCloud2, period: float = 0.2, ns: str = "",
+                qos: QoSProfile | int = 1) -> None:
     """Publish `cloud` on `<ns>/cloud` until the node of namespace `ns` reports it (by stamp) as its latest."""
-    publisher = ros.cloud_pub if not ns else ros.node.create_publisher(PointCloud2, f"{ns}/cloud", 1)
+    publisher = ros.cloud_pub if not ns else ros.node.create_publisher(PointCloud2, f"{ns}/cloud", qos)
     ros.wait_for_subscriber(publisher)
     stamp = f"stamp {cloud.header.stamp.sec}.{cloud.header.stamp.nanosec:09d}"
     timer = ros.keep_publishing(publisher, cloud, period)
@@ -202,6 +205,25 @@ def test_an_8_mb_cloud_published_once_arrives(client: RosClient) -> None:
     assert "(reliable;" in report and " s ago" in report and "arrived" in before
 
 
+def test_a_best_effort_publisher_is_named_in_a_warning(client: RosClient, node: NodeProcess) -> None:
+    """It can never match the default reliable subscription: the log says what to change."""
+    publisher = client.node.create_publisher(PointCloud2, "/cloud", qos_profile_sensor_data)
+    try:
+        wait_until(lambda: "incompatible with cloud_reliability 'reliable'" in node.log(), 20, "the warning")
+    finally:
+        client.node.destroy_publisher(publisher)
+    assert "set cloud_reliability:=best_effort" in node.log()
+
+
+def test_an_unknown_cloud_reliability_exits_with_one_line() -> None:
+    command = [sys.executable, "-m", "clickenhance_ros.segment_node", "--ros-args", "-p", "method:=baseline",
+               "-p", "cloud_reliability:=lossy"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert result.stderr.strip() == ("clickenhance: cannot start: parameter 'cloud_reliability' must be one of "
+                                     "reliable, best_effort, got 'lossy'")
+
+
 # ------------------------------------------------------------------- outlier points
 @pytest.mark.parametrize("outlier", [(0.0, 0.0, 100.0), (0.0, 0.0, 1e17), (1e6, 0.0, 0.0)],
                          ids=["100m_above", "z_1e17", "x_1e6"])
@@ -256,10 +278,10 @@ def test_a_timed_out_click_is_cancelled_or_reported_running(client: RosClient, s
 # ------------------------------------------------------------------ use_sim_time
 @pytest.fixture(scope="module")
 def sim_time_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    """Namespace /sim, use_sim_time true and no /clock anywhere: the node's time stays 0."""
+    """Namespace /sim, use_sim_time true and no /clock anywhere (the node's time stays 0); best-effort clouds."""
     folder = tmp_path_factory.mktemp("sim_time")
-    process = NodeProcess(folder / "node.log", node_parameters(folder, use_sim_time=True, state_publish_rate=0.0),
-                          ros_args=("-r", "__ns:=/sim"))
+    parameters = node_parameters(folder, use_sim_time=True, state_publish_rate=0.0, cloud_reliability="best_effort")
+    process = NodeProcess(folder / "node.log", parameters, ros_args=("-r", "__ns:=/sim"))
     yield process
     assert process.stop() == 0, process.log()
 
@@ -267,7 +289,9 @@ def sim_time_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProc
 def test_menu_works_with_sim_time_and_no_clock(client: RosClient, sim_time_node: NodeProcess) -> None:
     """The interactive_markers library rejects every menu selection while sim time is 0: ours serves then."""
     states = client.subscribe(SegmentationState, "/sim/clickenhance/state", LATCHED)
-    make_latest(client, scene_cloud(SCENE, stamp_sec=70), ns="/sim")  # gives the menu its frame
+    # From a best-effort publisher, which only cloud_reliability:=best_effort matches; it gives the menu its frame.
+    make_latest(client, scene_cloud(SCENE, stamp_sec=70), ns="/sim", qos=qos_profile_sensor_data)
+    assert "(best_effort;" in diagnostics(client, "/sim")
     feedback = client.node.create_publisher(InteractiveMarkerFeedback, "/sim/clickenhance/clicks/feedback", 100)
     client.wait_for_subscriber(feedback)
     for entry in ("Negative mode", "Positive mode", "Negative mode"):
