@@ -81,7 +81,9 @@ class InteractiveSession(ABC):
         self.rgb = None if rgb is None else np.clip(rgb[finite], 0.0, 1.0)
         self._tree: cKDTree | None = None
         self._clicks: list[Click] = []
-        self._masks: list[np.ndarray] = []  # valid-point mask after each click
+        # Valid-point mask after each click; None for a click of a batch other than its last (no
+        # inference ran for that state: `undo` computes it when it becomes current again).
+        self._masks: list[np.ndarray | None] = []
         self.last_inference_ms = 0.0
 
     # ----------------------------------------------------------------- read-only state
@@ -127,17 +129,26 @@ class InteractiveSession(ABC):
         except Exception:
             del self._clicks[len(self._clicks) - len(new):]
             raise
-        for _ in new[:-1]:
-            self._masks.append(mask)
+        self._masks.extend([None] * (len(new) - 1))
         self._masks.append(mask)
         return self.mask
 
     def undo(self) -> np.ndarray:
-        """Remove the last click and return the mask as it was before it."""
+        """Remove the last click and return the mask of the remaining clicks.
+
+        When the remaining clicks ended inside a batch (`add_clicks`), no mask was ever computed
+        for them, so the segmenter runs once now; on failure the click is restored and the error raised.
+        """
         if not self._clicks:
             raise ClickError("nothing to undo: the session has no click")
-        self._clicks.pop()
-        self._masks.pop()
+        click, mask = self._clicks.pop(), self._masks.pop()
+        if self._masks and self._masks[-1] is None:
+            try:
+                self._masks[-1] = self._run()
+            except Exception:
+                self._clicks.append(click)
+                self._masks.append(mask)
+                raise
         return self.mask
 
     def reset(self) -> np.ndarray:

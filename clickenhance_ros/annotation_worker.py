@@ -28,6 +28,7 @@ from clickenhance_ros.cloud_conversion import points_rgb, points_xyz, read_point
 from clickenhance_ros.frames import ClickFrames
 
 CLICK, MODE, UNDO, RESET, ACCEPT, SAVE, NEW_SCAN = "click", "mode", "undo", "reset", "accept", "save", "new_scan"
+QUEUED, RUNNING, CANCELLED, DONE = "queued", "running", "cancelled", "done"  # Job.state
 
 
 @dataclass
@@ -46,26 +47,52 @@ class JobResult:
 
 @dataclass
 class Job:
-    """One queued request: its kind, arguments, and the result the caller may wait for."""
+    """One queued request: its kind, arguments, and the result the caller may wait for.
+
+    A job is queued, then running (claimed by the worker), then done. A caller that times
+    out cancels a job still queued (it is never applied); a running job is applied anyway.
+    """
 
     kind: str
     args: dict[str, Any] = field(default_factory=dict)
     on_done: Callable[[JobResult], None] | None = None  # for requests nobody waits for (RViz)
     done: threading.Event = field(default_factory=threading.Event)
     result: JobResult | None = None
+    state: str = QUEUED
+    _state_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def claim(self) -> bool:
+        """Mark the job running before the worker applies it; False if its caller cancelled it."""
+        with self._state_lock:
+            if self.state != QUEUED:
+                return False
+            self.state = RUNNING
+            return True
 
     def finish(self, success: bool, message: str = "", **values: Any) -> None:
         """Store the result, wake the waiting caller and run `on_done`."""
-        self.result = JobResult(success, message, **values)
+        with self._state_lock:
+            self.state = DONE
+            self.result = JobResult(success, message, **values)
         self.done.set()
         if self.on_done is not None:
             self.on_done(self.result)
 
     def wait(self, timeout: float) -> JobResult:
-        """The result, or a failure saying the request timed out."""
-        if not self.done.wait(timeout):
-            return JobResult(False, f"timed out after {timeout:.0f} s waiting for the segmenter")
-        return self.result
+        """The result; at the deadline, cancel the job if it has not started, and say which happened."""
+        if self.done.wait(timeout):
+            return self.result
+        with self._state_lock:
+            if self.state == QUEUED:
+                self.state = CANCELLED
+                self.result = JobResult(False, f"timed out after {timeout:g} s waiting for the segmenter "
+                                        "(busy with earlier requests): cancelled, not applied")
+                self.done.set()
+                return self.result
+            if self.state == DONE:  # finished between the deadline and the lock
+                return self.result
+        return JobResult(False, f"timed out after {timeout:g} s: the request is still running and will be "
+                         "applied (see ~/state for the outcome)")
 
 
 @dataclass
@@ -199,11 +226,13 @@ class AnnotationWorker:
             if jobs[start].kind == CLICK:
                 while end < len(jobs) and jobs[end].kind == CLICK:
                     end += 1
+            group = [job for job in jobs[start:end] if job.claim()]  # cancelled jobs are skipped
             try:
-                result = self._apply_clicks(jobs[start:end]) if jobs[start].kind == CLICK else self._apply(jobs[start])
+                result = None if not group else (
+                    self._apply_clicks(group) if group[0].kind == CLICK else self._apply(group[0]))
             except Exception as error:  # the node never dies on a request
                 self.log_error(f"internal error on '{jobs[start].kind}': {error}\n{traceback.format_exc()}")
-                for job in jobs[start:end]:
+                for job in group:
                     if not job.done.is_set():
                         job.finish(False, f"internal error: {error}")
                 result = None
@@ -247,12 +276,25 @@ class AnnotationWorker:
         return self.session.snap(position), self.positive_mode if polarity is None else bool(polarity)
 
     def _apply_clicks(self, jobs: list[Job]) -> bool | None:
-        """Snap every click, then run one inference for all valid ones (the buffered batch)."""
+        """Snap every click, then run one inference for all valid ones (the buffered batch).
+
+        A scan frozen for this batch is released again when no click is applied (AddClick.srv:
+        only an applied first click freezes the cloud), so the next click sees the latest cloud.
+        """
+        freezes = self.scan is None
         problem = self._ensure_session()
         if problem:
             for job in jobs:
                 job.finish(False, problem)
             return None
+        try:
+            return self._segment_clicks(jobs)
+        finally:
+            if freezes and not self.session.clicks:
+                self.scan, self.session = None, None
+
+    def _segment_clicks(self, jobs: list[Job]) -> bool | None:
+        """Resolve the clicks and run one inference for the valid ones; True if any was applied."""
         valid: list[tuple[Job, int, bool]] = []
         for job in jobs:
             try:
@@ -301,7 +343,8 @@ class AnnotationWorker:
         if self.session is None or not self.session.clicks:
             job.finish(False, "nothing to undo: the current object has no click")
             return None
-        mask = self.session.undo()
+        with self.segmenter_lock:  # undoing a click of a batch runs the segmenter
+            mask = self.session.undo()
         job.finish(True, f"undone; {len(self.session.clicks)} click(s) left, {int(mask.sum())} points",
                    object_point_count=int(mask.sum()))
         return True

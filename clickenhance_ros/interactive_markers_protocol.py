@@ -12,7 +12,14 @@ publishes UPDATE; `InteractiveMarkerUpdate.KEEP_ALIVE` keeps its meaning for old
 
 `create_marker_server` returns the library's server on a full ROS install (the lazily
 imported path, `LibraryMarkerServer`) and `ProtocolMarkerServer` where it is absent, as on
-the pip-installed ROS wheels. Both offer insert / erase / apply_changes / shutdown.
+the pip-installed ROS wheels. Both offer insert / erase / apply_changes / shutdown, and
+`implementation` names which one runs (the node reports it in its first log line).
+
+Two behaviours of the library (2.5.x) decide when ours runs instead: it subscribes to
+feedback with depth 1 unless given `feedback_sub_qos` (quick menu selections are lost), so
+it gets FEEDBACK_QOS; and it rejects feedback from a client within 1 s of the marker's last
+feedback from another client id, timed by the node's clock, so with use_sim_time and no
+`/clock` (time stays 0) every menu selection is rejected: with use_sim_time we use ours.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ FEEDBACK_QOS = QoSProfile(depth=100)
 class MarkerServer(Protocol):
     """What the node needs from an interactive marker server."""
 
+    implementation: str  # which server this is, for the node's log and diagnostics
+
     def insert(self, marker: InteractiveMarker) -> None:
         """Add or replace a marker (sent on the next `apply_changes`)."""
 
@@ -61,7 +70,8 @@ class ProtocolMarkerServer:
     """The interactive_markers server protocol in plain rclpy (see the module doc)."""
 
     def __init__(self, node: Node, namespace: str, feedback_callback: FeedbackCallback,
-                 callback_group: CallbackGroup | None = None):
+                 callback_group: CallbackGroup | None = None, reason: str = "interactive_markers not importable"):
+        self.implementation = f"built-in protocol server ({reason})"
         self._node = node
         self._callback = feedback_callback
         self._lock = threading.Lock()
@@ -128,6 +138,8 @@ class ProtocolMarkerServer:
 class LibraryMarkerServer:
     """Adapter over `interactive_markers.InteractiveMarkerServer` (full ROS installs only)."""
 
+    implementation = "interactive_markers library (feedback queue depth 100)"
+
     def __init__(self, server: object, feedback_callback: FeedbackCallback):
         self._server = server
         self._callback = feedback_callback
@@ -150,17 +162,21 @@ class LibraryMarkerServer:
 
 
 def create_marker_server(node: Node, namespace: str, feedback_callback: FeedbackCallback,
-                         callback_group: CallbackGroup | None = None,
-                         prefer_library: bool = True) -> MarkerServer:
-    """The library's server when `interactive_markers` imports (and `prefer_library`), else ours."""
-    if prefer_library:
-        try:  # ---- lazily imported path: only a full ROS 2 install has this package ----
-            from interactive_markers import InteractiveMarkerServer
-        except ImportError:
-            pass
-        else:
-            return LibraryMarkerServer(InteractiveMarkerServer(node, namespace), feedback_callback)
-    return ProtocolMarkerServer(node, namespace, feedback_callback, callback_group)
+                         callback_group: CallbackGroup | None = None, prefer_library: bool = True,
+                         use_sim_time: bool = False) -> MarkerServer:
+    """The library's server when `interactive_markers` imports, else ours; ours also with
+    `use_sim_time` (the library rejects all feedback while sim time is 0) or without `prefer_library`."""
+    if not prefer_library:
+        return ProtocolMarkerServer(node, namespace, feedback_callback, callback_group, "library not preferred")
+    if use_sim_time:
+        return ProtocolMarkerServer(node, namespace, feedback_callback, callback_group,
+                                    "use_sim_time: the library rejects feedback while sim time is 0")
+    try:  # ---- lazily imported path: only a full ROS 2 install has this package ----
+        from interactive_markers import InteractiveMarkerServer
+    except ImportError:
+        return ProtocolMarkerServer(node, namespace, feedback_callback, callback_group)
+    server = InteractiveMarkerServer(node, namespace, update_pub_qos=UPDATE_QOS, feedback_sub_qos=FEEDBACK_QOS)
+    return LibraryMarkerServer(server, feedback_callback)
 
 
 def menu_marker(name: str, header: Header, position: Point, description: str, entries: Sequence[str],

@@ -13,6 +13,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.node import Node
 
 METHODS = ("auto", "model", "baseline")
+RELIABILITIES = ("reliable", "best_effort")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class NodeParameters:
     snap_distance: float = 0.5
     ground_gate: bool = True
     cloud_topic: str = "cloud"
+    cloud_reliability: str = "reliable"
     clicked_point_topic: str = "/clicked_point"
     marker_namespace: str = "~/clicks"
     output_directory: str = "~/clickenhance_annotations"
@@ -35,12 +37,16 @@ class NodeParameters:
     state_publish_rate: float = 1.0
     tf_timeout: float = 0.1
     request_timeout: float = 60.0
+    request_queue_depth: int = 100
     service_threads: int = 32
 
     def __post_init__(self) -> None:
         """Reject values the descriptors cannot express (choices)."""
         if self.method not in METHODS:
             raise ValueError(f"parameter 'method' must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.cloud_reliability not in RELIABILITIES:
+            raise ValueError(f"parameter 'cloud_reliability' must be one of {', '.join(RELIABILITIES)}, "
+                             f"got {self.cloud_reliability!r}")
 
     @property
     def output_path(self) -> Path:
@@ -72,6 +78,11 @@ SPECS: dict[str, tuple[str, dict]] = {
     "ground_gate": ("Model with geodesic click maps: keep road/floor voxels out of an object clicked off the "
                     "ground, until a positive click lands on the ground.", {}),
     "cloud_topic": ("PointCloud2 input topic (relative names resolve in the node's namespace; remappable).", {}),
+    "cloud_reliability": ("QoS reliability of the cloud subscription (depth 1, volatile): 'reliable' (default) "
+                          "receives multi-MB clouds whole, while best-effort loses most of them (fragmented over "
+                          "DDS, dropped without a log); it matches only reliable publishers. 'best_effort' also "
+                          "matches best-effort (sensor-data QoS) publishers, for small clouds or lossless links.",
+                          {"additional_constraints": "one of: reliable, best_effort"}),
     "clicked_point_topic": ("PointStamped topic of RViz's Publish Point tool.", {}),
     "marker_namespace": ("Namespace of the interactive marker server (RViz 'Interactive Markers' display).", {}),
     "output_directory": ("Folder where Save writes one sub-folder per annotated scan ('~' is expanded).", {}),
@@ -81,8 +92,11 @@ SPECS: dict[str, tuple[str, dict]] = {
     "state_publish_rate": ("Rate in Hz at which ~/state and the click markers are re-published for late "
                            "subscribers; 0 = only on change.", _float_range(0.0, 50.0)),
     "tf_timeout": ("Seconds to wait for a transform of a click into the cloud's frame.", _float_range(0.0, 10.0)),
-    "request_timeout": ("Seconds a service call waits for its segmentation before failing.",
-                        _float_range(1.0, 3600.0)),
+    "request_timeout": ("Seconds a service call waits for its request; at the deadline a request not yet "
+                        "started is cancelled (never applied), one already running is still applied (the "
+                        "failure message says which).", _float_range(1.0, 3600.0)),
+    "request_queue_depth": ("Requests each service (and /clicked_point) queues while all are busy; rclpy's "
+                            "default of 10 silently drops the 11th simultaneous call.", _int_range(10, 10000)),
     "service_threads": ("Executor threads; service calls waiting for inference each hold one.", _int_range(4, 1024)),
 }
 

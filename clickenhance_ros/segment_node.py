@@ -3,7 +3,7 @@
 Run it with `python -m clickenhance_ros.segment_node --ros-args -p method:=baseline ...`
 (or `ros2 run clickenhance_ros segment_node`). Interfaces, all relative to the node:
 
-- subscribes `cloud` (PointCloud2, sensor-data QoS, only the latest kept), `/clicked_point`
+- subscribes `cloud` (PointCloud2, depth 1: only the latest kept; `cloud_reliability`), `/clicked_point`
   (RViz Publish Point; polarity from the current mode) and the interactive marker feedback;
 - serves `~/segment` (stateless, one call one object), and the interactive session:
   `~/add_click`, `~/undo`, `~/reset`, `~/accept`, `~/save`, `~/set_positive_mode`,
@@ -31,9 +31,16 @@ import numpy as np
 import rclpy
 from geometry_msgs.msg import Point, PointStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.event_handler import QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import (
+    DurabilityPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+    qos_profile_services_default,
+)
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool, Trigger
@@ -72,6 +79,7 @@ NODE_NAME = "clickenhance"
 MENU = ("Positive mode", "Negative mode", "Undo", "Reset", "Accept object", "Save", "New scan")
 MENU_MARKER_NAME = "clickenhance_menu"
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+RELIABILITY = {"reliable": ReliabilityPolicy.RELIABLE, "best_effort": ReliabilityPolicy.BEST_EFFORT}
 
 
 class SegmentNode(Node):
@@ -82,7 +90,9 @@ class SegmentNode(Node):
         self.params: NodeParameters = declare_parameters(self)
         self.loaded: LoadedSegmenter = load_configured_segmenter(self.params)
         self._latest: PointCloud2 | None = None
-        self._clouds_received = 0
+        self._clouds_received = 0  # usable clouds
+        self._clouds_arrived = 0  # every cloud, rejected ones too
+        self._last_arrival: float | None = None  # time.monotonic() of the latest arrival
         self._rejected = ""
         self._last_rejection_log = (0.0, "")
         self._latency_ms: list[float] = []
@@ -102,11 +112,16 @@ class SegmentNode(Node):
     def _create_interfaces(self) -> None:
         """Create subscriptions, services, publishers, the marker server and the state timer."""
         clouds, requests = MutuallyExclusiveCallbackGroup(), ReentrantCallbackGroup()
-        sensor_qos = QoSProfile(depth=1, reliability=qos_profile_sensor_data.reliability,
-                                durability=qos_profile_sensor_data.durability)
-        self.create_subscription(PointCloud2, self.params.cloud_topic, self._on_cloud, sensor_qos,
-                                 callback_group=clouds)
-        self.create_subscription(PointStamped, self.params.clicked_point_topic, self._on_clicked_point, 10,
+        cloud_qos = QoSProfile(depth=1, reliability=RELIABILITY[self.params.cloud_reliability],
+                               durability=qos_profile_sensor_data.durability)
+        self.create_subscription(PointCloud2, self.params.cloud_topic, self._on_cloud, cloud_qos,
+                                 callback_group=clouds,
+                                 event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible))
+        # rclpy's default depth of 10 silently drops the 11th simultaneous request, whatever the thread count.
+        queue_qos = QoSProfile(depth=self.params.request_queue_depth,
+                               reliability=qos_profile_services_default.reliability,
+                               durability=qos_profile_services_default.durability)
+        self.create_subscription(PointStamped, self.params.clicked_point_topic, self._on_clicked_point, queue_qos,
                                  callback_group=requests)
         services = [(SegmentObject, "~/segment", self._segment), (AddClick, "~/add_click", self._add_click),
                     (Trigger, "~/undo", self._simple(UNDO)), (Trigger, "~/reset", self._simple(RESET)),
@@ -114,13 +129,14 @@ class SegmentNode(Node):
                     (SetBool, "~/set_positive_mode", self._set_mode), (Trigger, "~/new_scan", self._simple(NEW_SCAN)),
                     (Trigger, "~/diagnostics", self._diagnostics)]
         for service_type, name, callback in services:
-            self.create_service(service_type, name, callback, callback_group=requests)
+            self.create_service(service_type, name, callback, qos_profile=queue_qos, callback_group=requests)
         self.object_pub = self.create_publisher(PointCloud2, "~/object", LATCHED)
         self.segmentation_pub = self.create_publisher(PointCloud2, "~/segmentation", LATCHED)
         self.markers_pub = self.create_publisher(MarkerArray, "~/click_markers", LATCHED)
         self.state_pub = self.create_publisher(SegmentationState, "~/state", LATCHED)
         # The menu appears once a cloud gives it a frame (RViz cannot place a marker without one).
-        self.marker_server = create_marker_server(self, self.params.marker_namespace, self._on_menu, requests)
+        self.marker_server = create_marker_server(self, self.params.marker_namespace, self._on_menu, requests,
+                                                  use_sim_time=self.get_parameter("use_sim_time").value)
         self._menu_frame = ""
         if self.params.state_publish_rate > 0:
             self.create_timer(1.0 / self.params.state_publish_rate, self._republish,
@@ -134,6 +150,8 @@ class SegmentNode(Node):
     # ------------------------------------------------------------------------ inputs
     def _on_cloud(self, cloud: PointCloud2) -> None:
         """Keep the latest usable cloud (layout checked, no data pass); log why a cloud is rejected."""
+        self._clouds_arrived += 1
+        self._last_arrival = time.monotonic()
         try:
             if cloud.width * cloud.height == 0:
                 raise ValueError("the cloud is empty (0 points)")
@@ -150,14 +168,28 @@ class SegmentNode(Node):
         if cloud.header.frame_id != self._menu_frame and self.worker.scan is None:
             self._update_menu(cloud.header.frame_id, None, self.worker.positive_mode)
 
+    def _on_incompatible(self, info: QoSRequestedIncompatibleQoSInfo) -> None:
+        """A publisher on the cloud topic that can never match (typically best-effort against reliable)."""
+        self.get_logger().warning(
+            f"a publisher on '{self.resolve_topic_name(self.params.cloud_topic)}' has a QoS incompatible with "
+            f"cloud_reliability '{self.params.cloud_reliability}' (policy {info.last_policy_kind.name}): its clouds "
+            "never arrive; set cloud_reliability:=best_effort for a best-effort publisher")
+
     def _latest_cloud(self) -> tuple[PointCloud2 | None, str]:
         """The latest usable cloud and why the last cloud was rejected ('' if it was not)."""
         return self._latest, self._rejected
 
     def _report(self, what: str):
-        """`on_done` callback logging the outcome of a request nobody waits for."""
+        """`on_done` callback logging the outcome of a request nobody waits for.
+
+        rclpy fixes a call site's severity at its first call (a second severity raises), so each
+        severity has its own line.
+        """
         def log(result: JobResult) -> None:
-            (self.get_logger().info if result.success else self.get_logger().warning)(f"{what}: {result.message}")
+            if result.success:
+                self.get_logger().info(f"{what}: {result.message}")
+            else:
+                self.get_logger().warning(f"{what}: {result.message}")
         return log
 
     def _on_clicked_point(self, point: PointStamped) -> None:
@@ -336,13 +368,17 @@ class SegmentNode(Node):
         timing = "no inference yet" if latency.size == 0 else (
             f"inference {latency.size} runs, last {latency[-1]:.1f} ms, mean {latency.mean():.1f} ms, "
             f"max {latency.max():.1f} ms")
-        cloud = self._latest
+        cloud, last = self._latest, self._last_arrival
         points = "no cloud yet" if cloud is None else (
             f"latest cloud {cloud.width * cloud.height} points, stamp {cloud.header.stamp.sec}."
             f"{cloud.header.stamp.nanosec:09d}, {self._clouds_received} clouds received")
+        arrivals = "none arrived" if last is None else (
+            f"{self._clouds_arrived} arrived, {self._clouds_arrived - self._clouds_received} rejected, "
+            f"last {time.monotonic() - last:.1f} s ago")
         return (f"clickenhance: {self.loaded.description}; device {self.loaded.device}; snap distance "
                 f"{self.params.snap_distance} m; input '{self.resolve_topic_name(self.params.cloud_topic)}' "
-                f"({points}); {timing}")
+                f"({self.params.cloud_reliability}; {points}; {arrivals}); interactive markers: "
+                f"{self.marker_server.implementation}; {timing}")
 
 
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from ros_fixtures import FRAME, NodeProcess, RosClient, box_scene, node_parameters, scene_cloud, wait_until
+from test_node_operator_path import resend_until
 
 rclpy = pytest.importorskip("rclpy")
 from geometry_msgs.msg import Point, PointStamped  # noqa: E402
@@ -113,8 +114,8 @@ def _drive_menu(ros: RosClient, node: NodeProcess) -> None:
     assert [e.id for e in menu.menu_entries] == list(range(1, 8))
     ros.wait_for_subscriber(rviz.feedback)
 
-    rviz.select("clickenhance_menu", "Negative mode")
-    states.wait_for(lambda s: not s.positive_mode)
+    resend_until(lambda: rviz.select("clickenhance_menu", "Negative mode"),
+                 lambda: any(not s.positive_mode for s in states.messages), "the first menu selection")
     rviz.sync(lambda c: "negative mode" in c.markers["clickenhance_menu"].description)
     rviz.select("clickenhance_menu", "Positive mode")
     states.wait_for(lambda s: s.positive_mode)
@@ -161,8 +162,8 @@ def test_protocol_server_sequences_updates_and_ignores_unknown_markers() -> None
     ros = RosClient("protocol_server")
     try:
         received = []
-        server = create_marker_server(ros.node, "/proto", received.append)
-        assert isinstance(server, ProtocolMarkerServer)  # interactive_markers is not installed here
+        server = create_marker_server(ros.node, "/proto", received.append, prefer_library=False)
+        assert isinstance(server, ProtocolMarkerServer)
         rviz = RvizLikeClient(ros, "/proto")
         rviz.initialize()
         assert rviz.markers == {} and rviz.seq == 0
