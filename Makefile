@@ -37,6 +37,7 @@ lint: $(DEPS_STAMP)
 bench: $(BUILD_STAMP)
 	$(IN_ENV) $(VENV)/bin/python bench/bench_click_latency.py
 	$(IN_ENV) $(VENV)/bin/python bench/bench_node.py
+	$(IN_ENV) $(VENV)/bin/python bench/bench_cloud_reliability.py
 
 ## ablation: the ablation study from scratch into runs/ablation, report docs/ablation.md (about 2 h; ABLATION_ARGS="--seeds 0": 1 h)
 ablation: $(DEPS_STAMP)
