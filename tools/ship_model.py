@@ -163,7 +163,8 @@ def run_eval(method: str, eval_set: EvalSet, out: Path, args: argparse.Namespace
         wanted = {"method": method, "dataset": eval_set.dataset, "root": str(root.resolve()),
                   "max_clicks": args.max_clicks, "seed": args.seed, "min_points": min_points,
                   "limit_objects": args.limit_objects}  # fmt: skip
-        if all(run.get(k) == v for k, v in wanted.items()):
+        measured = "stuck_objects" in results.get("summary", {})  # older evaluations lack the rule's stuck count
+        if measured and all(run.get(k) == v for k, v in wanted.items()):
             print(f"ship_model: reusing {out / 'results.json'}", file=sys.stderr)
             return results
     argv = ["--dataset", eval_set.dataset, "--root", str(root), "--method", method, "--out", str(out), "--restart",
