@@ -22,6 +22,8 @@ from tqdm import tqdm
 
 from clickenhance_model.config import config_to_dict, load_config
 from clickenhance_model.datasets import DATASETS, SceneDataset, build_dataset
+from clickenhance_model.datasets.npy_triplets import DOMAINS
+from clickenhance_model.datasets.stuff_objects import DEFAULT_GAP, OBJECT_SETS
 from clickenhance_model.errors import ClickEnhanceError, DatasetError
 from clickenhance_model.evaluation.protocol import ObjectResult, ProtocolSettings, SupportsSession, evaluate_scene
 from clickenhance_model.evaluation.report import build_results, summary_line, write_results
@@ -52,6 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--label-set", choices=("scannet40", "scannet20", "unseen"), help="scannet: object classes")
     parser.add_argument("--scene-list", type=Path, help="scannet: file of scene names, e.g. scannetv2_val.txt")
     parser.add_argument("--areas", nargs="+", type=int, help="s3dis: areas to read, e.g. 5")
+    parser.add_argument("--objects", choices=OBJECT_SETS,
+                        help="semantickitti, kitti360: labelled instances (things, the default), connected "
+                             "components of pole/trunk/sign/fence/... points (stuff), or both (all)")
+    parser.add_argument("--stuff-gap", type=float,
+                        help=f"semantickitti, kitti360: metres between points of one stuff object ({DEFAULT_GAP})")
+    parser.add_argument("--keep-rings", type=int,
+                        help="semantickitti: keep every K-th laser ring, e.g. 4 makes the 64-beam scans 16-beam")
+    parser.add_argument("--domain", choices=DOMAINS,
+                        help="npy: indoor or outdoor clouds (the baseline's preset); auto: indoor if coloured")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--restart", action=argparse.BooleanOptionalAction, default=False,
                         help="discard results of an earlier run in --out instead of continuing it")  # fmt: skip
@@ -60,8 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def dataset_options(args: argparse.Namespace) -> dict[str, Any]:
     """Reader options given on the command line, checked against the chosen dataset."""
-    allowed = {"semantickitti": ("sequences",), "scannet": ("label_set", "scene_list"), "s3dis": ("areas",)}
-    given = {k: getattr(args, k) for k in ("sequences", "label_set", "scene_list", "areas") if getattr(args, k)}
+    allowed = {"semantickitti": ("sequences", "objects", "stuff_gap", "keep_rings"),
+               "kitti360": ("objects", "stuff_gap"), "scannet": ("label_set", "scene_list"), "s3dis": ("areas",),
+               "npy": ("domain",)}  # fmt: skip
+    given = {k: getattr(args, k) for k in ("sequences", "label_set", "scene_list", "areas", "objects", "stuff_gap",
+                                           "keep_rings", "domain") if getattr(args, k) is not None}  # fmt: skip
     wrong = [k for k in given if k not in allowed.get(args.dataset, ())]
     if wrong:
         raise ValueError(f"--{wrong[0].replace('_', '-')} does not apply to --dataset {args.dataset}")
@@ -175,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         segmenter, method_info = load_segmenter(args, dataset)
         settings = ProtocolSettings(args.max_clicks, args.temperature, args.seed)
         run = {"dataset": args.dataset, "root": str(args.root.resolve()), "method": args.method,
-               "dataset_options": {k: list(v) if isinstance(v, tuple) else str(v)
+               "dataset_options": {k: list(v) if isinstance(v, tuple) else v if isinstance(v, (int, float)) else str(v)
                                    for k, v in dataset_options(args).items()},
                "max_clicks": args.max_clicks, "temperature": args.temperature, "seed": args.seed,
                "min_points": args.min_points, "limit_objects": args.limit_objects, **method_info}  # fmt: skip

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from clickenhance_model.click_rules import ClickRules, apply_click_rules
 from clickenhance_model.errors import ClickError, CloudError
 
 
@@ -63,7 +64,12 @@ class InteractiveSession(ABC):
         rgb: optional (N, 3) colours in [0, 1].
         snap_distance: largest distance in metres between a click given by coordinates
             and the point it snaps to.
+
+    `click_rules` (see `click_rules`) make every click count whatever the segmenter
+    returns; None turns them off (to measure a segmenter alone).
     """
+
+    click_rules: ClickRules | None = ClickRules()
 
     def __init__(self, xyz: np.ndarray, rgb: np.ndarray | None = None, snap_distance: float = 0.5):
         xyz, rgb = validate_cloud(xyz, rgb)
@@ -194,9 +200,16 @@ class InteractiveSession(ABC):
         self.last_inference_ms = (time.perf_counter() - start) * 1e3
         if mask.shape != (len(self.xyz),):
             raise RuntimeError(f"segmenter returned a mask of shape {mask.shape}, expected ({len(self.xyz)},)")
+        mask = self._apply_click_rules(mask, positive, negative)
         for click in self._clicks:  # later clicks win over earlier ones on the same point
             mask[valid[click.index]] = click.positive
         return mask
+
+    def _apply_click_rules(self, mask: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+        """The segmenter's mask with the click rules applied (unchanged when `click_rules` is None)."""
+        if self.click_rules is None:
+            return mask
+        return apply_click_rules(self.xyz, self.tree, mask, positive, negative, self.click_rules)
 
     @abstractmethod
     def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:

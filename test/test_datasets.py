@@ -390,8 +390,8 @@ def test_s3dis_missing_area_and_annotations(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ registry, Scene
 
 
-def test_registry_lists_the_four_readers_and_rejects_duplicates() -> None:
-    assert sorted(DATASETS) == ["kitti360", "s3dis", "scannet", "semantickitti"]
+def test_registry_lists_the_five_readers_and_rejects_duplicates() -> None:
+    assert sorted(DATASETS) == ["kitti360", "npy", "s3dis", "scannet", "semantickitti"]
     with pytest.raises(ValueError, match="unknown dataset"):
         build_dataset("nuscenes", ".")
     with pytest.raises(ValueError, match="already registered"):

@@ -217,3 +217,54 @@ def test_cli_on_real_scans(real_scans_dir: Path, tmp_path: Path, capsys: pytest.
     match = SUMMARY.match(out.strip().splitlines()[-1])
     assert match and match.group(7) == "2"
     assert float(match.group(4)) > 70.0  # IoU@5 of the baseline on two real cars
+
+
+def test_cli_stuff_objects_rings_and_responsiveness(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--objects stuff and --keep-rings reach the reader; results.json and table.md report stuck objects."""
+    from test_dataset_objects import CAR, ring_scan, street_with_stuff
+    from test_dataset_objects import write_scan as write_pair
+
+    xyz, labels = street_with_stuff()
+    write_pair(tmp_path / "scans", xyz, labels)
+    args = ["--dataset", "semantickitti", "--root", str(tmp_path / "scans"), "--method", "baseline",
+            "--objects", "stuff", "--stuff-gap", "0.4", "--min-points", "50", "--max-clicks", "8"]  # fmt: skip
+    code, _, err = run(capsys, *args, "--out", str(tmp_path / "eval"))
+    assert code == 0, err
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert results["run"]["dataset_options"] == {"objects": "stuff", "stuff_gap": 0.4}
+    assert sorted(results["per_class"]) == ["fence", "pole"] and results["summary"]["objects"] == 4
+    flags = [row["responsiveness"] for row in results["objects"]]
+    assert results["summary"]["stuck_objects"] == sum(f["stuck"] for f in flags)
+    assert results["summary"]["rising_after_5"] == sum(f["rising"] for f in flags)
+    table = (tmp_path / "eval" / "table.md").read_text()
+    assert "| pole | 2 |" in table and "### Click responsiveness (IoU@8 − IoU@5)" in table
+    assert f"**{results['summary']['stuck_objects']} of 4 objects stuck**" in table
+    rings = ring_scan(rings=8, per_ring=200)
+    write_pair(tmp_path / "rings", rings, np.full(len(rings), CAR))
+    code, _, err = run(capsys, "--dataset", "semantickitti", "--root", str(tmp_path / "rings"), "--method",
+                       "baseline", "--keep-rings", "2", "--max-clicks", "2",
+                       "--out", str(tmp_path / "eval2"))  # fmt: skip
+    assert code == 0, err
+    results = json.loads((tmp_path / "eval2" / "results.json").read_text())
+    assert results["run"]["dataset_options"] == {"keep_rings": 2} and results["objects"][0]["num_points"] == 800
+    code, out, err = run(capsys, "--dataset", "npy", "--root", str(tmp_path), "--method", "baseline",
+                         "--keep-rings", "2", "--out", str(tmp_path / "eval3"))  # fmt: skip
+    assert code == 2 and "--keep-rings does not apply to --dataset npy" in err
+
+
+def test_cli_npy_dataset_on_a_coloured_room(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    g = np.arange(0, 3, 0.05)
+    floor = np.stack(np.meshgrid(g, g, [0.0]), -1).reshape(-1, 3)
+    table = box_surface((1.0, 1.0, 0.03), (1.8, 1.6, 0.7), 0.04)
+    xyz = np.concatenate([floor, table]).astype(np.float32)
+    np.save(tmp_path / "room.xyz.npy", xyz)
+    np.save(tmp_path / "room.rgb.npy", np.full((len(xyz), 3), 120, dtype=np.uint8))
+    np.save(tmp_path / "room.instance.npy", np.repeat([1, 2], [len(floor), len(table)]).astype(np.int32))
+    code, _, err = run(capsys, "--dataset", "npy", "--root", str(tmp_path), "--method", "baseline",
+                       "--out", str(tmp_path / "eval"), "--max-clicks", "5")  # fmt: skip
+    assert code == 0, err
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert results["run"]["baseline_config"]["voxel_size"] == 0.03  # coloured: the indoor preset
+    assert [(r["instance_id"], r["num_points"]) for r in results["objects"]] == [(1, len(floor)), (2, len(table))]
+    assert all(r["ious"][-1] > 0.9 for r in results["objects"])
+    assert "Not measured" in (tmp_path / "eval" / "table.md").read_text()

@@ -9,6 +9,7 @@ import pytest
 
 from clickenhance_model.evaluation.metrics import (
     average_precision,
+    click_responsiveness,
     iou,
     iou_curve,
     mean_class_ap,
@@ -87,3 +88,23 @@ def test_summarize_no_objects() -> None:
     assert summary["objects"] == 0
     assert math.isnan(summary["NoC@80"])
     assert len(summary["IoU@k"]) == 5
+
+
+@pytest.mark.parametrize(("ious", "gain", "rising", "stuck"), [
+    ([0.1, 0.12, 0.13, 0.14, 0.15] + [0.16] * 15, 0.01, False, True),  # a pole at 15%: corrections ignored
+    ([0.5] * 5 + [0.6] * 15, 0.1, True, False),  # still rising after click 5
+    ([0.9] * 20, 0.0, False, False),  # flat but done (>= 85%): not stuck
+    ([0.5] * 5 + [0.51] * 14 + [0.7], 0.2, True, False),  # the last click counts
+    ([0.2, 0.3, 0.4, 0.5, 0.6, 0.61], 0.01, False, True),  # stopped early: short rows repeat their last IoU
+])  # fmt: skip
+def test_click_responsiveness(ious: list[float], gain: float, rising: bool, stuck: bool) -> None:
+    flags = click_responsiveness(ious, 20)
+    assert flags["gain_after_5"] == pytest.approx(gain) and flags["rising"] is rising and flags["stuck"] is stuck
+
+
+def test_summary_counts_stuck_and_rising_objects() -> None:
+    rows = [[0.1] * 20, [0.5] * 5 + [0.9] * 15, [0.95] * 20, [0.3] * 5 + [0.31] * 15]
+    summary = summarize(rows, ["pole"] * 4, 20)
+    assert summary["stuck_objects"] == 2 and summary["rising_after_5"] == 1
+    assert click_responsiveness(rows[0], 5) is None  # a budget of 5 clicks has no "after click 5"
+    assert summarize(rows, ["pole"] * 4, 5)["stuck_objects"] is None

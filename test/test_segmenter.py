@@ -149,6 +149,7 @@ def test_session_uses_the_training_path(seg: Segmenter) -> None:
     xyz, target = synthetic_scene()
     car = np.flatnonzero(target)
     session = Segmenter(seg.model, seg.config, options=SegmenterConfig(ground_gate=False)).session(xyz)
+    session.click_rules = None  # the network alone (the rules on top are tested in test_click_rules.py)
     session.add_click(int(car[0]))
     mask = session.add_click(int(car[400]), positive=False)
     sample = prepare_sample(xyz, None, xyz[car[:1]], xyz[car[400:401]], xyz[car[400]], seg.config)

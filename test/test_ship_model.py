@@ -13,8 +13,10 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from cloud_factories import box_surface
 
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.config import save_config
@@ -77,19 +79,35 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
-def _argv(run_dir: Path, scans: Path, out: Path, eval_dir: Path, *more: str) -> list[str]:
-    """Both sets are the generated scans; 3 clicks, 3 objects each, on the CPU."""
+@pytest.fixture(scope="module")
+def indoor(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A coloured room (floor, a table, a box) as npy triplets, standing in for the real indoor region."""
+    root = tmp_path_factory.mktemp("indoor")
+    g = np.arange(0, 3, 0.06)
+    floor = np.stack(np.meshgrid(g, g, [0.0]), -1).reshape(-1, 3)
+    table = box_surface((1.0, 1.0, 0.03), (1.8, 1.6, 0.7), 0.05)
+    box = box_surface((0.2, 2.2, 0.03), (0.6, 2.6, 0.4), 0.05)
+    xyz = np.concatenate([floor, table, box]).astype(np.float32)
+    np.save(root / "room.xyz.npy", xyz)
+    np.save(root / "room.rgb.npy", np.full((len(xyz), 3), 128, dtype=np.uint8))
+    np.save(root / "room.instance.npy", np.repeat([1, 2, 3], [len(floor), len(table), len(box)]))
+    return root
+
+
+def _argv(run_dir: Path, scans: Path, out: Path, eval_dir: Path, *more: str, indoor: Path) -> list[str]:
+    """The generated scans stand in for the real SemanticKITTI scans; 3 clicks, 3 objects per set, on the CPU."""
     return ["--checkpoint", str(run_dir / "last.pt"), "--run-dir", str(run_dir), "--val-root", str(scans),
-            "--val-sequences", "01", "--real-root", str(scans), "--out", str(out), "--eval-dir", str(eval_dir),
-            "--max-clicks", "3", "--min-points", "40", "--limit-objects", "3", "--device", "cpu", *more]  # fmt: skip
+            "--val-sequences", "01", "--real-root", str(scans), "--indoor-root", str(indoor), "--out", str(out),
+            "--eval-dir", str(eval_dir), "--max-clicks", "3", "--min-points", "10", "--limit-objects", "3",
+            "--device", "cpu", *more]  # fmt: skip
 
 
 def _card_rows(card: str) -> dict[tuple[str, str], list[str]]:
-    """(set, method) -> cells [objects, NoC@80, NoC@85, NoC@90, IoU@1, IoU@5, IoU@10] of the card's table."""
+    """(set, method) -> cells [objects, NoC@80, NoC@85, NoC@90, IoU@1, IoU@5, IoU@10, stuck] of the card's table."""
     rows = {}
     for line in card.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) == 9 and cells[0] in ("val", "real"):
+        if len(cells) == 10 and cells[0] in ship_model.SETS:
             rows[(cells[0], cells[1])] = cells[2:]
     return rows
 
@@ -99,12 +117,14 @@ def _expected_cells(results: dict) -> list[str]:
     summary = results["summary"]
     ious = summary["IoU@k"]
     iou_cells = [f"{100 * ious[k - 1]:.1f}" if k <= len(ious) else "–" for k in (1, 5, 10)]
-    return [str(summary["objects"])] + [f"{summary[f'NoC@{t}']:.2f}" for t in (80, 85, 90)] + iou_cells
+    stuck = "–" if summary["stuck_objects"] is None else str(summary["stuck_objects"])
+    return [str(summary["objects"])] + [f"{summary[f'NoC@{t}']:.2f}" for t in (80, 85, 90)] + iou_cells + [stuck]
 
 
-def test_ships_stripped_weights_with_a_card_matching_the_evaluations(run_dir: Path, scans: Path, tmp_path: Path):
+def test_ships_stripped_weights_with_a_card_matching_the_evaluations(run_dir: Path, scans: Path, indoor: Path,
+                                                                     tmp_path: Path):
     out, eval_dir = tmp_path / "weights", tmp_path / "eval"
-    assert ship_model.main(_argv(run_dir, scans, out, eval_dir, "--no-refuse-if-worse")) == 0
+    assert ship_model.main(_argv(run_dir, scans, out, eval_dir, "--no-refuse-if-worse", indoor=indoor)) == 0
 
     state_dict, _, extra = load_checkpoint(out / "default.pt")
     original, _, original_extra = load_checkpoint(run_dir / "last.pt")
@@ -115,15 +135,19 @@ def test_ships_stripped_weights_with_a_card_matching_the_evaluations(run_dir: Pa
 
     card = (out / "README.md").read_text()
     rows = _card_rows(card)
-    assert len(rows) == 4
-    for name in ("val", "real"):
+    assert len(rows) == 10
+    for name in ship_model.SETS:
         for method in ("model", "baseline"):
             results = json.loads((eval_dir / f"{name}_{method}" / "results.json").read_text())
             assert rows[(name, method)] == _expected_cells(results)
             assert results["run"]["max_clicks"] == 3 and results["summary"]["objects"] == 3
-    model_keys = [(o["scene"], o["instance_id"]) for o in json.loads((eval_dir / "real_model" / "results.json")
+    assert json.loads((eval_dir / "rings16_model" / "results.json").read_text())["run"]["dataset_options"] == {
+        "objects": "all", "keep_rings": 4}  # fmt: skip
+    assert json.loads((eval_dir / "indoor_baseline" / "results.json").read_text())["run"]["dataset"] == "npy"
+    assert "### stuff: per class" in card and "### indoor: per class" in card and "### val: per class" not in card
+    model_keys = [(o["scene"], o["instance_id"]) for o in json.loads((eval_dir / "stuff_model" / "results.json")
                                                                      .read_text())["objects"]]  # fmt: skip
-    baseline_keys = [(o["scene"], o["instance_id"]) for o in json.loads((eval_dir / "real_baseline" / "results.json")
+    baseline_keys = [(o["scene"], o["instance_id"]) for o in json.loads((eval_dir / "stuff_baseline" / "results.json")
                                                                         .read_text())["objects"]]  # fmt: skip
     assert model_keys == baseline_keys
     assert "--seed 7" in card and "step 4 (its validation: NoC@85 3.00)" in card
@@ -131,7 +155,7 @@ def test_ships_stripped_weights_with_a_card_matching_the_evaluations(run_dir: Pa
     assert re.search(r"does NOT beat|BEATS", card) and "lr: 0.02" in card and "all stages" not in card
 
 
-def test_card_of_a_fine_tuned_run_lists_every_stage(run_dir: Path, scans: Path, tmp_path: Path):
+def test_card_of_a_fine_tuned_run_lists_every_stage(run_dir: Path, scans: Path, indoor: Path, tmp_path: Path):
     stage2 = tmp_path / "stage2"
     stage2.mkdir()
     config = dataclasses.replace(load_train_config("synthetic_tiny", seed=3), init_from=str(run_dir / "last.pt"))
@@ -142,7 +166,7 @@ def test_card_of_a_fine_tuned_run_lists_every_stage(run_dir: Path, scans: Path, 
     save_checkpoint(stage2 / "best.pt", segmenter.model, model_config, extra)
     save_config(config, stage2 / "train_config.yaml")
     (stage2 / "train_log.csv").write_text(TRAIN_ROWS)
-    argv = _argv(run_dir, scans, tmp_path / "weights", tmp_path / "eval", "--no-refuse-if-worse")
+    argv = _argv(run_dir, scans, tmp_path / "weights", tmp_path / "eval", "--no-refuse-if-worse", indoor=indoor)
     argv[1:4] = [str(stage2 / "best.pt"), "--run-dir", str(stage2)]
     assert ship_model.main(argv) == 0
     card = (tmp_path / "weights" / "README.md").read_text()
@@ -152,41 +176,44 @@ def test_card_of_a_fine_tuned_run_lists_every_stage(run_dir: Path, scans: Path, 
     assert "Wall time of all stages to these weights: 0.00 h." in card
 
 
-def test_refuses_an_untrained_model_that_loses_on_the_real_scans(run_dir: Path, scans: Path, tmp_path: Path):
+def test_refuses_an_untrained_model_that_loses_on_the_real_scans(run_dir: Path, scans: Path, indoor: Path,
+                                                                 tmp_path: Path):
     out, eval_dir = tmp_path / "weights", tmp_path / "eval"
-    assert ship_model.main(_argv(run_dir, scans, out, eval_dir)) == 1
+    assert ship_model.main(_argv(run_dir, scans, out, eval_dir, indoor=indoor)) == 1
     assert not (out / "default.pt").exists() and not out.exists()
     card = (eval_dir / "README.md").read_text()
     assert "NOT SHIPPED" in card and "does NOT beat" in card and "default.pt was NOT written" in card
 
 
-def test_reuse_eval_renders_the_card_again_without_evaluating(run_dir: Path, scans: Path, tmp_path: Path, capsys):
+def test_reuse_eval_renders_the_card_again_without_evaluating(run_dir: Path, scans: Path, indoor: Path,
+                                                              tmp_path: Path, capsys):
     out, eval_dir = tmp_path / "weights", tmp_path / "eval"
-    assert ship_model.main(_argv(run_dir, scans, out, eval_dir)) == 1
+    assert ship_model.main(_argv(run_dir, scans, out, eval_dir, indoor=indoor)) == 1
     first_card = (eval_dir / "README.md").read_text()
     stamps = {p: p.stat().st_mtime_ns for p in eval_dir.glob("*/results.json")}
-    assert len(stamps) == 4
+    assert len(stamps) == 10
     capsys.readouterr()
-    assert ship_model.main(_argv(run_dir, scans, out, eval_dir, "--reuse-eval")) == 1
-    assert capsys.readouterr().err.count("reusing") == 4
+    assert ship_model.main(_argv(run_dir, scans, out, eval_dir, "--reuse-eval", indoor=indoor)) == 1
+    assert capsys.readouterr().err.count("reusing") == 10
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps and (eval_dir / "README.md").read_text() == first_card
     other = tmp_path / "other.pt"
     config = load_train_config("synthetic_tiny")
     Segmenter.from_config(config.model, seed=99).save(other, extra={"train_config": config.to_dict()})
-    argv = _argv(run_dir, scans, out, eval_dir, "--reuse-eval")
+    argv = _argv(run_dir, scans, out, eval_dir, "--reuse-eval", indoor=indoor)
     argv[1] = str(other)
     assert ship_model.main(argv) == 2 and "other weights" in capsys.readouterr().err
 
 
-def test_refuses_weights_over_the_size_limit(run_dir: Path, scans: Path, tmp_path: Path, monkeypatch, capsys):
+def test_refuses_weights_over_the_size_limit(run_dir: Path, scans: Path, indoor: Path,
+                                             tmp_path: Path, monkeypatch, capsys):
     monkeypatch.setattr(ship_model, "MAX_BYTES", 1000)
     out = tmp_path / "weights"
-    assert ship_model.main(_argv(run_dir, scans, out, tmp_path / "eval", "--no-refuse-if-worse")) == 2
+    assert ship_model.main(_argv(run_dir, scans, out, tmp_path / "eval", "--no-refuse-if-worse", indoor=indoor)) == 2
     assert "more than the" in capsys.readouterr().err and not out.exists()
     assert not (tmp_path / "eval" / "candidate.pt").exists()
 
 
-def test_refuses_training_scans_as_validation(run_dir: Path, scans: Path, tmp_path: Path, capsys):
+def test_refuses_training_scans_as_validation(run_dir: Path, scans: Path, indoor: Path, tmp_path: Path, capsys):
     config = load_train_config("synthetic_tiny")
     other = tmp_path / "run"  # a run whose generated scenes are `scans` itself: its sequence 00 is training data
     other.mkdir()
@@ -194,7 +221,61 @@ def test_refuses_training_scans_as_validation(run_dir: Path, scans: Path, tmp_pa
         (other / name).write_bytes((run_dir / name).read_bytes())
     data = dataclasses.replace(config.data, root=str(scans))
     save_config(dataclasses.replace(config, data=data), other / "train_config.yaml")
-    argv = _argv(other, scans, tmp_path / "weights", tmp_path / "eval")
+    argv = _argv(other, scans, tmp_path / "weights", tmp_path / "eval", indoor=indoor)
     argv[argv.index("--val-sequences") + 1] = "00"
     assert ship_model.main(argv) == 2
     assert "includes the training scans" in capsys.readouterr().err
+
+
+def _fake_results(noc85: float, iou10: float, stuck: int | None, classes: dict[str, int] | None = None) -> dict:
+    """A results.json with only what the rule and the card read: summary and per-class figures."""
+    summary = {"objects": 4, "NoC@80": noc85 - 0.5, "NoC@85": noc85, "NoC@90": noc85 + 0.5,
+               "IoU@k": [iou10 - 0.1] * 9 + [iou10] * 11, "stuck_objects": stuck, "rising_after_5": 1}  # fmt: skip
+    per_class = {name: {**summary, "objects": n} for name, n in (classes or {"car": 4}).items()}
+    return {"summary": summary, "per_class": per_class, "objects": []}
+
+
+def _write_fake_runs(folder: Path, figures: dict[str, tuple[tuple, tuple]]) -> dict:
+    """Write SET_METHOD/results.json for every set (val: always a model loss) and read them back as the tool does."""
+    results = {}
+    for name in ship_model.SETS:
+        model, baseline = figures.get(name, ((1.5, 0.95, 0), (2.0, 0.90, 1)))
+        for method, values in (("model", model), ("baseline", baseline)):
+            path = folder / f"{name}_{method}" / "results.json"
+            path.parent.mkdir(parents=True)
+            path.write_text(json.dumps(_fake_results(*values) if name != "val" else _fake_results(9.0, 0.1, 3)))
+        results[name] = {m: json.loads((folder / f"{name}_{m}" / "results.json").read_text()) for m in ("model",
+                                                                                                      "baseline")}
+    return results
+
+
+def test_rule_ships_a_model_that_beats_the_baseline_on_every_real_set(tmp_path: Path) -> None:
+    results = _write_fake_runs(tmp_path, {})  # val is lost badly: it is reported, never decisive
+    beats, sentence = ship_model.verdict(results, 20)
+    assert beats and "BEATS" in sentence and "stuff: NoC@85 1.50 vs 2.00, IoU@10 95.0 vs 90.0, stuck 0 vs 1" in sentence
+
+
+@pytest.mark.parametrize(("losing_set", "model", "baseline", "why"), [
+    ("stuff", (8.82, 0.778, 2), (7.59, 0.865, 1), "NoC@85 8.82 vs 7.59"),  # the issue's stuff objects
+    ("indoor", (20.0, 0.219, 6), (20.0, 0.415, 0), "NoC@85 20.00 vs 20.00"),  # a tie in NoC is no win
+    ("rings16", (2.0, 0.96, 0), (5.0, 0.96, 0), "IoU@10 96.0 vs 96.0"),  # nor is a tie in IoU
+    ("vehicles", (1.4, 0.989, 2), (2.0, 0.923, 1), "stuck 2 vs 1"),  # better means, but more objects stuck
+])  # fmt: skip
+def test_rule_refuses_a_model_that_loses_one_real_set(tmp_path: Path, losing_set: str, model: tuple,
+                                                      baseline: tuple, why: str) -> None:  # fmt: skip
+    results = _write_fake_runs(tmp_path, {losing_set: (model, baseline)})
+    beats, sentence = ship_model.verdict(results, 20)
+    assert not beats and f"it loses on {losing_set})" in sentence and why in sentence
+    assert ship_model.set_verdict(losing_set, results, 20)[0] is False
+    assert all(ship_model.set_verdict(s, results, 20)[0] for s in ("vehicles", "stuff", "rings16", "indoor")
+               if s != losing_set)
+
+
+def test_card_tables_show_every_set_and_class(tmp_path: Path) -> None:
+    results = _write_fake_runs(tmp_path, {"stuff": ((3.0, 0.8, 1), (3.5, 0.7, 2))})
+    results["stuff"]["model"]["per_class"] = {"pole": _fake_results(3.0, 0.8, 1)["summary"]}
+    results["stuff"]["baseline"]["per_class"] = {"pole": _fake_results(3.5, 0.7, 2)["summary"]}
+    assert "| stuff | model | 4 | 2.50 | 3.00 | 3.50 | 70.0 | 70.0 | 80.0 | 1 |" in ship_model.results_table(results)
+    lines = ship_model.class_tables(results, 20)
+    assert "| pole | 4 | 3.00 | 3.50 | 80.0 | 70.0 | 1 | 2 |" in lines
+    assert sum(line.startswith("### ") for line in lines) == 4  # the four real sets, not val

@@ -36,9 +36,9 @@ def build_dataset(name: str, root: str | Path, **options: Any) -> SceneDataset:
 
 
 # Explicit imports fill the registry (after register_dataset exists).
-from clickenhance_model.datasets import kitti360, s3dis, scannet, semantic_kitti  # noqa: E402
+from clickenhance_model.datasets import kitti360, npy_triplets, s3dis, scannet, semantic_kitti  # noqa: E402
 
 __all__ = [
     "DATASETS", "ObjectFilter", "Scene", "SceneDataset", "SceneObject", "build_dataset",
-    "kitti360", "register_dataset", "s3dis", "scannet", "select_objects", "semantic_kitti",
+    "kitti360", "npy_triplets", "register_dataset", "s3dis", "scannet", "select_objects", "semantic_kitti",
 ]  # fmt: skip

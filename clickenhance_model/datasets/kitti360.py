@@ -15,7 +15,10 @@ differs from `semantic` somewhere) are read the same way after encoding them as
 
 Windows are in world coordinates (hundreds of metres from the origin); positions are
 shifted by the window's bounding-box centre before becoming float32, so no precision is
-lost. Objects: the classes AGILE3D evaluates (ids below).
+lost. Objects: the classes AGILE3D evaluates (ids below). With `objects="stuff"` (or
+"all") the unlabelled points of STUFF_CLASSES (13 fence, 14 guard rail, 17 pole,
+18 polegroup, 19 traffic light, 20 traffic sign, 37 smallpole, 38 lamp, 39 trash bin,
+41 box, 44 unknown object) become connected-component objects (see `stuff_objects`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 from clickenhance_model.datasets import register_dataset
 from clickenhance_model.datasets.ply import read_ply
 from clickenhance_model.datasets.scene import Scene, SceneDataset, check_file
+from clickenhance_model.datasets.stuff_objects import DEFAULT_GAP, check_object_options, with_stuff_objects
 from clickenhance_model.errors import DatasetError
 
 INSTANCE_BASE = 1000  # global id = semantic * 1000 + local instance id
@@ -41,6 +45,7 @@ CLASS_NAMES = {
     44: "unknown object",
 }  # fmt: skip
 OBJECT_CLASSES = frozenset({17, 19, 20, 24, 26, 27, 29, 30, *range(32, 42)})
+STUFF_CLASSES = frozenset({13, 14, 17, 18, 19, 20, 37, 38, 39, 41, 44})
 REQUIRED_FIELDS = ("x", "y", "z", "semantic", "instance")
 
 
@@ -75,14 +80,24 @@ def scene_from_window(name: str, vertex: dict[str, np.ndarray], path: Path) -> S
 
 @register_dataset("kitti360")
 class Kitti360Dataset(SceneDataset):
-    """KITTI-360 accumulated windows; objects are instances of OBJECT_CLASSES."""
+    """KITTI-360 accumulated windows; objects are instances of OBJECT_CLASSES and/or stuff components.
+
+    Args:
+        root: folder searched recursively for window `.ply` files.
+        objects: "things" (instances of OBJECT_CLASSES), "stuff" (components of STUFF_CLASSES) or "all".
+        stuff_gap: metres between points of one stuff component.
+    """
 
     domain = "outdoor"
     class_names = CLASS_NAMES
     object_classes = OBJECT_CLASSES
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, objects: str = "things", stuff_gap: float = DEFAULT_GAP):
         super().__init__(root)
+        self.objects_set, self.stuff_gap = objects, float(stuff_gap)
+        check_object_options(objects, self.stuff_gap)
+        if objects != "things":
+            self.object_classes = None if objects == "stuff" else OBJECT_CLASSES | STUFF_CLASSES
         self._windows = {
             p.relative_to(self.root).with_suffix("").as_posix(): p
             for p in sorted(self.root.rglob("*.ply"))
@@ -103,4 +118,5 @@ class Kitti360Dataset(SceneDataset):
         elements = read_ply(path)
         if "vertex" not in elements:
             raise DatasetError(f"{path}: PLY file has no vertex element")
-        return scene_from_window(name, elements["vertex"], path)
+        scene = scene_from_window(name, elements["vertex"], path)
+        return with_stuff_objects(scene, STUFF_CLASSES, self.objects_set, self.stuff_gap)

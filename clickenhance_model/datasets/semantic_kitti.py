@@ -14,6 +14,13 @@ whole label value for such points (unique per pair) and 0 elsewhere.
 Colour (not part of SemanticKITTI; written by `scenes.writer` for generated indoor scans):
 with the `velodyne/` layouts, `rgb/FFFFFF.bin` beside `velodyne/` holds one uint8 (r, g, b)
 row per point; when it exists it becomes `Scene.rgb` in [0, 1] (unless `rgb=False`).
+
+Object sets (`objects`): "things" are the labelled instances; "stuff" are connected
+components (see `stuff_objects`) of the unlabelled points of STUFF_CLASSES: 51 fence,
+71 trunk, 80 pole, 81 traffic-sign, 99 other-object, and the person and two-wheeler
+classes 11 bicycle, 15 motorcycle, 30 person, 31 bicyclist, 32 motorcyclist and their
+moving twins 253-255, whose points sometimes carry no instance id; "all" is both.
+`keep_rings=K` keeps every K-th laser ring (see `laser_rings`) to emulate a sparser sensor.
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from clickenhance_model.datasets import register_dataset
+from clickenhance_model.datasets.laser_rings import check_keep_rings, keep_every_kth_ring
 from clickenhance_model.datasets.scene import Scene, SceneDataset, check_file
+from clickenhance_model.datasets.stuff_objects import DEFAULT_GAP, check_object_options, with_stuff_objects
 from clickenhance_model.errors import DatasetError
 
 CLASS_NAMES = {
@@ -35,6 +44,7 @@ CLASS_NAMES = {
     255: "moving-motorcyclist", 256: "moving-on-rails", 257: "moving-bus", 258: "moving-truck",
     259: "moving-other-vehicle",
 }  # fmt: skip
+STUFF_CLASSES = frozenset({11, 15, 30, 31, 32, 51, 71, 80, 81, 99, 253, 254, 255})
 
 
 def read_scan(path: Path) -> np.ndarray:
@@ -84,14 +94,21 @@ class SemanticKittiDataset(SceneDataset):
         sequences: with the dataset-root layout, which sequences to read ("08" for the
             validation split); None = every sequence that has a labels folder.
         rgb: read the colours of scans that have an `rgb/` file (False: geometry only, rgb None).
+        objects: "things" (labelled instances), "stuff" (components of STUFF_CLASSES) or "all".
+        stuff_gap: metres between points of one stuff component.
+        keep_rings: keep every K-th laser ring of each scan (1 = all points).
     """
 
     domain = "outdoor"
     class_names = CLASS_NAMES
     object_classes = None
 
-    def __init__(self, root: str | Path, sequences: tuple[str, ...] | None = None, rgb: bool = True):
+    def __init__(self, root: str | Path, sequences: tuple[str, ...] | None = None, rgb: bool = True,
+                 objects: str = "things", stuff_gap: float = DEFAULT_GAP, keep_rings: int = 1):  # fmt: skip
         super().__init__(root)
+        self.objects_set, self.stuff_gap, self.keep_rings = objects, float(stuff_gap), keep_rings
+        check_keep_rings(keep_rings)
+        check_object_options(objects, self.stuff_gap)
         self.sequences = None if sequences is None else tuple(f"{int(s):02d}" for s in sequences)
         self.rgb = bool(rgb)
         self._scans = self._find_scans()
@@ -134,7 +151,11 @@ class SemanticKittiDataset(SceneDataset):
         labels = read_labels(label_path, len(points))
         rgb_path = color_path(scan_path)
         rgb = read_colors(rgb_path, len(points)) if self.rgb and rgb_path is not None and rgb_path.exists() else None
-        return scene_from_scan(name, points, labels, rgb)
+        if self.keep_rings > 1:  # rings come from the stored point order, so select before anything else
+            kept = keep_every_kth_ring(points[:, :3], self.keep_rings)
+            points, labels, rgb = points[kept], labels[kept], None if rgb is None else rgb[kept]
+        scene = scene_from_scan(name, points, labels, rgb)
+        return with_stuff_objects(scene, STUFF_CLASSES, self.objects_set, self.stuff_gap)
 
 
 def color_path(scan_path: Path) -> Path | None:

@@ -96,7 +96,7 @@ def ap_summary(ious: np.ndarray, classes: np.ndarray, scores: np.ndarray | None 
 
 
 def summarize(rows_ious: Sequence[Sequence[float]], classes: Sequence[str], max_clicks: int) -> dict:
-    """Summary over objects: NoC@80/85/90, IoU@k for k = 1..K and AP/AP50/AP25 after each k."""
+    """Summary over objects: NoC@80/85/90, IoU@k for k = 1..K, AP/AP50/AP25 after each k, rising/stuck counts."""
     curve = iou_curve(rows_ious, max_clicks)
     table = np.array([pad_ious(r, max_clicks) for r in rows_ious]).reshape(len(rows_ious), max_clicks)
     labels = np.asarray(classes)
@@ -106,4 +106,34 @@ def summarize(rows_ious: Sequence[Sequence[float]], classes: Sequence[str], max_
         summary[f"NoC@{round(threshold * 100)}"] = float(np.mean(nocs)) if nocs else float("nan")
     summary["IoU@k"] = [float(v) for v in curve]
     summary["AP@k"] = [ap_summary(table[:, k], labels) for k in range(max_clicks)] if len(table) else []
+    summary.update(responsiveness_summary(table.tolist(), max_clicks))
     return summary
+
+
+RISE_FROM_CLICK = 5  # responsiveness compares the IoU after the last click with the IoU after this one
+RISE_MIN_GAIN = 0.02  # an object whose IoU gains less than 2 points after click 5 ...
+STUCK_BELOW = 0.85  # ... while its final IoU is under 85% is "stuck": corrections no longer help
+
+
+def click_responsiveness(ious: Sequence[float], max_clicks: int) -> dict[str, float | bool] | None:
+    """Whether one object's IoU still rises after click 5: gain IoU@K - IoU@5, `rising` and `stuck`.
+
+    A model that ignores corrections shows up here even when its mean IoU looks fine.
+    `stuck` means a gain under RISE_MIN_GAIN while IoU@K is under STUCK_BELOW. None when
+    the budget K is RISE_FROM_CLICK clicks or fewer (nothing to compare).
+    """
+    if max_clicks <= RISE_FROM_CLICK:
+        return None
+    padded = pad_ious(ious, max_clicks)
+    gain = float(padded[-1] - padded[RISE_FROM_CLICK - 1])
+    rising = bool(gain >= RISE_MIN_GAIN)
+    return {"gain_after_5": gain, "rising": rising, "stuck": bool(not rising and padded[-1] < STUCK_BELOW)}
+
+
+def responsiveness_summary(rows_ious: Sequence[Sequence[float]], max_clicks: int) -> dict[str, int | None]:
+    """Counts over objects: still rising after click 5, and stuck (None when the budget is 5 or fewer)."""
+    flags = [click_responsiveness(r, max_clicks) for r in rows_ious]
+    if max_clicks <= RISE_FROM_CLICK:
+        return {"rising_after_5": None, "stuck_objects": None}
+    rising, stuck = (sum(int(f[key]) for f in flags) for key in ("rising", "stuck"))
+    return {"rising_after_5": rising, "stuck_objects": stuck}

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from clickenhance_model.evaluation.metrics import summarize
+from clickenhance_model.evaluation.metrics import RISE_FROM_CLICK, click_responsiveness, summarize
 from clickenhance_model.evaluation.protocol import ObjectResult
 
 TABLE_CLICKS = (5, 10, 15)  # IoU@k columns of Table IV
@@ -34,7 +34,7 @@ def build_results(run: dict[str, Any], rows: Sequence[ObjectResult], skipped: Se
         "summary": summary,
         "per_class": per_class,
         "skipped_scenes": [{"scene": s, "reason": reason} for s, reason in skipped],
-        "objects": [r.to_dict() for r in rows],
+        "objects": [{**r.to_dict(), "responsiveness": click_responsiveness(r.ious, max_clicks)} for r in rows],
     }
 
 
@@ -124,7 +124,31 @@ def render_table(results: dict) -> str:
         if k <= len(summary["AP@k"]):
             ap = summary["AP@k"][k - 1]
             lines.append(f"| {k} | " + " | ".join(f"{100 * ap[m]:.1f}" for m in ("AP", "AP50", "AP25")) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + responsiveness_lines(results)) + "\n"
+
+
+def responsiveness_lines(results: dict) -> list[str]:
+    """table.md's section on whether corrections still help: per class rising/stuck counts, the stuck objects."""
+    summary, max_clicks = results["summary"], results["run"]["max_clicks"]
+    title = f"### Click responsiveness (IoU@{max_clicks} − IoU@{RISE_FROM_CLICK})"
+    if summary.get("stuck_objects") is None:
+        return ["", title, "", f"Not measured: the budget of {max_clicks} clicks ends by click {RISE_FROM_CLICK}."]
+    lines = [
+        "", title, "",
+        f"An object is rising when its IoU gains at least 2 points after click {RISE_FROM_CLICK}; stuck when it "
+        f"does not while IoU@{max_clicks} is below 85% (corrections no longer help). "
+        f"**{summary['stuck_objects']} of {summary['objects']} objects stuck**, {summary['rising_after_5']} rising.",
+        "", "| Class | Objects | Rising | Stuck |", "|---|---|---|---|",
+        *(f"| {name} | {c['objects']} | {c['rising_after_5']} | {c['stuck_objects']} |"
+          for name, c in results["per_class"].items()),
+    ]  # fmt: skip
+    stuck = [o for o in results["objects"] if (o.get("responsiveness") or {}).get("stuck")]
+    if stuck:
+        lines += ["", f"| Stuck object | Class | Points | IoU@{RISE_FROM_CLICK} | IoU@{max_clicks} |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        lines += [f"| {o['scene']} #{o['instance_id']} | {o['class_name']} | {o['num_points']} | "
+                  f"{100 * o['ious'][RISE_FROM_CLICK - 1]:.1f} | {100 * o['ious'][-1]:.1f} |" for o in stuck]
+    return lines
 
 
 def plot_iou_curve(results: dict, path: Path) -> None:

@@ -1,0 +1,96 @@
+"""Clicks always count: rules applied to every segmenter's mask after inference.
+
+A network (or the baseline) may ignore a click: leave a positive click's surroundings out,
+keep a negative click's in, or, given hundreds of positive points at once (a 2D detector's
+mask projected into the cloud), grow past the object into its neighbour. Two rules, run by
+`InteractiveSession` after its segmenter:
+
+1. Dense positives stay within their own extent. When a request holds at least
+   `dense_min_clicks` positive clicks, they sample the object's surface, so the mask keeps
+   only points within `reach` of some positive click: reach = max(`min_reach`,
+   `reach_factor` x the median spacing between neighbouring positive clicks). A human's few
+   clicks never trigger it.
+2. A click's immediate neighbourhood follows it. The `neighbours` nearest points of each
+   click, within `radius` metres, take the polarity of the nearest click (positive or
+   negative), so a correction always changes the mask around it, at any point density.
+   Dense positive clicks are exempt (they sample the object themselves, and their
+   neighbours at its border are ground or the next object); negative clicks never are.
+
+The clicked points themselves are then forced to their own label by the session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+
+@dataclass(frozen=True)
+class ClickRules:
+    """Settings of the click rules (lengths in metres); see the module docstring."""
+
+    radius: float = 0.1
+    neighbours: int = 8
+    dense_min_clicks: int = 50
+    reach_factor: float = 3.0
+    min_reach: float = 0.3
+
+    def __post_init__(self) -> None:
+        """Reject settings that make a rule meaningless."""
+        for name in ("radius", "reach_factor", "min_reach"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"ClickRules.{name} must be > 0, got {getattr(self, name)}")
+        for name in ("neighbours", "dense_min_clicks"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"ClickRules.{name} must be >= 1, got {getattr(self, name)}")
+
+
+def dense_reach(positions: np.ndarray, rules: ClickRules) -> float:
+    """How far the mask may extend from dense positive clicks: a multiple of their median spacing."""
+    distances, _ = cKDTree(positions).query(positions, k=2)  # [P, 2]: self, nearest other click
+    return max(rules.min_reach, rules.reach_factor * float(np.median(distances[:, 1])))
+
+
+def keep_within_reach(xyz: np.ndarray, mask: np.ndarray, positive: np.ndarray, rules: ClickRules) -> np.ndarray:
+    """Rule 1: with dense positive clicks, drop mask points farther than `dense_reach` from all of them."""
+    positions = xyz[np.unique(positive)].astype(np.float64)
+    if len(positions) < rules.dense_min_clicks:
+        return mask
+    inside = np.flatnonzero(mask)
+    distance, _ = cKDTree(positions).query(xyz[inside], distance_upper_bound=dense_reach(positions, rules))
+    mask = mask.copy()
+    mask[inside[~np.isfinite(distance)]] = False
+    return mask
+
+
+def follow_clicks(
+    xyz: np.ndarray, tree: cKDTree, mask: np.ndarray, followed: np.ndarray, negative: np.ndarray, rules: ClickRules,
+    positive: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
+    """Rule 2: the nearest points (within `radius`) of the `followed` positive and all negative clicks
+    take the polarity of their nearest click among `positive` (default: `followed`) and `negative`."""
+    positive = followed if positive is None else positive
+    clicks = np.concatenate([followed, negative]).astype(np.int64)
+    if len(clicks) == 0:
+        return mask
+    k = min(rules.neighbours, len(xyz))
+    _, near = tree.query(xyz[clicks], k=k, distance_upper_bound=rules.radius)  # [C, k], len(xyz) = none
+    near = np.unique(np.asarray(near).reshape(-1))
+    near = near[near < len(xyz)]
+    points = xyz[near].astype(np.float64)
+    to_positive = cKDTree(xyz[positive]).query(points)[0] if len(positive) else np.full(len(near), np.inf)
+    to_negative = cKDTree(xyz[negative]).query(points)[0] if len(negative) else np.full(len(near), np.inf)
+    mask = mask.copy()
+    mask[near] = to_positive <= to_negative
+    return mask
+
+
+def apply_click_rules(
+    xyz: np.ndarray, tree: cKDTree, mask: np.ndarray, positive: np.ndarray, negative: np.ndarray, rules: ClickRules
+) -> np.ndarray:
+    """Both rules on a segmenter's mask (bool (M,) over `xyz`); click indices index `xyz`. Returns a new mask."""
+    mask = keep_within_reach(xyz, np.asarray(mask, dtype=bool), positive, rules)
+    followed = positive if len(np.unique(positive)) < rules.dense_min_clicks else positive[:0]
+    return follow_clicks(xyz, tree, mask, followed, negative, rules, positive)

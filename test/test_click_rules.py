@@ -1,0 +1,127 @@
+"""Clicks always count (`click_rules`): checked on generated scenes through real sessions.
+
+`AnswerSession` is a complete `InteractiveSession` whose segmenter answers a fixed mask
+whatever the clicks (everything, or nothing): the worst cases a network can produce,
+which the rules must correct. The same invariants are then checked on the real
+segmenters (the baseline and an untrained tiny network).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from cloud_factories import box_surface
+
+from clickenhance_model.baseline import BaselineSegmenter
+from clickenhance_model.click_rules import ClickRules, dense_reach
+from clickenhance_model.session import InteractiveSession
+
+
+class AnswerSession(InteractiveSession):
+    """A session whose segmenter ignores the clicks and answers `answer` (True: every point, False: none)."""
+
+    def __init__(self, xyz: np.ndarray, answer: bool):
+        super().__init__(xyz)
+        self.answer = answer
+
+    def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
+        return np.full(len(self.xyz), self.answer)
+
+
+def two_cars() -> tuple[np.ndarray, np.ndarray]:
+    """Two 4 x 1.8 x 1.5 m box surfaces 0.8 m apart on a road plane; returns xyz and car ids (0 road, 1, 2)."""
+    car_1 = box_surface((0.0, 0.0, 0.0), (4.0, 1.8, 1.5), 0.1)
+    car_2 = box_surface((4.8, 0.0, 0.0), (8.8, 1.8, 1.5), 0.1)
+    g = np.arange(-2, 11, 0.1)
+    road = np.stack(np.meshgrid(g, np.arange(-2, 4, 0.1), [-0.05]), -1).reshape(-1, 3)
+    xyz = np.concatenate([car_1, car_2, road]).astype(np.float32)
+    return xyz, np.repeat([1, 2, 0], [len(car_1), len(car_2), len(road)])
+
+
+def test_dense_positive_clicks_keep_the_mask_on_their_object() -> None:
+    xyz, car = two_cars()
+    clicks = np.random.default_rng(0).choice(np.flatnonzero(car == 1), 300, replace=False)
+    session = AnswerSession(xyz, answer=True)  # a segmenter that floods the whole cloud
+    session.click_rules = None
+    assert session.add_clicks([(int(i), True) for i in clicks]).all()
+    session = AnswerSession(xyz, answer=True)
+    mask = session.add_clicks([(int(i), True) for i in clicks])
+    assert mask[car == 1].all() and not mask[car == 2].any()
+    reach = dense_reach(xyz[clicks].astype(np.float64), ClickRules()) + 1e-3
+    assert 0.3 <= reach < 0.8  # 3 x the spacing of 300 clicks on a 3,180-point surface
+    road = xyz[mask & (car == 0)]  # only road within reach of car 1 (its bottom face lies on the road)
+    assert road[:, 0].min() >= -reach and road[:, 0].max() <= 4 + reach and road[:, 1].max() <= 1.8 + reach
+
+
+def test_few_positive_clicks_do_not_limit_the_mask() -> None:
+    xyz, car = two_cars()
+    session = AnswerSession(xyz, answer=True)
+    mask = session.add_clicks([(int(np.flatnonzero(car == 1)[0]), True), (int(np.flatnonzero(car == 2)[0]), True)])
+    assert mask.all()  # two clicks are a person's, not a projected detector mask: the segmenter decides
+
+
+def test_dense_reach_follows_the_spacing_of_the_clicks() -> None:
+    rules = ClickRules(reach_factor=3.0, min_reach=0.3)
+    line = np.column_stack([np.arange(100) * 0.5, np.zeros(100), np.zeros(100)])
+    assert dense_reach(line, rules) == pytest.approx(1.5)
+    assert dense_reach(line / 10, rules) == pytest.approx(0.3)
+
+
+def test_a_positive_click_takes_its_neighbourhood_into_the_mask() -> None:
+    xyz, car = two_cars()
+    session = AnswerSession(xyz, answer=False)  # a segmenter that ignores the click
+    session.click_rules = ClickRules(radius=0.12)  # on the 10 cm grid: the point and its 4 grid neighbours
+    target = int(np.flatnonzero((car == 1) & (xyz[:, 2] == 1.5))[100])  # on the car's roof, off its edges
+    mask = session.add_click(target, True)
+    distance = np.linalg.norm(xyz - xyz[target], axis=1)
+    assert np.array_equal(np.flatnonzero(mask), np.flatnonzero(distance < 0.12)) and mask.sum() == 5
+    session.click_rules = None
+    assert session.add_click(target, True).sum() == 1
+
+
+def test_a_negative_click_takes_its_neighbourhood_out_and_nearer_clicks_win() -> None:
+    xyz = np.column_stack([np.arange(0, 2, 0.02), np.zeros(100), np.zeros(100)]).astype(np.float32)  # 2 cm spacing
+    session = AnswerSession(xyz, answer=True)
+    positive, negative = 50, 53  # 6 cm apart: between them each point goes to the nearer click
+    mask = session.add_clicks([(positive, True), (negative, False)])
+    assert not mask[52:57].any()  # the negative click's nearest points (53 +- 3; 49 and 57 tie for the 8th)
+    assert mask[:52].all() and mask[58:].all()  # 51 is nearer the positive click; beyond, the segmenter decides
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"radius": 0.0}, "radius must be > 0"), ({"neighbours": 0}, "neighbours must be >= 1"),
+    ({"dense_min_clicks": 0}, "dense_min_clicks must be >= 1"), ({"min_reach": -1.0}, "min_reach must be > 0"),
+])  # fmt: skip
+def test_click_rules_reject_meaningless_settings(settings: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ClickRules(**settings)
+
+
+def real_sessions(xyz: np.ndarray) -> list[InteractiveSession]:
+    """Sessions of the real segmenters: the outdoor baseline and an untrained tiny network."""
+    from clickenhance_model.model_config import ModelConfig, NetworkConfig
+    from clickenhance_model.segmenter import Segmenter
+
+    tiny = Segmenter.from_config(ModelConfig(network=NetworkConfig(channels=(8, 16), cse_channels=(4, 8))), seed=3)
+    return [BaselineSegmenter.for_domain("outdoor").session(xyz), tiny.session(xyz)]
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_every_segmenter_keeps_clicks_and_their_neighbourhoods() -> None:
+    xyz, car = two_cars()
+    rng = np.random.default_rng(4)
+    positives = rng.choice(np.flatnonzero(car == 1), 3, replace=False)
+    negatives = np.concatenate([rng.choice(np.flatnonzero(car == 2), 2), rng.choice(np.flatnonzero(car == 0), 2)])
+    clicks = [(int(i), True) for i in positives] + [(int(i), False) for i in negatives]
+    tree_distance = np.linalg.norm(xyz[:, None] - xyz[np.concatenate([positives, negatives])][None], axis=2)
+    nearest = np.argmin(tree_distance, axis=1)  # each point's nearest click
+    for session in real_sessions(xyz):
+        mask = session.add_clicks(clicks)
+        assert mask[positives].all() and not mask[negatives].any()
+        for k, index in enumerate(np.concatenate([positives, negatives])):
+            ring = np.argsort(tree_distance[:, k])[:8]
+            ring = ring[(tree_distance[ring, k] <= 0.1) & (nearest[ring] == k)]
+            assert (mask[ring] == (k < len(positives))).all(), (type(session).__name__, index)
+        dense = rng.choice(np.flatnonzero(car == 1), 200, replace=False)
+        mask = session.add_clicks([(int(i), True) for i in dense])
+        assert not mask[car == 2].any()
