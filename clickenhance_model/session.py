@@ -63,15 +63,22 @@ class InteractiveSession(ABC):
         rgb: optional (N, 3) colours in [0, 1].
         snap_distance: largest distance in metres between a click given by coordinates
             and the point it snaps to.
+        max_range: points farther than this (metres) from the origin are ignored like
+            non-finite ones, so a stray return at 1e17 m cannot blow up the voxel grid.
     """
 
-    def __init__(self, xyz: np.ndarray, rgb: np.ndarray | None = None, snap_distance: float = 0.5):
+    def __init__(
+        self, xyz: np.ndarray, rgb: np.ndarray | None = None, snap_distance: float = 0.5, max_range: float = 1000.0
+    ):
         xyz, rgb = validate_cloud(xyz, rgb)
         finite = np.isfinite(xyz).all(axis=1)
         if rgb is not None:
             finite &= np.isfinite(rgb).all(axis=1)
         if not finite.any():
             raise CloudError(f"the cloud has no finite point (all {len(xyz)} contain NaN/Inf)")
+        finite &= (xyz.astype(np.float64) ** 2).sum(axis=1) <= float(max_range) ** 2  # float64: no overflow
+        if not finite.any():
+            raise CloudError(f"the cloud has no point within {max_range} m of the origin")
         self.num_points = len(xyz)
         self.snap_distance = float(snap_distance)
         self.valid_indices = np.flatnonzero(finite)  # caller index of each kept point
@@ -166,7 +173,7 @@ class InteractiveSession(ABC):
             if not 0 <= index < self.num_points:
                 raise ClickError(f"click index {index} out of range for a cloud of {self.num_points} points")
             if self._caller_to_valid[index] < 0:
-                raise ClickError(f"click index {index} is a non-finite point (NaN/Inf)")
+                raise ClickError(f"click index {index} is a dropped point (NaN/Inf or beyond max_range)")
         else:
             index = self.snap(target)
         position = self.xyz[self._caller_to_valid[index]]

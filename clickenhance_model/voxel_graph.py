@@ -7,9 +7,11 @@ points seen through a car's windows) are bridged to their nearest node. Ground n
 graph, with edges that touch "the other kind" of node (ground for an object clicked off
 the ground) made expensive or dropped, follow an object's surface and stop at gaps.
 
-Two users: the training-free baseline (`baseline.BaselineSession`, one graph per scan)
-and the geodesic click maps of the network input (`click_encoding.geodesic_click_maps`,
-one graph per crop). The settings are a `baseline.BaselineConfig`.
+One graph per scan serves both users: the training-free baseline (`baseline.BaselineSession`)
+and the geodesic click maps of the network input (`click_encoding.geodesic_click_maps`).
+It is built once per cloud (a session, a training scene); a click then costs two bounded
+Dijkstra runs (`limit=`: only the nodes within reach of the clicks are visited), whatever
+crop the network sees. The settings are a `baseline.BaselineConfig`.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class VoxelGraph:
 
     def nodes_near(self, positions: np.ndarray, max_gap: float) -> np.ndarray:
         """The node nearest to each position (float (K, 3)), for positions at most `max_gap` from it."""
-        gap, nodes = self.tree.query(np.asarray(positions, dtype=np.float64).reshape(-1, 3))
+        gap, nodes = self.tree.query(np.asarray(positions, dtype=np.float64).reshape(-1, 3), workers=-1)
         return nodes[gap <= max_gap]
 
     def ground_gate(self, positive: np.ndarray) -> np.ndarray:
@@ -83,30 +85,6 @@ class VoxelGraph:
         return geodesic_distance(self.costs(on_ground), np.unique(sources), limit)
 
 
-class CropGraphCache:
-    """The `VoxelGraph` of the latest crop of one voxel grid, reused while the crop stays the same.
-
-    Building the graph is about 95% of a geodesic click map's cost (78 of 83 ms on a 12k-voxel
-    crop, one core), and a negative click leaves the crop unchanged, so one interactive session
-    (or one training sample's click rounds) keeps one cache. Bound to one grid: the crop's voxel
-    ids and the graph settings are the key.
-    """
-
-    def __init__(self) -> None:
-        self._crop: np.ndarray | None = None
-        self._config: BaselineConfig | None = None
-        self._graph: VoxelGraph | None = None
-        self.builds = 0  # graphs built so far (for tests and benchmarks)
-
-    def graph(self, crop: np.ndarray, points: np.ndarray, config: BaselineConfig) -> VoxelGraph:
-        """The graph over `points` (the centroids of voxels `crop`), built only when the crop or settings changed."""
-        if self._graph is None or self._config != config or not np.array_equal(self._crop, crop):
-            self._graph = VoxelGraph(np.asarray(points, dtype=np.float64), config)
-            self._crop, self._config = np.array(crop, copy=True), config
-            self.builds += 1
-        return self._graph
-
-
 def geodesic_distance(graph: csr_matrix, sources: np.ndarray, limit: float) -> np.ndarray:
     """Distance from each node to the nearest source along the graph (inf beyond `limit`)."""
     if len(sources) == 0:
@@ -120,7 +98,7 @@ def knn_edges(tree: cKDTree, k: int, max_edge: float) -> tuple[np.ndarray, np.nd
     k = min(k, len(nodes) - 1)
     if k < 1:
         return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
-    distance, neighbour = tree.query(nodes, k=k + 1, distance_upper_bound=max_edge)
+    distance, neighbour = tree.query(nodes, k=k + 1, distance_upper_bound=max_edge, workers=-1)
     distance, neighbour = distance[:, 1:], neighbour[:, 1:]  # column 0 is the node itself
     keep = np.isfinite(distance)
     source = np.broadcast_to(np.arange(len(nodes))[:, None], keep.shape)[keep]
@@ -144,7 +122,7 @@ def bridge_edges(nodes: np.ndarray, edges: np.ndarray, min_component: int) -> tu
     large = np.flatnonzero(~small)
     if not small.any() or len(large) == 0:
         return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
-    distance, nearest = cKDTree(nodes[large]).query(nodes[small])
+    distance, nearest = cKDTree(nodes[large]).query(nodes[small], workers=-1)
     pairs = np.stack([np.flatnonzero(small), large[nearest]], axis=1)
     return pairs, distance
 
@@ -166,7 +144,7 @@ def ground_nodes(nodes: np.ndarray, edges: np.ndarray, config: BaselineConfig) -
     _, component = connected_components(adjacency, directed=False)
     ground = np.isin(component, np.unique(component[seeds]))
     if ground.any() and not ground.all():
-        distance, below = cKDTree(nodes[ground, :2]).query(nodes[~ground, :2])
+        distance, below = cKDTree(nodes[ground, :2]).query(nodes[~ground, :2], workers=-1)
         rise = nodes[~ground, 2] - nodes[ground][below, 2]
         ground[np.flatnonzero(~ground)[(rise <= config.ground_height / 2) & (distance <= config.ground_cell)]] = True
     return ground
