@@ -65,7 +65,7 @@ class VoxelGraph:
 
     def nodes_near(self, positions: np.ndarray, max_gap: float) -> np.ndarray:
         """The node nearest to each position (float (K, 3)), for positions at most `max_gap` from it."""
-        gap, nodes = self.tree.query(np.asarray(positions, dtype=np.float64).reshape(-1, 3), workers=-1)
+        gap, nodes = self.tree.query(np.asarray(positions, dtype=np.float64).reshape(-1, 3))  # a few clicks: one thread
         return nodes[gap <= max_gap]
 
     def ground_gate(self, positive: np.ndarray) -> np.ndarray:
