@@ -173,7 +173,7 @@ class InteractiveSession(ABC):
             if not 0 <= index < self.num_points:
                 raise ClickError(f"click index {index} out of range for a cloud of {self.num_points} points")
             if self._caller_to_valid[index] < 0:
-                raise ClickError(f"click index {index} is a dropped point (NaN/Inf or beyond max_range)")
+                raise ClickError(f"click index {index} is a non-finite point (NaN/Inf) or beyond max_range")
         else:
             index = self.snap(target)
         position = self.xyz[self._caller_to_valid[index]]

@@ -19,14 +19,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from clickenhance_model.baseline import PRESETS
 from clickenhance_model.datasets import build_dataset
 from clickenhance_model.datasets.scene import ObjectFilter, SceneDataset, SceneObject, select_objects
 from clickenhance_model.preprocessing import VoxelGrid, voxelize
 from clickenhance_model.training.augmentation import augment_scene
 from clickenhance_model.training.config import SYNTHETIC, AugmentConfig, DataConfig
 from clickenhance_model.training.synthetic import SPLIT_SEQUENCES, ensure_generated
-from clickenhance_model.voxel_graph import VoxelGraph
+from clickenhance_model.voxel_graph import PRESETS, VoxelGraph
 
 PATH_OPTIONS = ("scene_list",)  # reader options naming files, taken relative to the split's folder
 
