@@ -28,9 +28,9 @@ import numpy as np
 import torch
 
 from clickenhance_model.click_encoding import encode_clicks, geodesic_click_maps
+from clickenhance_model.cloud_validation import validate_cloud
 from clickenhance_model.errors import ClickError, CloudError
 from clickenhance_model.model_config import ModelConfig
-from clickenhance_model.session import validate_cloud
 from clickenhance_model.voxel_graph import PRESETS, VoxelGraph
 from clickenhance_model.voxel_grid import VoxelGrid, voxelize
 

@@ -10,6 +10,8 @@ A session voxelises its cloud and builds its voxel graph once; each click crops,
 (two bounded Dijkstra runs on that graph for the geodesic maps) and runs the network on the
 crop only (batch of one, the same `preprocessing` path the trainer uses). Points that are
 not finite or lie beyond `max_range` metres of the sensor origin are left out (never in a mask).
+`last_inference_ms` is the wall time of the latest click's segmentation (crop, encoding,
+network, voxel mask back to points); the session start (voxels, graph) is not in it.
 """
 
 from __future__ import annotations

@@ -20,7 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from clickenhance_model.cloud_validation import validate_cloud
 from clickenhance_model.errors import ClickError, CloudError
+
+__all__ = ["Click", "InteractiveSession", "validate_cloud"]
 
 
 @dataclass(frozen=True)
@@ -30,29 +33,6 @@ class Click:
     index: int
     positive: bool
     position: tuple[float, float, float]
-
-
-def validate_cloud(xyz: np.ndarray, rgb: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Check shapes and dtypes of a cloud; return float32 xyz and rgb (or None).
-
-    Raises CloudError naming the problem: empty cloud, wrong shape, non-numeric data.
-    """
-    xyz = np.asarray(xyz)
-    if xyz.ndim != 2 or xyz.shape[1] != 3:
-        raise CloudError(f"xyz must have shape (N, 3), got {xyz.shape}")
-    if xyz.shape[0] == 0:
-        raise CloudError("the cloud is empty (0 points)")
-    if not np.issubdtype(xyz.dtype, np.number) or np.issubdtype(xyz.dtype, np.complexfloating):
-        raise CloudError(f"xyz must be a real numeric array, got dtype {xyz.dtype}")
-    xyz = np.ascontiguousarray(xyz, dtype=np.float32)
-    if rgb is not None:
-        rgb = np.asarray(rgb)
-        if rgb.shape != xyz.shape:
-            raise CloudError(f"rgb must have the shape of xyz {xyz.shape}, got {rgb.shape}")
-        if not np.issubdtype(rgb.dtype, np.number):
-            raise CloudError(f"rgb must be numeric, got dtype {rgb.dtype}")
-        rgb = np.ascontiguousarray(rgb, dtype=np.float32)
-    return xyz, rgb
 
 
 class InteractiveSession(ABC):
@@ -89,7 +69,7 @@ class InteractiveSession(ABC):
         self._tree: cKDTree | None = None
         self._clicks: list[Click] = []
         self._masks: list[np.ndarray] = []  # valid-point mask after each click
-        self.last_inference_ms = 0.0
+        self.last_inference_ms = 0.0  # wall time of the latest `_segment` call: crop, encoding, network, mask back
 
     # ----------------------------------------------------------------- read-only state
     @property
