@@ -4,7 +4,9 @@ Clouds come from the real SemanticKITTI scans in ../shared/real_scans when prese
 (10k/30k/120k: random subsets of one scan; 500k: the three scans stacked plus jittered
 copies), else from a synthetic spinning-LiDAR scan. On each cloud the script clicks the
 objects like a user would (a positive click near the object's centre, then alternating
-negative clicks beside it and positive clicks on it) and times every `add_click`.
+negative clicks beside it and positive clicks on it) and times every `add_click`, and
+separately the session's start (voxels and the scan's voxel graph, once per cloud). It
+prints the median positive and negative click and their ratio in the same run.
 
     python bench/bench_click_latency.py                       # the shipped default model
     python bench/bench_click_latency.py --checkpoint model.pt --sizes 120000 500000
@@ -101,6 +103,21 @@ def pick_objects(ids: np.ndarray, min_points: int, limit: int) -> np.ndarray:
     return objects[counts >= min_points][:limit]
 
 
+@dataclasses.dataclass
+class CloudTimes:
+    """Wall times (ms) on one cloud: each click with its polarity and crop size, and each session start."""
+
+    clicks: list[float] = dataclasses.field(default_factory=list)
+    positive: list[bool] = dataclasses.field(default_factory=list)
+    voxels: list[int] = dataclasses.field(default_factory=list)
+    sessions: list[float] = dataclasses.field(default_factory=list)
+
+    def median(self, positive: bool | None = None) -> float:
+        """Median click time, of all clicks or of one polarity."""
+        times = np.asarray(self.clicks)
+        return float(np.median(times if positive is None else times[np.asarray(self.positive) == positive]))
+
+
 def time_cloud(
     seg: Segmenter,
     xyz: np.ndarray,
@@ -108,19 +125,22 @@ def time_cloud(
     objects: np.ndarray,
     args: argparse.Namespace,
     rng: np.random.Generator,
-) -> tuple[list[float], list[int]]:
-    """Per-click add_click wall times (ms) and crop sizes over the given objects of one cloud."""
+) -> CloudTimes:
+    """Per-click add_click wall times (ms), polarities and crop sizes over the given objects of one cloud."""
     objects = [o for o in objects if (ids == o).sum() >= 5]  # a 10k subset keeps few points of far objects
     seg.session(xyz).add_click(int(np.flatnonzero(ids == objects[0])[0]))  # warm-up, not timed
-    times, voxels = [], []
+    result = CloudTimes()
     for object_id in objects:
+        start = time.perf_counter()
         session = seg.session(xyz)
+        result.sessions.append((time.perf_counter() - start) * 1e3)
         for index, positive in click_sequence(xyz, ids, int(object_id), args.clicks, rng):
             start = time.perf_counter()
             session.add_click(index, positive=positive)
-            times.append((time.perf_counter() - start) * 1e3)
-            voxels.append(session.last_crop_voxels)
-    return times, voxels
+            result.clicks.append((time.perf_counter() - start) * 1e3)
+            result.positive.append(positive)
+            result.voxels.append(session.last_crop_voxels)
+    return result
 
 
 def parse_args() -> argparse.Namespace:
@@ -139,6 +159,8 @@ def parse_args() -> argparse.Namespace:
         "--min-points", type=int, default=100, help="smallest object clicked (points in the first scan)"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compare-paper-input", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time the same clicks without geodesic maps (untrained network)")
     return parser.parse_args()
 
 
@@ -164,21 +186,24 @@ def main() -> None:
     medians = {}
     for size in tqdm(args.sizes, desc="cloud sizes"):
         xyz, ids = make_cloud(scans, size, rng)
-        times, voxels = time_cloud(seg, xyz, ids, objects, args, rng)
-        medians[size] = float(np.median(times))
+        times = time_cloud(seg, xyz, ids, objects, args, rng)
+        medians[size] = times.median()
+        positive, negative = times.median(True), times.median(False)
         tqdm.write(
-            f"{size:>8d} points: median {medians[size]:6.1f} ms/click, p90 {np.percentile(times, 90):6.1f} ms, "
-            f"{len(times)} clicks, median crop {int(np.median(voxels))} voxels"
+            f"{size:>8d} points: median {medians[size]:6.1f} ms/click, p90 {np.percentile(times.clicks, 90):6.1f} ms, "
+            f"{len(times.clicks)} clicks, median crop {int(np.median(times.voxels))} voxels; positive "
+            f"{positive:.1f} ms, negative {negative:.1f} ms, ratio {positive / negative:.2f}; "
+            f"session start {np.median(times.sessions):.0f} ms"
         )
     if 120_000 in medians and 500_000 in medians:
         print(f"ratio latency(500k)/latency(120k) = {medians[500_000] / medians[120_000]:.2f}")
-    if seg.config.input.geodesic_maps != "off":
+    if seg.config.input.geodesic_maps != "off" and args.compare_paper_input:
         size = 120_000 if 120_000 in medians else args.sizes[0]
         paper_input = dataclasses.replace(seg.config.input, geodesic_maps="off")
         plain = Segmenter.from_config(dataclasses.replace(seg.config, input=paper_input), device=args.device)
         xyz, ids = make_cloud(scans, size, np.random.default_rng(args.seed))
-        with_maps = float(np.median(time_cloud(seg, xyz, ids, objects, args, np.random.default_rng(args.seed))[0]))
-        without = float(np.median(time_cloud(plain, xyz, ids, objects, args, np.random.default_rng(args.seed))[0]))
+        with_maps = time_cloud(seg, xyz, ids, objects, args, np.random.default_rng(args.seed)).median()
+        without = time_cloud(plain, xyz, ids, objects, args, np.random.default_rng(args.seed)).median()
         print(f"{size} points, same clicks: median {with_maps:.1f} ms/click with geodesic maps, {without:.1f} ms "
               f"without; ratio {with_maps / without:.2f}")
 

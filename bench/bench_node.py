@@ -6,6 +6,9 @@ What it measures:
    same run (target: the node adds <= 15 ms);
 3. a 10 Hz stream of 120k-point clouds while clicking: no backlog (a click freezes the newest
    cloud) and flat memory. `--duration 300` is the 5-minute run.
+4. stateless `~/segment` calls that send the same cloud with new clicks (a pipeline): the first
+   call pays for the scan (voxels, graph), later ones only for their clicks. `--segment-only`
+   runs just this part (and 1).
 
     tools/ros_env.sh .venv/bin/python bench/bench_node.py [--duration 20] [--method baseline]
 """
@@ -31,7 +34,7 @@ from std_srvs.srv import Trigger
 from clickenhance_ros.cloud_conversion import cloud_from_array, read_points, read_xyz, select_points
 from clickenhance_ros.demo import NodeRunner, call_service
 from clickenhance_ros.msg import SegmentationState
-from clickenhance_ros.srv import AddClick
+from clickenhance_ros.srv import AddClick, SegmentObject
 
 FRAME = "velodyne"
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -97,6 +100,7 @@ class BenchClient:
         self.node.create_subscription(SegmentationState, "/clickenhance/state", self._on_state, LATCHED)
         self.cloud_pub = self.node.create_publisher(PointCloud2, "/cloud", 1)
         self.add_click = self.node.create_client(AddClick, "/clickenhance/add_click")
+        self.segment = self.node.create_client(SegmentObject, "/clickenhance/segment")
         self.triggers = {name: self.node.create_client(Trigger, f"/clickenhance/{name}")
                          for name in ("undo", "new_scan", "diagnostics")}
         threading.Thread(target=self.executor.spin, daemon=True).start()
@@ -193,6 +197,27 @@ def bench_latency(client: BenchClient, xyz: np.ndarray, instance: np.ndarray, cl
     print(f"  service round trip: median {np.median(trips):.1f} ms")
 
 
+def bench_segment_repeats(client: BenchClient, cloud: PointCloud2, xyz: np.ndarray, instance: np.ndarray,
+                          calls: int) -> None:  # fmt: skip
+    """Round trips of `~/segment` sending the same cloud each time, with another object's click each time."""
+    targets = target_points(xyz, instance, 5)
+    trips, models, replies = [], [], []
+    for k in range(calls):
+        top = targets[k % len(targets)]
+        request = SegmentObject.Request(cloud=cloud, positive_points=[Point(x=float(top[0]), y=float(top[1]),
+                                                                            z=float(top[2]))])  # fmt: skip
+        start = time.perf_counter()
+        response = client.call(client.segment, request)
+        trips.append((time.perf_counter() - start) * 1e3)
+        models.append(response.inference_time_ms)
+        replies.append(response.message)
+    print(f"[~/segment, same {len(xyz)}-point cloud in every request, {calls} calls]")
+    print(f"  first call: {trips[0]:.0f} ms round trip (segmenter {models[0]:.1f} ms): {replies[0]}")
+    print(f"  later calls: median {np.median(trips[1:]):.0f} ms round trip (segmenter median "
+          f"{np.median(models[1:]):.1f} ms); {sum('scan reused' in r for r in replies[1:])} of {calls - 1} "
+          "reused the scan")
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process in MB (Linux /proc)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -249,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clicks", type=int, default=30, help="requests timed for the latency figures")
     parser.add_argument("--method", choices=["auto", "model", "baseline"], default="baseline")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--segment-calls", type=int, default=10, help="~/segment calls with the same cloud")
+    parser.add_argument("--segment-only", action=argparse.BooleanOptionalAction, default=False,
+                        help="measure only the conversion and the repeated ~/segment calls")
     args = parser.parse_args(argv)
     xyz, intensity, instance = make_scan(args.seed)
     cloud = ouster_message(xyz, intensity)
@@ -260,8 +288,10 @@ def main(argv: list[str] | None = None) -> int:
             print("node:", node.wait_for_line("segmenter:", 120).split("clickenhance: ", 2)[-1])
             client = BenchClient()
             client.wait_for_cloud(cloud, len(xyz))
-            bench_latency(client, xyz, instance, args.clicks)
-            bench_stream(client, cloud, xyz, instance, node.process.pid, args.duration)
+            bench_segment_repeats(client, cloud, xyz, instance, args.segment_calls)
+            if not args.segment_only:
+                bench_latency(client, xyz, instance, args.clicks)
+                bench_stream(client, cloud, xyz, instance, node.process.pid, args.duration)
         finally:
             if client is not None:
                 client.close()

@@ -15,72 +15,20 @@ The graph is built once per session; a click costs two bounded Dijkstra runs (a 
 a 124k-point LiDAR scan). It is the fallback for users without weights and the floor the
 learned model must beat.
 
-The OUTDOOR preset (the defaults of `BaselineConfig`) was chosen on generated street scans
-only, never on the real scans it is reported on: 12 scans from `clickenhance_model.scenes.generate
---kind outdoor --scenes 12 --seed 777 --sequence 0` (the training data uses seed 0), scored with
-the evaluation CLI (20 clicks) over a one-at-a-time sweep of neighbours, max_edge, ground_penalty,
-max_radius and negative_radius around the hand-picked start, plus the combination of the best
-values; lowest NoC@85 wins (tie: higher IoU@5). Rerun with `bench/tune_baseline.py`. The INDOOR
-preset is an untuned guess.
+The settings (`GraphConfig`, also known here as `BaselineConfig`) and the OUTDOOR/INDOOR
+presets live in `voxel_graph`, the graph module, which the learned model's geodesic click maps
+share; they are re-exported here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from clickenhance_model.session import InteractiveSession
-from clickenhance_model.voxel_graph import VoxelGraph
+from clickenhance_model.voxel_graph import INDOOR, OUTDOOR, PRESETS, GraphConfig, VoxelGraph
 
-
-@dataclass(frozen=True)
-class BaselineConfig:
-    """Settings of the baseline segmenter (lengths in metres).
-
-    Attributes:
-        voxel_size: edge of the voxels that become graph nodes.
-        neighbours: nearest neighbours joined to each node.
-        max_edge: longest graph edge; wider gaps split objects.
-        ground_cell: cell edge of the grid that estimates the local ground height.
-        ground_height: nodes at most this high above the local ground ...
-        ground_normal_z: ... whose normal has at least this vertical component are ground.
-        ground_penalty: cost factor of edges touching the "other" kind of node.
-        max_radius: largest geodesic distance from a positive click for an object clicked
-            off the ground.
-        ground_max_radius: the same for an object clicked on the ground (roads, floors).
-        min_component: graph components with fewer nodes are bridged to their nearest node.
-        negative_radius: a negative click wins only nodes within this geodesic distance, so
-            one click near the boundary cannot take half of a large object (a floor, a road).
-    """
-
-    voxel_size: float = 0.1
-    neighbours: int = 8
-    max_edge: float = 0.5
-    ground_cell: float = 2.0
-    ground_height: float = 0.25
-    ground_normal_z: float = 0.8
-    ground_penalty: float = 50.0
-    max_radius: float = 8.0
-    ground_max_radius: float = float("inf")
-    min_component: int = 10
-    negative_radius: float = 4.0
-
-    def __post_init__(self) -> None:
-        """Reject settings that make no graph."""
-        positive = ("voxel_size", "max_edge", "ground_cell", "ground_penalty", "max_radius", "ground_max_radius")
-        for name in (*positive, "negative_radius"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"BaselineConfig.{name} must be > 0, got {getattr(self, name)}")
-        if self.neighbours < 1:
-            raise ValueError(f"BaselineConfig.neighbours must be >= 1, got {self.neighbours}")
-
-
-OUTDOOR = BaselineConfig()
-INDOOR = BaselineConfig(  # untuned guess for RGB-D scans (ScanNet, S3DIS): no indoor data to tune on here
-    voxel_size=0.03, max_edge=0.12, ground_cell=1.0, ground_height=0.05, max_radius=2.5, negative_radius=0.5
-)
-PRESETS = {"outdoor": OUTDOOR, "indoor": INDOOR}
+BaselineConfig = GraphConfig  # the baseline's settings are the graph's (the name the CLI and YAML files use)
+__all__ = ["INDOOR", "OUTDOOR", "PRESETS", "BaselineConfig", "BaselineSegmenter", "BaselineSession"]
 
 
 class BaselineSegmenter:
@@ -140,7 +88,12 @@ class BaselineSession(InteractiveSession):
 
 
 def voxelize(xyz: np.ndarray, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:
-    """Voxel index of each point (int64 (M,)) and the centroid of each voxel (float64 (V, 3))."""
+    """Voxel index of each point (int64 (M,)) and the centroid of each voxel (float64 (V, 3)).
+
+    Same voxels and order as `voxel_grid.voxelize` except that the cell index is computed in the
+    input's precision (float32 here); kept apart because points exactly on a cell border can fall
+    in the other cell, which the baseline's tuned results depend on.
+    """
     cells = np.floor(xyz / voxel_size).astype(np.int64)  # [M, 3]
     cells -= cells.min(axis=0)
     extent = cells.max(axis=0) + 1

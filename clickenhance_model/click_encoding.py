@@ -17,8 +17,9 @@ the crop), all float32 with values in [0, 1]:
 
 `geodesic_click_maps` (an option of this project, `input.geodesic_maps`, not in the paper)
 adds the distance to the nearest positive / negative click measured along the voxel graph
-of the crop (`voxel_graph.VoxelGraph`, the baseline's graph): it grows along a car's
-surface and jumps neither gaps nor the road, which Euclidean maps cannot express.
+of the whole scan (`voxel_graph.VoxelGraph`, the baseline's graph, built once per cloud),
+read at the crop's voxels: it grows along a car's surface and jumps neither gaps nor the
+road, which Euclidean maps cannot express.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from clickenhance_model.baseline import PRESETS
-from clickenhance_model.voxel_graph import CropGraphCache, VoxelGraph
+from clickenhance_model.voxel_graph import VoxelGraph
 
 EMPTY_MAP_VALUE = 1.0  # value of a normalised distance map that has no click
 _FLAT_EPS = 1e-9  # distances spanning less than this count as all equal
@@ -118,27 +118,23 @@ def encode_clicks(
 
 
 def geodesic_click_maps(
-    points: np.ndarray, positive_xyz: np.ndarray, negative_xyz: np.ndarray | None, preset: str = "outdoor",
-    crop: np.ndarray | None = None, graphs: CropGraphCache | None = None,
+    graph: VoxelGraph, positive_xyz: np.ndarray, negative_xyz: np.ndarray | None, nodes: np.ndarray | None = None
 ) -> np.ndarray:
-    """Geodesic distance to the nearest positive / negative click over `points`' graph, float32 (V, 2) in [0, 1].
+    """Geodesic distance to the nearest positive / negative click along `graph`, float32 (V, 2) in [0, 1].
 
-    Distances are divided by the preset's `max_radius` (so a value means the same metres in
-    every crop) and clipped to 1; nodes the clicks cannot reach, and every node when there
-    is no click of a kind, get 1. A click farther than the preset's `max_edge` from every
-    point (a negative click the crop no longer holds) is no graph source: its nearest point
-    would be a wrong one. Off-ground objects pay the preset's ground penalty, so a car's map
-    does not spread over the road. With `graphs` (and `crop`, the voxel ids of `points`), the
-    graph of an unchanged crop is reused instead of rebuilt.
+    `graph` is the scan's graph (built once per cloud); the maps are read at its `nodes`
+    (the crop's voxel ids; None: every node). Distances are divided by the graph settings'
+    `max_radius` (so a value means the same metres in every crop) and clipped to 1; nodes the
+    clicks cannot reach, and every node when there is no click of a kind, get 1. A click
+    farther than `max_edge` from every node is no graph source: its nearest node would be a
+    wrong one. Off-ground objects pay the ground penalty, so a car's map does not spread over
+    the road. Each Dijkstra run stops at `max_radius`, so a click costs what its reach holds.
     """
-    points = np.asarray(points, dtype=np.float64)
-    config = PRESETS[preset]
-    if graphs is not None and crop is not None:
-        graph = graphs.graph(crop, points, config)
-    else:
-        graph = VoxelGraph(points, config)
+    config = graph.config
     positive = graph.nodes_near(_as_clicks(positive_xyz), config.max_edge)
     negative = graph.nodes_near(_as_clicks(negative_xyz), config.max_edge)
     on_ground = bool(graph.ground[positive[0]]) if len(positive) else False  # the first positive click decides
-    maps = [graph.distance(nodes, on_ground, config.max_radius) for nodes in (positive, negative)]  # inf: unreached
-    return np.minimum(np.stack(maps, axis=1) / config.max_radius, 1.0).astype(np.float32)
+    maps = np.stack([graph.distance(n, on_ground, config.max_radius) for n in (positive, negative)], axis=1)  # [V, 2]
+    if nodes is not None:
+        maps = maps[nodes]  # inf: unreached
+    return np.minimum(maps / config.max_radius, 1.0).astype(np.float32)

@@ -27,9 +27,10 @@ class InputConfig:
 
     Attributes:
         voxel_size: voxel edge length in metres.
-        crop_radius: horizontal radius in metres around every positive click; voxels
-            farther than that from all positive clicks are not fed to the network and are
-            background. 0 disables the radius limit.
+        crop_radius: radius in metres of the ball around every positive click; voxels
+            farther than that (3D distance) from all positive clicks are not fed to the
+            network and are background, so no point far above or below the clicks can
+            stretch the click maps' normalisation. 0 disables the radius limit.
         max_voxels: upper bound on voxels in the crop (the nearest to the positive clicks
             are kept), so latency does not grow with the density of the scan. 0 = no bound.
         coord_scale: metres per unit of the xyz input features (xyz relative to the first
@@ -175,13 +176,17 @@ class SegmenterConfig:
             and the point it snaps to.
         threshold: a voxel is part of the object when its foreground probability is above this.
         ground_gate: for networks with geodesic click maps: while no positive click is on the
-            ground, the crop graph's ground voxels (road, floor) are left out of the mask; a
+            ground, the scan graph's ground voxels (road, floor) are left out of the mask; a
             positive click on the ground lifts it. Not part of the paper's method (see the README).
+        max_range: points farther than this (metres) from the sensor origin are dropped like
+            non-finite ones (never in a mask): a stray return at 1e17 m would otherwise blow up
+            the voxel grid. 1 km is beyond every LiDAR and RGB-D camera.
     """
 
     snap_distance: float = 0.5
     threshold: float = 0.5
     ground_gate: bool = True
+    max_range: float = 1000.0
 
     def __post_init__(self) -> None:
         """Check ranges."""
@@ -189,3 +194,5 @@ class SegmenterConfig:
             raise ValueError(f"snap_distance must be >= 0 metres, got {self.snap_distance}")
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
+        if not self.max_range > 0:
+            raise ValueError(f"max_range must be > 0 metres, got {self.max_range}")

@@ -1,17 +1,20 @@
 """From a point cloud and its clicks to the network input: voxels, crop, features, batches.
 
-Input conventions: xyz in metres, z up, finite (the session drops non-finite points
-before this module sees them); rgb optional in [0, 1], zeros when absent.
+Input conventions: xyz in metres, z up, finite and within the session's range (the session
+drops non-finite and absurd points before this module sees them); rgb optional in [0, 1],
+zeros when absent.
 
 The path, shared by the inference session and the trainer:
-1. `voxelize` (once per cloud): voxel index floor(xyz / voxel_size), voxel centroids and
-   mean colours, and the point -> voxel inverse map.
-2. `encode_crop` (once per click): keep the voxels within a horizontal radius of the
-   positive clicks (at most `max_voxels`, nearest first), so a 1M-point scan costs what
-   its crop costs; build the features of each kept voxel:
-   main branch `[x, y, z, r, g, b, d_pos, d_neg]` (xyz relative to the first positive
-   click, divided by `coord_scale`) plus `[g_pos, g_neg]` (geodesic click maps) when
-   `input.geodesic_maps` is on, CSE branch `[x, y, z, d_current]`.
+1. `voxelize` and `scan_graph` (once per cloud): voxel index floor(xyz / voxel_size), voxel
+   centroids and mean colours, the point -> voxel inverse map; the voxel graph of the whole
+   scan (kNN edges, normals, ground, bridges) when the input has geodesic click maps.
+2. `encode_crop` (once per click): keep the voxels within `crop_radius` (a 3D ball) of the
+   positive clicks (at most `max_voxels`, nearest first), so a 1M-point scan costs what its
+   crop costs and no point far above or below the clicks enters it; build the features of
+   each kept voxel: main branch `[x, y, z, r, g, b, d_pos, d_neg]` (xyz relative to the
+   first positive click, divided by `coord_scale`) plus `[g_pos, g_neg]` (geodesic click
+   maps, two bounded Dijkstra runs on the scan graph) when `input.geodesic_maps` is on, CSE
+   branch `[x, y, z, d_current]`.
 3. `collate` several samples into one batch (spconv batch index in column 0).
 
 `prepare_sample` runs steps 1-2 for one training sample; `ModelSession` caches step 1.
@@ -20,83 +23,45 @@ The path, shared by the inference session and the trainer:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from clickenhance_model.click_encoding import encode_clicks, geodesic_click_maps
+from clickenhance_model.cloud_validation import validate_cloud
 from clickenhance_model.errors import ClickError, CloudError
 from clickenhance_model.model_config import ModelConfig
-from clickenhance_model.session import validate_cloud
-from clickenhance_model.voxel_graph import CropGraphCache
+from clickenhance_model.voxel_graph import PRESETS, VoxelGraph
+from clickenhance_model.voxel_grid import VoxelGrid, voxelize
 
 CSE_FEATURES = 4  # xyz (3) + current-click map (1)
+__all__ = ["VoxelGrid", "collate", "encode_crop", "prepare_sample", "scan_graph", "select_crop", "voxelize"]
 
 
-@dataclass(frozen=True)
-class VoxelGrid:
-    """A voxelised cloud; voxels are sorted by their packed index, so the result is deterministic."""
+def scan_graph(grid: VoxelGrid, config: ModelConfig) -> VoxelGraph | None:
+    """The voxel graph of a whole voxelised cloud for the geodesic click maps; None when the input has none.
 
-    voxel_size: float
-    coords: np.ndarray  # [V, 3] int64 voxel index, floor(xyz / voxel_size)
-    centroids: np.ndarray  # [V, 3] float64 mean position of the voxel's points
-    colors: np.ndarray  # [V, 3] float32 mean rgb of the voxel's points (zeros without rgb)
-    counts: np.ndarray  # [V] int64 points per voxel
-    point_to_voxel: np.ndarray  # [N] int64 voxel of each input point
-
-    def __len__(self) -> int:
-        """Number of voxels."""
-        return len(self.coords)
-
-
-def _unique_voxels(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique rows of an int64 (N, 3) array and the inverse map, via one packed int64 key when it fits."""
-    low = coords.min(axis=0)
-    span = coords.max(axis=0) - low + 1  # [3]
-    if float(span[0]) * float(span[1]) * float(span[2]) < 2.0**62:
-        shifted = coords - low  # [N, 3]
-        keys = (shifted[:, 0] * span[1] + shifted[:, 1]) * span[2] + shifted[:, 2]  # [N]
-        unique_keys, inverse = np.unique(keys, return_inverse=True)
-        unique = np.stack(
-            [unique_keys // (span[1] * span[2]), (unique_keys // span[2]) % span[1], unique_keys % span[2]], axis=1
-        )
-        return unique + low, inverse.reshape(-1)
-    unique, inverse = np.unique(coords, axis=0, return_inverse=True)
-    return unique, inverse.reshape(-1)
-
-
-def voxelize(xyz: np.ndarray, rgb: np.ndarray | None, voxel_size: float) -> VoxelGrid:
-    """Voxelise finite points (metres) at `voxel_size`; colours are averaged per voxel (zeros if rgb is None)."""
-    xyz = np.asarray(xyz, dtype=np.float64)
-    if len(xyz) == 0:
-        raise CloudError("cannot voxelise an empty cloud")
-    coords, inverse = _unique_voxels(np.floor(xyz / voxel_size).astype(np.int64))
-    counts = np.bincount(inverse, minlength=len(coords))  # [V]
-    centroids = np.stack([np.bincount(inverse, xyz[:, d], len(coords)) for d in range(3)], axis=1) / counts[:, None]
-    if rgb is None:
-        colors = np.zeros((len(coords), 3), dtype=np.float32)
-    else:
-        rgb = np.asarray(rgb, dtype=np.float64)
-        colors = np.stack([np.bincount(inverse, rgb[:, d], len(coords)) for d in range(3)], axis=1) / counts[:, None]
-    return VoxelGrid(voxel_size, coords, centroids, colors.astype(np.float32), counts, inverse)
+    Built once per cloud (session, training scene): every click reads its maps from it.
+    """
+    preset = config.input.geodesic_maps
+    return None if preset == "off" else VoxelGraph(grid.centroids, PRESETS[preset])
 
 
 def select_crop(centroids: np.ndarray, positive_xyz: np.ndarray, radius: float, max_voxels: int) -> np.ndarray:
-    """Indices (ascending) of the voxels within horizontal `radius` of any positive click.
+    """Indices (ascending) of the voxels within `radius` (3D distance) of any positive click.
 
-    At most `max_voxels` are kept, the nearest to a positive click first; 0 disables
-    either limit. Cost: one vectorised pass over the voxels per positive click.
+    The crop is a union of balls, so a point far above or below the clicks (a stray return
+    100 m up) never enters it. At most `max_voxels` are kept, the nearest to a positive
+    click first; 0 disables either limit. Cost: one vectorised pass over the voxels per positive click.
     """
-    horizontal = np.full(len(centroids), np.inf)  # [V] distance to the nearest positive click in x, y
+    nearest = np.full(len(centroids), np.inf)  # [V] squared distance to the nearest positive click
     for click in np.asarray(positive_xyz, dtype=np.float64).reshape(-1, 3):
-        dx = centroids[:, 0] - click[0]
-        dy = centroids[:, 1] - click[1]
-        np.minimum(horizontal, dx * dx + dy * dy, out=horizontal)
-    keep = np.flatnonzero(horizontal <= radius * radius) if radius > 0 else np.arange(len(centroids))
+        offset = centroids - click  # [V, 3]
+        np.minimum(nearest, np.einsum("ij,ij->i", offset, offset), out=nearest)
+    keep = np.flatnonzero(nearest <= radius * radius) if radius > 0 else np.arange(len(centroids))
     if 0 < max_voxels < len(keep):
-        nearest = np.argpartition(horizontal[keep], max_voxels - 1)[:max_voxels]
-        keep = np.sort(keep[nearest])
+        closest = np.argpartition(nearest[keep], max_voxels - 1)[:max_voxels]
+        keep = np.sort(keep[closest])
     return keep
 
 
@@ -142,7 +107,7 @@ def encode_crop(
     negative_xyz: np.ndarray | None,
     current_xyz: np.ndarray | None,
     config: ModelConfig,
-    graphs: CropGraphCache | None = None,
+    graph: VoxelGraph | None = None,
 ) -> dict:
     """Crop a voxelised cloud around the clicks and build the network input of one sample.
 
@@ -150,7 +115,7 @@ def encode_crop(
     "cse_features" float32 [V, 4], "coords" int32 [V, 3], "crop" int64 [V] (voxel ids in
     `grid`), "anchor" (crop voxel of the latest positive click), "current" (crop voxel of
     the latest click), and "spatial_shape" (list of 3 ints). `current_xyz` None means the latest positive click.
-    `graphs` (one per grid and session) lets the geodesic click maps reuse the graph of an unchanged crop.
+    `graph` is `scan_graph(grid, config)`, built once per grid by the caller; None builds it here (one-off samples).
     """
     positive, negative, current = _check_clicks(positive_xyz, negative_xyz, current_xyz)
     cfg = config.input
@@ -162,7 +127,8 @@ def encode_crop(
     xyz = ((points - positive[0]) / cfg.coord_scale).astype(np.float32)  # [V, 3]
     features = [xyz, grid.colors[crop], maps]
     if cfg.geodesic_maps != "off":
-        features.append(geodesic_click_maps(points, positive, negative, cfg.geodesic_maps, crop, graphs))
+        graph = scan_graph(grid, config) if graph is None else graph
+        features.append(geodesic_click_maps(graph, positive, negative, crop))
     features = np.concatenate(features, axis=1)  # [V, 8 or 10]
     cse_features = np.concatenate([xyz, current_map], axis=1)  # [V, 4]
     coords, shape = spconv_coords(grid.coords[crop], config.network.levels)

@@ -6,8 +6,12 @@
     mask = sess.add_click((x, y, z), positive=False)   # snapped to the nearest point
     sess.undo(); sess.reset(); sess.clicks; sess.mask; sess.last_inference_ms
 
-A session voxelises its cloud once; each click crops, encodes and runs the network on
-the crop only (batch of one, the same `preprocessing` path the trainer uses).
+A session voxelises its cloud and builds its voxel graph once; each click crops, encodes
+(two bounded Dijkstra runs on that graph for the geodesic maps) and runs the network on the
+crop only (batch of one, the same `preprocessing` path the trainer uses). Points that are
+not finite or lie beyond `max_range` metres of the sensor origin are left out (never in a mask).
+`last_inference_ms` is the wall time of the latest click's segmentation (crop, encoding,
+network, voxel mask back to points); the session start (voxels, graph) is not in it.
 """
 
 from __future__ import annotations
@@ -18,16 +22,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from clickenhance_model.baseline import PRESETS
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.config import config_from_dict
 from clickenhance_model.errors import CheckpointError
 from clickenhance_model.model_config import ModelConfig, SegmenterConfig
-from clickenhance_model.preprocessing import collate, encode_crop, voxelize
+from clickenhance_model.preprocessing import collate, encode_crop, scan_graph, voxelize
 from clickenhance_model.session import InteractiveSession
 from clickenhance_model.spconv_backend import resolve_device
 from clickenhance_model.unet import ClickEnhanceNet
-from clickenhance_model.voxel_graph import CropGraphCache
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "default.pt"
 
@@ -110,16 +112,17 @@ class ModelSession(InteractiveSession):
     """Clicks on one object of one cloud, segmented by a `Segmenter` (see `InteractiveSession`)."""
 
     def __init__(self, segmenter: Segmenter, xyz: np.ndarray, rgb: np.ndarray | None = None):
-        super().__init__(xyz, rgb, snap_distance=segmenter.options.snap_distance)
+        options = segmenter.options
+        super().__init__(xyz, rgb, snap_distance=options.snap_distance, max_range=options.max_range)
         self.segmenter = segmenter
         self.grid = voxelize(self.xyz, self.rgb, segmenter.config.input.voxel_size)  # cached per cloud
+        self.graph = scan_graph(self.grid, segmenter.config)  # cached per cloud; None without geodesic maps
         self.last_crop_voxels = 0  # voxels fed to the network by the latest click
-        self.graphs = CropGraphCache()  # geodesic click maps: the crop's graph, kept while the crop is unchanged
 
     def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
         """Crop + encode around the clicks, run the network, map voxel labels back to the points."""
         sample = encode_crop(
-            self.grid, self.xyz[positive], self.xyz[negative], self.xyz[current], self.segmenter.config, self.graphs
+            self.grid, self.xyz[positive], self.xyz[negative], self.xyz[current], self.segmenter.config, self.graph
         )
         crop = sample["crop"].numpy()
         voxel_mask = np.zeros(len(self.grid), dtype=bool)  # voxels outside the crop are background
@@ -130,12 +133,10 @@ class ModelSession(InteractiveSession):
     def _ground_gate(self, crop: np.ndarray, positive: np.ndarray) -> np.ndarray | bool:
         """Crop voxels the object may hold under the `ground_gate` option (True: every voxel).
 
-        It reads the crop graph the geodesic click maps just built (cached, so no second build);
-        networks without those maps have no graph and are not gated.
+        It reads the ground of the scan graph the geodesic click maps use; networks without
+        those maps have no graph and are not gated.
         """
-        preset = self.segmenter.config.input.geodesic_maps
-        if not self.segmenter.options.ground_gate or preset == "off":
+        if not self.segmenter.options.ground_gate or self.graph is None:
             return True
-        config = PRESETS[preset]
-        graph = self.graphs.graph(crop, self.grid.centroids[crop], config)
-        return graph.ground_gate(graph.nodes_near(self.xyz[positive], config.max_edge))
+        nodes = self.graph.nodes_near(self.xyz[positive], self.graph.config.max_edge)
+        return self.graph.ground_gate(nodes)[crop]

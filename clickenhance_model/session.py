@@ -21,7 +21,10 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from clickenhance_model.click_rules import ClickRules, apply_click_rules
+from clickenhance_model.cloud_validation import validate_cloud
 from clickenhance_model.errors import ClickError, CloudError
+
+__all__ = ["Click", "InteractiveSession", "validate_cloud"]
 
 
 @dataclass(frozen=True)
@@ -33,29 +36,6 @@ class Click:
     position: tuple[float, float, float]
 
 
-def validate_cloud(xyz: np.ndarray, rgb: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Check shapes and dtypes of a cloud; return float32 xyz and rgb (or None).
-
-    Raises CloudError naming the problem: empty cloud, wrong shape, non-numeric data.
-    """
-    xyz = np.asarray(xyz)
-    if xyz.ndim != 2 or xyz.shape[1] != 3:
-        raise CloudError(f"xyz must have shape (N, 3), got {xyz.shape}")
-    if xyz.shape[0] == 0:
-        raise CloudError("the cloud is empty (0 points)")
-    if not np.issubdtype(xyz.dtype, np.number) or np.issubdtype(xyz.dtype, np.complexfloating):
-        raise CloudError(f"xyz must be a real numeric array, got dtype {xyz.dtype}")
-    xyz = np.ascontiguousarray(xyz, dtype=np.float32)
-    if rgb is not None:
-        rgb = np.asarray(rgb)
-        if rgb.shape != xyz.shape:
-            raise CloudError(f"rgb must have the shape of xyz {xyz.shape}, got {rgb.shape}")
-        if not np.issubdtype(rgb.dtype, np.number):
-            raise CloudError(f"rgb must be numeric, got dtype {rgb.dtype}")
-        rgb = np.ascontiguousarray(rgb, dtype=np.float32)
-    return xyz, rgb
-
-
 class InteractiveSession(ABC):
     """Clicks on one object of one cloud; `add_click` returns the updated mask.
 
@@ -64,6 +44,8 @@ class InteractiveSession(ABC):
         rgb: optional (N, 3) colours in [0, 1].
         snap_distance: largest distance in metres between a click given by coordinates
             and the point it snaps to.
+        max_range: points farther than this (metres) from the origin are ignored like
+            non-finite ones, so a stray return at 1e17 m cannot blow up the voxel grid.
 
     `click_rules` (see `click_rules`) make every click count whatever the segmenter
     returns; None turns them off (to measure a segmenter alone).
@@ -71,13 +53,18 @@ class InteractiveSession(ABC):
 
     click_rules: ClickRules | None = ClickRules()
 
-    def __init__(self, xyz: np.ndarray, rgb: np.ndarray | None = None, snap_distance: float = 0.5):
+    def __init__(
+        self, xyz: np.ndarray, rgb: np.ndarray | None = None, snap_distance: float = 0.5, max_range: float = 1000.0
+    ):
         xyz, rgb = validate_cloud(xyz, rgb)
         finite = np.isfinite(xyz).all(axis=1)
         if rgb is not None:
             finite &= np.isfinite(rgb).all(axis=1)
         if not finite.any():
             raise CloudError(f"the cloud has no finite point (all {len(xyz)} contain NaN/Inf)")
+        finite &= (xyz.astype(np.float64) ** 2).sum(axis=1) <= float(max_range) ** 2  # float64: no overflow
+        if not finite.any():
+            raise CloudError(f"the cloud has no point within {max_range} m of the origin")
         self.num_points = len(xyz)
         self.snap_distance = float(snap_distance)
         self.valid_indices = np.flatnonzero(finite)  # caller index of each kept point
@@ -90,7 +77,7 @@ class InteractiveSession(ABC):
         # Valid-point mask after each click; None for a click of a batch other than its last (no
         # inference ran for that state: `undo` computes it when it becomes current again).
         self._masks: list[np.ndarray | None] = []
-        self.last_inference_ms = 0.0
+        self.last_inference_ms = 0.0  # wall time of the latest `_segment` call: crop, encoding, network, mask back
 
     # ----------------------------------------------------------------- read-only state
     @property
@@ -183,7 +170,7 @@ class InteractiveSession(ABC):
             if not 0 <= index < self.num_points:
                 raise ClickError(f"click index {index} out of range for a cloud of {self.num_points} points")
             if self._caller_to_valid[index] < 0:
-                raise ClickError(f"click index {index} is a non-finite point (NaN/Inf)")
+                raise ClickError(f"click index {index} is a non-finite point (NaN/Inf) or beyond max_range")
         else:
             index = self.snap(target)
         position = self.xyz[self._caller_to_valid[index]]

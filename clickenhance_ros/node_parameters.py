@@ -69,10 +69,11 @@ SPECS: dict[str, tuple[str, dict]] = {
                {"additional_constraints": "one of: auto, model, baseline"}),
     "checkpoint": ("Path of the model checkpoint; empty = the shipped default model.", {}),
     "device": ("Inference device: 'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'.", {}),
-    "voxel_size": ("Voxel edge length in metres; 0 = the segmenter's own (the checkpoint's for the model).",
+    "voxel_size": ("Voxel edge length in metres; 0 = the segmenter's own (a model accepts only its trained one).",
                    _float_range(0.0, 2.0)),
-    "crop_radius": ("Horizontal radius in metres around the positive clicks that the segmenter looks at; "
-                    "0 = no limit, -1 = the segmenter's own.", _float_range(-1.0, 500.0)),
+    "crop_radius": ("Radius in metres around the positive clicks that the segmenter looks at (the model: a 3D "
+                    "ball, only its trained value; the baseline: geodesic reach); 0 = no limit, -1 = its own.",
+                    _float_range(-1.0, 500.0)),
     "snap_distance": ("Largest distance in metres between a click and the cloud point it snaps to.",
                       _float_range(0.01, 20.0)),
     "ground_gate": ("Model with geodesic click maps: keep road/floor voxels out of an object clicked off the "

@@ -21,6 +21,7 @@ from __future__ import annotations
 import array
 import ctypes
 import ctypes.util
+import hashlib
 import sys
 import threading
 import time
@@ -47,6 +48,7 @@ from std_srvs.srv import SetBool, Trigger
 from visualization_msgs.msg import InteractiveMarkerFeedback, MarkerArray
 
 from clickenhance_model.errors import ClickEnhanceError
+from clickenhance_model.session_cache import SessionCache
 from clickenhance_ros.annotation_worker import (
     ACCEPT,
     CLICK,
@@ -80,6 +82,15 @@ MENU = ("Positive mode", "Negative mode", "Undo", "Reset", "Accept object", "Sav
 MENU_MARKER_NAME = "clickenhance_menu"
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 RELIABILITY = {"reliable": ReliabilityPolicy.RELIABLE, "best_effort": ReliabilityPolicy.BEST_EFFORT}
+SEGMENT_CACHE_CLOUDS = 2  # `~/segment` keeps the sessions (voxels, graph) of this many recent clouds
+
+
+def cloud_identity(cloud: PointCloud2) -> tuple:
+    """What makes two clouds the same input: frame, layout and a hash of the bytes (stamps may repeat or be 0)."""
+    fields = tuple((f.name, f.offset, f.datatype, f.count) for f in cloud.fields)
+    digest = hashlib.blake2b(memoryview(cloud.data), digest_size=16).digest()  # about 1 GB/s
+    layout = (cloud.height, cloud.width, cloud.point_step, cloud.row_step, cloud.is_bigendian)
+    return (cloud.header.frame_id, layout, fields, digest)
 
 
 class SegmentNode(Node):
@@ -100,6 +111,7 @@ class SegmentNode(Node):
         self._outputs: tuple[SegmentationState, MarkerArray] | None = None
         self._display = SegmentationDisplay()
         self._recorded_batches = 0
+        self._segment_sessions = SessionCache(SEGMENT_CACHE_CLOUDS)  # `~/segment`: one session per recent cloud
         self._create_interfaces()
         self.worker = AnnotationWorker(
             self.loaded.segmenter, threading.Lock(), self._latest_cloud, ClickFrames(self, self.params.tf_timeout),
@@ -286,19 +298,25 @@ class SegmentNode(Node):
                 raise ValueError(f"no usable cloud received yet on '{self.resolve_topic_name(self.params.cloud_topic)}'"
                                  + (f" (last cloud rejected: {rejected})" if rejected else ""))
         points = read_points(cloud)
-        session = self.loaded.segmenter.session(points_xyz(points), points_rgb(points))
-        session.snap_distance = self.params.snap_distance
+        segmenter = self.loaded.segmenter
+        key = (segmenter, cloud_identity(cloud))  # same content again (a pipeline's new clicks): no rebuild
+        session, reused = self._segment_sessions.session(
+            key, lambda: segmenter.session(points_xyz(points), points_rgb(points)))
         clicks = [((p.x, p.y, p.z), True) for p in request.positive_points]
         clicks += [((p.x, p.y, p.z), False) for p in request.negative_points]
-        with self.worker.segmenter_lock:
+        with self.worker.segmenter_lock:  # also serialises the use of a cached session
+            session.reset()
+            session.snap_distance = self.params.snap_distance
             mask = session.add_clicks(clicks)
-        self._record_latency(session.last_inference_ms)
+            inference_ms = float(session.last_inference_ms)
+        self._record_latency(inference_ms)
         indices = np.flatnonzero(mask).astype(np.uint32)
         response.indices = array.array("I", indices.tobytes())
         response.object_cloud = select_points(cloud, indices)
-        response.inference_time_ms = float(session.last_inference_ms)
+        response.inference_time_ms = inference_ms
         response.success = True
-        response.message = f"{len(indices)} of {points.size} points from {len(clicks)} click(s)"
+        response.message = (f"{len(indices)} of {points.size} points from {len(clicks)} click(s)"
+                            + ("; scan reused (same cloud as a recent request)" if reused else ""))
 
     # ---------------------------------------------------------------------- outputs
     def _publish_outputs(self, worker: AnnotationWorker, clouds_changed: bool) -> None:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import clickenhance_model
 from clickenhance_model import load_segmenter
 from clickenhance_ros.node_parameters import NodeParameters
+
+if TYPE_CHECKING:
+    from clickenhance_model.model_config import InputConfig
 
 # Same path as clickenhance_model.segmenter.DEFAULT_CHECKPOINT (a test checks it), known here
 # without importing torch, so that a node running the baseline starts in about a second.
@@ -42,6 +45,21 @@ def resolve_method(params: NodeParameters) -> tuple[str, str]:
     return "baseline", f"auto: no checkpoint given and no shipped model yet ({SHIPPED_CHECKPOINT} missing)"
 
 
+def refuse_input_overrides(trained: InputConfig, params: NodeParameters) -> None:
+    """Raise ValueError when voxel_size / crop_radius ask a trained model for other values than its own.
+
+    The network learned its voxel scale and the extent of its crops (and the click maps'
+    normalisation over them); silently feeding it others degrades it without a word.
+    """
+    asked = {"voxel_size": params.voxel_size if params.voxel_size > 0 else None,
+             "crop_radius": params.crop_radius if params.crop_radius >= 0 else None}  # fmt: skip
+    for name, value in asked.items():
+        if value is not None and value != getattr(trained, name):
+            raise ValueError(f"parameter {name}={value} differs from the model's trained input.{name}="
+                             f"{getattr(trained, name)}: a trained model's {name} cannot be overridden "
+                             f"(leave {name} at its default, or train a model with that value)")
+
+
 def load_configured_segmenter(params: NodeParameters) -> LoadedSegmenter:
     """Load the segmenter the parameters ask for, with their voxel size and crop radius overrides."""
     method, reason = resolve_method(params)
@@ -59,14 +77,7 @@ def load_configured_segmenter(params: NodeParameters) -> LoadedSegmenter:
                        f"[{reason}]; voxel {config.voxel_size} m, reach {config.max_radius} m")
         return LoadedSegmenter(segmenter, "baseline", "cpu", description)
     segmenter = load_segmenter("model", params.checkpoint or None, params.device, ground_gate=params.ground_gate)
-    overrides = {}
-    if params.voxel_size > 0:
-        overrides["voxel_size"] = params.voxel_size
-    if params.crop_radius >= 0:
-        overrides["crop_radius"] = params.crop_radius
-    if overrides:
-        config = segmenter.config
-        segmenter.config = dataclasses.replace(config, input=dataclasses.replace(config.input, **overrides))
+    refuse_input_overrides(segmenter.config.input, params)
     source = params.checkpoint or "the shipped default"
     inputs = segmenter.config.input
     description = (f"segmenter: learned ClickEnhance model from {source} [{reason}]; voxel {inputs.voxel_size} m, "

@@ -123,6 +123,26 @@ def test_segment_service_with_a_request_cloud_and_a_negative_click(client: RosCl
     assert not (mask & (SCENE.instance != 1)).any()
 
 
+def test_segment_service_reuses_the_scan_of_a_resent_cloud_and_no_earlier_click(client: RosClient) -> None:
+    """The same cloud sent again is not voxelised again (the reply says so); each request's clicks stand alone."""
+    top = SCENE.tops[2]
+    cloud = scene_cloud(SCENE, big_endian=True)
+    cloud.header.frame_id = "resent_cloud"  # a cloud no other test sends: the first call opens its session
+    positive, negative = [Point(x=top[0], y=top[1], z=top[2])], [Point(x=top[0] + 1.0, y=top[1], z=top[2])]
+
+    def segment(negative_points: list) -> SegmentObject.Response:
+        request = SegmentObject.Request(cloud=cloud, positive_points=positive, negative_points=negative_points)
+        response = client.call(SegmentObject, "/clickenhance/segment", request)
+        assert response.success, response.message
+        return response
+
+    first = segment(negative)
+    alone, again = segment([]), segment(negative)
+    assert "scan reused" not in first.message and "scan reused" in alone.message and "scan reused" in again.message
+    np.testing.assert_array_equal(np.asarray(again.indices), np.asarray(first.indices))
+    assert set(first.indices) < set(alone.indices)  # the negative click of the first request is gone
+
+
 def test_interactive_session_accepts_saves_and_reloads(client: RosClient, output_dir: Path) -> None:
     wait_for_segment_ready(client)
     client.call(Trigger, "/clickenhance/new_scan")

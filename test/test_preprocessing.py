@@ -46,13 +46,13 @@ def test_voxelize_huge_extent_takes_the_row_unique_path() -> None:
     assert grid.point_to_voxel[1] == grid.point_to_voxel[2] != grid.point_to_voxel[0]
 
 
-def test_select_crop_union_of_discs_and_budget() -> None:
-    centroids = np.array([[0, 0, 9.0], [1.5, 0, 0], [3.5, 0, 0], [10, 0, 0], [11.9, 0, -4], [30, 0, 0]])
+def test_select_crop_union_of_balls_and_budget() -> None:
+    centroids = np.array([[0, 0, 9.0], [1.5, 0, 0], [3.5, 0, 0], [10, 0, 4], [11.9, 0, 5], [30, 0, 0], [0, 0, 1.9]])
     positive = np.array([[0.0, 0, 0], [10.0, 0, 5]])
-    np.testing.assert_array_equal(select_crop(centroids, positive, 2.0, 0), [0, 1, 3, 4])  # z is ignored
-    np.testing.assert_array_equal(select_crop(centroids, positive, 2.0, 2), [0, 3])  # nearest two kept
-    np.testing.assert_array_equal(select_crop(centroids, positive, 0.0, 0), np.arange(6))  # no limit
-    np.testing.assert_array_equal(select_crop(centroids, positive, 0.0, 5), [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(select_crop(centroids, positive, 2.0, 0), [1, 3, 4, 6])  # 9 m above: out
+    np.testing.assert_array_equal(select_crop(centroids, positive, 2.0, 2), [1, 3])  # nearest two kept
+    np.testing.assert_array_equal(select_crop(centroids, positive, 0.0, 0), np.arange(7))  # no limit
+    np.testing.assert_array_equal(select_crop(centroids, positive, 0.0, 5), [1, 2, 3, 4, 6])
 
 
 def test_spconv_coords_align_to_the_coarsest_grid() -> None:
@@ -78,8 +78,8 @@ def test_prepare_sample_features_crop_and_labels() -> None:
     sample = prepare_sample(xyz, None, positive, negative, negative[0], SMALL, labels=labels)
     grid = voxelize(xyz, None, SMALL.input.voxel_size)
     crop = sample["crop"].numpy()
-    horizontal = np.linalg.norm(grid.centroids[:, :2] - positive[0, :2], axis=1)
-    np.testing.assert_array_equal(crop, np.flatnonzero(horizontal <= 3.0))
+    distance = np.linalg.norm(grid.centroids - positive[0], axis=1)  # the crop is a ball
+    np.testing.assert_array_equal(crop, np.flatnonzero(distance <= 3.0))
     features = sample["features"].numpy()
     assert features.shape == (len(crop), 8) and sample["cse_features"].shape == (len(crop), 4)
     expected_xyz = (grid.centroids[crop] - positive[0].astype(np.float64)) / SMALL.input.coord_scale

@@ -18,7 +18,6 @@ from clickenhance_model.model_config import InputConfig, ModelConfig, NetworkCon
 from clickenhance_model.preprocessing import collate, prepare_sample
 from clickenhance_model.segmenter import ModelSession
 from clickenhance_model.session import InteractiveSession
-from clickenhance_model.voxel_graph import CropGraphCache
 
 SMALL = ModelConfig(
     input=InputConfig(voxel_size=0.2, crop_radius=6.0, max_voxels=0, coord_scale=5.0),
@@ -81,19 +80,19 @@ def test_session_click_undo_reset(seg: Segmenter) -> None:
     assert not session.reset().any() and session.clicks == ()
 
 
-def test_session_reuses_the_crop_graph_after_a_negative_click(seg: Segmenter) -> None:
+def test_session_builds_its_scan_graph_once_and_clicks_only_read_it(seg: Segmenter) -> None:
     xyz, target = synthetic_scene()
     session = seg.session(xyz)
+    graph = session.graph
+    assert (graph is None) == (seg.config.input.geodesic_maps == "off")
     car = np.flatnonzero(target)
     session.add_click(int(car[0]))
-    builds = session.graphs.builds
-    assert builds == (1 if seg.config.input.geodesic_maps != "off" else 0)
-    cached = session.add_click(int(np.flatnonzero(~target)[0]), positive=False)  # the crop follows positive clicks
-    assert session.graphs.builds == builds
+    session.add_click(int(np.flatnonzero(~target)[0]), positive=False)
+    last = session.add_click(int(car[len(car) // 2]))  # a positive click moves the crop, not the graph
+    assert session.graph is graph
     fresh = seg.session(xyz)
-    fresh.add_click(int(car[0]))
-    fresh.graphs = CropGraphCache()  # an empty cache: the negative click builds its own graph
-    np.testing.assert_array_equal(fresh.add_click(int(np.flatnonzero(~target)[0]), positive=False), cached)
+    fresh.add_clicks([(c.index, c.positive) for c in session.clicks])
+    np.testing.assert_array_equal(fresh.mask, last)
 
 
 def test_ground_gate_keeps_the_ground_out_of_an_object_clicked_off_it() -> None:

@@ -57,13 +57,17 @@ def test_auto_with_a_shipped_model_is_the_model(tiny_checkpoint: Path, monkeypat
     assert loaded.segmenter.config.network.channels == (8, 16)  # the shipped file's network
 
 
-def test_auto_with_a_checkpoint_is_the_model_with_overrides(tiny_checkpoint: Path) -> None:
-    loaded = load_configured_segmenter(NodeParameters(checkpoint=str(tiny_checkpoint), device="cpu",
-                                                      voxel_size=0.2, crop_radius=8.0, ground_gate=False))
-    assert loaded.method == "model" and loaded.device == "cpu"
-    assert f"checkpoint {tiny_checkpoint} given" in loaded.description and "ground gate off" in loaded.description
-    assert loaded.segmenter.config.input.voxel_size == 0.2 and loaded.segmenter.config.input.crop_radius == 8.0
-    assert loaded.segmenter.options.ground_gate is False
+def test_auto_with_a_checkpoint_is_the_model_and_refuses_other_input_settings(tiny_checkpoint: Path) -> None:
+    same = load_configured_segmenter(NodeParameters(checkpoint=str(tiny_checkpoint), device="cpu",
+                                                    voxel_size=0.1, crop_radius=20.0, ground_gate=False))
+    assert same.method == "model" and same.device == "cpu"  # the trained values themselves are accepted
+    assert f"checkpoint {tiny_checkpoint} given" in same.description and "ground gate off" in same.description
+    assert same.segmenter.config.input.voxel_size == 0.1 and same.segmenter.config.input.crop_radius == 20.0
+    assert same.segmenter.options.ground_gate is False
+    for changed in ({"voxel_size": 0.2}, {"crop_radius": 8.0}, {"crop_radius": 0.0}):
+        name = next(iter(changed))
+        with pytest.raises(ValueError, match=f"parameter {name}=.* differs from the model's trained input.{name}"):
+            load_configured_segmenter(NodeParameters(checkpoint=str(tiny_checkpoint), device="cpu", **changed))
 
 
 def test_model_without_weights_raises_checkpoint_error(tmp_path: Path) -> None:

@@ -317,3 +317,21 @@ def test_unknown_config_keys_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="optimiser"):
         load_train_config(bad)
     assert main(["--config", str(bad)]) == 2
+
+
+def test_data_workers_build_the_scene_graph_and_the_click_rounds_use_it(scenes_root: Path) -> None:
+    """With geodesic maps the loaded object carries its scene's graph; encoding reads it, never rebuilds it."""
+    config = tiny_config(scenes_root)
+    geodesic = dataclasses.replace(config.model, input=dataclasses.replace(config.model.input, geodesic_maps="outdoor"))
+    data = open_split(config.data, "train")
+    chosen = index_objects(data, config.data)[0]
+    item = load_train_object(data, chosen, geodesic.input.voxel_size, graph_preset="outdoor")
+    assert item.graph is not None and len(item.graph) == len(item.grid)
+    assert load_train_object(data, chosen, geodesic.input.voxel_size).graph is None  # "off": no graph
+    graph = item.graph
+    state = initial_clicks(item, ClickConfig(random_initial_prob=0.0), np.random.default_rng(0))
+    sample = encode_sample(item, state, geodesic)
+    assert item.graph is graph
+    plain = load_train_object(data, chosen, geodesic.input.voxel_size)  # no graph yet: built once on first use
+    torch.testing.assert_close(encode_sample(plain, state, geodesic)["features"], sample["features"])
+    assert plain.graph is not None

@@ -6,7 +6,8 @@ round runs the current model WITHOUT gradients on the current clicks and adds th
 simulated user's next click on its errors (`evaluation.simulated_user.next_click`, the
 same user the evaluation uses). The result is the network input of the final clicks,
 with labels, for one gradient step. Clicks are voxels of the scene's grid (their centroids
-are the click positions), so every round costs one crop encoding and one forward pass.
+are the click positions), so every round costs one crop encoding and one forward pass; the
+scene's voxel graph (geodesic click maps) comes built from the data workers (`TrainObject.graph`).
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from scipy.spatial import cKDTree
 
 from clickenhance_model.evaluation.simulated_user import next_click
 from clickenhance_model.model_config import ModelConfig
-from clickenhance_model.preprocessing import collate, encode_crop
+from clickenhance_model.preprocessing import collate, encode_crop, scan_graph
 from clickenhance_model.training.config import ClickConfig
 from clickenhance_model.training.data import TrainObject
 from clickenhance_model.training.distributed import amp_context
-from clickenhance_model.voxel_graph import CropGraphCache
+from clickenhance_model.voxel_graph import VoxelGraph
 
 
 @dataclass
@@ -68,15 +69,20 @@ def initial_clicks(item: TrainObject, config: ClickConfig, rng: np.random.Genera
     return state
 
 
-def encode_sample(item: TrainObject, state: ClickState, model_config: ModelConfig,
-                  graphs: CropGraphCache | None = None) -> dict:  # fmt: skip
+def scene_graph(item: TrainObject, model_config: ModelConfig) -> VoxelGraph | None:
+    """The item's scene graph for the geodesic maps: the one the data worker built, else built now."""
+    return item.graph if item.graph is not None else scan_graph(item.grid, model_config)
+
+
+def encode_sample(item: TrainObject, state: ClickState, model_config: ModelConfig) -> dict:
     """Network input of a sample with its current clicks, with per-voxel labels of the crop.
 
-    `graphs` (one per sample) keeps the geodesic maps' crop graph across the sample's click rounds.
+    The scene graph of the geodesic maps is built at most once per item (kept in `item.graph`).
     """
+    item.graph = scene_graph(item, model_config)
     centroids = item.grid.centroids
     sample = encode_crop(item.grid, centroids[state.positive], centroids[state.negative], centroids[state.current],
-                         model_config, graphs)  # fmt: skip
+                         model_config, item.graph)  # fmt: skip
     sample["labels"] = torch.from_numpy(item.target[sample["crop"].numpy()].astype(np.int64))  # [V]
     return sample
 
@@ -117,7 +123,6 @@ def simulate_clicks(
     The model is put in eval mode for the rounds and given back in the mode it had.
     """
     states = [initial_clicks(item, config, rng) for item in items]
-    graphs = [CropGraphCache() for _ in items]  # one crop graph per sample, rebuilt only when its crop changes
     planned = rng.integers(0, config.max_rounds + 1, size=len(items))
     done = np.zeros(len(items), dtype=np.int64)
     was_training = model.training
@@ -127,12 +132,11 @@ def simulate_clicks(
             active = [k for k in range(len(items)) if planned[k] > round_number and done[k] == round_number]
             if not active:
                 break
-            samples = [encode_sample(items[k], states[k], model_config, graphs[k]) for k in active]
+            samples = [encode_sample(items[k], states[k], model_config) for k in active]
             for k, sample, crop_mask in zip(active, samples, predict_crops(model, samples, device, amp), strict=True):
                 if _next_state(items[k], states[k], sample, crop_mask, config, rng):
                     done[k] += 1
     finally:
         model.train(was_training)
-    final = [encode_sample(item, state, model_config, cache)
-             for item, state, cache in zip(items, states, graphs, strict=True)]  # fmt: skip
+    final = [encode_sample(item, state, model_config) for item, state in zip(items, states, strict=True)]
     return final, done.tolist()

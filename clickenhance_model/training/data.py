@@ -4,7 +4,9 @@ The object index (every object of a split passing the filter) needs each scene r
 it is cached as JSON in the run folder and rebuilt when the split or the filter changes.
 A loaded `TrainObject` is the scene voxelised at the model's voxel size and the object's
 voxel mask (a voxel is object when most of its points are), the same rule as
-`preprocessing.prepare_sample`, so training sees what inference sees.
+`preprocessing.prepare_sample`, so training sees what inference sees; with geodesic click
+maps it also holds the scene's voxel graph, built here (in the DataLoader's workers) once
+per sample, so the click rounds of the main process only run Dijkstra, encoding and the network.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from clickenhance_model.preprocessing import VoxelGrid, voxelize
 from clickenhance_model.training.augmentation import augment_scene
 from clickenhance_model.training.config import SYNTHETIC, AugmentConfig, DataConfig
 from clickenhance_model.training.synthetic import SPLIT_SEQUENCES, ensure_generated
+from clickenhance_model.voxel_graph import PRESETS, VoxelGraph
 
 PATH_OPTIONS = ("scene_list",)  # reader options naming files, taken relative to the split's folder
 
@@ -35,6 +38,7 @@ class TrainObject:
     instance_id: int
     grid: VoxelGrid
     target: np.ndarray  # [V] bool, voxel belongs to the object
+    graph: VoxelGraph | None = None  # the scene's voxel graph (geodesic click maps), None when not built
 
 
 def open_split(config: DataConfig, split: str, show_progress: bool = True) -> SceneDataset:
@@ -102,8 +106,13 @@ def index_objects(dataset: SceneDataset, config: DataConfig, cache: Path | None 
 
 
 def load_train_object(dataset: SceneDataset, item: SceneObject, voxel_size: float,
-                      augment: AugmentConfig | None = None, rng: np.random.Generator | None = None) -> TrainObject:
-    """Read the object's scene (augmented when `augment` is on), voxelise it and mark the object's voxels."""
+                      augment: AugmentConfig | None = None, rng: np.random.Generator | None = None,
+                      graph_preset: str = "off") -> TrainObject:  # fmt: skip
+    """Read the object's scene (augmented when `augment` is on), voxelise it and mark the object's voxels.
+
+    `graph_preset` ("outdoor" | "indoor", the model's `input.geodesic_maps`) also builds the
+    scene's voxel graph; "off" builds none.
+    """
     scene = dataset.load_scene(item.scene)
     if augment is not None:  # augment_scene returns the scene itself when nothing is switched on
         scene = augment_scene(scene, item.instance_id, augment, rng if rng is not None else np.random.default_rng())
@@ -113,7 +122,8 @@ def load_train_object(dataset: SceneDataset, item: SceneObject, voxel_size: floa
     target = share >= 0.5
     if not target.any():  # an object thinner than a voxel everywhere: keep the voxels it touches
         target = share > 0
-    return TrainObject(item.scene, item.instance_id, grid, target)
+    graph = None if graph_preset == "off" else VoxelGraph(grid.centroids, PRESETS[graph_preset])
+    return TrainObject(item.scene, item.instance_id, grid, target, graph)
 
 
 class ObjectSamples(torch.utils.data.Dataset):
@@ -124,8 +134,10 @@ class ObjectSamples(torch.utils.data.Dataset):
     """
 
     def __init__(self, dataset: SceneDataset, samples: list[tuple[int, SceneObject]], voxel_size: float,
-                 augment: AugmentConfig | None = None, seed: tuple[int, int] = (0, 0)):  # fmt: skip
+                 augment: AugmentConfig | None = None, seed: tuple[int, int] = (0, 0),
+                 graph_preset: str = "off"):  # fmt: skip
         self.dataset = dataset
+        self.graph_preset = graph_preset
         self.samples = samples
         self.voxel_size = voxel_size
         self.augment = augment
@@ -139,4 +151,4 @@ class ObjectSamples(torch.utils.data.Dataset):
         """Load sample `position`."""
         ordinal, item = self.samples[position]
         rng = np.random.default_rng([*self.seed, ordinal, 2])
-        return load_train_object(self.dataset, item, self.voxel_size, self.augment, rng)
+        return load_train_object(self.dataset, item, self.voxel_size, self.augment, rng, self.graph_preset)

@@ -166,7 +166,8 @@ class TrainingRun:
         numbered = shard(list(enumerate(samples)), self.context)
         remaining = numbered[self.state["epoch_step"] * self.config.batch_size :]
         dataset = ObjectSamples(self.train_data, remaining, self.config.model.input.voxel_size,
-                                self.config.augment, (self.config.seed, epoch))  # fmt: skip
+                                self.config.augment, (self.config.seed, epoch),
+                                self.config.model.input.geodesic_maps)  # fmt: skip
         return torch.utils.data.DataLoader(dataset, batch_size=self.config.batch_size, shuffle=False,
                                            collate_fn=list, num_workers=self.config.num_workers)  # fmt: skip
 
