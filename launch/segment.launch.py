@@ -57,7 +57,8 @@ def launch_nodes(context: LaunchContext) -> dict[str, Node]:
     namespace = resolve_namespace(arguments["namespace"])
     use_sim_time = parse_flag(arguments["use_sim_time"], "use_sim_time")
     nodes = {"clickenhance": Node(
-        package=PACKAGE, executable="segment_node", name=NODE_NAME, namespace=arguments["namespace"],
+        package=PACKAGE, executable="segment_node", name=NODE_NAME,
+        namespace=arguments["namespace"].strip().rstrip("/"),
         parameters=[arguments["params_file"], {"use_sim_time": use_sim_time}],
         remappings=[("cloud", arguments["cloud_topic"])],
         arguments=["--ros-args", "--log-level", arguments["log_level"]],
