@@ -9,14 +9,19 @@ each accepted object. `save` writes, into one folder:
 - `object_NNN.ply`: one binary PLY per object (x, y, z, intensity, index into the scan);
 - `clicks.json`: frame, stamp and, per object, its id, class and clicks.
 
-The folder is written next to its destination and moved into place with `os.replace`,
-so a crash leaves either the previous save or the new one, never a mix.
+The folder is written next to its destination as `.<name>.tmp-<pid>`, every file and the
+folder are flushed to disk, and it is moved into place with `os.replace`, so a crash leaves
+either the previous save or the new one, never a mix. What a killed writer leaves behind (its
+hidden staging folder, or `.<name>.previous` between the two renames) is cleaned by the next
+save into the same output directory (`remove_stale_saves`).
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +37,8 @@ FORMAT_NAME = "clickenhance-annotation"
 FORMAT_VERSION = 1
 SCAN_FILE, LABEL_FILE, CLICKS_FILE = "scan.bin", "scan.label", "clicks.json"
 MAX_OBJECT_ID = 0xFFFF  # the instance half of a SemanticKITTI label
+_STAGING = re.compile(r"\.(?P<name>.+)\.tmp-(?P<pid>\d+)")
+_PREVIOUS = re.compile(r"\.(?P<name>.+)\.previous")
 
 
 @dataclass(frozen=True)
@@ -111,12 +118,14 @@ class Annotation:
         """Write the annotation into `directory` atomically (see module doc); return its absolute path."""
         directory = Path(directory).expanduser().absolute()
         directory.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_saves(directory.parent)
         staging = directory.parent / f".{directory.name}.tmp-{os.getpid()}"
         previous = directory.parent / f".{directory.name}.previous"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         try:
             self._write_files(staging)
+            _fsync_files(staging)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -124,8 +133,8 @@ class Annotation:
             shutil.rmtree(previous, ignore_errors=True)
             os.replace(directory, previous)
         os.replace(staging, directory)
-        shutil.rmtree(previous, ignore_errors=True)
         _fsync_directory(directory.parent)
+        shutil.rmtree(previous, ignore_errors=True)
         self.saved = True
         return directory
 
@@ -180,12 +189,67 @@ class Annotation:
         return read_ply(Path(directory) / AnnotatedObject(object_id, 0, ()).ply_name)["vertex"]
 
 
+def remove_stale_saves(output_directory: str | Path) -> list[Path]:
+    """Clean what killed writers left in `output_directory`; return the removed or restored paths.
+
+    A staging folder `.<name>.tmp-<pid>` whose process is gone is deleted. A `.<name>.previous`
+    is put back as `<name>` when a crash came between the two renames (no `<name>`), else deleted.
+    Folders of writers still running are left alone.
+    """
+    root = Path(output_directory)
+    cleaned: list[Path] = []
+    entries = sorted(root.iterdir()) if root.is_dir() else []
+    for entry in entries:
+        staging, previous = _STAGING.fullmatch(entry.name), _PREVIOUS.fullmatch(entry.name)
+        if staging and entry.is_dir() and not _process_alive(int(staging["pid"])):
+            shutil.rmtree(entry, ignore_errors=True)
+            cleaned.append(entry)
+        elif previous and entry.is_dir() and not _being_saved(root, previous["name"]):
+            target = root / previous["name"]
+            if target.exists():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                os.replace(entry, target)
+            cleaned.append(entry)
+    return cleaned
+
+
+def _being_saved(root: Path, name: str) -> bool:
+    """True when a running process has a staging folder for `name` in `root` (it is between renames)."""
+    for entry in root.glob(f".{glob.escape(name)}.tmp-*"):
+        match = _STAGING.fullmatch(entry.name)
+        if match and match["name"] == name and _process_alive(int(match["pid"])):
+            return True
+    return False
+
+
+def _process_alive(pid: int) -> bool:
+    """True when a process `pid` exists (this process included)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def _write_synced(path: Path, data: bytes) -> None:
-    """Write bytes to a new file and flush them to the disk before returning."""
-    with path.open("wb") as stream:
-        stream.write(data)
-        stream.flush()
-        os.fsync(stream.fileno())
+    """Write bytes to a new file (flushed to disk with the rest of the folder by `_fsync_files`)."""
+    path.write_bytes(data)
+
+
+def _fsync_files(folder: Path) -> None:
+    """Flush every file of `folder`, then the folder's own entries, to disk."""
+    for path in folder.iterdir():
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+    _fsync_directory(folder)
 
 
 def _fsync_directory(path: Path) -> None:

@@ -85,8 +85,9 @@ def check_layout(cloud: PointCloud2) -> np.dtype:
     row_bytes = cloud.width * cloud.point_step
     if cloud.height and cloud.row_step < row_bytes:
         raise ValueError(f"row_step {cloud.row_step} is smaller than width * point_step = {row_bytes}")
-    expected = cloud.row_step * cloud.height if points else 0
-    if len(cloud.data) != expected:
+    expected = cloud.row_step * cloud.height
+    # an empty cloud may carry its rows' padding (height x row_step bytes) or no data at all
+    if len(cloud.data) != expected and not (points == 0 and len(cloud.data) == 0):
         problem = "truncated" if len(cloud.data) < expected else "longer than its layout says"
         raise ValueError(f"data is {problem}: {len(cloud.data)} bytes, but height {cloud.height} x "
                          f"row_step {cloud.row_step} = {expected} (point_step {cloud.point_step}, "

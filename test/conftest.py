@@ -1,4 +1,5 @@
-"""Shared test set-up: an isolated ROS domain per run, small thread pools, data paths."""
+"""Shared test set-up: an isolated ROS domain per run, small thread pools, data paths, and
+ROS tests that fail instead of skipping where ROS is expected (skip_policy.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from skip_policy import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401 - hooks
 
 # Each test run gets its own DDS domain so two runs on one machine never talk to each other.
 os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
