@@ -4,7 +4,8 @@ Hooks for conftest.py. Where ROS is expected (rclpy is installed, or `CI` is set
 `CLICKENHANCE_STRICT_ROS_SKIPS=1`), a test marked `ros` that skips, and a test module whose
 collection skips (the module-level `importorskip("rclpy")` of the node tests), are reported as
 failures, unless the reason is one of `ALLOWED_REASONS`: packages a pip-wheel ROS cannot have
-(launch_ros) and hardware that may be absent (CUDA). `CLICKENHANCE_STRICT_ROS_SKIPS=0` turns it off.
+(launch_ros, interactive_markers) and hardware that may be absent (CUDA).
+`CLICKENHANCE_STRICT_ROS_SKIPS=0` turns it off.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from collections.abc import Generator
 
 import pytest
 
-ALLOWED_REASONS = ("launch_ros is not installed", "needs a CUDA device")
+ALLOWED_REASONS = (
+    "launch_ros is not installed",
+    "the interactive_markers library is not installed",
+    "needs a CUDA device",
+)
 STRICT_VARIABLE = "CLICKENHANCE_STRICT_ROS_SKIPS"
 _FALSE = ("", "0", "false", "no", "off")
 
