@@ -24,8 +24,15 @@ def test_pixel_tolerance_rejects_impossible_cameras(fov: float, height: int) -> 
 
 
 def test_picks_the_point_nearest_to_the_ray() -> None:
-    xyz = np.array([[10.0, 0.3, 0.0], [10.0, 0.01, 0.0], [5.0, 0.2, 0.0]], dtype=np.float32)
+    xyz = np.array([[10.0, 0.3, 0.0], [10.2, 0.01, 0.0], [10.1, 0.2, 0.0]], dtype=np.float32)
     assert pick_point(xyz, ORIGIN, FORWARD, tolerance=0.05) == 1
+
+
+def test_a_point_hidden_behind_the_front_surface_is_not_picked() -> None:
+    # the far point lies exactly on the ray, but the box face 5 m in front of it hides it
+    xyz = np.array([[10.0, 0.0, 0.0], [5.0, 0.1, 0.0], [5.1, -0.12, 0.0]], dtype=np.float32)
+    assert pick_point(xyz, ORIGIN, FORWARD, tolerance=0.05) == 1
+    assert pick_point(xyz, ORIGIN, FORWARD, tolerance=0.05, surface_depth=10.0) == 0
 
 
 def test_points_behind_the_camera_are_never_picked() -> None:
@@ -36,13 +43,13 @@ def test_points_behind_the_camera_are_never_picked() -> None:
 
 def test_tolerance_is_an_angle_so_far_points_get_a_wider_band() -> None:
     near, far = [2.0, 0.1, 0.0], [40.0, 0.1, 0.0]  # same offset: 2.9 deg near, 0.14 deg far
-    tolerance = math.radians(0.5)
+    tolerance = math.radians(0.5)  # each alone, so the near one cannot hide the far one
     assert pick_point(np.array([near], np.float32), ORIGIN, FORWARD, tolerance) is None
     assert pick_point(np.array([far], np.float32), ORIGIN, FORWARD, tolerance) == 0
 
 
 def test_equal_angles_go_to_the_point_nearer_the_camera() -> None:
-    xyz = np.array([[20.0, 0.0, 0.0], [3.0, 0.0, 0.0], [9.0, 0.0, 0.0]], dtype=np.float32)
+    xyz = np.array([[3.3, 0.0, 0.0], [3.0, 0.0, 0.0], [3.2, 0.0, 0.0]], dtype=np.float32)
     assert pick_point(xyz, ORIGIN, FORWARD, tolerance=0.01) == 1
 
 

@@ -79,6 +79,10 @@ class AnnotationPage:
         self.server.scene.on_click(modifier="shift")(lambda event: self._on_scene_click(event, flip=True))
         with self.lock:
             self.refresh()
+        self._dirty = threading.Event()
+        self._stopping = False
+        threading.Thread(target=self._redraw_loop, name="annotation-page-redraw", daemon=True).start()
+        self.server.on_client_connect(lambda _: self.request_refresh())  # a live page shows the latest cloud
 
     @property
     def url(self) -> str:
@@ -87,7 +91,23 @@ class AnnotationPage:
 
     def stop(self) -> None:
         """Stop serving."""
+        self._stopping = True
+        self._dirty.set()
         self.server.stop()
+
+    def request_refresh(self) -> None:
+        """Redraw soon, from the page's own thread: for callers that must not wait for the page's lock
+        (the node's worker: a page action holds the lock while it waits for that worker)."""
+        self._dirty.set()
+
+    def _redraw_loop(self) -> None:
+        while True:
+            self._dirty.wait()
+            self._dirty.clear()
+            if self._stopping:
+                return
+            with self.lock:
+                self.refresh()
 
     # ------------------------------------------------------------------ controls
     def _build_controls(self) -> None:
@@ -149,6 +169,8 @@ class AnnotationPage:
         start = time.perf_counter()
 
         def click() -> str:
+            if self.backend.frame is None:
+                return "no cloud to click on yet"
             index = pick_point(self.backend.frame.xyz, event.ray_origin, event.ray_direction, tolerance)
             if index is None:
                 return "no scan point under the cursor"

@@ -3,8 +3,10 @@
 The browser sends a click as a ray (camera origin and direction in world coordinates).
 A point is a candidate when it lies in front of the camera and within `tolerance` radians
 of the ray, measured from the camera (so the tolerance is a fixed size on the screen, one
-or a few pixels, whatever the point's depth). The chosen point is the candidate with the
-smallest angle to the ray; equal angles go to the point nearer the camera.
+or a few pixels, whatever the point's depth). The surface the user sees is the front-most
+candidate: points more than `surface_depth` metres behind it are hidden by it and left out.
+The chosen point is the remaining candidate with the smallest angle to the ray (equal angles:
+the one nearer the camera).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 PICK_PIXELS = 6.0  # default tolerance: this many screen pixels around the cursor
+SURFACE_DEPTH = 0.5  # metres behind the front-most candidate that still count as the visible surface
 
 
 def pixel_tolerance(vertical_fov: float, image_height: int, pixels: float = PICK_PIXELS) -> float:
@@ -27,11 +30,12 @@ def pixel_tolerance(vertical_fov: float, image_height: int, pixels: float = PICK
 
 
 def pick_point(xyz: np.ndarray, origin: Sequence[float], direction: Sequence[float],
-               tolerance: float) -> int | None:
+               tolerance: float, surface_depth: float = SURFACE_DEPTH) -> int | None:
     """Index of the point of `xyz` (N, 3) nearest to the ray within `tolerance` radians, or None.
 
-    Points behind the camera, non-finite points and points farther than `tolerance` from
-    the ray (as seen from `origin`) are never picked.
+    Points behind the camera, non-finite points, points farther than `tolerance` from the
+    ray (as seen from `origin`) and points hidden behind the front-most candidate (see the
+    module doc) are never picked.
     """
     o = np.asarray(origin, dtype=np.float64).reshape(-1)
     d = np.asarray(direction, dtype=np.float64).reshape(-1)
@@ -51,6 +55,7 @@ def pick_point(xyz: np.ndarray, origin: Sequence[float], direction: Sequence[flo
     candidate = np.isfinite(angle) & (depth > 0.0) & (angle <= tolerance)
     if not candidate.any():
         return None
+    candidate &= depth <= depth[candidate].min() + surface_depth  # the visible surface only
     indices = np.flatnonzero(candidate)
     order = np.lexsort((depth[indices], angle[indices]))  # smallest angle, then nearest
     return int(indices[order[0]])
