@@ -2,7 +2,7 @@
 
 `AnnotationPage` draws what a backend holds and turns the page's events into backend calls.
 The backend is a `FrameAnnotator` (recorded data) or the node's live adapter; it offers
-`frame` (name, xyz, intensity), `mask`, `clicks`, `labels()`, `positive_mode`,
+`frame` (name, xyz, intensity), `mask`, `clicks`, `labels_accepted()`, `positive_mode`,
 `last_inference_ms`, and the actions `click`, `undo`, `reset`, `accept`, `save`, `step`.
 Points are sent once per frame; a click sends only the new colours and markers.
 """
@@ -30,8 +30,15 @@ def object_colour(object_id: int) -> np.ndarray:
     return np.array([round(255 * c) for c in colorsys.hsv_to_rgb(hue, 0.65, 0.95)], dtype=np.uint8)
 
 
-def base_colours(xyz: np.ndarray, intensity: np.ndarray | None, by: str) -> np.ndarray:
-    """Uint8 (N, 3) greys-to-blue colours by height or intensity (2nd..98th percentile)."""
+def base_colours(xyz: np.ndarray, intensity: np.ndarray | None, by: str,
+                 labels: np.ndarray | None = None) -> np.ndarray:
+    """Uint8 (N, 3) colours: dark-to-light blue by height or intensity (2nd..98th percentile), or
+    one colour per semantic class of existing SemanticKITTI `labels` (a .label beside the scan)."""
+    if by == "labels" and labels is not None:
+        semantic = (labels & 0xFFFF).astype(np.int64)
+        classes, inverse = np.unique(semantic, return_inverse=True)
+        palette = np.array([object_colour(int(c) + 7) if c else (170, 170, 170) for c in classes], np.uint8)
+        return palette[inverse.reshape(-1)]
     values = intensity if by == "intensity" and intensity is not None else xyz[:, 2]
     finite = np.isfinite(values)
     low, high = np.percentile(values[finite], [2, 98]) if finite.any() else (0.0, 1.0)
@@ -115,7 +122,7 @@ class AnnotationPage:
         self.frame_text = gui.add_markdown("")
         self.status = gui.add_markdown("")
         self.message = gui.add_markdown("")
-        colour = gui.add_dropdown("Colour by", ("height", "intensity"), initial_value="height")
+        colour = gui.add_dropdown("Colour by", ("height", "intensity", "labels"), initial_value="height")
         colour.on_update(lambda _: self._set_colouring(colour.value))
         actions: dict[str, Callable[[], str]] = {
             "Positive": lambda: self._set_mode(True), "Negative": lambda: self._set_mode(False),
@@ -188,7 +195,7 @@ class AnnotationPage:
         if frame is None:
             return
         if self._shown_frame is not frame:
-            self._base = base_colours(frame.xyz, frame.intensity, self._colour_by)
+            self._base = base_colours(frame.xyz, frame.intensity, self._colour_by, frame.labels)
             finite = np.where(np.isfinite(frame.xyz), frame.xyz, 0.0).astype(np.float32)
             self._cloud = self.server.scene.add_point_cloud(
                 "/scan", finite, self._colours(), point_size=self.point_size, precision="float32",
