@@ -114,3 +114,11 @@ def test_compressed_pcd_is_refused_by_name(tmp_path: Path) -> None:
     (tmp_path / "c.pcd").write_text("FIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nPOINTS 1\nDATA binary_compressed\n")
     with pytest.raises(DatasetError, match="binary_compressed is not supported"):
         read_points_file(tmp_path / "c.pcd")
+
+
+def test_the_command_names_a_missing_path_in_one_line(tmp_path: Path, capsys) -> None:
+    from clickenhance_model.annotate.__main__ import main
+
+    code = main([str(tmp_path / "absent.bin"), "--out", str(tmp_path / "out"), "--method", "baseline"])
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1 and "absent.bin: no such file or folder" in error

@@ -27,7 +27,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="clickenhance-annotate", description=__doc__.split("\n")[0])
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="scans, folders or rosbag2s")
     parser.add_argument("--out", type=Path, required=True, help="folder of the labels (restored when present)")
-    parser.add_argument("--port", type=int, default=8080, help="TCP port of the page (0: any free port)")
+    parser.add_argument("--port", type=int, default=8080,
+                        help="TCP port of the page (0: any free port; if taken, the next free one, printed)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 serves the network")
     parser.add_argument("--topic", help="PointCloud2 topic of a rosbag2")
     parser.add_argument("--method", choices=METHODS, default="auto",

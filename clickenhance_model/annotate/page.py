@@ -139,6 +139,8 @@ class AnnotationPage:
                 text = action()
             except (ClickEnhanceError, ValueError, OSError) as error:
                 text = f"**Refused:** {error}"
+            except Exception as error:  # the page stays up whatever a backend raises
+                text = f"**Internal error:** {type(error).__name__}: {error}"
             self.message.content = text
             self.refresh()
 
