@@ -13,15 +13,19 @@ DEPS_STAMP := $(VENV)/.requirements.sha256
 BUILD_STAMP := install/.clickenhance-build-stamp
 IN_ENV := tools/ros_env.sh
 
-.PHONY: test demo setup build lint bench ablation clean help
+.PHONY: test browser demo setup build lint bench ablation clean help
 
 ## test: set up, build, and run the whole test suite
-test: $(BUILD_STAMP)
+test: $(BUILD_STAMP) browser
 	$(IN_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 ## demo: the main job on the embedded default (node + generated LiDAR scan + simulated operator; exit 1 below --min-iou; DEMO_ARGS="--seed 3")
 demo: $(BUILD_STAMP)
 	$(IN_ENV) $(VENV)/bin/python -m clickenhance_ros.demo --out out/demo $(DEMO_ARGS)
+
+## browser: only install headless Chromium and chromedriver for the browser test (apt, as root; skipped when present)
+browser:
+	@bash tools/install_browser.sh
 
 ## setup: only create .venv with the pinned dependencies
 setup: $(DEPS_STAMP)

@@ -39,6 +39,7 @@ setup(
         # spconv ships one wheel per CUDA version and one for the CPU; pick exactly one.
         "cpu": ["spconv>=2.3.6"],
         "gpu": ["spconv-cu126>=2.3.8"],  # ran on an H200 with torch 2.11+cu130 (README)
+        "annotate": ["viser>=1.1.1", "rosbags>=0.11.9"],  # the browser annotator (clickenhance-annotate)
         "dev": ["pytest>=8", "ruff>=0.6"],
     },
     entry_points={
@@ -46,6 +47,7 @@ setup(
             "clickenhance-eval=clickenhance_model.evaluate:main",
             "clickenhance-train=clickenhance_model.train:main",
             "clickenhance-generate-scenes=clickenhance_model.scenes.generate:main",
+            "clickenhance-annotate=clickenhance_model.annotate.__main__:main",
         ],
     },
     classifiers=[

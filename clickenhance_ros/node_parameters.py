@@ -39,6 +39,8 @@ class NodeParameters:
     request_timeout: float = 60.0
     request_queue_depth: int = 100
     service_threads: int = 32
+    web_port: int = 0
+    web_host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         """Reject values the descriptors cannot express (choices)."""
@@ -99,6 +101,10 @@ SPECS: dict[str, tuple[str, dict]] = {
     "request_queue_depth": ("Requests each service (and /clicked_point) queues while all are busy; rclpy's "
                             "default of 10 silently drops the 11th simultaneous call.", _int_range(10, 10000)),
     "service_threads": ("Executor threads; service calls waiting for inference each hold one.", _int_range(4, 1024)),
+    "web_port": ("TCP port of the browser annotation page attached to this node's session (clicks from the "
+                 "browser and RViz go through the same worker); 0 = off.", _int_range(0, 65535)),
+    "web_host": ("Address the browser page binds; 127.0.0.1 (default) serves only this machine, 0.0.0.0 every "
+                 "network (the page has no authentication).", {}),
 }
 
 

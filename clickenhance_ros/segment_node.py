@@ -76,6 +76,7 @@ from clickenhance_ros.node_parameters import NodeParameters, declare_parameters
 from clickenhance_ros.segmentation_display import SegmentationDisplay
 from clickenhance_ros.segmenter_loading import LoadedSegmenter, load_configured_segmenter
 from clickenhance_ros.srv import AcceptObject, AddClick, SaveAnnotation, SegmentObject
+from clickenhance_ros.web_page import attach_web_page
 
 NODE_NAME = "clickenhance"
 MENU = ("Positive mode", "Negative mode", "Undo", "Reset", "Accept object", "Save", "New scan")
@@ -118,6 +119,10 @@ class SegmentNode(Node):
             self._publish_outputs, self.params.snap_distance, self.params.output_path, self.params.autosave,
             lambda text: self.get_logger().error(text))
         self.worker.start()
+        self.web_page = None if not self.params.web_port else attach_web_page(
+            self.worker, self._latest_cloud, self.params.web_host, self.params.web_port, self.params.request_timeout)
+        if self.web_page is not None:
+            self.get_logger().info(f"annotation page at {self.web_page.url}")
         self.get_logger().info(self.diagnostics())
 
     # ------------------------------------------------------------------ ROS interfaces
@@ -155,8 +160,10 @@ class SegmentNode(Node):
                               callback_group=MutuallyExclusiveCallbackGroup())
 
     def destroy_node(self) -> None:
-        """Stop the worker before the node's entities go away."""
+        """Stop the worker (and the web page) before the node's entities go away."""
         self.worker.stop()
+        if self.web_page is not None:
+            self.web_page.stop()
         super().destroy_node()
 
     # ------------------------------------------------------------------------ inputs
@@ -333,6 +340,9 @@ class SegmentNode(Node):
             if worker.batches != self._recorded_batches:  # a new inference, not an undo/reset
                 self._recorded_batches = worker.batches
                 self._record_latency(worker.last_inference_ms)
+        if self.web_page is not None:  # the browser shows the same state as RViz
+            self.web_page.backend.capture()
+            self.web_page.request_refresh()
         state, markers = self._state(worker, header, mask), click_markers(header, worker.clicks)
         with self._lock:
             self._outputs = (state, markers)

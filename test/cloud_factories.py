@@ -85,3 +85,12 @@ def pack_cloud(spec: CloudSpec, values: dict[str, np.ndarray], data_delta: int =
     cloud.header.frame_id = frame_id
     cloud.data = array.array("B", bytes(data))
     return cloud
+
+
+def ground_and_box(shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A small annotation scene: a 12 m ground grid and a box 0.7 m above it (beyond the baseline's
+    0.5 m graph edge, so it is one object), centred at (shift, 0). Returns xyz float32 and the box mask."""
+    ground = np.stack(np.meshgrid(np.arange(-6, 6, 0.25), np.arange(-6, 6, 0.25), [0.0]), -1).reshape(-1, 3)
+    box = box_surface((shift - 0.75, -0.75, 0.7), (shift + 0.75, 0.75, 2.0), 0.1)
+    xyz = np.concatenate([ground, box]).astype(np.float32)
+    return xyz, np.arange(len(xyz)) >= len(ground)

@@ -59,3 +59,28 @@ def test_unreachable_package_index_is_named(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("setup: cannot reach the Python package index"), result.stderr
+
+
+BROWSER_SCRIPT = SCRIPT.parent / "install_browser.sh"
+
+
+def test_browser_setup_returns_silently_when_chromium_is_installed(tmp_path: Path) -> None:
+    tool = tmp_path / "tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "CLICKENHANCE_CHROMIUM": str(tool), "CLICKENHANCE_CHROMEDRIVER": str(tool)}
+    result = subprocess.run([BASH, str(BROWSER_SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_browser_setup_not_root_and_missing_says_so_in_one_line(tmp_path: Path) -> None:
+    if os.getuid() == 0:
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BASH, str(BROWSER_SCRIPT)]
+    else:
+        command = [BASH, str(BROWSER_SCRIPT)]
+    env = {"PATH": "/usr/bin:/bin", "CLICKENHANCE_CHROMIUM": str(tmp_path / "absent"),
+           "CLICKENHANCE_CHROMEDRIVER": str(tmp_path / "absent")}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("setup: ") and "not root" in result.stderr, result.stderr
