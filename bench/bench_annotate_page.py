@@ -1,7 +1,10 @@
 """Figures of the browser annotator on a real scan, in headless Chromium (software WebGL).
 
     python bench/bench_annotate_page.py                    # ../shared/real_scans 000000.bin, --method auto
-    python bench/bench_annotate_page.py --method baseline --screenshot docs/annotate_page.png
+    python bench/bench_annotate_page.py --scan GENERATED.bin --screenshot docs/annotate_page.png   # README picture
+
+The README's picture is of a generated scan: the real scans' licence keeps renders of them out of the
+repository.
 
 It starts Chromium first (not counted), then runs `python -m clickenhance_model.annotate SCAN`
 and prints: the time from the command to the printed address, and to a drawn page (the first
