@@ -15,20 +15,16 @@ The graph is built once per session; a click costs two bounded Dijkstra runs (a 
 a 124k-point LiDAR scan). It is the fallback for users without weights and the floor the
 learned model must beat.
 
-The settings (`GraphConfig`, also known here as `BaselineConfig`) and the OUTDOOR/INDOOR
-presets live in `voxel_graph`, the graph module, which the learned model's geodesic click maps
-share; they are re-exported here.
+The settings are the graph's (`inference.voxel_graph.GraphConfig`, presets OUTDOOR and INDOOR),
+which the learned model's geodesic click maps share.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from clickenhance_model.session import InteractiveSession
-from clickenhance_model.voxel_graph import INDOOR, OUTDOOR, PRESETS, GraphConfig, VoxelGraph
-
-BaselineConfig = GraphConfig  # the baseline's settings are the graph's (the name the CLI and YAML files use)
-__all__ = ["INDOOR", "OUTDOOR", "PRESETS", "BaselineConfig", "BaselineSegmenter", "BaselineSession"]
+from clickenhance_model.inference.session import InteractiveSession
+from clickenhance_model.inference.voxel_graph import OUTDOOR, PRESETS, GraphConfig, VoxelGraph
 
 
 class BaselineSegmenter:
@@ -39,7 +35,7 @@ class BaselineSegmenter:
         snap_distance: largest distance (m) between a click given by position and its point.
     """
 
-    def __init__(self, config: BaselineConfig | None = None, snap_distance: float = 0.5):
+    def __init__(self, config: GraphConfig | None = None, snap_distance: float = 0.5):
         self.config = config or OUTDOOR
         self.snap_distance = float(snap_distance)
 
@@ -62,7 +58,7 @@ class BaselineSession(InteractiveSession):
         self,
         xyz: np.ndarray,
         rgb: np.ndarray | None = None,
-        config: BaselineConfig | None = None,
+        config: GraphConfig | None = None,
         snap_distance: float = 0.5,
     ):
         super().__init__(xyz, rgb, snap_distance=snap_distance)
@@ -90,7 +86,7 @@ class BaselineSession(InteractiveSession):
 def voxelize(xyz: np.ndarray, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:
     """Voxel index of each point (int64 (M,)) and the centroid of each voxel (float64 (V, 3)).
 
-    Same voxels and order as `voxel_grid.voxelize` except that the cell index is computed in the
+    Same voxels and order as `inference.voxel_grid.voxelize` except that the cell index is computed in the
     input's precision (float32 here); kept apart because points exactly on a cell border can fall
     in the other cell, which the baseline's tuned results depend on.
     """

@@ -48,7 +48,7 @@ from std_srvs.srv import SetBool, Trigger
 from visualization_msgs.msg import InteractiveMarkerFeedback, MarkerArray
 
 from clickenhance_model.errors import ClickEnhanceError
-from clickenhance_model.session_cache import SessionCache
+from clickenhance_model.inference.session_cache import SessionCache
 from clickenhance_ros.annotation_worker import (
     ACCEPT,
     CLICK,

@@ -9,14 +9,10 @@ import pytest
 
 from clickenhance_model.config import load_config
 from clickenhance_model.errors import ClickError, CloudError
+from clickenhance_model.inference.crop import select_crop, spconv_coords
+from clickenhance_model.inference.network_input import collate, prepare_sample
+from clickenhance_model.inference.voxel_grid import voxelize
 from clickenhance_model.model_config import InputConfig, ModelConfig, NetworkConfig
-from clickenhance_model.preprocessing import (
-    collate,
-    prepare_sample,
-    select_crop,
-    spconv_coords,
-    voxelize,
-)
 
 SMALL = ModelConfig(
     input=InputConfig(voxel_size=0.25, crop_radius=3.0, max_voxels=0, coord_scale=2.0),
