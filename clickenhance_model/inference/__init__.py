@@ -3,7 +3,9 @@
 1. `cloud`: a caller's cloud validated; non-finite points and points beyond `max_range` dropped,
    the caller's indices kept (once per cloud).
 2. Scan index, once per cloud: `voxel_grid` (the one `voxelize`, shared by the learned model and
-   the baseline) and `voxel_graph` (kNN graph, normals, ground, bridges; `GraphConfig`, presets).
+   the baseline) and `voxel_graph` (KD-tree and kNN graph of the voxels, normals, ground,
+   bridges; `GraphConfig`, presets). The KD-tree of the points (snapping, click rules) is the
+   session's, built on first use.
 3. `crop`: the voxels within a 3D ball of the positive clicks (every click).
 4. `click_encoding`: Euclidean and geodesic click maps over the crop (every click).
 5. `network_input`: crop + click maps -> the network's feature tensors and batches; the
