@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from clickenhance_model.baseline import BaselineSegmenter
-from clickenhance_model.click_rules import ClickRules
 from clickenhance_model.datasets.semantic_kitti import read_labels, read_scan, scene_from_scan
 from clickenhance_model.evaluation.metrics import iou
+from clickenhance_model.inference.click_rules import ClickRules
 
 SCAN = Path(__file__).resolve().parents[2] / "shared" / "real_scans" / "semantickitti" / "seq00_frames" / "000000.bin"
 

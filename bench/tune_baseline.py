@@ -25,10 +25,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from clickenhance_model.baseline import OUTDOOR, BaselineConfig
 from clickenhance_model.config import save_config
+from clickenhance_model.inference.voxel_graph import OUTDOOR, GraphConfig
 
-START = BaselineConfig(  # the hand-picked OUTDOOR preset before tuning: the centre of the sweep
+START = GraphConfig(  # the hand-picked OUTDOOR preset before tuning: the centre of the sweep
     voxel_size=0.1, neighbours=16, max_edge=0.8, ground_cell=2.0, ground_height=0.25, ground_normal_z=0.8,
     ground_penalty=50.0, max_radius=5.0, ground_max_radius=float("inf"), min_component=10, negative_radius=2.0,
 )
@@ -43,7 +43,7 @@ GRID: dict[str, tuple[float, ...]] = {  # values tried for each setting, besides
 SUMMARY = re.compile(r"NoC@85=(?P<noc>[\d.]+|nan|inf) .*IoU@5=(?P<iou>[\d.]+|nan)")
 
 
-def variants(base: BaselineConfig) -> dict[str, BaselineConfig]:
+def variants(base: GraphConfig) -> dict[str, GraphConfig]:
     """The centre itself ("start") and one variant per value of GRID, named setting=value."""
     found = {"start": base}
     for name, values in GRID.items():
@@ -59,8 +59,8 @@ def rank(result: tuple[float, float]) -> tuple[float, float]:
 
 
 def combined(
-    base: BaselineConfig, configs: dict[str, BaselineConfig], results: dict[str, tuple[float, float]]
-) -> BaselineConfig | None:
+    base: GraphConfig, configs: dict[str, GraphConfig], results: dict[str, tuple[float, float]]
+) -> GraphConfig | None:
     """The centre with each setting at its best swept value, or None when fewer than two settings improved."""
     best = {}
     for name in GRID:
@@ -71,7 +71,7 @@ def combined(
     return dataclasses.replace(base, **best) if len(best) >= 2 else None
 
 
-def score(config: BaselineConfig, name: str, scans: Path, out: Path, max_clicks: int) -> tuple[float, float]:
+def score(config: GraphConfig, name: str, scans: Path, out: Path, max_clicks: int) -> tuple[float, float]:
     """NoC@85 and IoU@5 of one setting, read from the last line of the evaluation CLI."""
     config_path = out / "configs" / f"{name}.yaml"
     config_path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from clickenhance_model.errors import CheckpointError, ClickEnhanceError, ClickError, CloudError, DatasetError
-from clickenhance_model.session import Click
+from clickenhance_model.inference.session import Click
 
 if TYPE_CHECKING:
     from clickenhance_model.segmenter import ModelSession, Segmenter

@@ -31,7 +31,7 @@ import numpy as np
 
 from clickenhance_model.datasets.ply import read_ply, write_ply
 from clickenhance_model.errors import DatasetError
-from clickenhance_model.session import Click
+from clickenhance_model.inference.session import Click
 
 FORMAT_NAME = "clickenhance-annotation"
 FORMAT_VERSION = 1

@@ -15,20 +15,18 @@ The graph is built once per session; a click costs two bounded Dijkstra runs (a 
 a 124k-point LiDAR scan). It is the fallback for users without weights and the floor the
 learned model must beat.
 
-The settings (`GraphConfig`, also known here as `BaselineConfig`) and the OUTDOOR/INDOOR
-presets live in `voxel_graph`, the graph module, which the learned model's geodesic click maps
-share; they are re-exported here.
+The settings are the graph's (`inference.voxel_graph.GraphConfig`, presets OUTDOOR and INDOOR),
+which the learned model's geodesic click maps share; the voxels are the model's
+(`inference.voxel_grid.voxelize`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from clickenhance_model.session import InteractiveSession
-from clickenhance_model.voxel_graph import INDOOR, OUTDOOR, PRESETS, GraphConfig, VoxelGraph
-
-BaselineConfig = GraphConfig  # the baseline's settings are the graph's (the name the CLI and YAML files use)
-__all__ = ["INDOOR", "OUTDOOR", "PRESETS", "BaselineConfig", "BaselineSegmenter", "BaselineSession"]
+from clickenhance_model.inference.session import InteractiveSession
+from clickenhance_model.inference.voxel_graph import OUTDOOR, PRESETS, GraphConfig, VoxelGraph
+from clickenhance_model.inference.voxel_grid import voxelize
 
 
 class BaselineSegmenter:
@@ -39,7 +37,7 @@ class BaselineSegmenter:
         snap_distance: largest distance (m) between a click given by position and its point.
     """
 
-    def __init__(self, config: BaselineConfig | None = None, snap_distance: float = 0.5):
+    def __init__(self, config: GraphConfig | None = None, snap_distance: float = 0.5):
         self.config = config or OUTDOOR
         self.snap_distance = float(snap_distance)
 
@@ -62,13 +60,14 @@ class BaselineSession(InteractiveSession):
         self,
         xyz: np.ndarray,
         rgb: np.ndarray | None = None,
-        config: BaselineConfig | None = None,
+        config: GraphConfig | None = None,
         snap_distance: float = 0.5,
     ):
         super().__init__(xyz, rgb, snap_distance=snap_distance)
         self.config = config or OUTDOOR
-        self.voxel_of, centroids = voxelize(self.xyz, self.config.voxel_size)  # [M], [V, 3]
-        self.voxel_graph = VoxelGraph(centroids, self.config)
+        grid = voxelize(self.xyz, None, self.config.voxel_size)
+        self.voxel_of = grid.point_to_voxel  # [M] voxel (graph node) of each point
+        self.voxel_graph = VoxelGraph(grid.centroids, self.config)
 
     @property
     def ground(self) -> np.ndarray:
@@ -86,19 +85,3 @@ class BaselineSession(InteractiveSession):
         node_mask = np.isfinite(to_positive) & (to_positive < to_negative)
         return node_mask[self.voxel_of]
 
-
-def voxelize(xyz: np.ndarray, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:
-    """Voxel index of each point (int64 (M,)) and the centroid of each voxel (float64 (V, 3)).
-
-    Same voxels and order as `voxel_grid.voxelize` except that the cell index is computed in the
-    input's precision (float32 here); kept apart because points exactly on a cell border can fall
-    in the other cell, which the baseline's tuned results depend on.
-    """
-    cells = np.floor(xyz / voxel_size).astype(np.int64)  # [M, 3]
-    cells -= cells.min(axis=0)
-    extent = cells.max(axis=0) + 1
-    keys = (cells[:, 0] * extent[1] + cells[:, 1]) * extent[2] + cells[:, 2]  # one int64 per cell
-    _, voxel_of, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    voxel_of = voxel_of.reshape(-1)
-    centroids = np.stack([np.bincount(voxel_of, xyz[:, d].astype(np.float64)) for d in range(3)], axis=1)
-    return voxel_of, centroids / counts[:, None]

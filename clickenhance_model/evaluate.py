@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="torch device for the model: auto, cpu, cuda, cuda:1")
     parser.add_argument("--ground-gate", action=argparse.BooleanOptionalAction, default=None,
                         help="model: leave ground voxels out of an off-ground object (default: SegmenterConfig's)")
-    parser.add_argument("--baseline-config", type=Path, help="YAML of BaselineConfig (default: preset of the domain)")
+    parser.add_argument("--baseline-config", type=Path, help="YAML of GraphConfig fields (default: the domain preset)")
     parser.add_argument("--max-clicks", type=int, default=20, help="click budget per object")
     parser.add_argument("--temperature", type=float, help="sample clicks with ClickEnhance eq. 5 (T in [0, 1])")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampled clicks")
@@ -95,10 +95,11 @@ def load_segmenter(args: argparse.Namespace, dataset: SceneDataset) -> tuple[Sup
         return segmenter, {"checkpoint": checkpoint, "device": args.device,
                            "ground_gate": segmenter.options.ground_gate,
                            "trained_on": segmenter.extra.get("trained_on")}  # fmt: skip
-    from clickenhance_model.baseline import BaselineConfig, BaselineSegmenter
+    from clickenhance_model.baseline import BaselineSegmenter
+    from clickenhance_model.inference.voxel_graph import GraphConfig
 
     if args.baseline_config is not None:
-        segmenter = BaselineSegmenter(load_config(BaselineConfig, args.baseline_config))
+        segmenter = BaselineSegmenter(load_config(GraphConfig, args.baseline_config))
     else:
         segmenter = BaselineSegmenter.for_domain(dataset.domain)
     return segmenter, {"baseline_config": config_to_dict(segmenter.config)}

@@ -1,7 +1,7 @@
 """Training losses of ClickEnhance: L = w_seg (CE + Dice) + w_click L_click (paper eq. 4).
 
 All losses take the outputs of `ClickEnhanceNet.forward` on a batch from
-`preprocessing.collate` and are averaged per sample, then over the batch, so a large
+`inference.network_input.collate` and are averaged per sample, then over the batch, so a large
 crop does not outweigh a small one.
 
 Click loss (eq. 4), per sample: the anchor is the embedding of the voxel of the latest

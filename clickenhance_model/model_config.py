@@ -39,7 +39,7 @@ class InputConfig:
         sparse_cube_size: edge length in metres of the cube marked around each click by the
             sparse encoding; at least two voxels, so the clicked voxel is always marked.
         geodesic_maps: add two channels to the main branch, the geodesic distance (along the
-            voxel graph of `voxel_graph`, with that baseline preset: "outdoor" | "indoor") to
+            voxel graph of `inference.voxel_graph`, with that baseline preset: "outdoor" | "indoor") to
             the nearest positive / negative click, divided by the preset's `max_radius` and
             clipped to 1. Euclidean maps cannot tell a car from the wall 30 cm behind it; the
             graph can. "off" (the paper's input) by default.

@@ -8,7 +8,7 @@
 
 A session voxelises its cloud and builds its voxel graph once; each click crops, encodes
 (two bounded Dijkstra runs on that graph for the geodesic maps) and runs the network on the
-crop only (batch of one, the same `preprocessing` path the trainer uses). Points that are
+crop only (batch of one, the `inference` path the trainer uses too). Points that are
 not finite or lie beyond `max_range` metres of the sensor origin are left out (never in a mask).
 `last_inference_ms` is the wall time of the latest click's segmentation (crop, encoding,
 network, voxel mask back to points); the session start (voxels, graph) is not in it.
@@ -25,9 +25,11 @@ import torch
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.config import config_from_dict
 from clickenhance_model.errors import CheckpointError
+from clickenhance_model.inference.network_input import collate, encode_crop
+from clickenhance_model.inference.session import InteractiveSession
+from clickenhance_model.inference.voxel_graph import scan_graph
+from clickenhance_model.inference.voxel_grid import voxelize
 from clickenhance_model.model_config import ModelConfig, SegmenterConfig
-from clickenhance_model.preprocessing import collate, encode_crop, scan_graph, voxelize
-from clickenhance_model.session import InteractiveSession
 from clickenhance_model.spconv_backend import resolve_device
 from clickenhance_model.unet import ClickEnhanceNet
 

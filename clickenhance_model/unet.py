@@ -26,8 +26,8 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 from torch.nn.utils import parametrize
 
+from clickenhance_model.inference.network_input import CSE_FEATURES
 from clickenhance_model.model_config import ModelConfig, NetworkConfig
-from clickenhance_model.preprocessing import CSE_FEATURES
 from clickenhance_model.spconv_backend import spconv, use_convolution_algorithm
 
 SparseTensor = spconv.SparseConvTensor
@@ -120,7 +120,7 @@ class TwoBranchDown(spconv.SparseModule):
 class ClickEnhanceNet(nn.Module):
     """Sparse U-Net with Click-Specific Encoder, segmentation head and projection head.
 
-    Call `forward(batch)` with a batch from `preprocessing.collate` (one or several samples);
+    Call `forward(batch)` with a batch from `inference.network_input.collate` (one or several samples);
     it returns `(logits [V, 2], embeddings [V, D])` per input voxel, in the batch's order.
     Embeddings are L2-normalised (for the click loss) or None with `embeddings=False`.
     """

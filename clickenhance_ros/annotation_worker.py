@@ -23,7 +23,7 @@ from sensor_msgs.msg import PointCloud2
 
 from clickenhance_model.annotation import Annotation
 from clickenhance_model.errors import ClickEnhanceError
-from clickenhance_model.session import InteractiveSession
+from clickenhance_model.inference.session import InteractiveSession
 from clickenhance_ros.cloud_conversion import points_rgb, points_xyz, read_points
 from clickenhance_ros.frames import ClickFrames
 

@@ -8,7 +8,7 @@ from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
-from clickenhance_model.session import Click
+from clickenhance_model.inference.session import Click
 
 POSITIVE_COLOR = ColorRGBA(r=0.1, g=0.9, b=0.1, a=1.0)
 NEGATIVE_COLOR = ColorRGBA(r=0.95, g=0.1, b=0.1, a=1.0)

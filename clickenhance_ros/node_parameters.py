@@ -27,6 +27,7 @@ class NodeParameters:
     crop_radius: float = -1.0
     snap_distance: float = 0.5
     ground_gate: bool = True
+    segment_cache_clouds: int = 2
     cloud_topic: str = "cloud"
     cloud_reliability: str = "reliable"
     clicked_point_topic: str = "/clicked_point"
@@ -80,6 +81,9 @@ SPECS: dict[str, tuple[str, dict]] = {
                       _float_range(0.01, 20.0)),
     "ground_gate": ("Model with geodesic click maps: keep road/floor voxels out of an object clicked off the "
                     "ground, until a positive click lands on the ground.", {}),
+    "segment_cache_clouds": ("Clouds whose sessions (voxels, KD-tree, voxel graph) ~/segment keeps, so a caller "
+                             "resending one of them with new clicks pays only for the clicks; each 120k-point "
+                             "cloud holds some tens of MB.", _int_range(1, 64)),
     "cloud_topic": ("PointCloud2 input topic (relative names resolve in the node's namespace; remappable).", {}),
     "cloud_reliability": ("QoS reliability of the cloud subscription (depth 1, volatile): 'reliable' (default) "
                           "receives multi-MB clouds whole, while best-effort loses most of them (fragmented over "

@@ -48,7 +48,7 @@ from std_srvs.srv import SetBool, Trigger
 from visualization_msgs.msg import InteractiveMarkerFeedback, MarkerArray
 
 from clickenhance_model.errors import ClickEnhanceError
-from clickenhance_model.session_cache import SessionCache
+from clickenhance_model.inference.session_cache import SessionCache
 from clickenhance_ros.annotation_worker import (
     ACCEPT,
     CLICK,
@@ -83,7 +83,6 @@ MENU = ("Positive mode", "Negative mode", "Undo", "Reset", "Accept object", "Sav
 MENU_MARKER_NAME = "clickenhance_menu"
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 RELIABILITY = {"reliable": ReliabilityPolicy.RELIABLE, "best_effort": ReliabilityPolicy.BEST_EFFORT}
-SEGMENT_CACHE_CLOUDS = 2  # `~/segment` keeps the sessions (voxels, graph) of this many recent clouds
 
 
 def cloud_identity(cloud: PointCloud2) -> tuple:
@@ -112,7 +111,7 @@ class SegmentNode(Node):
         self._outputs: tuple[SegmentationState, MarkerArray] | None = None
         self._display = SegmentationDisplay()
         self._recorded_batches = 0
-        self._segment_sessions = SessionCache(SEGMENT_CACHE_CLOUDS)  # `~/segment`: one session per recent cloud
+        self._segment_sessions = SessionCache(self.params.segment_cache_clouds)  # `~/segment`: one per recent cloud
         self._create_interfaces()
         self.worker = AnnotationWorker(
             self.loaded.segmenter, threading.Lock(), self._latest_cloud, ClickFrames(self, self.params.tf_timeout),

@@ -64,7 +64,8 @@ def load_configured_segmenter(params: NodeParameters) -> LoadedSegmenter:
     """Load the segmenter the parameters ask for, with their voxel size and crop radius overrides."""
     method, reason = resolve_method(params)
     if method == "baseline":
-        from clickenhance_model.baseline import OUTDOOR, BaselineSegmenter
+        from clickenhance_model.baseline import BaselineSegmenter
+        from clickenhance_model.inference.voxel_graph import OUTDOOR
 
         overrides: dict[str, float] = {}
         if params.voxel_size > 0:

@@ -10,7 +10,7 @@ import pytest
 
 from clickenhance_model.annotation import Annotation
 from clickenhance_model.errors import DatasetError
-from clickenhance_model.session import Click
+from clickenhance_model.inference.session import Click
 
 
 def scan(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -10,12 +10,13 @@ import pytest
 import yaml
 from cloud_factories import box_surface
 
-from clickenhance_model.baseline import INDOOR, OUTDOOR, BaselineConfig, BaselineSegmenter, BaselineSession
+from clickenhance_model.baseline import BaselineSegmenter, BaselineSession
 from clickenhance_model.config import load_config
 from clickenhance_model.datasets import build_dataset
 from clickenhance_model.errors import ClickError
 from clickenhance_model.evaluation.metrics import iou
 from clickenhance_model.evaluation.simulated_user import next_click
+from clickenhance_model.inference.voxel_graph import INDOOR, OUTDOOR, GraphConfig
 
 
 def street(ground_step: float = 0.15, gap: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -158,17 +159,17 @@ def test_indoor_preset_on_a_room() -> None:
 
 def test_config_checks_and_yaml(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="voxel_size"):
-        BaselineConfig(voxel_size=0.0)
+        GraphConfig(voxel_size=0.0)
     with pytest.raises(ValueError, match="neighbours"):
-        BaselineConfig(neighbours=0)
+        GraphConfig(neighbours=0)
     with pytest.raises(ValueError, match="domain"):
         BaselineSegmenter.for_domain("underwater")
     (tmp_path / "b.yaml").write_text(yaml.safe_dump({"voxel_size": 0.2, "max_radius": 3}))
-    config = load_config(BaselineConfig, tmp_path / "b.yaml")
+    config = load_config(GraphConfig, tmp_path / "b.yaml")
     assert config.voxel_size == 0.2 and config.max_radius == 3.0 and config.neighbours == OUTDOOR.neighbours
     (tmp_path / "c.yaml").write_text(yaml.safe_dump({"voxel_sise": 0.2}))
     with pytest.raises(ValueError, match="voxel_sise"):
-        load_config(BaselineConfig, tmp_path / "c.yaml")
+        load_config(GraphConfig, tmp_path / "c.yaml")
 
 
 def test_real_scan_first_click_on_a_car_is_fast_and_stays_off_the_road(real_scans_dir: Path) -> None:
@@ -187,7 +188,7 @@ def test_real_scan_first_click_on_a_car_is_fast_and_stays_off_the_road(real_scan
 
 
 def test_height_above_lowest_equals_a_brute_force_neighbourhood_minimum() -> None:
-    from clickenhance_model.voxel_graph import height_above_lowest
+    from clickenhance_model.inference.voxel_graph import height_above_lowest
 
     rng = np.random.default_rng(3)
     nodes = np.c_[rng.uniform(-7.3, 4.1, (400, 2)), rng.normal(0, 1, 400)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clickenhance_model.click_encoding import (
+from clickenhance_model.inference.click_encoding import (
     EMPTY_MAP_VALUE,
     current_click_map,
     dense_click_maps,
@@ -129,9 +129,8 @@ def car_on_a_road() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def test_geodesic_maps_follow_the_object_and_stop_at_gaps_and_the_road() -> None:
-    from clickenhance_model.baseline import OUTDOOR
-    from clickenhance_model.click_encoding import geodesic_click_maps
-    from clickenhance_model.voxel_graph import VoxelGraph
+    from clickenhance_model.inference.click_encoding import geodesic_click_maps
+    from clickenhance_model.inference.voxel_graph import OUTDOOR, VoxelGraph
 
     points, on_car, on_wall = car_on_a_road()
     graph = VoxelGraph(points, OUTDOOR)
@@ -159,8 +158,7 @@ def test_geodesic_maps_follow_the_object_and_stop_at_gaps_and_the_road() -> None
 
 
 def test_ground_gate_drops_the_road_for_an_object_clicked_off_it_only() -> None:
-    from clickenhance_model.baseline import OUTDOOR
-    from clickenhance_model.voxel_graph import VoxelGraph
+    from clickenhance_model.inference.voxel_graph import OUTDOOR, VoxelGraph
 
     points, on_car, on_wall = car_on_a_road()
     graph = VoxelGraph(points, OUTDOOR)
@@ -182,12 +180,12 @@ def test_scan_graph_maps_match_the_per_crop_graph_except_at_the_crop_border() ->
     islands there (and a path may leave the crop and come back); on this scene that is under 1%
     of the crop. Dense LiDAR at 0.2 m voxels, as the network sees it.
     """
-    from clickenhance_model.baseline import OUTDOOR
-    from clickenhance_model.click_encoding import geodesic_click_maps
-    from clickenhance_model.preprocessing import select_crop, voxelize
+    from clickenhance_model.inference.click_encoding import geodesic_click_maps
+    from clickenhance_model.inference.crop import select_crop
+    from clickenhance_model.inference.voxel_graph import OUTDOOR, VoxelGraph
+    from clickenhance_model.inference.voxel_grid import voxelize
     from clickenhance_model.scenes.generate import GeneratorConfig, generate_scan
     from clickenhance_model.scenes.lidar import LidarConfig
-    from clickenhance_model.voxel_graph import VoxelGraph
 
     scan = generate_scan("outdoor", 3, 0, GeneratorConfig(lidar=LidarConfig(azimuth_steps=1024)))
     grid = voxelize(scan.xyz, None, 0.2)

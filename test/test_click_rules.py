@@ -13,8 +13,8 @@ import pytest
 from cloud_factories import box_surface
 
 from clickenhance_model.baseline import BaselineSegmenter
-from clickenhance_model.click_rules import ClickRules, dense_reach
-from clickenhance_model.session import InteractiveSession
+from clickenhance_model.inference.click_rules import ClickRules, dense_reach
+from clickenhance_model.inference.session import InteractiveSession
 
 
 class AnswerSession(InteractiveSession):

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from clickenhance_model import Segmenter
+from clickenhance_model.inference.network_input import collate, prepare_sample
 from clickenhance_model.model_config import InputConfig, ModelConfig, NetworkConfig
-from clickenhance_model.preprocessing import collate, prepare_sample
 from clickenhance_model.training.config import OptimizerConfig, SchedulerConfig
 from clickenhance_model.training.optimization import build_optimizer, build_scheduler
 from clickenhance_model.training.step import train_step

@@ -9,14 +9,10 @@ import pytest
 
 from clickenhance_model.config import load_config
 from clickenhance_model.errors import ClickError, CloudError
+from clickenhance_model.inference.crop import select_crop, spconv_coords
+from clickenhance_model.inference.network_input import collate, prepare_sample
+from clickenhance_model.inference.voxel_grid import voxelize
 from clickenhance_model.model_config import InputConfig, ModelConfig, NetworkConfig
-from clickenhance_model.preprocessing import (
-    collate,
-    prepare_sample,
-    select_crop,
-    spconv_coords,
-    voxelize,
-)
 
 SMALL = ModelConfig(
     input=InputConfig(voxel_size=0.25, crop_radius=3.0, max_voxels=0, coord_scale=2.0),
@@ -44,6 +40,22 @@ def test_voxelize_huge_extent_takes_the_row_unique_path() -> None:
     grid = voxelize(xyz, None, 1e-3)  # span product far beyond 2**62
     assert len(grid) == 3
     assert grid.point_to_voxel[1] == grid.point_to_voxel[2] != grid.point_to_voxel[0]
+
+
+@pytest.mark.parametrize("voxel_size", [0.1, 0.05, 0.03, 0.25])
+def test_voxelize_puts_points_on_grid_lines_above_the_line(voxel_size: float) -> None:
+    """A float32 coordinate meant as k * voxel_size is stored a little below or above the line; it is voxel k.
+
+    A plain floor in float64 put about half of them in voxel k - 1 (e.g. float32(-3.2) / 0.1 < -32),
+    so grid-aligned clouds voxelised differently from the float32 floor the baseline used to keep.
+    """
+    k = np.arange(-4000, 4000)
+    on_line = np.repeat((k * voxel_size)[:, None], 3, axis=1).astype(np.float32)  # [K, 3]
+    grid = voxelize(on_line, None, voxel_size)
+    assert (grid.coords[grid.point_to_voxel] == k[:, None]).all()
+    below = np.repeat(((k - 1e-2) * voxel_size)[:, None], 3, axis=1).astype(np.float32)  # 1 % of a voxel below
+    grid = voxelize(below, None, voxel_size)
+    assert (grid.coords[grid.point_to_voxel] == k[:, None] - 1).all()
 
 
 def test_select_crop_union_of_balls_and_budget() -> None:

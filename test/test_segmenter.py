@@ -13,11 +13,11 @@ import torch
 import clickenhance_model
 from clickenhance_model import CheckpointError, ClickError, CloudError, Segmenter, load_segmenter
 from clickenhance_model import segmenter as segmenter_module
+from clickenhance_model.inference.network_input import collate, prepare_sample
+from clickenhance_model.inference.session import InteractiveSession
 from clickenhance_model.losses import clickenhance_loss
 from clickenhance_model.model_config import InputConfig, ModelConfig, NetworkConfig, SegmenterConfig
-from clickenhance_model.preprocessing import collate, prepare_sample
 from clickenhance_model.segmenter import ModelSession
-from clickenhance_model.session import InteractiveSession
 
 SMALL = ModelConfig(
     input=InputConfig(voxel_size=0.2, crop_radius=6.0, max_voxels=0, coord_scale=5.0),

@@ -7,7 +7,7 @@ import pytest
 
 from clickenhance_model.baseline import BaselineSegmenter
 from clickenhance_model.errors import CloudError
-from clickenhance_model.session_cache import SessionCache
+from clickenhance_model.inference.session_cache import SessionCache
 
 
 def cloud(seed: int) -> np.ndarray:

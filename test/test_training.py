@@ -17,8 +17,8 @@ import yaml
 from clickenhance_model.checkpoint import load_checkpoint
 from clickenhance_model.errors import CheckpointError
 from clickenhance_model.evaluation.protocol import ProtocolSettings, evaluate_scene
+from clickenhance_model.inference.network_input import collate, encode_crop
 from clickenhance_model.model_config import SegmenterConfig
-from clickenhance_model.preprocessing import collate, encode_crop
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.train import main
 from clickenhance_model.training.click_simulation import (

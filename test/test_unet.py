@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
 
+from clickenhance_model.inference.network_input import collate, prepare_sample
 from clickenhance_model.losses import clickenhance_loss
 from clickenhance_model.model_config import InputConfig, ModelConfig, NetworkConfig
-from clickenhance_model.preprocessing import collate, prepare_sample
 from clickenhance_model.spconv_backend import spconv, use_convolution_algorithm
 from clickenhance_model.unet import ClickEnhanceNet
 

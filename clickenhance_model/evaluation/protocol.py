@@ -18,7 +18,7 @@ import numpy as np
 from clickenhance_model.datasets.scene import Scene, SceneObject
 from clickenhance_model.evaluation.metrics import iou
 from clickenhance_model.evaluation.simulated_user import next_click
-from clickenhance_model.session import InteractiveSession
+from clickenhance_model.inference.session import InteractiveSession
 
 
 class SupportsSession(Protocol):

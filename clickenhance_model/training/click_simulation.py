@@ -20,12 +20,12 @@ import torch
 from scipy.spatial import cKDTree
 
 from clickenhance_model.evaluation.simulated_user import next_click
+from clickenhance_model.inference.network_input import collate, encode_crop
+from clickenhance_model.inference.voxel_graph import VoxelGraph, scan_graph
 from clickenhance_model.model_config import ModelConfig
-from clickenhance_model.preprocessing import collate, encode_crop, scan_graph
 from clickenhance_model.training.config import ClickConfig
 from clickenhance_model.training.data import TrainObject
 from clickenhance_model.training.distributed import amp_context
-from clickenhance_model.voxel_graph import VoxelGraph
 
 
 @dataclass

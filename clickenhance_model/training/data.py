@@ -4,7 +4,7 @@ The object index (every object of a split passing the filter) needs each scene r
 it is cached as JSON in the run folder and rebuilt when the split or the filter changes.
 A loaded `TrainObject` is the scene voxelised at the model's voxel size and the object's
 voxel mask (a voxel is object when most of its points are), the same rule as
-`preprocessing.prepare_sample`, so training sees what inference sees; with geodesic click
+`inference.network_input.prepare_sample`, so training sees what inference sees; with geodesic click
 maps it also holds the scene's voxel graph, built here (in the DataLoader's workers) once
 per sample, so the click rounds of the main process only run Dijkstra, encoding and the network.
 """
@@ -21,11 +21,11 @@ from tqdm import tqdm
 
 from clickenhance_model.datasets import build_dataset
 from clickenhance_model.datasets.scene import ObjectFilter, SceneDataset, SceneObject, select_objects
-from clickenhance_model.preprocessing import VoxelGrid, voxelize
+from clickenhance_model.inference.voxel_graph import PRESETS, VoxelGraph
+from clickenhance_model.inference.voxel_grid import VoxelGrid, voxelize
 from clickenhance_model.training.augmentation import augment_scene
 from clickenhance_model.training.config import SYNTHETIC, AugmentConfig, DataConfig
 from clickenhance_model.training.synthetic import SPLIT_SEQUENCES, ensure_generated
-from clickenhance_model.voxel_graph import PRESETS, VoxelGraph
 
 PATH_OPTIONS = ("scene_list",)  # reader options naming files, taken relative to the split's folder
 

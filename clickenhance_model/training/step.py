@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import torch
 
+from clickenhance_model.inference.network_input import collate
 from clickenhance_model.losses import clickenhance_loss
 from clickenhance_model.model_config import LossConfig
-from clickenhance_model.preprocessing import collate
 from clickenhance_model.training.distributed import amp_context
 
 

@@ -25,11 +25,16 @@ preset is an untuned guess.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
+
+if TYPE_CHECKING:
+    from clickenhance_model.inference.voxel_grid import VoxelGrid
+    from clickenhance_model.model_config import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,15 @@ class VoxelGraph:
     def distance(self, sources: np.ndarray, on_ground: bool, limit: float) -> np.ndarray:
         """Geodesic distance (float64 (V,)) from each node to the nearest source node; inf beyond `limit`."""
         return geodesic_distance(self.costs(on_ground), np.unique(sources), limit)
+
+
+def scan_graph(grid: VoxelGrid, config: ModelConfig) -> VoxelGraph | None:
+    """The voxel graph of a whole voxelised cloud for the geodesic click maps; None when the input has none.
+
+    Built once per cloud (session, training scene): every click reads its maps from it.
+    """
+    preset = config.input.geodesic_maps
+    return None if preset == "off" else VoxelGraph(grid.centroids, PRESETS[preset])
 
 
 def geodesic_distance(graph: csr_matrix, sources: np.ndarray, limit: float) -> np.ndarray:

@@ -1,16 +1,16 @@
-"""From a point cloud and its clicks to the network input: voxels, crop, features, batches.
+"""From a voxelised cloud and its clicks to the network input: crop, features, batches.
 
 Input conventions: xyz in metres, z up, finite and within the session's range (the session
 drops non-finite and absurd points before this module sees them); rgb optional in [0, 1],
 zeros when absent.
 
 The path, shared by the inference session and the trainer:
-1. `voxelize` and `scan_graph` (once per cloud): voxel index floor(xyz / voxel_size), voxel
-   centroids and mean colours, the point -> voxel inverse map; the voxel graph of the whole
-   scan (kNN edges, normals, ground, bridges) when the input has geodesic click maps.
-2. `encode_crop` (once per click): keep the voxels within `crop_radius` (a 3D ball) of the
-   positive clicks (at most `max_voxels`, nearest first), so a 1M-point scan costs what its
-   crop costs and no point far above or below the clicks enters it; build the features of
+1. Once per cloud, the scan index: `voxel_grid.voxelize` (voxel index floor(xyz / voxel_size),
+   centroids and mean colours, the point -> voxel inverse map) and `voxel_graph.scan_graph`
+   (the voxel graph of the whole scan: kNN edges, normals, ground, bridges) when the input
+   has geodesic click maps.
+2. `encode_crop` (once per click): `crop.select_crop` keeps the voxels within `crop_radius`
+   (a 3D ball) of the positive clicks (at most `max_voxels`, nearest first); the features of
    each kept voxel: main branch `[x, y, z, r, g, b, d_pos, d_neg]` (xyz relative to the
    first positive click, divided by `coord_scale`) plus `[g_pos, g_neg]` (geodesic click
    maps, two bounded Dijkstra runs on the scan graph) when `input.geodesic_maps` is on, CSE
@@ -27,55 +27,15 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from clickenhance_model.click_encoding import encode_clicks, geodesic_click_maps
-from clickenhance_model.cloud_validation import validate_cloud
 from clickenhance_model.errors import ClickError, CloudError
+from clickenhance_model.inference.click_encoding import encode_clicks, geodesic_click_maps
+from clickenhance_model.inference.cloud import validate_cloud
+from clickenhance_model.inference.crop import select_crop, spconv_coords
+from clickenhance_model.inference.voxel_graph import VoxelGraph, scan_graph
+from clickenhance_model.inference.voxel_grid import VoxelGrid, voxelize
 from clickenhance_model.model_config import ModelConfig
-from clickenhance_model.voxel_graph import PRESETS, VoxelGraph
-from clickenhance_model.voxel_grid import VoxelGrid, voxelize
 
 CSE_FEATURES = 4  # xyz (3) + current-click map (1)
-__all__ = ["VoxelGrid", "collate", "encode_crop", "prepare_sample", "scan_graph", "select_crop", "voxelize"]
-
-
-def scan_graph(grid: VoxelGrid, config: ModelConfig) -> VoxelGraph | None:
-    """The voxel graph of a whole voxelised cloud for the geodesic click maps; None when the input has none.
-
-    Built once per cloud (session, training scene): every click reads its maps from it.
-    """
-    preset = config.input.geodesic_maps
-    return None if preset == "off" else VoxelGraph(grid.centroids, PRESETS[preset])
-
-
-def select_crop(centroids: np.ndarray, positive_xyz: np.ndarray, radius: float, max_voxels: int) -> np.ndarray:
-    """Indices (ascending) of the voxels within `radius` (3D distance) of any positive click.
-
-    The crop is a union of balls, so a point far above or below the clicks (a stray return
-    100 m up) never enters it. At most `max_voxels` are kept, the nearest to a positive
-    click first; 0 disables either limit. Cost: one vectorised pass over the voxels per positive click.
-    """
-    nearest = np.full(len(centroids), np.inf)  # [V] squared distance to the nearest positive click
-    for click in np.asarray(positive_xyz, dtype=np.float64).reshape(-1, 3):
-        offset = centroids - click  # [V, 3]
-        np.minimum(nearest, np.einsum("ij,ij->i", offset, offset), out=nearest)
-    keep = np.flatnonzero(nearest <= radius * radius) if radius > 0 else np.arange(len(centroids))
-    if 0 < max_voxels < len(keep):
-        closest = np.argpartition(nearest[keep], max_voxels - 1)[:max_voxels]
-        keep = np.sort(keep[closest])
-    return keep
-
-
-def spconv_coords(coords: np.ndarray, levels: int) -> tuple[np.ndarray, list[int]]:
-    """Shift voxel indices to start near 0 and pad the spatial shape for `levels` stride-2 levels.
-
-    The shift is a multiple of 2**(levels-1), so the coarse grids stay aligned to the world
-    grid whatever the crop, and the padded shape loses no voxel in a stride-2 convolution.
-    """
-    step = 2 ** (levels - 1)
-    offset = (coords.min(axis=0) // step) * step  # [3]
-    local = coords - offset  # [V, 3]
-    shape = (-(-(local.max(axis=0) + 1) // step)) * step  # ceil to a multiple of step
-    return local.astype(np.int32), [int(s) for s in shape]
 
 
 def _check_clicks(

@@ -1,7 +1,8 @@
 """Interactive click session: the bookkeeping every segmenter shares.
 
-A session holds one point cloud and the clicks on one object. It validates the cloud
-once (dropping non-finite points but keeping the caller's indexing), snaps clicks given
+The top of the inference data flow (see the package docstring). A session holds one point
+cloud and the clicks on one object. It reduces the cloud once (`cloud.usable_points`:
+non-finite and out-of-range points dropped, the caller's indexing kept), snaps clicks given
 by coordinates, keeps the click history for undo, and asks its segmenter for a mask
 after every change. Subclasses implement only `_segment`.
 
@@ -20,11 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from clickenhance_model.click_rules import ClickRules, apply_click_rules
-from clickenhance_model.cloud_validation import validate_cloud
-from clickenhance_model.errors import ClickError, CloudError
-
-__all__ = ["Click", "InteractiveSession", "validate_cloud"]
+from clickenhance_model.errors import ClickError
+from clickenhance_model.inference.click_rules import ClickRules, apply_click_rules
+from clickenhance_model.inference.cloud import usable_points
 
 
 @dataclass(frozen=True)
@@ -56,22 +55,14 @@ class InteractiveSession(ABC):
     def __init__(
         self, xyz: np.ndarray, rgb: np.ndarray | None = None, snap_distance: float = 0.5, max_range: float = 1000.0
     ):
-        xyz, rgb = validate_cloud(xyz, rgb)
-        finite = np.isfinite(xyz).all(axis=1)
-        if rgb is not None:
-            finite &= np.isfinite(rgb).all(axis=1)
-        if not finite.any():
-            raise CloudError(f"the cloud has no finite point (all {len(xyz)} contain NaN/Inf)")
-        finite &= (xyz.astype(np.float64) ** 2).sum(axis=1) <= float(max_range) ** 2  # float64: no overflow
-        if not finite.any():
-            raise CloudError(f"the cloud has no point within {max_range} m of the origin")
-        self.num_points = len(xyz)
+        cloud = usable_points(xyz, rgb, max_range)
+        self.num_points = cloud.num_points
         self.snap_distance = float(snap_distance)
-        self.valid_indices = np.flatnonzero(finite)  # caller index of each kept point
-        self._caller_to_valid = np.full(len(xyz), -1, dtype=np.int64)
+        self.valid_indices = cloud.valid_indices  # caller index of each kept point
+        self._caller_to_valid = np.full(self.num_points, -1, dtype=np.int64)
         self._caller_to_valid[self.valid_indices] = np.arange(len(self.valid_indices))
-        self.xyz = xyz[finite]  # [M, 3] finite points, the segmenter's input
-        self.rgb = None if rgb is None else np.clip(rgb[finite], 0.0, 1.0)
+        self.xyz = cloud.xyz  # [M, 3] finite points within range, the segmenter's input
+        self.rgb = cloud.rgb
         self._tree: cKDTree | None = None
         self._clicks: list[Click] = []
         # Valid-point mask after each click; None for a click of a batch other than its last (no

@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
-from clickenhance_model.session import InteractiveSession
+from clickenhance_model.inference.session import InteractiveSession
 
 
 class SessionCache:

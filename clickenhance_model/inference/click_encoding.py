@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from clickenhance_model.voxel_graph import VoxelGraph
+from clickenhance_model.inference.voxel_graph import VoxelGraph
 
 EMPTY_MAP_VALUE = 1.0  # value of a normalised distance map that has no click
 _FLAT_EPS = 1e-9  # distances spanning less than this count as all equal
