@@ -39,6 +39,9 @@ class NodeParameters:
     request_timeout: float = 60.0
     request_queue_depth: int = 100
     service_threads: int = 32
+    follow_max_speed: float = 10.0
+    follow_min_confidence: float = 0.5
+    follow_odom_frame: str = ""
 
     def __post_init__(self) -> None:
         """Reject values the descriptors cannot express (choices)."""
@@ -99,6 +102,14 @@ SPECS: dict[str, tuple[str, dict]] = {
     "request_queue_depth": ("Requests each service (and /clicked_point) queues while all are busy; rclpy's "
                             "default of 10 silently drops the 11th simultaneous call.", _int_range(10, 10000)),
     "service_threads": ("Executor threads; service calls waiting for inference each hold one.", _int_range(4, 1024)),
+    "follow_max_speed": ("~/follow motion gate: the fastest the followed object may move relative to the sensor "
+                         "(with follow_odom_frame: relative to that frame), in m/s; it never jumps farther.",
+                         _float_range(0.0, 100.0)),
+    "follow_min_confidence": ("~/follow: below this confidence (agreement of point count, extent and position "
+                              "with the previous cloud) the object is reported lost instead of published.",
+                              _float_range(0.0, 1.0)),
+    "follow_odom_frame": ("~/follow: fixed frame (e.g. 'odom') through which tf2 carries the object between "
+                          "clouds; empty = off (the object's motion is found by matching; tf2_ros is needed).", {}),
 }
 
 
