@@ -13,7 +13,7 @@ DEPS_STAMP := $(VENV)/.requirements.sha256
 BUILD_STAMP := install/.clickenhance-build-stamp
 IN_ENV := tools/ros_env.sh
 
-.PHONY: test demo setup build lint bench ablation clean help
+.PHONY: test demo follow-demo setup build lint bench ablation clean help
 
 ## test: set up, build, and run the whole test suite
 test: $(BUILD_STAMP)
@@ -22,6 +22,10 @@ test: $(BUILD_STAMP)
 ## demo: the main job on the embedded default (node + generated LiDAR scan + simulated operator; exit 1 below --min-iou; DEMO_ARGS="--seed 3")
 demo: $(BUILD_STAMP)
 	$(IN_ENV) $(VENV)/bin/python -m clickenhance_ros.demo --out out/demo $(DEMO_ARGS)
+
+## follow-demo: the node follows a car clicked once through a generated drive, IoU per frame (DEMO_ARGS="--rate 10")
+follow-demo: $(BUILD_STAMP)
+	$(IN_ENV) $(VENV)/bin/python -m clickenhance_ros.follow_demo --out out/follow_demo $(DEMO_ARGS)
 
 ## setup: only create .venv with the pinned dependencies
 setup: $(DEPS_STAMP)
