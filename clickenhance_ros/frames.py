@@ -31,6 +31,15 @@ def apply_transform(transform: Transform, xyz: np.ndarray) -> np.ndarray:
     return rotated + np.array([transform.translation.x, transform.translation.y, transform.translation.z])
 
 
+def transform_matrix(transform: Transform) -> np.ndarray:
+    """The 4x4 homogeneous matrix of a geometry_msgs/Transform (the same map as `apply_transform`)."""
+    translation = apply_transform(transform, np.zeros(3))
+    matrix = np.eye(4)
+    matrix[:3, :3] = (apply_transform(transform, np.eye(3)) - translation).T  # column k: the image of axis k
+    matrix[:3, 3] = translation
+    return matrix
+
+
 class ClickFrames:
     """Transforms click positions into a cloud's frame, through tf2 when it is installed."""
 
@@ -81,8 +90,4 @@ class ClickFrames:
                 fixed_frame, timeout=self.timeout)
         except self._transform_error:
             return None
-        translation = apply_transform(stamped.transform, np.zeros(3))
-        matrix = np.eye(4)
-        matrix[:3, :3] = (apply_transform(stamped.transform, np.eye(3)) - translation).T
-        matrix[:3, 3] = translation
-        return matrix
+        return transform_matrix(stamped.transform)

@@ -6,6 +6,7 @@ test waits for `~/followed_object` and `~/follow_state` answers carrying each cl
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,6 +172,42 @@ def test_a_lost_object_is_reported_and_never_replaced(baseline_client: Follow, d
     prediction = np.zeros(len(xyz), dtype=bool)
     prediction[ouster_t(found)] = True
     assert iou(prediction, truth) >= 0.8
+
+
+@pytest.mark.ros
+def test_a_fast_sensor_is_followed_on_its_newest_cloud_and_clicks_are_not_blocked(baseline_client: Follow,
+                                                                                   drive) -> None:
+    """Clouds at 20 Hz, faster than the follow rate: stale ones are skipped, the newest answered at once
+    (a backlog of the 60 clouds would take many seconds), and a click meanwhile is served between two follows."""
+    client, published = baseline_client, []
+    seen = len(client.states.messages)
+    clicked: dict[str, float] = {}
+
+    def click() -> None:
+        started = time.monotonic()
+        xyz, _, truth = drive[0]
+        clicked["ok"] = client.click(xyz[np.flatnonzero(truth)[0]]).success
+        clicked["seconds"] = time.monotonic() - started
+
+    thread = None
+    for k in range(60):
+        xyz, intensity, _ = drive[1 + k % 4]
+        published.append(stamped(xyz, intensity, 200.0 + 0.05 * k))
+        client.publisher.publish(published[-1])
+        if k == 20:
+            thread = threading.Thread(target=click)
+            thread.start()
+        time.sleep(0.05)
+    ended = time.monotonic()
+    last = client.states.wait_for(lambda s: s.header.stamp == published[-1].header.stamp, timeout=30.0, after=seen)
+    assert time.monotonic() - ended <= 5.0, "the newest cloud waited behind a backlog"
+    thread.join(30.0)
+    assert clicked.get("ok") and clicked["seconds"] <= 5.0, clicked
+    assert last.clouds_skipped > 0 and last.rate_hz > 0.0, last
+    answered = [s for s in client.states.messages[seen:] if s.header.stamp.sec >= 200]
+    assert len(answered) < len(published), "every cloud was processed: none was skipped"
+    stamps = [stamp.header.stamp.sec + stamp.header.stamp.nanosec * 1e-9 for stamp in answered]
+    assert stamps == sorted(stamps), "an older cloud was answered after a newer one"
 
 
 @pytest.mark.ros
