@@ -6,7 +6,8 @@ carried into the new cloud, and the segmenter segments it there from carried cli
 1. Optionally, a rigid `transform` (previous cloud's frame -> new cloud's frame, e.g. from
    odometry) moves the previous points and negative clicks first.
 2. A motion gate bounds where the object can be: `min_gate + max_speed * dt` metres from where
-   it was (dt: seconds since the last cloud it was found in). A translation-only ICP (median
+   it was (dt: seconds since the last cloud it was found in), at most `max_gate`, so a long
+   occlusion never lets it jump to a look-alike object far away. A translation-only ICP (median
    of nearest-neighbour offsets, within the gate) estimates how far it moved.
 3. Positive clicks: the new point nearest to the moved centroid, and points halfway out to a
    few far-apart surface points, all on new points that lie on the moved object's surface.
@@ -39,6 +40,7 @@ class FollowConfig:
 
     max_speed: float = 10.0  # largest object speed relative to the sensor [m/s] (the motion gate)
     min_gate: float = 0.5  # gate slack for sampling and noise [m], also the gate when stamps repeat
+    max_gate: float = 4.0  # the gate never grows beyond this [m], however long the object was lost
     surface_tolerance: float = 0.25  # a new point within this of the moved object lies on its surface [m]
     surface_clicks: int = 0  # positive clicks beside the centroid's (0: measured best for the shipped model)
     negative_clicks: int = 4  # most negative clicks carried
@@ -46,7 +48,7 @@ class FollowConfig:
     icp_iterations: int = 6
 
     def __post_init__(self) -> None:
-        for name in ("max_speed", "min_gate", "surface_tolerance"):
+        for name in ("max_speed", "min_gate", "max_gate", "surface_tolerance"):
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
                 raise ValueError(f"FollowConfig.{name} must be a finite number >= 0, got {value}")
@@ -107,7 +109,8 @@ class ObjectFollower:
 
     def gate(self, stamp: float) -> float:
         """Largest displacement in metres accepted for a cloud taken at `stamp`."""
-        return self.config.min_gate + self.config.max_speed * max(0.0, float(stamp) - self.stamp)
+        grown = self.config.min_gate + self.config.max_speed * max(0.0, float(stamp) - self.stamp)
+        return min(grown, max(self.config.max_gate, self.config.min_gate))
 
     def follow(self, xyz: np.ndarray, rgb: np.ndarray | None, stamp: float, transform: np.ndarray | None = None,
                lock: Any = None) -> FollowResult:

@@ -175,6 +175,14 @@ def test_a_lost_object_is_reported_and_never_replaced(baseline_client: Follow, d
 
 
 @pytest.mark.ros
+def test_a_cloud_without_finite_points_is_answered_as_lost(baseline_client: Follow) -> None:
+    """Bad input while following: an empty answer with its stamp and a reason; the node keeps following."""
+    nan = np.full((500, 3), np.nan, dtype=np.float32)
+    found, state, _ = baseline_client.answer(stamped(nan, np.zeros(500, np.float32), FIRST_STAMP + 0.7))
+    assert found.width == 0 and state.lost and state.following and "no point" in state.reason, state
+
+
+@pytest.mark.ros
 def test_a_fast_sensor_is_followed_on_its_newest_cloud_and_clicks_are_not_blocked(baseline_client: Follow,
                                                                                    drive) -> None:
     """Clouds at 20 Hz, faster than the follow rate: stale ones are skipped, the newest answered at once

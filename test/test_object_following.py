@@ -74,6 +74,13 @@ def test_the_motion_gate_bounds_the_jump(segmenter, config: dict, found: bool) -
         assert not result.mask.any(), "the ground was published as the object"
 
 
+def test_the_gate_grows_with_time_up_to_its_cap(segmenter) -> None:
+    follow = follower(segmenter, max_speed=10.0, min_gate=0.5, max_gate=4.0)
+    assert follow.gate(0.0) == follow.gate(-1.0) == 0.5  # repeated or older stamps: the slack only
+    assert follow.gate(0.2) == pytest.approx(2.5)
+    assert follow.gate(100.0) == 4.0
+
+
 def test_a_transform_carries_the_object_when_the_sensor_turned(segmenter) -> None:
     """The sensor turned 90 degrees and moved: with the odometry transform a zero-speed gate suffices."""
     xyz, truth = street()
