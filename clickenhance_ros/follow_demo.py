@@ -131,22 +131,25 @@ def run(client: FollowClient, frames: list[DemoScan], args: argparse.Namespace) 
     if not response.success:
         raise RuntimeError(f"~/follow failed: {response.message}")
     print(f"~/follow: {response.message}")
-    ious: list[float | None] = []
+    sent: dict[int, float] = {}
     for k, scan in enumerate(frames[1:], start=1):
         stamp = round(START_STAMP + k * args.period, 6)
-        sent = time.monotonic()
+        sent[k] = time.monotonic()
         client.publisher.publish(frame_message(scan, stamp))
-        answered = client.wait_for(stamp, 60.0) if args.rate <= 0 else False
-        if args.rate > 0:
-            time.sleep(max(0.0, 1.0 / args.rate - (time.monotonic() - sent)))
-        ious.append(report(client, scan, car, stamp, k, sent if answered else None))
-    return ious
+        if args.rate <= 0:
+            client.wait_for(stamp, 60.0)
+        else:
+            time.sleep(max(0.0, 1.0 / args.rate - (time.monotonic() - sent[k])))
+    if args.rate > 0:  # the newest frame is always processed; earlier ones may have been skipped
+        client.wait_for(round(START_STAMP + (len(frames) - 1) * args.period, 6), 60.0)
+    return [report(client, scan, car, round(START_STAMP + k * args.period, 6), k, sent[k])
+            for k, scan in enumerate(frames[1:], start=1)]
 
 
-def report(client: FollowClient, scan: DemoScan, car: int, stamp: float, k: int, sent: float | None) -> float | None:
-    """Print one frame's line; its IoU, or None when the node skipped it (rate mode) or was lost."""
+def report(client: FollowClient, scan: DemoScan, car: int, stamp: float, k: int, sent: float) -> float | None:
+    """Print one frame's line; its IoU, or None when the node skipped it (rate mode) or lost the object."""
     if stamp not in client.answers or stamp not in client.states:
-        print(f"frame {k:3d}: no answer (skipped as stale, or not yet processed)")
+        print(f"frame {k:3d}: skipped (a newer cloud arrived before it was processed)")
         return None
     cloud, arrived = client.answers[stamp]
     state = client.states[stamp]
@@ -156,7 +159,7 @@ def report(client: FollowClient, scan: DemoScan, car: int, stamp: float, k: int,
         keys = {tuple(p) for p in points_xyz(read_points(cloud)).tolist()}  # the points come back byte for byte
         prediction = np.array([tuple(p) in keys for p in scan.xyz.tolist()])
     iou = float((prediction & truth).sum() / max((prediction | truth).sum(), 1))
-    latency = f", {1e3 * (arrived - sent):.0f} ms publish-to-answer" if sent is not None else ""
+    latency = f", {1e3 * (arrived - sent):.0f} ms publish-to-answer"
     status = f"LOST ({state.reason})" if state.lost else f"confidence {state.confidence:.2f}"
     print(f"frame {k:3d}: IoU {iou:.3f}, {cloud.width} points ({int(truth.sum())} true), {status}{latency}")
     return None if state.lost else iou
