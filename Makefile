@@ -13,7 +13,7 @@ DEPS_STAMP := $(VENV)/.requirements.sha256
 BUILD_STAMP := install/.clickenhance-build-stamp
 IN_ENV := tools/ros_env.sh
 
-.PHONY: test browser demo setup build lint bench ablation clean help
+.PHONY: test browser demo follow-demo setup build lint bench ablation clean help
 
 ## test: set up, build, and run the whole test suite
 test: $(BUILD_STAMP) browser
@@ -26,6 +26,10 @@ demo: $(BUILD_STAMP)
 ## browser: only install headless Chromium and chromedriver for the browser test (apt, as root; skipped when present)
 browser:
 	@bash tools/install_browser.sh
+
+## follow-demo: the node follows a car clicked once through a generated drive, IoU per frame (DEMO_ARGS="--rate 10")
+follow-demo: $(BUILD_STAMP)
+	$(IN_ENV) $(VENV)/bin/python -m clickenhance_ros.follow_demo --out out/follow_demo $(DEMO_ARGS)
 
 ## setup: only create .venv with the pinned dependencies
 setup: $(DEPS_STAMP)

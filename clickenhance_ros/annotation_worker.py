@@ -28,6 +28,7 @@ from clickenhance_ros.cloud_conversion import points_rgb, points_xyz, read_point
 from clickenhance_ros.frames import ClickFrames
 
 CLICK, MODE, UNDO, RESET, ACCEPT, SAVE, NEW_SCAN = "click", "mode", "undo", "reset", "accept", "save", "new_scan"
+FOLLOW_TARGET = "follow_target"  # read the object to follow (no change to the session)
 QUEUED, RUNNING, CANCELLED, DONE = "queued", "running", "cancelled", "done"  # Job.state
 
 
@@ -43,6 +44,17 @@ class JobResult:
     object_id: int = 0
     point_count: int = 0
     directory: str = ""
+    target: FollowTarget | None = None
+
+
+@dataclass(frozen=True)
+class FollowTarget:
+    """The object `~/follow` starts from: its points and negative clicks in the frozen cloud."""
+
+    object_xyz: np.ndarray  # [M, 3] metres, in `header.frame_id`
+    negative_xyz: np.ndarray  # [K, 3] metres
+    header: Any  # std_msgs/Header of the frozen cloud
+    description: str  # "the current object (3 clicks)" or "accepted object 2"
 
 
 @dataclass
@@ -328,7 +340,7 @@ class AnnotationWorker:
     def _apply(self, job: Job) -> bool | None:
         """Apply one non-click request; return like `_apply_all`."""
         handler = {MODE: self._set_mode, UNDO: self._undo, RESET: self._reset, ACCEPT: self._accept,
-                   SAVE: self._save, NEW_SCAN: self._new_scan}.get(job.kind)
+                   SAVE: self._save, NEW_SCAN: self._new_scan, FOLLOW_TARGET: self._follow_target}.get(job.kind)
         if handler is None:
             job.finish(False, f"unknown request '{job.kind}'")
             return None
@@ -412,3 +424,24 @@ class AnnotationWorker:
         self.scan, self.session = None, None
         job.finish(True, "released the frozen scan; the next click freezes the latest cloud")
         return True
+
+    def _follow_target(self, job: Job) -> None:
+        """The current object (clicked, not accepted) or else the last accepted one, for `~/follow`."""
+        scan = self.scan
+        if scan is not None and self.session is not None and self.session.clicks and self.session.mask.any():
+            mask, clicks = self.session.mask, self.session.clicks
+            what = f"the current object ({len(clicks)} click(s))"
+        elif scan is not None and scan.annotation.objects:
+            accepted = scan.annotation.objects[-1]
+            mask, clicks = scan.annotation.object_mask(accepted.object_id), accepted.clicks
+            what = f"accepted object {accepted.object_id}"
+        else:
+            job.finish(False, "no object to follow: click on an object (or accept one) first")
+            return None
+        if not mask.any():
+            job.finish(False, f"no object to follow: {what} has no point left")
+            return None
+        negative = np.array([c.position for c in clicks if not c.positive], dtype=np.float64).reshape(-1, 3)
+        target = FollowTarget(scan.xyz[mask].astype(np.float64), negative, scan.cloud.header, what)
+        job.finish(True, f"following {what}: {int(mask.sum())} points", target=target)
+        return None

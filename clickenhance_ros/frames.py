@@ -12,6 +12,7 @@ from geometry_msgs.msg import Transform
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.time import Time
+from std_msgs.msg import Header
 
 from clickenhance_model.errors import ClickError
 
@@ -28,6 +29,15 @@ def apply_transform(transform: Transform, xyz: np.ndarray) -> np.ndarray:
     t = 2.0 * np.cross(u, points)
     rotated = points + w * t + np.cross(u, t)
     return rotated + np.array([transform.translation.x, transform.translation.y, transform.translation.z])
+
+
+def transform_matrix(transform: Transform) -> np.ndarray:
+    """The 4x4 homogeneous matrix of a geometry_msgs/Transform (the same map as `apply_transform`)."""
+    translation = apply_transform(transform, np.zeros(3))
+    matrix = np.eye(4)
+    matrix[:3, :3] = (apply_transform(transform, np.eye(3)) - translation).T  # column k: the image of axis k
+    matrix[:3, 3] = translation
+    return matrix
 
 
 class ClickFrames:
@@ -63,3 +73,21 @@ class ClickFrames:
             raise ClickError(f"cannot transform the click from frame '{click_frame}' to the cloud's frame "
                              f"'{cloud_frame}': {error}") from error
         return apply_transform(stamped.transform, xyz)
+
+    # ---- tf2 path of ~/follow (only with tf2_ros and a follow_odom_frame) ----
+    def cloud_to_cloud(self, previous: Header, new: Header, fixed_frame: str) -> np.ndarray | None:
+        """4x4 matrix taking points of the `previous` cloud into the `new` one's frame through `fixed_frame`.
+
+        Static points keep their place in `fixed_frame` (e.g. odom) between the two stamps. None
+        without tf2_ros, without a fixed frame, or when the lookup fails (the follower then
+        finds the motion by matching alone).
+        """
+        if self._buffer is None or not fixed_frame:
+            return None
+        try:
+            stamped = self._buffer.lookup_transform_full(
+                new.frame_id, Time.from_msg(new.stamp), previous.frame_id, Time.from_msg(previous.stamp),
+                fixed_frame, timeout=self.timeout)
+        except self._transform_error:
+            return None
+        return transform_matrix(stamped.transform)

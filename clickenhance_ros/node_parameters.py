@@ -42,6 +42,9 @@ class NodeParameters:
     service_threads: int = 32
     web_port: int = 0
     web_host: str = "127.0.0.1"
+    follow_max_speed: float = 10.0
+    follow_min_confidence: float = 0.5
+    follow_odom_frame: str = ""
 
     def __post_init__(self) -> None:
         """Reject values the descriptors cannot express (choices)."""
@@ -109,6 +112,14 @@ SPECS: dict[str, tuple[str, dict]] = {
                  "browser and RViz go through the same worker); 0 = off.", _int_range(0, 65535)),
     "web_host": ("Address the browser page binds; 127.0.0.1 (default) serves only this machine, 0.0.0.0 every "
                  "network (the page has no authentication).", {}),
+    "follow_max_speed": ("~/follow motion gate: the fastest the followed object may move relative to the sensor "
+                         "(with follow_odom_frame: relative to that frame), in m/s; it never jumps farther.",
+                         _float_range(0.0, 100.0)),
+    "follow_min_confidence": ("~/follow: below this confidence (agreement of point count, extent and position "
+                              "with the previous cloud) the object is reported lost instead of published.",
+                              _float_range(0.0, 1.0)),
+    "follow_odom_frame": ("~/follow: fixed frame (e.g. 'odom') through which tf2 carries the object between "
+                          "clouds; empty = off (the object's motion is found by matching; tf2_ros is needed).", {}),
 }
 
 

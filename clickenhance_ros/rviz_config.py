@@ -33,6 +33,7 @@ class NodeTopics:
     cloud: str
     segmentation: str
     object: str
+    followed_object: str
     click_markers: str
     interactive_markers: str
     clicked_point: str
@@ -54,7 +55,8 @@ def node_topics(namespace: str = "", cloud_topic: str = "cloud",
     if cloud == resolve("cloud"):
         cloud = resolve(cloud_topic)
     return NodeTopics(cloud=cloud, segmentation=resolve("~/segmentation"), object=resolve("~/object"),
-                      click_markers=resolve("~/click_markers"), interactive_markers=resolve(values["marker_namespace"]),
+                      followed_object=resolve("~/followed_object"), click_markers=resolve("~/click_markers"),
+                      interactive_markers=resolve(values["marker_namespace"]),
                       clicked_point=resolve(values["clicked_point_topic"]))
 
 

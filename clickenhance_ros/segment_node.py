@@ -7,13 +7,15 @@ Run it with `python -m clickenhance_ros.segment_node --ros-args -p method:=basel
   (RViz Publish Point; polarity from the current mode) and the interactive marker feedback;
 - serves `~/segment` (stateless, one call one object), and the interactive session:
   `~/add_click`, `~/undo`, `~/reset`, `~/accept`, `~/save`, `~/set_positive_mode`,
-  `~/new_scan`, `~/diagnostics`; RViz's menu on the `~/clicks` interactive marker does the same;
+  `~/new_scan`, `~/diagnostics`, `~/follow`; RViz's menu on the `~/clicks` interactive marker does the same;
 - publishes `~/object` (the object's points with their original fields), `~/segmentation`
-  (the frozen scan with label and colour), `~/click_markers` and `~/state`.
+  (the frozen scan with label and colour), `~/click_markers` and `~/state`; while following,
+  `~/followed_object` (the object in each new cloud, with that cloud's header) and `~/follow_state`.
 
 The node stays thin: message -> NumPy -> clickenhance_model -> message. Inference for the
 interactive session runs in `AnnotationWorker`'s thread; `~/segment` runs in the executor's
 thread pool; the cloud subscription has its own callback group, so neither blocks it.
+Following runs in `FollowWorker`'s thread on the newest cloud; all inference shares one `FairLock`.
 """
 
 from __future__ import annotations
@@ -49,9 +51,11 @@ from visualization_msgs.msg import InteractiveMarkerFeedback, MarkerArray
 
 from clickenhance_model.errors import ClickEnhanceError
 from clickenhance_model.inference.session_cache import SessionCache
+from clickenhance_model.object_following import FollowConfig
 from clickenhance_ros.annotation_worker import (
     ACCEPT,
     CLICK,
+    FOLLOW_TARGET,
     MODE,
     NEW_SCAN,
     RESET,
@@ -68,10 +72,12 @@ from clickenhance_ros.cloud_conversion import (
     read_points,
     select_points,
 )
+from clickenhance_ros.fair_lock import FairLock
+from clickenhance_ros.follow_worker import FollowedCloud, FollowWorker
 from clickenhance_ros.frames import ClickFrames
 from clickenhance_ros.interactive_markers_protocol import create_marker_server, menu_marker
 from clickenhance_ros.msg import Click as ClickMsg
-from clickenhance_ros.msg import SegmentationState
+from clickenhance_ros.msg import FollowState, SegmentationState
 from clickenhance_ros.node_parameters import NodeParameters, declare_parameters
 from clickenhance_ros.segmentation_display import SegmentationDisplay
 from clickenhance_ros.segmenter_loading import LoadedSegmenter, load_configured_segmenter
@@ -79,7 +85,8 @@ from clickenhance_ros.srv import AcceptObject, AddClick, SaveAnnotation, Segment
 from clickenhance_ros.web_page import attach_web_page
 
 NODE_NAME = "clickenhance"
-MENU = ("Positive mode", "Negative mode", "Undo", "Reset", "Accept object", "Save", "New scan")
+MENU = ("Positive mode", "Negative mode", "Undo", "Reset", "Accept object", "Save", "New scan", "Follow",
+        "Stop following")
 MENU_MARKER_NAME = "clickenhance_menu"
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 RELIABILITY = {"reliable": ReliabilityPolicy.RELIABLE, "best_effort": ReliabilityPolicy.BEST_EFFORT}
@@ -113,11 +120,19 @@ class SegmentNode(Node):
         self._recorded_batches = 0
         self._segment_sessions = SessionCache(self.params.segment_cache_clouds)  # `~/segment`: one per recent cloud
         self._create_interfaces()
+        frames = ClickFrames(self, self.params.tf_timeout)
         self.worker = AnnotationWorker(
-            self.loaded.segmenter, threading.Lock(), self._latest_cloud, ClickFrames(self, self.params.tf_timeout),
+            self.loaded.segmenter, FairLock(), self._latest_cloud, frames,
             self._publish_outputs, self.params.snap_distance, self.params.output_path, self.params.autosave,
             lambda text: self.get_logger().error(text))
+        self.follower = FollowWorker(
+            self.loaded.segmenter, self.worker.segmenter_lock,
+            FollowConfig(max_speed=self.params.follow_max_speed, min_confidence=self.params.follow_min_confidence),
+            self._publish_followed,
+            lambda previous, new: frames.cloud_to_cloud(previous, new, self.params.follow_odom_frame),
+            lambda text: self.get_logger().error(text))
         self.worker.start()
+        self.follower.start()
         self.web_page = None if not self.params.web_port else attach_web_page(
             self.worker, self._latest_cloud, self.params.web_host, self.params.web_port, self.params.request_timeout)
         if self.web_page is not None:
@@ -143,13 +158,15 @@ class SegmentNode(Node):
                     (Trigger, "~/undo", self._simple(UNDO)), (Trigger, "~/reset", self._simple(RESET)),
                     (AcceptObject, "~/accept", self._accept), (SaveAnnotation, "~/save", self._save),
                     (SetBool, "~/set_positive_mode", self._set_mode), (Trigger, "~/new_scan", self._simple(NEW_SCAN)),
-                    (Trigger, "~/diagnostics", self._diagnostics)]
+                    (Trigger, "~/diagnostics", self._diagnostics), (SetBool, "~/follow", self._follow)]
         for service_type, name, callback in services:
             self.create_service(service_type, name, callback, qos_profile=queue_qos, callback_group=requests)
         self.object_pub = self.create_publisher(PointCloud2, "~/object", LATCHED)
         self.segmentation_pub = self.create_publisher(PointCloud2, "~/segmentation", LATCHED)
         self.markers_pub = self.create_publisher(MarkerArray, "~/click_markers", LATCHED)
         self.state_pub = self.create_publisher(SegmentationState, "~/state", LATCHED)
+        self.followed_pub = self.create_publisher(PointCloud2, "~/followed_object", LATCHED)
+        self.follow_state_pub = self.create_publisher(FollowState, "~/follow_state", LATCHED)
         # The menu appears once a cloud gives it a frame (RViz cannot place a marker without one).
         self.marker_server = create_marker_server(self, self.params.marker_namespace, self._on_menu, requests,
                                                   use_sim_time=self.get_parameter("use_sim_time").value)
@@ -159,7 +176,8 @@ class SegmentNode(Node):
                               callback_group=MutuallyExclusiveCallbackGroup())
 
     def destroy_node(self) -> None:
-        """Stop the worker (and the web page) before the node's entities go away."""
+        """Stop the workers (and the web page) before the node's entities go away."""
+        self.follower.shutdown()
         self.worker.stop()
         if self.web_page is not None:
             self.web_page.stop()
@@ -183,6 +201,7 @@ class SegmentNode(Node):
             return
         self._latest, self._rejected = cloud, ""
         self._clouds_received += 1
+        self.follower.offer(cloud)
         if cloud.header.frame_id != self._menu_frame and self.worker.scan is None:
             self._update_menu(cloud.header.frame_id, None, self.worker.positive_mode)
 
@@ -228,6 +247,8 @@ class SegmentNode(Node):
             self.worker.submit(MODE, on_done=report, positive=entry == "Positive mode")
         elif entry == "Accept object":
             self.worker.submit(ACCEPT, on_done=report, semantic_label=self.params.default_semantic_label)
+        elif entry in ("Follow", "Stop following"):
+            threading.Thread(target=lambda: report(self._set_following(entry == "Follow")), daemon=True).start()
         else:
             kind = {"Undo": UNDO, "Reset": RESET, "Save": SAVE, "New scan": NEW_SCAN}[entry]
             self.worker.submit(kind, on_done=report)
@@ -274,6 +295,28 @@ class SegmentNode(Node):
         result = self._wait(MODE, positive=request.data)
         response.success, response.message = result.success, result.message
         return response
+
+    def _follow(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        result = self._set_following(request.data)
+        response.success, response.message = result.success, result.message
+        return response
+
+    def _set_following(self, start: bool) -> JobResult:
+        """Start following the current (else last accepted) object in every new cloud, or stop."""
+        if not start:
+            was = self.follower.stop_following()
+            self._publish_follow_state(None)
+            return JobResult(True, "stopped following" if was else "was not following")
+        result = self._wait(FOLLOW_TARGET)
+        if not result.success:
+            return result
+        try:
+            self.follower.follow(result.target)
+        except ValueError as error:
+            return JobResult(False, f"cannot follow {result.target.description}: {error}")
+        self._publish_follow_state(None)
+        return JobResult(True, f"{result.message}; segmenting it in every new cloud on "
+                         f"'{self.resolve_topic_name(self.params.cloud_topic)}'")
 
     def _diagnostics(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         response.success, response.message = True, self.diagnostics()
@@ -352,6 +395,35 @@ class SegmentNode(Node):
         if frame:
             self._update_menu(frame, worker.clicks[-1].position if worker.clicks else None, worker.positive_mode)
 
+    def _publish_followed(self, followed: FollowedCloud) -> None:
+        """The object in one followed cloud (empty when lost: never a wrong object), then the follow state."""
+        result = followed.result
+        found = result is not None and not result.lost
+        indices = np.flatnonzero(result.mask) if found else np.zeros(0, dtype=np.int64)
+        self.followed_pub.publish(select_points(followed.cloud, indices))
+        if found:
+            self._record_latency(result.inference_ms)
+        self._publish_follow_state(followed)
+
+    def _publish_follow_state(self, followed: FollowedCloud | None) -> None:
+        """FollowState of the latest followed cloud (`followed`), or of a start/stop (None)."""
+        worker = self.follower
+        state = FollowState(following=worker.following, target=worker.target_description,
+                            clouds_followed=worker.processed, clouds_lost=worker.lost,
+                            clouds_skipped=worker.skipped, rate_hz=float(worker.rate_hz()))
+        last = followed or worker.last
+        if last is not None:
+            state.header, state.latency_ms = last.cloud.header, float(last.latency_ms)
+            result = last.result
+            state.lost = result is None or result.lost
+            state.reason = last.error if result is None else result.reason
+            if result is not None:
+                x, y, z = map(float, result.centroid)
+                state.centroid = Point(x=x, y=y, z=z)
+                state.point_count, state.confidence = result.point_count, float(result.confidence)
+                state.inference_time_ms = float(result.inference_ms)
+        self.follow_state_pub.publish(state)
+
     def _state(self, worker: AnnotationWorker, header: Header, mask: np.ndarray | None) -> SegmentationState:
         """The SegmentationState message of the worker's current state."""
         scan = worker.scan
@@ -405,7 +477,15 @@ class SegmentNode(Node):
         return (f"clickenhance: {self.loaded.description}; device {self.loaded.device}; snap distance "
                 f"{self.params.snap_distance} m; input '{self.resolve_topic_name(self.params.cloud_topic)}' "
                 f"({self.params.cloud_reliability}; {points}; {arrivals}); interactive markers: "
-                f"{self.marker_server.implementation}; {timing}")
+                f"{self.marker_server.implementation}; {timing}; {self._follow_diagnostics()}")
+
+    def _follow_diagnostics(self) -> str:
+        """Follow part of the diagnostics: target, clouds processed, lost and skipped, achieved rate."""
+        worker = self.follower
+        if not worker.following:
+            return "not following"
+        return (f"following {worker.target_description}: {worker.processed} clouds processed, {worker.lost} lost, "
+                f"{worker.skipped} skipped (stale), {worker.rate_hz():.2f} Hz achieved")
 
 
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter

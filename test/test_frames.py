@@ -13,7 +13,7 @@ import rclpy  # noqa: E402
 from geometry_msgs.msg import Quaternion, Transform, Vector3  # noqa: E402
 
 from clickenhance_model.errors import ClickError  # noqa: E402
-from clickenhance_ros.frames import ClickFrames, apply_transform  # noqa: E402
+from clickenhance_ros.frames import ClickFrames, apply_transform, transform_matrix  # noqa: E402
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -28,6 +28,21 @@ def test_apply_transform_matches_scipy(seed: int) -> None:
     np.testing.assert_allclose(apply_transform(transform, points), rotation.apply(points) + translation, atol=1e-9)
     np.testing.assert_allclose(apply_transform(transform, points[0]), rotation.apply(points[0]) + translation,
                                atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_transform_matrix_is_the_same_map_as_scipy(seed: int) -> None:
+    """The matrix ~/follow hands to ObjectFollower on the tf2 path (follow_odom_frame)."""
+    rng = np.random.default_rng(seed)
+    rotation = Rotation.random(random_state=seed)
+    x, y, z, w = rotation.as_quat()
+    translation = rng.normal(size=3)
+    matrix = transform_matrix(Transform(translation=Vector3(x=translation[0], y=translation[1], z=translation[2]),
+                                        rotation=Quaternion(x=x, y=y, z=z, w=w)))
+    points = rng.normal(size=(10, 3))
+    np.testing.assert_allclose(points @ matrix[:3, :3].T + matrix[:3, 3], rotation.apply(points) + translation,
+                               atol=1e-9)
+    np.testing.assert_allclose(matrix[3], [0.0, 0.0, 0.0, 1.0])
 
 
 def test_zero_quaternion_is_an_error() -> None:

@@ -27,14 +27,15 @@ from clickenhance_ros.interactive_markers_protocol import (  # noqa: E402
     create_marker_server,
     menu_marker,
 )
-from clickenhance_ros.msg import SegmentationState  # noqa: E402
+from clickenhance_ros.msg import FollowState, SegmentationState  # noqa: E402
 from clickenhance_ros.srv import SegmentObject  # noqa: E402
 
 pytestmark = pytest.mark.ros
 SCENE = box_scene(seed=2)
 NS = "/clickenhance/clicks"
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-ENTRIES = ["Positive mode", "Negative mode", "Undo", "Reset", "Accept object", "Save", "New scan"]
+ENTRIES = ["Positive mode", "Negative mode", "Undo", "Reset", "Accept object", "Save", "New scan", "Follow",
+           "Stop following"]
 
 
 class RvizLikeClient:
@@ -111,7 +112,7 @@ def _drive_menu(ros: RosClient, node: NodeProcess) -> None:
     menu = rviz.markers["clickenhance_menu"]
     assert menu.header.frame_id == FRAME
     assert [e.title for e in menu.menu_entries] == ENTRIES
-    assert [e.id for e in menu.menu_entries] == list(range(1, 8))
+    assert [e.id for e in menu.menu_entries] == list(range(1, 10))
     ros.wait_for_subscriber(rviz.feedback)
 
     resend_until(lambda: rviz.select("clickenhance_menu", "Negative mode"),
@@ -143,6 +144,15 @@ def _drive_menu(ros: RosClient, node: NodeProcess) -> None:
     wait_until(lambda: "menu 'Save': saved 1 object(s) to" in node.log(), 20, "the save log line")
     saved = re.search(r"saved 1 object\(s\) to (\S+)", node.log()).group(1)
     assert (Path(saved) / "scan.label").is_file() and Path(saved).parent == node.folder / "annotations"
+
+    follow_states = ros.subscribe(FollowState, "/clickenhance/follow_state", LATCHED)
+    followed = ros.subscribe(PointCloud2, "/clickenhance/followed_object", LATCHED)
+    rviz.select("clickenhance_menu", "Follow")
+    follow_states.wait_for(lambda s: s.following and s.target == "accepted object 1")
+    cloud_pub.publish(scene_cloud(SCENE, stamp_sec=7))
+    assert followed.wait_for(lambda c: c.header.stamp.sec == 7).width > 0
+    rviz.select("clickenhance_menu", "Stop following")
+    follow_states.wait_for(lambda s: not s.following, after=1)
 
     rviz.sync()  # apply whatever arrived; then a fresh client's initial state must match ours
     fresh = ros.call(GetInteractiveMarkers, f"{NS}/get_interactive_markers")

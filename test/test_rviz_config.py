@@ -62,7 +62,8 @@ def test_default_launch_keeps_the_template_topics() -> None:
     assert rviz_config(template, node_topics()) == template
     assert shown_topics(template) == {
         "Grid:", "PointCloud2:/cloud", "PointCloud2:/clickenhance/segmentation", "PointCloud2:/clickenhance/object",
-        "MarkerArray:/clickenhance/click_markers", "InteractiveMarkers:/clickenhance/clicks",
+        "PointCloud2:/clickenhance/followed_object", "MarkerArray:/clickenhance/click_markers",
+        "InteractiveMarkers:/clickenhance/clicks",
         "PublishPoint:/clicked_point"}
 
 
@@ -72,7 +73,8 @@ def test_generated_config_follows_namespace_and_cloud_topic(tmp_path: Path) -> N
     config = yaml.safe_load(path.read_text())
     assert shown_topics(config) == {
         "Grid:", "PointCloud2:/velodyne_points", "PointCloud2:/robot/clickenhance/segmentation",
-        "PointCloud2:/robot/clickenhance/object", "MarkerArray:/robot/clickenhance/click_markers",
+        "PointCloud2:/robot/clickenhance/object", "PointCloud2:/robot/clickenhance/followed_object",
+        "MarkerArray:/robot/clickenhance/click_markers",
         "InteractiveMarkers:/robot/clickenhance/clicks", "PublishPoint:/clicked_point"}
     template = yaml.safe_load(TEMPLATE.read_text())
     assert config["Visualization Manager"]["Global Options"] == template["Visualization Manager"]["Global Options"]
@@ -105,7 +107,8 @@ def test_topic_parameters_of_the_params_file_are_followed(tmp_path: Path) -> Non
     # the launch remap of `cloud` no longer applies: the parameter names another topic
     assert node_topics("robot", "/velodyne_points", values) == NodeTopics(
         cloud="/ouster/points", segmentation="/robot/clickenhance/segmentation",
-        object="/robot/clickenhance/object", click_markers="/robot/clickenhance/click_markers",
+        object="/robot/clickenhance/object", followed_object="/robot/clickenhance/followed_object",
+        click_markers="/robot/clickenhance/click_markers",
         interactive_markers="/robot/clickenhance/menu", clicked_point="/robot/clicked")
     config = yaml.safe_load(write_rviz_config(TEMPLATE, node_topics("robot", "", values), tmp_path / "a.rviz")
                             .read_text())
