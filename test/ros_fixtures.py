@@ -24,11 +24,13 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy", reason="rclpy (ROS 2 wheels) is not installed")
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
-from rclpy.qos import QoSProfile  # noqa: E402
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import PointCloud2, PointField  # noqa: E402
 
 NODE_MODULE = "clickenhance_ros.segment_node"
 FRAME = "lidar"
+# QoS of the node's outputs (latched: a late subscriber still gets the latest message).
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 # --------------------------------------------------------------------------- the scene

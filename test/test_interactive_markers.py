@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ros_fixtures import FRAME, NodeProcess, RosClient, box_scene, node_parameters, scene_cloud, wait_until
+from ros_fixtures import FRAME, LATCHED, NodeProcess, RosClient, box_scene, node_parameters, scene_cloud, wait_until
 from test_node_operator_path import resend_until
 
 rclpy = pytest.importorskip("rclpy")
 from geometry_msgs.msg import Point, PointStamped  # noqa: E402
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
+from rclpy.qos import QoSProfile  # noqa: E402
 from sensor_msgs.msg import PointCloud2  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from visualization_msgs.msg import (  # noqa: E402
@@ -33,7 +33,6 @@ from clickenhance_ros.srv import SegmentObject  # noqa: E402
 pytestmark = pytest.mark.ros
 SCENE = box_scene(seed=2)
 NS = "/clickenhance/clicks"
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 ENTRIES = ["Positive mode", "Negative mode", "Undo", "Reset", "Accept object", "Save", "New scan", "Follow",
            "Stop following"]
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from ros_fixtures import FRAME, NodeProcess, RosClient, box_scene, node_parameters, scene_cloud, wait_until
+from ros_fixtures import FRAME, LATCHED, NodeProcess, RosClient, box_scene, node_parameters, scene_cloud, wait_until
 from test_node_operator_path import resend_until
 
 pytest.importorskip("interactive_markers", reason="the interactive_markers library is not installed")
 rclpy = pytest.importorskip("rclpy")
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import PointCloud2  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
@@ -27,7 +26,6 @@ from visualization_msgs.msg import InteractiveMarkerFeedback  # noqa: E402
 from clickenhance_ros.msg import SegmentationState  # noqa: E402
 
 pytestmark = pytest.mark.ros
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 SCENE = box_scene(seed=7)
 POSITIVE, NEGATIVE = 1, 2  # menu entry ids
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from ros_fixtures import (
     FRAME,
+    LATCHED,
     NodeProcess,
     RosClient,
     box_scene,
@@ -27,7 +28,6 @@ from clickenhance_model.annotation import Annotation
 
 rclpy = pytest.importorskip("rclpy")
 from geometry_msgs.msg import Point, PointStamped  # noqa: E402
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import PointCloud2  # noqa: E402
 from std_srvs.srv import SetBool, Trigger  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
@@ -36,7 +36,6 @@ from clickenhance_ros.msg import SegmentationState  # noqa: E402
 from clickenhance_ros.srv import AcceptObject, AddClick, SaveAnnotation, SegmentObject  # noqa: E402
 
 pytestmark = pytest.mark.ros
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 MIN_IOU = 0.85
 SCENE = box_scene(seed=0)
 

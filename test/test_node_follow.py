@@ -13,18 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ros_fixtures import NodeProcess, RosClient, iou, node_parameters, ouster_cloud, ouster_t
+from ros_fixtures import LATCHED, NodeProcess, RosClient, iou, node_parameters, ouster_cloud, ouster_t
 
 rclpy = pytest.importorskip("rclpy")
 from geometry_msgs.msg import Point, PointStamped  # noqa: E402
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import PointCloud2  # noqa: E402
 from std_srvs.srv import SetBool, Trigger  # noqa: E402
 
 from clickenhance_ros.msg import FollowState  # noqa: E402
 from clickenhance_ros.srv import AddClick  # noqa: E402
 
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 FIRST_STAMP = 100.0  # seconds; frame k is stamped FIRST_STAMP + k * period
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from ros_fixtures import (
     FRAME,
+    LATCHED,
     NodeProcess,
     RosClient,
     box_scene,
@@ -24,7 +25,7 @@ from ros_fixtures import (
 
 rclpy = pytest.importorskip("rclpy")
 from geometry_msgs.msg import Point, PointStamped  # noqa: E402
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
+from rclpy.qos import QoSProfile, qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import PointCloud2  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
@@ -34,7 +35,6 @@ from clickenhance_ros.msg import SegmentationState  # noqa: E402
 from clickenhance_ros.srv import AddClick, SegmentObject  # noqa: E402
 
 pytestmark = pytest.mark.ros
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 DEEP = QoSProfile(depth=100)  # the client side of many simultaneous calls needs a deep queue too
 SCENE = box_scene(seed=5)
 OTHER = box_scene(seed=6)  # the same boxes, other noise and point order

@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cloud_factories import ground_and_box
-from ros_fixtures import NodeProcess, RosClient, node_parameters, ouster_cloud, wait_until
+from ros_fixtures import LATCHED, NodeProcess, RosClient, node_parameters, ouster_cloud, wait_until
 from test_annotate_browser import browser, button, wait_for  # noqa: F401 - the fixture
 
 rclpy = pytest.importorskip("rclpy")
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import PointCloud2  # noqa: E402
 
 from clickenhance_model.annotation import Annotation  # noqa: E402
@@ -23,7 +22,6 @@ from clickenhance_ros.msg import SegmentationState  # noqa: E402
 from clickenhance_ros.srv import AcceptObject  # noqa: E402
 
 pytestmark = pytest.mark.ros
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def free_port() -> int:
