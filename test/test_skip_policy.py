@@ -31,6 +31,10 @@ def test_ros_without_launch_ros():
     pytest.skip("launch_ros is not installed (the pip ROS 2 wheels lack it)")
 
 @pytest.mark.ros
+def test_ros_without_real_scans():
+    pytest.skip("real scans not present at /x/shared/real_scans (only on development machines)")
+
+@pytest.mark.ros
 @pytest.mark.skipif(True, reason="needs a CUDA device")
 def test_ros_without_cuda():
     pass
@@ -77,9 +81,10 @@ def test_where_ros_is_expected_ros_skips_fail_except_allowed_reasons(session: py
     result = session.runpytest("-v", "-rA")
     assert outcomes(result) == {
         "test_ros_skipped_at_run": "FAILED", "test_ros_skipped_in_a_fixture": "ERROR",
-        "test_ros_without_launch_ros": "SKIPPED", "test_ros_without_cuda": "SKIPPED",
+        "test_ros_without_launch_ros": "SKIPPED", "test_ros_without_real_scans": "SKIPPED",
+        "test_ros_without_cuda": "SKIPPED",
         "test_not_ros_skipped": "SKIPPED", "test_ros_xfail": "XFAIL", "test_ros_passes": "PASSED"}
-    result.assert_outcomes(passed=1, failed=1, errors=1, skipped=3, xfailed=1)
+    result.assert_outcomes(passed=1, failed=1, errors=1, skipped=4, xfailed=1)
     text = result.stdout.str()
     assert "was skipped where ROS is expected" in text and "could not import 'rclpy': libfoo.so missing" in text
 
@@ -94,16 +99,16 @@ def test_a_module_skipped_at_import_stops_the_run_where_ros_is_expected(session:
     assert "test module test_module_skip.py was skipped where ROS is expected" in result.stdout.str()
     assert "a_missing_ros_package" in result.stdout.str()
     monkeypatch.setenv("CLICKENHANCE_STRICT_ROS_SKIPS", "no")
-    session.runpytest().assert_outcomes(passed=1, skipped=6, xfailed=1)  # the module counts as one skip
+    session.runpytest().assert_outcomes(passed=1, skipped=7, xfailed=1)  # the module counts as one skip
 
 
 def test_the_explicit_switch_turns_it_off_and_on(session: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CI", "true")
     monkeypatch.setenv("CLICKENHANCE_STRICT_ROS_SKIPS", "0")
-    session.runpytest().assert_outcomes(passed=1, skipped=5, xfailed=1)
+    session.runpytest().assert_outcomes(passed=1, skipped=6, xfailed=1)
     monkeypatch.delenv("CI")
     monkeypatch.setenv("CLICKENHANCE_STRICT_ROS_SKIPS", "1")
-    session.runpytest().assert_outcomes(passed=1, failed=1, errors=1, skipped=3, xfailed=1)
+    session.runpytest().assert_outcomes(passed=1, failed=1, errors=1, skipped=4, xfailed=1)
 
 
 def test_without_ci_it_follows_whether_rclpy_is_installed(session: pytest.Pytester) -> None:
@@ -111,6 +116,6 @@ def test_without_ci_it_follows_whether_rclpy_is_installed(session: pytest.Pytest
 
     result = session.runpytest()
     if importlib.util.find_spec("rclpy") is not None:
-        result.assert_outcomes(passed=1, failed=1, errors=1, skipped=3, xfailed=1)
+        result.assert_outcomes(passed=1, failed=1, errors=1, skipped=4, xfailed=1)
     else:  # a machine without the ROS wheels: ROS tests skip as before
-        result.assert_outcomes(passed=1, skipped=5, xfailed=1)
+        result.assert_outcomes(passed=1, skipped=6, xfailed=1)
