@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -257,6 +258,28 @@ def test_indoor_room_scan_has_colour_and_furniture_instances(tmp_path: Path) -> 
     assert lo[2] > -0.05 and (hi[:2] - lo[:2] < 9.2).all()  # inside the room shell
     write_scan(tmp_path, 0, 0, scan)
     np.testing.assert_array_equal(read_scan(tmp_path / "sequences/00/velodyne/000000.bin").rgb, scan.rgb)
+
+
+def test_structure_targets_make_floor_walls_and_door_objects_and_change_labels_only() -> None:
+    config = IndoorConfig(rays_per_view=15_000, viewpoints=(2, 2), tables=(1, 1), chairs_per_table=(2, 2))
+    plain = scan_room(generate_indoor(np.random.default_rng(11), config), config, np.random.default_rng(12))
+    with_structure = dataclasses.replace(config, structure_targets=True)
+    room = generate_indoor(np.random.default_rng(11), with_structure)
+    scan = scan_room(room, with_structure, np.random.default_rng(12))
+    np.testing.assert_array_equal(scan.xyz, plain.xyz)  # same geometry and colours: labels only
+    np.testing.assert_array_equal(scan.rgb, plain.rgb)
+    np.testing.assert_array_equal(scan.semantic, plain.semantic)
+    structure = [(s, i) for s, i in room.objects if s in (classes.NYU_FLOOR, classes.NYU_WALL, classes.NYU_DOOR)]
+    assert sorted(s for s, _ in structure) == sorted([classes.NYU_FLOOR] + [classes.NYU_WALL] * 4 + [classes.NYU_DOOR])
+    floor_id = next(i for s, i in structure if s == classes.NYU_FLOOR)
+    on_floor = scan.semantic == classes.NYU_FLOOR
+    assert on_floor.sum() > 1000 and (scan.instance[on_floor] == floor_id).all()
+    assert (plain.instance[on_floor] == 0).all()  # before: background
+    walls = {i for s, i in structure if s == classes.NYU_WALL}
+    assert set(scan.instance[scan.semantic == classes.NYU_WALL].tolist()) <= walls and len(walls) == 4
+    furniture = plain.instance > 0  # furniture keeps being objects, one id per object as before
+    pairs = set(zip(plain.instance[furniture].tolist(), scan.instance[furniture].tolist(), strict=True))
+    assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
 
 
 def test_bird_eye_picture_shows_the_highlighted_object(tmp_path: Path) -> None:

@@ -60,6 +60,9 @@ class IndoorConfig:
     bins: tuple[int, int] = (0, 0)
     pillows_per_sofa: tuple[int, int] = (0, 0)
     table_clutter: tuple[int, int] = (0, 0)  # small objects (cups, bottles, books, laptops, lamps) per table
+    # The floor, each wall and the door as objects (ScanNet labels them as instances, and an operator
+    # clicks them); off: they are background, as before.
+    structure_targets: bool = False
 
     def __post_init__(self) -> None:
         if self.sensor not in INDOOR_SENSORS:
@@ -106,6 +109,15 @@ class _Room:
         if thing:
             instance, self._next_id = self._next_id, self._next_id + 1
         return Material(semantic=semantic, instance=instance, remission=float(np.mean(color)) / 255, color=color)
+
+    def add(self, prim: Primitive, as_object: bool) -> None:
+        """Add one room-frame primitive; `as_object` gives it a fresh instance id (no random draw)."""
+        if as_object:
+            material = dataclasses.replace(prim.material, instance=self._next_id)
+            self._next_id += 1
+            self.objects.append((material.semantic, material.instance))
+            prim = dataclasses.replace(prim, material=material)
+        self.prims.append(prim)
 
     def place(self, parts: list[Primitive], x: float, y: float, yaw: float) -> None:
         """Add parts built around an object origin on the floor at (x, y), turned by yaw."""
@@ -214,7 +226,7 @@ def generate_indoor(rng: np.random.Generator, config: IndoorConfig | None = None
     config = config or IndoorConfig()
     width, depth = rng.uniform(*config.room_size, size=2)
     room = _Room(rng, float(width), float(depth))
-    _shell(room, float(rng.uniform(*config.room_height)), rng.random() < config.ceiling_prob)
+    _shell(room, float(rng.uniform(*config.room_height)), rng.random() < config.ceiling_prob, config.structure_targets)
     _furnish(room, config)
     viewpoints = []
     for _ in range(int(rng.integers(config.viewpoints[0], config.viewpoints[1] + 1))):
@@ -227,25 +239,29 @@ def generate_indoor(rng: np.random.Generator, config: IndoorConfig | None = None
     return GeneratedRoom(Scene(room.prims), viewpoints, room.objects)
 
 
-def _shell(room: _Room, height: float, ceiling: bool) -> None:
-    """Floor, four walls, a door and optionally the ceiling (background: no instance ids)."""
+def _shell(room: _Room, height: float, ceiling: bool, targets: bool = False) -> None:
+    """Floor, four walls, a door and optionally the ceiling (background, or objects when `targets`).
+
+    Instance ids of the structure are drawn without touching the random stream, so `targets`
+    changes the labels only, never the geometry or colours.
+    """
     w, d, t = room.width, room.depth, 0.1
     floor = room.material(classes.NYU_FLOOR, [(160, 130, 100), (120, 120, 125), (180, 170, 150)], thing=False)
     wall = room.material(classes.NYU_WALL, _PAINT, thing=False)
-    room.prims.append(box(np.array([w / 2, d / 2, -t / 2]), np.array([w / 2 + t, d / 2 + t, t / 2]), floor))
+    room.add(box(np.array([w / 2, d / 2, -t / 2]), np.array([w / 2 + t, d / 2 + t, t / 2]), floor), targets)
     for center, half in (
         ([w / 2, -t / 2, height / 2], [w / 2 + t, t / 2, height / 2]),
         ([w / 2, d + t / 2, height / 2], [w / 2 + t, t / 2, height / 2]),
         ([-t / 2, d / 2, height / 2], [t / 2, d / 2, height / 2]),
         ([w + t / 2, d / 2, height / 2], [t / 2, d / 2, height / 2]),
     ):
-        room.prims.append(box(np.array(center), np.array(half), wall))
+        room.add(box(np.array(center), np.array(half), wall), targets)
     if ceiling:
         top = dataclasses.replace(wall, semantic=classes.NYU_CEILING)
         room.prims.append(box(np.array([w / 2, d / 2, height + t / 2]), np.array([w / 2 + t, d / 2 + t, t / 2]), top))
     door = room.material(classes.NYU_DOOR, _WOOD, thing=False)
     dx = room.rng.uniform(0.6, w - 0.6)
-    room.prims.append(box(np.array([dx, 0.015, 1.03]), np.array([0.45, 0.02, 1.03]), door))
+    room.add(box(np.array([dx, 0.015, 1.03]), np.array([0.45, 0.02, 1.03]), door), targets)
     room.floor.claim_disc(float(dx), 0.5, 0.5)  # keep the doorway clear
 
 
