@@ -10,6 +10,8 @@ node really uses. Plain Python and YAML: tested without `launch` or RViz.
 from __future__ import annotations
 
 import copy
+import hashlib
+import os
 import re
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -107,12 +109,20 @@ def rviz_config(template: dict, topics: NodeTopics) -> dict:
 
 
 def write_rviz_config(template_path: str | Path, topics: NodeTopics, output_path: str | Path | None = None) -> Path:
-    """Write the RViz config for `topics` (to a new temporary file unless `output_path`); return its path."""
+    """Write the RViz config for `topics` and return its path.
+
+    Without `output_path` the file goes to the temp folder under a name derived from its content, so
+    launches with the same arguments reuse one file and launching many times leaves no pile of them.
+    """
     template = yaml.safe_load(Path(template_path).read_text())
     text = yaml.safe_dump(rviz_config(template, topics), sort_keys=False, default_flow_style=False)
     if output_path is None:
-        with tempfile.NamedTemporaryFile("w", prefix="clickenhance_", suffix=".rviz", delete=False) as stream:
-            stream.write(text)
-            return Path(stream.name)
+        folder = Path(tempfile.gettempdir()) / "clickenhance_rviz"
+        folder.mkdir(exist_ok=True)
+        output_path = folder / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.rviz"
+        with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as stream:
+            stream.write(text)  # then renamed: a concurrent launch never reads half a file
+        os.replace(stream.name, output_path)
+        return output_path
     Path(output_path).write_text(text)
     return Path(output_path)

@@ -81,16 +81,15 @@ def test_generated_config_follows_namespace_and_cloud_topic(tmp_path: Path) -> N
     assert config["Window Geometry"] == template["Window Geometry"]  # only topics change
 
 
-def test_relative_cloud_topic_follows_the_namespace_and_temp_files_are_separate() -> None:
+def test_relative_cloud_topic_follows_the_namespace_and_temp_files_are_reused_per_config() -> None:
     first = write_rviz_config(TEMPLATE, node_topics("robot", "points"))
     second = write_rviz_config(TEMPLATE, node_topics("other"))
-    try:
-        assert first != second and first.suffix == ".rviz"
-        assert "PointCloud2:/robot/points" in shown_topics(yaml.safe_load(first.read_text()))
-        assert "PointCloud2:/other/cloud" in shown_topics(yaml.safe_load(second.read_text()))
-    finally:
-        first.unlink()
-        second.unlink()
+    assert first != second and first.suffix == ".rviz"
+    assert "PointCloud2:/robot/points" in shown_topics(yaml.safe_load(first.read_text()))
+    assert "PointCloud2:/other/cloud" in shown_topics(yaml.safe_load(second.read_text()))
+    before = sorted(first.parent.iterdir())
+    assert write_rviz_config(TEMPLATE, node_topics("robot", "points")) == first  # a relaunch adds no file
+    assert sorted(first.parent.iterdir()) == before
 
 
 def test_topic_parameters_of_the_params_file_are_followed(tmp_path: Path) -> None:
