@@ -74,14 +74,12 @@ class BaselineSession(InteractiveSession):
         """Ground flag of each voxel node, bool (V,)."""
         return self.voxel_graph.ground
 
-    def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
-        """Voxels geodesically nearer to a positive click than to any negative one, within reach."""
-        pos_nodes = np.unique(self.voxel_of[positive])
-        neg_nodes = np.unique(self.voxel_of[negative])
-        on_ground = bool(self.ground[self.voxel_of[positive[0]]])
-        reach = self.config.ground_max_radius if on_ground else self.config.max_radius
-        to_positive = self.voxel_graph.distance(pos_nodes, on_ground, reach)
-        to_negative = self.voxel_graph.distance(neg_nodes, on_ground, min(reach, self.config.negative_radius))
-        node_mask = np.isfinite(to_positive) & (to_positive < to_negative)
-        return node_mask[self.voxel_of]
+    def region(self, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+        """Points (bool (M,)) whose voxel is geodesically nearer to a positive click than to any negative one,
+        within reach; clicks are point indices, positives in click order (the first decides ground)."""
+        distances = self.voxel_graph.click_distances(self.voxel_of[positive], self.voxel_of[negative])
+        return distances.region()[self.voxel_of]
 
+    def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
+        """The geodesic region of the clicks (`region`)."""
+        return self.region(positive, negative)

@@ -89,10 +89,12 @@ def load_segmenter(args: argparse.Namespace, dataset: SceneDataset) -> tuple[Sup
             from clickenhance_model.segmenter import Segmenter  # torch and spconv only when needed
         except ImportError as error:
             raise ValueError(f"the learned segmenter cannot be imported ({error})") from error
-        options = {} if args.ground_gate is None else {"ground_gate": args.ground_gate}
+        options = {"domain": dataset.domain}  # the geodesic prior's graph preset, for prior_fusion networks
+        if args.ground_gate is not None:
+            options["ground_gate"] = args.ground_gate
         segmenter = Segmenter.load(args.checkpoint, args.device, **options)  # None: the shipped default model
         checkpoint = "shipped default" if args.checkpoint is None else str(args.checkpoint.resolve())
-        return segmenter, {"checkpoint": checkpoint, "device": args.device,
+        return segmenter, {"checkpoint": checkpoint, "device": args.device, "domain": dataset.domain,
                            "ground_gate": segmenter.options.ground_gate,
                            "trained_on": segmenter.extra.get("trained_on")}  # fmt: skip
     from clickenhance_model.baseline import BaselineSegmenter

@@ -19,6 +19,7 @@ from clickenhance_model.config import config_from_dict, config_to_dict, load_con
 
 ENCODINGS = ("dense", "sparse")
 GEODESIC_GRAPHS = ("off", "outdoor", "indoor")
+DOMAINS = ("outdoor", "indoor")  # kinds of cloud, one graph preset each
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,12 @@ class NetworkConfig:
         decoder_blocks: residual blocks per decoder level.
         use_cse: build and use the Click-Specific Encoder (ablation switch).
         embedding_dim: output size of the projection head used by the click loss.
+        prior_fusion: the network corrects a prior instead of segmenting from nothing: its
+            object logit is `prior_scale * (2 * region - 1) + network_gain * (network's logit)`,
+            where `region` is the training-free geodesic region of the same clicks (the
+            baseline's answer, from the scan graph of `input.geodesic_maps`) and both scalars
+            are learned. With gain 0 it is the baseline; training adds what the network knows.
+            Not in the paper (see the README). Needs `input.geodesic_maps`.
     """
 
     channels: tuple[int, ...] = (16, 32, 64, 96, 128)
@@ -99,6 +106,7 @@ class NetworkConfig:
     decoder_blocks: int = 1
     use_cse: bool = True
     embedding_dim: int = 16
+    prior_fusion: bool = False
 
     def __post_init__(self) -> None:
         """Check that the widths describe a buildable network."""
@@ -152,6 +160,11 @@ class ModelConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     loss: LossConfig = field(default_factory=LossConfig)
 
+    def __post_init__(self) -> None:
+        """Reject combinations the network cannot be built with."""
+        if self.network.prior_fusion and self.input.geodesic_maps == "off":
+            raise ValueError("network.prior_fusion needs input.geodesic_maps (the prior is the geodesic region)")
+
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> ModelConfig:
         """Build from a plain dict (e.g. a checkpoint's), rejecting unknown keys."""
@@ -181,15 +194,21 @@ class SegmenterConfig:
         max_range: points farther than this (metres) from the sensor origin are dropped like
             non-finite ones (never in a mask): a stray return at 1e17 m would otherwise blow up
             the voxel grid. 1 km is beyond every LiDAR and RGB-D camera.
+        domain: the kind of cloud, "outdoor" (LiDAR) or "indoor" (RGB-D); for networks with
+            `prior_fusion` it picks the graph preset of the geodesic prior (the baseline's, see
+            `inference.voxel_graph.PRESETS`). Other networks ignore it.
     """
 
     snap_distance: float = 0.5
     threshold: float = 0.5
     ground_gate: bool = True
     max_range: float = 1000.0
+    domain: str = "outdoor"
 
     def __post_init__(self) -> None:
         """Check ranges."""
+        if self.domain not in DOMAINS:
+            raise ValueError(f"domain must be one of {DOMAINS}, got {self.domain!r}")
         if not self.snap_distance >= 0:
             raise ValueError(f"snap_distance must be >= 0 metres, got {self.snap_distance}")
         if not 0.0 < self.threshold < 1.0:

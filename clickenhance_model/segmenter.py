@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from clickenhance_model.baseline import BaselineSession
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.config import config_from_dict
 from clickenhance_model.errors import CheckpointError
 from clickenhance_model.inference.network_input import collate, encode_crop
 from clickenhance_model.inference.session import InteractiveSession
-from clickenhance_model.inference.voxel_graph import scan_graph
+from clickenhance_model.inference.voxel_graph import PRESETS, scan_graph
 from clickenhance_model.inference.voxel_grid import voxelize
 from clickenhance_model.model_config import ModelConfig, SegmenterConfig
 from clickenhance_model.spconv_backend import resolve_device
@@ -99,27 +100,66 @@ class Segmenter:
 
     def predict(self, sample: dict) -> np.ndarray:
         """Object mask (bool) over the voxels of one sample from `encode_crop`/`prepare_sample`."""
+        return self.object_logit(sample) > self.logit_threshold
+
+    @property
+    def logit_threshold(self) -> float:
+        """The object logit above which a voxel or point is object (the `threshold` probability's logit)."""
+        threshold = self.options.threshold
+        return float(np.log(threshold / (1.0 - threshold)))
+
+    def prior_logit(self, prior: np.ndarray) -> np.ndarray:
+        """Object logit (float32) of a `prior_fusion` network where it sees nothing but the prior (0/1 per point)."""
+        with torch.inference_mode():
+            return self.model.prior_logit(torch.as_tensor(prior, dtype=torch.float32)).cpu().numpy()
+
+    def object_logit(self, sample: dict, point_prior: np.ndarray | None = None, point_voxel: np.ndarray | None = None
+                     ) -> np.ndarray:  # fmt: skip
+        """Object logit (float32) of each crop voxel of `sample`, or of each point with a prior given per point.
+
+        `point_prior` (0/1 per point) and `point_voxel` (crop voxel of each point) fuse the
+        network's voxel logits with a prior finer than its voxels (a `prior_fusion` network
+        whose prior comes from another graph preset); then one logit per point is returned.
+        """
         was_training = self.model.training
         self.model.eval()
         try:
             with torch.inference_mode():
-                logits, _ = self.model(collate([sample], self.device), embeddings=False)  # [V, 2]
-                probability = torch.softmax(logits, dim=1)[:, 1]  # [V]
-                return (probability > self.options.threshold).cpu().numpy()
+                batch = collate([sample], self.device)
+                if point_prior is None:
+                    logits, _ = self.model(batch, embeddings=False)  # [V, 2], fused with sample["prior"] if any
+                else:
+                    network, _ = self.model(batch, embeddings=False, fuse=False)  # [V, 2]
+                    prior = torch.as_tensor(point_prior, dtype=torch.float32, device=self.device)  # [M]
+                    logits = self.model.fuse(network[torch.as_tensor(point_voxel, device=self.device)], prior)
+                return (logits[:, 1] - logits[:, 0]).float().cpu().numpy()
         finally:
             self.model.train(was_training)
 
 
 class ModelSession(InteractiveSession):
-    """Clicks on one object of one cloud, segmented by a `Segmenter` (see `InteractiveSession`)."""
+    """Clicks on one object of one cloud, segmented by a `Segmenter` (see `InteractiveSession`).
+
+    A `prior_fusion` network corrects the geodesic region of the clicks. When the session's
+    `domain` preset is the network's own graph (same settings, same voxels), that region comes
+    with the network input; otherwise (an indoor cloud for a network whose maps use the outdoor
+    graph) the session builds the preset's graph on its own voxels and fuses per point.
+    """
 
     def __init__(self, segmenter: Segmenter, xyz: np.ndarray, rgb: np.ndarray | None = None):
         options = segmenter.options
         super().__init__(xyz, rgb, snap_distance=options.snap_distance, max_range=options.max_range)
         self.segmenter = segmenter
-        self.grid = voxelize(self.xyz, self.rgb, segmenter.config.input.voxel_size)  # cached per cloud
-        self.graph = scan_graph(self.grid, segmenter.config)  # cached per cloud; None without geodesic maps
+        config = segmenter.config
+        self.grid = voxelize(self.xyz, self.rgb, config.input.voxel_size)  # cached per cloud
+        self.graph = scan_graph(self.grid, config)  # cached per cloud; None without geodesic maps
         self.last_crop_voxels = 0  # voxels fed to the network by the latest click
+        self.prior: BaselineSession | None = None  # the domain's geodesic prior, when not the network's graph
+        preset = PRESETS[options.domain]
+        graph_config = None if self.graph is None else self.graph.config
+        own_graph = preset == graph_config and preset.voxel_size == config.input.voxel_size
+        if config.network.prior_fusion and not own_graph:
+            self.prior = BaselineSession(self.xyz, config=preset, snap_distance=options.snap_distance)
 
     def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
         """Crop + encode around the clicks, run the network, map voxel labels back to the points."""
@@ -127,18 +167,28 @@ class ModelSession(InteractiveSession):
             self.grid, self.xyz[positive], self.xyz[negative], self.xyz[current], self.segmenter.config, self.graph
         )
         crop = sample["crop"].numpy()
-        voxel_mask = np.zeros(len(self.grid), dtype=bool)  # voxels outside the crop are background
-        voxel_mask[crop] = self.segmenter.predict(sample) & self._ground_gate(crop, positive)
         self.last_crop_voxels = len(crop)
-        return voxel_mask[self.grid.point_to_voxel]
+        gate = self._ground_gate(positive)
+        if self.prior is None:
+            voxel_mask = np.zeros(len(self.grid), dtype=bool)  # voxels outside the crop are background
+            voxel_mask[crop] = self.segmenter.predict(sample)
+            return (voxel_mask & gate)[self.grid.point_to_voxel]
+        region = self.prior.region(positive, negative)  # [M] the domain preset's geodesic region
+        lookup = np.full(len(self.grid), -1, dtype=np.int64)  # grid voxel -> crop voxel
+        lookup[crop] = np.arange(len(crop))
+        crop_voxel = lookup[self.grid.point_to_voxel]  # [M]
+        inside = np.flatnonzero(crop_voxel >= 0)
+        logit = self.segmenter.prior_logit(region)  # outside the crop: the prior alone
+        logit[inside] = self.segmenter.object_logit(sample, region[inside], crop_voxel[inside])
+        return (logit > self.segmenter.logit_threshold) & gate[self.grid.point_to_voxel]
 
-    def _ground_gate(self, crop: np.ndarray, positive: np.ndarray) -> np.ndarray | bool:
-        """Crop voxels the object may hold under the `ground_gate` option (True: every voxel).
+    def _ground_gate(self, positive: np.ndarray) -> np.ndarray:
+        """Grid voxels the object may hold under the `ground_gate` option (all True when it is off).
 
         It reads the ground of the scan graph the geodesic click maps use; networks without
         those maps have no graph and are not gated.
         """
         if not self.segmenter.options.ground_gate or self.graph is None:
-            return True
+            return np.ones(len(self.grid), dtype=bool)
         nodes = self.graph.nodes_near(self.xyz[positive], self.graph.config.max_edge)
-        return self.graph.ground_gate(nodes)[crop]
+        return self.graph.ground_gate(nodes)

@@ -31,6 +31,7 @@ from clickenhance_model.model_config import ModelConfig, NetworkConfig
 from clickenhance_model.spconv_backend import spconv, use_convolution_algorithm
 
 SparseTensor = spconv.SparseConvTensor
+PRIOR_SCALE_INIT = 4.0  # object logit of the geodesic prior alone (probability 0.98 in, 0.02 out)
 
 
 def _norm(channels: int) -> nn.BatchNorm1d:
@@ -132,6 +133,9 @@ class ClickEnhanceNet(nn.Module):
         self._convolutions_on_cuda: bool | None = None  # device the spconv algorithms were last chosen for
         self._build_encoders(config.network)
         self._build_decoder(config.network)
+        if config.network.prior_fusion:  # see NetworkConfig.prior_fusion: starts as the geodesic prior alone
+            self.prior_scale = nn.Parameter(torch.tensor(PRIOR_SCALE_INIT))
+            self.network_gain = nn.Parameter(torch.tensor(0.0))
 
     def _build_encoders(self, net: NetworkConfig) -> None:
         """Main encoder, CSE and the joint stride-2 convolutions between levels."""
@@ -206,11 +210,33 @@ class ClickEnhanceNet(nn.Module):
             x = self.decoder[lv](self.merge[lv](x))  # [Nl, Cl]
         return x.features
 
-    def forward(self, batch: dict, embeddings: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits [V, 2] (background, object) and L2-normalised embeddings [V, D] (None if not asked)."""
+    def fuse(self, logits: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+        """Logits [V, 2] of the network's correction of the geodesic prior (0/1 per voxel or point, [V]).
+
+        Object logit `prior_scale * (2 prior - 1) + network_gain * (object - background logit)`,
+        returned as the pair (-half, +half) so that softmax gives its sigmoid.
+        """
+        network = (logits[:, 1] - logits[:, 0]).float()  # [V]
+        half = 0.5 * (self.prior_logit(prior) + self.network_gain * network)  # [V]
+        return torch.stack([-half, half], dim=1)
+
+    def prior_logit(self, prior: torch.Tensor) -> torch.Tensor:
+        """The prior's share of the fused object logit: `prior_scale * (2 prior - 1)`, [V]."""
+        return self.prior_scale.to(prior.device) * (2.0 * prior.float() - 1.0)
+
+    def forward(
+        self, batch: dict, embeddings: bool = True, fuse: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits [V, 2] (background, object) and L2-normalised embeddings [V, D] (None if not asked).
+
+        With `network.prior_fusion` the logits are fused with `batch["prior"]` (see `fuse`)
+        unless `fuse` is False (the network's own logits, for a prior given per point).
+        """
         main_levels, _ = self.encode(batch)
         features = self.decode(main_levels)  # [V, C0]
         logits = self.seg_head(features)  # [V, 2]
+        if fuse and self.config.network.prior_fusion:
+            logits = self.fuse(logits, batch["prior"])
         if not embeddings:
             return logits, None
         return logits, F.normalize(self.projection_head(features), dim=1)  # [V, D]

@@ -14,6 +14,7 @@ from rclpy.node import Node
 
 METHODS = ("auto", "model", "baseline")
 RELIABILITIES = ("reliable", "best_effort")
+DOMAINS = ("outdoor", "indoor")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class NodeParameters:
     crop_radius: float = -1.0
     snap_distance: float = 0.5
     ground_gate: bool = True
+    domain: str = "outdoor"
     segment_cache_clouds: int = 2
     cloud_topic: str = "cloud"
     cloud_reliability: str = "reliable"
@@ -50,6 +52,8 @@ class NodeParameters:
         """Reject values the descriptors cannot express (choices)."""
         if self.method not in METHODS:
             raise ValueError(f"parameter 'method' must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.domain not in DOMAINS:
+            raise ValueError(f"parameter 'domain' must be one of {', '.join(DOMAINS)}, got {self.domain!r}")
         if self.cloud_reliability not in RELIABILITIES:
             raise ValueError(f"parameter 'cloud_reliability' must be one of {', '.join(RELIABILITIES)}, "
                              f"got {self.cloud_reliability!r}")
@@ -84,6 +88,9 @@ SPECS: dict[str, tuple[str, dict]] = {
                       _float_range(0.01, 20.0)),
     "ground_gate": ("Model with geodesic click maps: keep road/floor voxels out of an object clicked off the "
                     "ground, until a positive click lands on the ground.", {}),
+    "domain": ("Kind of cloud: 'outdoor' (LiDAR) or 'indoor' (RGB-D camera, room scans); picks the geodesic "
+               "graph preset of the baseline and of the model's prior (voxel size, edge length, reach).",
+               {"additional_constraints": "one of: outdoor, indoor"}),
     "segment_cache_clouds": ("Clouds whose sessions (voxels, KD-tree, voxel graph) ~/segment keeps, so a caller "
                              "resending one of them with new clicks pays only for the clicks; each 120k-point "
                              "cloud holds some tens of MB.", _int_range(1, 64)),

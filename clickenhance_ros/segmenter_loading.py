@@ -65,22 +65,24 @@ def load_configured_segmenter(params: NodeParameters) -> LoadedSegmenter:
     method, reason = resolve_method(params)
     if method == "baseline":
         from clickenhance_model.baseline import BaselineSegmenter
-        from clickenhance_model.inference.voxel_graph import OUTDOOR
+        from clickenhance_model.inference.voxel_graph import PRESETS
 
         overrides: dict[str, float] = {}
         if params.voxel_size > 0:
             overrides["voxel_size"] = params.voxel_size
         if params.crop_radius >= 0:  # the baseline's reach from a positive click; 0 = unlimited
             overrides["max_radius"] = params.crop_radius if params.crop_radius > 0 else float("inf")
-        segmenter = BaselineSegmenter(dataclasses.replace(OUTDOOR, **overrides))
+        segmenter = BaselineSegmenter(dataclasses.replace(PRESETS[params.domain], **overrides))
         config = segmenter.config
         description = (f"segmenter: training-free BASELINE (geodesic region growing), not the learned model "
-                       f"[{reason}]; voxel {config.voxel_size} m, reach {config.max_radius} m")
+                       f"[{reason}]; {params.domain} preset, voxel {config.voxel_size} m, reach {config.max_radius} m")
         return LoadedSegmenter(segmenter, "baseline", "cpu", description)
-    segmenter = load_segmenter("model", params.checkpoint or None, params.device, ground_gate=params.ground_gate)
+    segmenter = load_segmenter("model", params.checkpoint or None, params.device, ground_gate=params.ground_gate,
+                               domain=params.domain)
     refuse_input_overrides(segmenter.config.input, params)
     source = params.checkpoint or "the shipped default"
     inputs = segmenter.config.input
     description = (f"segmenter: learned ClickEnhance model from {source} [{reason}]; voxel {inputs.voxel_size} m, "
-                   f"crop radius {inputs.crop_radius} m, ground gate {'on' if params.ground_gate else 'off'}")
+                   f"crop radius {inputs.crop_radius} m, ground gate {'on' if params.ground_gate else 'off'}, "
+                   f"{params.domain} clouds")
     return LoadedSegmenter(segmenter, "model", str(segmenter.device), description)

@@ -129,13 +129,13 @@ def car_on_a_road() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def test_geodesic_maps_follow_the_object_and_stop_at_gaps_and_the_road() -> None:
-    from clickenhance_model.inference.click_encoding import geodesic_click_maps
+    from clickenhance_model.inference.click_encoding import geodesic_click_features
     from clickenhance_model.inference.voxel_graph import OUTDOOR, VoxelGraph
 
     points, on_car, on_wall = car_on_a_road()
     graph = VoxelGraph(points, OUTDOOR)
     click = np.array([[-1.5, 0.0, 1.5]])
-    maps = geodesic_click_maps(graph, click, None)
+    maps, region = geodesic_click_features(graph, click, None)
     assert maps.shape == (len(points), 2) and maps.dtype == np.float32
     assert ((maps >= 0) & (maps <= 1)).all()
     assert (maps[:, 1] == EMPTY_MAP_VALUE).all()  # no negative click
@@ -148,13 +148,20 @@ def test_geodesic_maps_follow_the_object_and_stop_at_gaps_and_the_road() -> None
     assert (maps[top, 0] >= euclidean - 1e-6).all()  # a path is never shorter than the straight line
     assert (maps[top, 0] <= 1.1 * euclidean + 0.02).all()  # and on a flat face barely longer
     negative = np.array([[1.9, 0.0, 1.5]])
-    both = geodesic_click_maps(graph, click, negative)
+    both, split = geodesic_click_features(graph, click, negative)
     np.testing.assert_array_equal(both[:, 0], maps[:, 0])
     assert both[on_car, 1].min() == 0.0 and (both[on_wall, 1] == 1).all()
-    outside = geodesic_click_maps(graph, click, np.array([[30.0, 0.0, 1.0]]))  # 20 m from any point
+    outside, same_region = geodesic_click_features(graph, click, np.array([[30.0, 0.0, 1.0]]))  # 20 m from any point
     np.testing.assert_array_equal(outside, maps)
+    np.testing.assert_array_equal(same_region, region)
     some = np.flatnonzero(on_wall | on_car)
-    np.testing.assert_array_equal(geodesic_click_maps(graph, click, negative, some), both[some])  # read at a crop
+    at_crop = geodesic_click_features(graph, click, negative, some)  # read at a crop
+    np.testing.assert_array_equal(at_crop[0], both[some])
+    np.testing.assert_array_equal(at_crop[1], split[some])
+    # the region is the baseline's rule: the car (and only the car) for one click on it; a negative click
+    # at its far end takes the car's far half
+    assert region.dtype == bool and region[on_car].all() and not region[~on_car].any()
+    assert split[on_car & (points[:, 0] < -1.0)].all() and not split[on_car & (points[:, 0] > 1.0)].any()
 
 
 def test_ground_gate_drops_the_road_for_an_object_clicked_off_it_only() -> None:
@@ -180,7 +187,7 @@ def test_scan_graph_maps_match_the_per_crop_graph_except_at_the_crop_border() ->
     islands there (and a path may leave the crop and come back); on this scene that is under 1%
     of the crop. Dense LiDAR at 0.2 m voxels, as the network sees it.
     """
-    from clickenhance_model.inference.click_encoding import geodesic_click_maps
+    from clickenhance_model.inference.click_encoding import geodesic_click_features
     from clickenhance_model.inference.crop import select_crop
     from clickenhance_model.inference.voxel_graph import OUTDOOR, VoxelGraph
     from clickenhance_model.inference.voxel_grid import voxelize
@@ -199,8 +206,8 @@ def test_scan_graph_maps_match_the_per_crop_graph_except_at_the_crop_border() ->
         near = np.flatnonzero((scan.instance != object_id) & (np.linalg.norm(scan.xyz - positive[0], axis=1) < 3))
         negative = scan.xyz[rng.choice(near, 1)].astype(np.float64)
         crop = select_crop(grid.centroids, positive, radius, 0)
-        per_crop = geodesic_click_maps(VoxelGraph(grid.centroids[crop], OUTDOOR), positive, negative)
-        from_scan = geodesic_click_maps(graph, positive, negative, crop)
+        per_crop = geodesic_click_features(VoxelGraph(grid.centroids[crop], OUTDOOR), positive, negative)[0]
+        from_scan = geodesic_click_features(graph, positive, negative, crop)[0]
         differ = np.abs(per_crop - from_scan).max(axis=1) > 1e-6
         depth = radius - np.linalg.norm(grid.centroids[crop][:, None] - positive[None], axis=2).min(axis=1)
         assert not differ[depth > 2 * OUTDOOR.max_edge].any() and differ.mean() < 0.01

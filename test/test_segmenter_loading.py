@@ -70,6 +70,17 @@ def test_auto_with_a_checkpoint_is_the_model_and_refuses_other_input_settings(ti
             load_configured_segmenter(NodeParameters(checkpoint=str(tiny_checkpoint), device="cpu", **changed))
 
 
+def test_domain_picks_the_graph_preset_of_baseline_and_model(tiny_checkpoint: Path) -> None:
+    from clickenhance_model.inference.voxel_graph import INDOOR
+
+    baseline = load_configured_segmenter(NodeParameters(method="baseline", domain="indoor"))
+    assert baseline.segmenter.config == INDOOR and "indoor preset" in baseline.description
+    model = load_configured_segmenter(NodeParameters(checkpoint=str(tiny_checkpoint), device="cpu", domain="indoor"))
+    assert model.segmenter.options.domain == "indoor" and "indoor clouds" in model.description
+    with pytest.raises(ValueError, match="parameter 'domain' must be one of outdoor, indoor"):
+        NodeParameters(domain="underwater")
+
+
 def test_model_without_weights_raises_checkpoint_error(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         load_configured_segmenter(NodeParameters(method="model", checkpoint=str(tmp_path / "absent.pt")))

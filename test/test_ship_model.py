@@ -271,6 +271,15 @@ def test_rule_refuses_a_model_that_loses_one_real_set(tmp_path: Path, losing_set
                if s != losing_set)
 
 
+@pytest.mark.parametrize(("model_iou", "ships"), [(0.996, True), (0.994, False)])
+def test_rule_at_one_click_per_object_needs_only_the_higher_iou(tmp_path: Path, model_iou: float,
+                                                                ships: bool) -> None:  # fmt: skip
+    # the real indoor region: the baseline needs one click per object, so no model can need fewer
+    results = _write_fake_runs(tmp_path, {"indoor": ((1.0, model_iou, 0), (1.0, 0.994, 0))})
+    assert ship_model.set_verdict("indoor", results, 20)[0] is ships
+    assert ship_model.verdict(results, 20)[0] is ships
+
+
 def test_card_tables_show_every_set_and_class(tmp_path: Path) -> None:
     results = _write_fake_runs(tmp_path, {"stuff": ((3.0, 0.8, 1), (3.5, 0.7, 2))})
     results["stuff"]["model"]["per_class"] = {"pole": _fake_results(3.0, 0.8, 1)["summary"]}

@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from clickenhance_model.checkpoint import load_checkpoint
+from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.errors import CheckpointError
 from clickenhance_model.evaluation.protocol import ProtocolSettings, evaluate_scene
 from clickenhance_model.inference.network_input import collate, encode_crop
@@ -35,6 +35,7 @@ from clickenhance_model.training.optimization import build_optimizer, build_sche
 from clickenhance_model.training.sampling import epoch_rng, sample_objects
 from clickenhance_model.training.step import train_step
 from clickenhance_model.training.synthetic import ensure_generated, generation_workers
+from clickenhance_model.unet import PRIOR_SCALE_INIT, ClickEnhanceNet
 
 CPU = ProcessContext(0, 1, torch.device("cpu"))
 
@@ -229,6 +230,25 @@ def test_init_from_adds_geodesic_maps_without_changing_the_output(scenes_root: P
     back = TrainingRun(tiny_config(scenes_root), tmp_path / "narrow", CPU, show_progress=False)
     with pytest.raises(CheckpointError, match="input channels"):
         back.initialise_from(tmp_path / "geodesic" / "last.pt")
+
+
+def test_init_from_a_checkpoint_without_prior_fusion_starts_at_the_prior(scenes_root: Path, tmp_path: Path) -> None:
+    config = tiny_config(scenes_root)
+    geodesic_input = dataclasses.replace(config.model.input, geodesic_maps="outdoor")
+    plain_model = dataclasses.replace(config.model, input=geodesic_input)
+    fused_model = dataclasses.replace(plain_model, network=dataclasses.replace(plain_model.network, prior_fusion=True))
+    plain = ClickEnhanceNet(plain_model)
+    save_checkpoint(tmp_path / "plain.pt", plain, plain_model)
+    run = TrainingRun(dataclasses.replace(config, model=fused_model), tmp_path / "fused", CPU, show_progress=False)
+    run.initialise_from(tmp_path / "plain.pt")
+    assert run.model.prior_scale.item() == PRIOR_SCALE_INIT and run.model.network_gain.item() == 0.0
+    for name, value in plain.state_dict().items():
+        torch.testing.assert_close(run.model.state_dict()[name], value)
+    run.save("last.pt")
+    assert load_checkpoint(tmp_path / "fused" / "last.pt")[1].network.prior_fusion
+    back = TrainingRun(dataclasses.replace(config, model=plain_model), tmp_path / "back", CPU, show_progress=False)
+    with pytest.raises(CheckpointError, match="prior_fusion"):
+        back.initialise_from(tmp_path / "fused" / "last.pt")
 
 
 def test_refuses_to_start_over_or_change_settings_of_a_run(scenes_root: Path, tmp_path: Path, capsys) -> None:

@@ -15,7 +15,7 @@ the crop), all float32 with values in [0, 1]:
 
 `encode_clicks` picks the variant named by the config's `encoding` option.
 
-`geodesic_click_maps` (an option of this project, `input.geodesic_maps`, not in the paper)
+`geodesic_click_features` (an option of this project, `input.geodesic_maps`, not in the paper)
 adds the distance to the nearest positive / negative click measured along the voxel graph
 of the whole scan (`voxel_graph.VoxelGraph`, the baseline's graph, built once per cloud),
 read at the crop's voxels: it grows along a car's surface and jumps neither gaps nor the
@@ -117,24 +117,31 @@ def encode_clicks(
     raise ValueError(f"unknown click encoding {encoding!r}; expected 'dense' or 'sparse'")
 
 
-def geodesic_click_maps(
+def geodesic_click_features(
     graph: VoxelGraph, positive_xyz: np.ndarray, negative_xyz: np.ndarray | None, nodes: np.ndarray | None = None
-) -> np.ndarray:
-    """Geodesic distance to the nearest positive / negative click along `graph`, float32 (V, 2) in [0, 1].
+) -> tuple[np.ndarray, np.ndarray]:
+    """Geodesic click maps, float32 (V, 2) in [0, 1], and the geodesic region, bool (V,), along `graph`.
 
-    `graph` is the scan's graph (built once per cloud); the maps are read at its `nodes`
-    (the crop's voxel ids; None: every node). Distances are divided by the graph settings'
-    `max_radius` (so a value means the same metres in every crop) and clipped to 1; nodes the
-    clicks cannot reach, and every node when there is no click of a kind, get 1. A click
-    farther than `max_edge` from every node is no graph source: its nearest node would be a
-    wrong one. Off-ground objects pay the ground penalty, so a car's map does not spread over
-    the road. Each Dijkstra run stops at `max_radius`, so a click costs what its reach holds.
+    `graph` is the scan's graph (built once per cloud); both are read at its `nodes` (the
+    crop's voxel ids; None: every node).
+
+    Maps: the distance to the nearest positive / negative click divided by the graph
+    settings' `max_radius` (so a value means the same metres in every crop) and clipped to
+    1; nodes the clicks cannot reach, and every node when there is no click of a kind, get 1.
+
+    Region: the training-free baseline's answer on these clicks (`VoxelGraph.click_distances`
+    and `ClickDistances.region`): the prior a network with `network.prior_fusion` corrects.
+
+    A click farther than `max_edge` from every node is no graph source: its nearest node
+    would be a wrong one. Off-ground objects pay the ground penalty, so a car's map does not
+    spread over the road. Each Dijkstra run stops at its reach, so a click costs what its reach holds.
     """
     config = graph.config
-    positive = graph.nodes_near(_as_clicks(positive_xyz), config.max_edge)
+    positive = graph.nodes_near(_as_clicks(positive_xyz), config.max_edge)  # click order: the first decides ground
     negative = graph.nodes_near(_as_clicks(negative_xyz), config.max_edge)
-    on_ground = bool(graph.ground[positive[0]]) if len(positive) else False  # the first positive click decides
-    maps = np.stack([graph.distance(n, on_ground, config.max_radius) for n in (positive, negative)], axis=1)  # [V, 2]
+    distances = graph.click_distances(positive, negative)
+    maps = np.stack([distances.to_positive, distances.to_negative], axis=1)  # [V, 2], inf: unreached
+    region = distances.region()  # [V]
     if nodes is not None:
-        maps = maps[nodes]  # inf: unreached
-    return np.minimum(maps / config.max_radius, 1.0).astype(np.float32)
+        maps, region = maps[nodes], region[nodes]
+    return np.minimum(maps / config.max_radius, 1.0).astype(np.float32), region

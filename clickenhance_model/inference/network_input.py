@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from clickenhance_model.errors import ClickError, CloudError
-from clickenhance_model.inference.click_encoding import encode_clicks, geodesic_click_maps
+from clickenhance_model.inference.click_encoding import encode_clicks, geodesic_click_features
 from clickenhance_model.inference.cloud import validate_cloud
 from clickenhance_model.inference.crop import select_crop, spconv_coords
 from clickenhance_model.inference.voxel_graph import VoxelGraph, scan_graph
@@ -74,7 +74,9 @@ def encode_crop(
     Returns a dict of CPU tensors: "features" float32 [V, 8] ([V, 10] with geodesic maps),
     "cse_features" float32 [V, 4], "coords" int32 [V, 3], "crop" int64 [V] (voxel ids in
     `grid`), "anchor" (crop voxel of the latest positive click), "current" (crop voxel of
-    the latest click), and "spatial_shape" (list of 3 ints). `current_xyz` None means the latest positive click.
+    the latest click), "spatial_shape" (list of 3 ints) and, for networks with `prior_fusion`,
+    "prior" float32 [V] (1 where the training-free geodesic region holds the voxel).
+    `current_xyz` None means the latest positive click.
     `graph` is `scan_graph(grid, config)`, built once per grid by the caller; None builds it here (one-off samples).
     """
     positive, negative, current = _check_clicks(positive_xyz, negative_xyz, current_xyz)
@@ -86,9 +88,11 @@ def encode_crop(
     maps, current_map = encode_clicks(points, positive, negative, current, cfg.encoding, cfg.sparse_cube_size)
     xyz = ((points - positive[0]) / cfg.coord_scale).astype(np.float32)  # [V, 3]
     features = [xyz, grid.colors[crop], maps]
+    region = None
     if cfg.geodesic_maps != "off":
         graph = scan_graph(grid, config) if graph is None else graph
-        features.append(geodesic_click_maps(graph, positive, negative, crop))
+        geodesic_maps, region = geodesic_click_features(graph, positive, negative, crop)
+        features.append(geodesic_maps)
     features = np.concatenate(features, axis=1)  # [V, 8 or 10]
     cse_features = np.concatenate([xyz, current_map], axis=1)  # [V, 4]
     coords, shape = spconv_coords(grid.coords[crop], config.network.levels)
@@ -96,7 +100,7 @@ def encode_crop(
     def nearest(position: np.ndarray) -> int:
         return int(np.argmin(((points - position) ** 2).sum(axis=1)))
 
-    return {
+    sample = {
         "features": torch.from_numpy(features),
         "cse_features": torch.from_numpy(cse_features),
         "coords": torch.from_numpy(coords),
@@ -105,6 +109,9 @@ def encode_crop(
         "current": nearest(current),
         "spatial_shape": shape,
     }
+    if config.network.prior_fusion:
+        sample["prior"] = torch.from_numpy(region.astype(np.float32))  # [V] the geodesic region, 0/1
+    return sample
 
 
 def prepare_sample(
@@ -147,7 +154,8 @@ def collate(samples: Sequence[dict], device: str | torch.device = "cpu") -> dict
 
     Returns "features" [V, 8], "cse_features" [V, 4], "indices" int32 [V, 4] (batch index,
     x, y, z), "batch_index" int64 [V], "spatial_shape", "batch_size", "anchor" / "current"
-    int64 [B] (voxel rows in the batch) and "labels" int64 [V] when every sample has labels.
+    int64 [B] (voxel rows in the batch), and "prior" float32 [V] / "labels" int64 [V] when
+    every sample has them.
     """
     if not samples:
         raise ValueError("collate needs at least one sample")
@@ -166,6 +174,8 @@ def collate(samples: Sequence[dict], device: str | torch.device = "cpu") -> dict
         "anchor": torch.tensor([s["anchor"] + o for s, o in zip(samples, offsets, strict=False)]).to(device),
         "current": torch.tensor([s["current"] + o for s, o in zip(samples, offsets, strict=False)]).to(device),
     }
+    if all("prior" in s for s in samples):
+        batch["prior"] = torch.cat([s["prior"] for s in samples]).to(device)  # [V]
     if all("labels" in s for s in samples):
         batch["labels"] = torch.cat([s["labels"] for s in samples]).to(device)  # [V]
     return batch

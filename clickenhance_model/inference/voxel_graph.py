@@ -89,7 +89,6 @@ INDOOR = GraphConfig(  # untuned guess for RGB-D scans (ScanNet, S3DIS): no indo
 PRESETS = {"outdoor": OUTDOOR, "indoor": INDOOR}
 
 
-
 class VoxelGraph:
     """The graph of one set of nodes (voxel centroids, float64 (V, 3)), built in the constructor."""
 
@@ -146,6 +145,38 @@ class VoxelGraph:
     def distance(self, sources: np.ndarray, on_ground: bool, limit: float) -> np.ndarray:
         """Geodesic distance (float64 (V,)) from each node to the nearest source node; inf beyond `limit`."""
         return geodesic_distance(self.costs(on_ground), np.unique(sources), limit)
+
+    def click_distances(self, positive: np.ndarray, negative: np.ndarray) -> ClickDistances:
+        """Geodesic distances of every node to the positive and to the negative click nodes (two Dijkstra runs).
+
+        The first positive click decides whether the object is the ground. Positive distances
+        are exact up to the object's reach (`max_radius`, or `ground_max_radius` on the
+        ground), negative ones up to the larger of `max_radius` and the negative reach; both
+        are inf beyond. `positive` is in click order (node ids, repeats allowed). One call
+        serves the click maps and the region rule (`ClickDistances.region`).
+        """
+        config = self.config
+        on_ground = bool(self.ground[positive[0]]) if len(positive) else False
+        reach = config.ground_max_radius if on_ground else config.max_radius
+        negative_reach = min(reach, config.negative_radius)
+        to_positive = self.distance(positive, on_ground, reach)
+        to_negative = self.distance(negative, on_ground, max(config.max_radius, negative_reach))
+        return ClickDistances(to_positive, to_negative, negative_reach)
+
+
+@dataclass(frozen=True)
+class ClickDistances:
+    """Geodesic distances (float64 (V,), metres, inf beyond reach) of the graph's nodes to the clicks."""
+
+    to_positive: np.ndarray
+    to_negative: np.ndarray
+    negative_reach: float  # a negative click claims nodes only this far along the graph
+
+    def region(self) -> np.ndarray:
+        """The training-free rule (bool (V,)): nodes within reach of a positive click and nearer to it than
+        to every negative click within the negative reach."""
+        to_negative = np.where(self.to_negative <= self.negative_reach, self.to_negative, np.inf)
+        return np.isfinite(self.to_positive) & (self.to_positive < to_negative)
 
 
 def scan_graph(grid: VoxelGrid, config: ModelConfig) -> VoxelGraph | None:

@@ -12,6 +12,7 @@ the seed and the step alone).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -132,10 +133,13 @@ class TrainingRun:
 
         A checkpoint without geodesic maps may start a run with them: the stem's weights for
         the two new input channels start at zero, so the first step computes what the
-        checkpoint computed and training learns how much to use them.
+        checkpoint computed and training learns how much to use them. Likewise a checkpoint
+        without `network.prior_fusion` may start a run with it: the fusion starts as the prior
+        alone (gain 0 on the network), and training learns how much of the network to add.
         """
         state_dict, model_config, _ = load_checkpoint(path, self.context.device)
-        if model_config.network != self.config.model.network:
+        network = self.config.model.network
+        if dataclasses.replace(model_config.network, prior_fusion=network.prior_fusion) != network:
             raise CheckpointError(f"{path}: init_from holds another network ({model_config.network}); "
                                   "set model.network to that checkpoint's network")  # fmt: skip
         old, new = model_config.input.main_features, self.config.model.input.main_features
@@ -145,6 +149,11 @@ class TrainingRun:
                                       "a run may add geodesic maps to a checkpoint, not drop them")  # fmt: skip
             weight = state_dict["stem.conv.weight"]  # [C0, 3, 3, 3, in]
             state_dict["stem.conv.weight"] = torch.cat([weight, weight.new_zeros(*weight.shape[:-1], new - old)], -1)
+        if network.prior_fusion and not model_config.network.prior_fusion:  # the fusion scalars start at their init
+            fusion = {name: getattr(self.model, name).data for name in ("prior_scale", "network_gain")}
+            state_dict = {**state_dict, **fusion}
+        elif model_config.network.prior_fusion and not network.prior_fusion:
+            raise CheckpointError(f"{path}: init_from corrects a geodesic prior (network.prior_fusion), this run not")
         self.model.load_state_dict(state_dict)
 
     # ------------------------------------------------------------------- training

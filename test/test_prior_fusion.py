@@ -1,0 +1,147 @@
+"""A `prior_fusion` network corrects the training-free geodesic region of the clicks.
+
+With its network gain at 0 it answers exactly what the baseline answers (outdoors from the
+network's own graph, indoors from the indoor preset's finer graph, per point); its logit is
+`prior_scale * (2 region - 1) + network_gain * network logit`; a run may start it from a
+checkpoint without the fusion (test_training.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from clickenhance_model.baseline import BaselineSegmenter
+from clickenhance_model.inference.network_input import collate, encode_crop
+from clickenhance_model.inference.voxel_grid import voxelize
+from clickenhance_model.model_config import InputConfig, ModelConfig, NetworkConfig
+from clickenhance_model.segmenter import Segmenter
+from clickenhance_model.unet import PRIOR_SCALE_INIT, ClickEnhanceNet
+
+FUSION = ModelConfig(  # the shipped input (0.1 m voxels, outdoor geodesic maps), a tiny network
+    input=InputConfig(voxel_size=0.1, crop_radius=20.0, max_voxels=20000, geodesic_maps="outdoor"),
+    network=NetworkConfig(channels=(8, 16, 32), cse_channels=(4, 8, 16), embedding_dim=8, prior_fusion=True),
+)
+
+
+def street() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A road, a box car on it and a wall 1 m past it, one point per 0.1 m voxel (at the voxel centres).
+
+    Returns (points float32, on_car, on_wall).
+    """
+    step = 0.1
+    xs, ys = np.meshgrid(np.arange(-6, 10, step), np.arange(-5, 5, step), indexing="ij")
+    road = np.stack([xs.ravel(), ys.ravel(), np.zeros(xs.size)], axis=1)
+    road = road[~((np.abs(road[:, 0]) < 2.0) & (np.abs(road[:, 1]) < 1.0))]
+    tx, ty = np.meshgrid(np.arange(-2, 2, step), np.arange(-1, 1 + step / 2, step), indexing="ij")
+    top = np.stack([tx.ravel(), ty.ravel(), np.full(tx.size, 1.5)], axis=1)
+    sx, sz = np.meshgrid(np.arange(-2, 2, step), np.arange(0.3, 1.5, step), indexing="ij")
+    sides = [np.stack([sx.ravel(), np.full(sx.size, y), sz.ravel()], axis=1) for y in (-1.0, 1.0)]
+    wy, wz = np.meshgrid(np.arange(-3, 3, step), np.arange(0.0, 3.0, step), indexing="ij")
+    wall = np.stack([np.full(wy.size, 3.0), wy.ravel(), wz.ravel()], axis=1)
+    parts = [road, top, *sides, wall]
+    points = (np.concatenate(parts) + step / 2).astype(np.float32)
+    owner = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+    return points, np.isin(owner, [1, 2, 3]), owner == 4
+
+
+def room() -> tuple[np.ndarray, np.ndarray]:
+    """A 3 x 3 m floor and two boxes 6 cm apart (a cabinet and a bin), 2 cm point spacing; (points, on_bin)."""
+    step = 0.02
+    xs, ys = np.meshgrid(np.arange(0, 3, step), np.arange(0, 3, step), indexing="ij")
+    floor = np.stack([xs.ravel(), ys.ravel(), np.zeros(xs.size)], axis=1)
+
+    def box(low: tuple[float, float, float], high: tuple[float, float, float]) -> np.ndarray:
+        grid = np.stack(np.meshgrid(*(np.arange(lo, hi + 1e-9, step) for lo, hi in zip(low, high, strict=True)),
+                                    indexing="ij"), axis=-1).reshape(-1, 3)  # fmt: skip
+        on_face = np.zeros(len(grid), dtype=bool)
+        for axis in range(3):
+            on_face |= np.isclose(grid[:, axis], low[axis]) | np.isclose(grid[:, axis], high[axis])
+        return grid[on_face & (grid[:, 2] > 0.01)]
+
+    cabinet = box((0.8, 0.8, 0.0), (1.4, 1.2, 0.8))
+    bin_ = box((1.46, 0.9, 0.0), (1.76, 1.1, 0.5))
+    points = np.concatenate([floor, cabinet, bin_]).astype(np.float32)
+    on_bin = np.zeros(len(points), dtype=bool)
+    on_bin[-len(bin_) :] = True
+    return points, on_bin
+
+
+def fusion_segmenter(gain: float, **options) -> Segmenter:
+    """The tiny fusion network (random weights, seed 0) with its network gain set to `gain`."""
+    segmenter = Segmenter.from_config(FUSION, seed=0, ground_gate=False, **options)
+    with torch.no_grad():
+        segmenter.model.network_gain.fill_(gain)
+    return segmenter
+
+
+def test_fusion_needs_geodesic_maps_and_domain_is_checked() -> None:
+    with pytest.raises(ValueError, match="prior_fusion needs input.geodesic_maps"):
+        ModelConfig(network=NetworkConfig(prior_fusion=True))
+    with pytest.raises(ValueError, match="domain must be one of"):
+        Segmenter.from_config(FUSION, domain="underwater")
+
+
+def test_fused_logit_is_the_scaled_prior_plus_the_gained_network() -> None:
+    model = ClickEnhanceNet(FUSION)
+    with torch.no_grad():
+        model.prior_scale.fill_(3.0)
+        model.network_gain.fill_(0.5)
+    logits = torch.tensor([[0.0, 2.0], [1.0, -1.0], [0.5, 0.5]])  # network object logits 2, -2, 0
+    prior = torch.tensor([1.0, 1.0, 0.0])
+    fused = model.fuse(logits, prior)
+    torch.testing.assert_close(fused[:, 1] - fused[:, 0], torch.tensor([3.0 + 1.0, 3.0 - 1.0, -3.0]))
+    torch.testing.assert_close(torch.softmax(fused, 1)[:, 1], torch.sigmoid(torch.tensor([4.0, 2.0, -3.0])))
+
+
+def test_sample_carries_the_geodesic_region_and_the_fused_output_follows_it() -> None:
+    points, on_car, _ = street()
+    segmenter = fusion_segmenter(gain=0.0)
+    grid = voxelize(points, None, FUSION.input.voxel_size)
+    sample = encode_crop(grid, points[on_car][:1], None, None, FUSION)
+    crop = sample["crop"].numpy()
+    car_voxels = np.unique(grid.point_to_voxel[on_car])
+    np.testing.assert_array_equal(sample["prior"].numpy() == 1, np.isin(crop, car_voxels))
+    with torch.no_grad():
+        fused, _ = segmenter.model(collate([sample]), embeddings=False)
+        own, _ = segmenter.model(collate([sample]), embeddings=False, fuse=False)
+    assert not torch.equal(fused, own)
+    expected = PRIOR_SCALE_INIT * (2 * sample["prior"] - 1)
+    torch.testing.assert_close(fused[:, 1] - fused[:, 0], expected)
+
+
+@pytest.mark.parametrize("domain", ["outdoor", "indoor"])
+def test_gain_zero_answers_what_the_baseline_answers(domain: str) -> None:
+    """Click by click, the fusion network at gain 0 and the baseline of the same preset give the same mask."""
+    if domain == "outdoor":
+        points, on_car, on_wall = street()
+        car = np.flatnonzero(on_car)
+        clicks = [(int(car[len(car) // 3]), True), (int(car[-1]), False), (int(np.flatnonzero(on_wall)[5]), True)]
+    else:
+        points, on_bin = room()
+        bin_points = np.flatnonzero(on_bin)
+        top = bin_points[np.argmax(points[bin_points, 2] - np.abs(points[bin_points, 0] - 1.61))]  # top centre
+        side = bin_points[np.argmax(points[bin_points, 0] - np.abs(points[bin_points, 2] - 0.25))]  # far side
+        clicks = [(int(top), True), (int(side), False)]
+    model = fusion_segmenter(gain=0.0, domain=domain).session(points)
+    baseline = BaselineSegmenter.for_domain(domain).session(points)
+    assert (model.prior is not None) == (domain == "indoor")  # indoors the finer preset's graph, per point
+    for target, positive in clicks:
+        expected = baseline.add_click(target, positive)
+        np.testing.assert_array_equal(model.add_click(target, positive), expected)
+        assert 0 < expected.sum() < len(points)
+    if domain == "indoor":  # why the finer preset: the bin without the cabinet 6 cm away, which 0.5 m edges join
+        cabinet = (points[:, 0] < 1.42) & (points[:, 2] > 0.05)
+        indoor = BaselineSegmenter.for_domain("indoor").session(points).add_click(clicks[0][0])
+        outdoor = BaselineSegmenter.for_domain("outdoor").session(points).add_click(clicks[0][0])
+        assert indoor[on_bin].mean() > 0.95 and not indoor[cabinet].any()
+        assert outdoor[cabinet].mean() > 0.5
+
+
+def test_gain_lets_the_network_change_the_mask() -> None:
+    points, on_car, _ = street()
+    target = int(np.flatnonzero(on_car)[10])
+    prior_only = fusion_segmenter(gain=0.0).session(points).add_click(target)
+    with_network = fusion_segmenter(gain=50.0).session(points).add_click(target)
+    assert not np.array_equal(prior_only, with_network)
