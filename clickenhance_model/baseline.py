@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from clickenhance_model.inference.geodesic_region import GeodesicRegion
 from clickenhance_model.inference.session import InteractiveSession
 from clickenhance_model.inference.voxel_graph import OUTDOOR, PRESETS, GraphConfig, VoxelGraph
-from clickenhance_model.inference.voxel_grid import voxelize
 
 
 class BaselineSegmenter:
@@ -65,20 +65,17 @@ class BaselineSession(InteractiveSession):
     ):
         super().__init__(xyz, rgb, snap_distance=snap_distance)
         self.config = config or OUTDOOR
-        grid = voxelize(self.xyz, None, self.config.voxel_size)
-        self.voxel_of = grid.point_to_voxel  # [M] voxel (graph node) of each point
-        self.voxel_graph = VoxelGraph(grid.centroids, self.config)
+        self.geodesic = GeodesicRegion(self.xyz, self.config)  # voxels and graph, once per session
 
     @property
-    def ground(self) -> np.ndarray:
-        """Ground flag of each voxel node, bool (V,)."""
-        return self.voxel_graph.ground
+    def voxel_graph(self) -> VoxelGraph:
+        """The session's voxel graph (nodes: the preset's voxels of the cloud)."""
+        return self.geodesic.graph
 
     def region(self, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
         """Points (bool (M,)) whose voxel is geodesically nearer to a positive click than to any negative one,
         within reach; clicks are point indices, positives in click order (the first decides ground)."""
-        distances = self.voxel_graph.click_distances(self.voxel_of[positive], self.voxel_of[negative])
-        return distances.region()[self.voxel_of]
+        return self.geodesic.of_points(positive, negative)
 
     def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
         """The geodesic region of the clicks (`region`)."""

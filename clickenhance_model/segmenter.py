@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from clickenhance_model.baseline import BaselineSession
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.config import config_from_dict
 from clickenhance_model.errors import CheckpointError
+from clickenhance_model.inference.geodesic_region import GeodesicRegion
 from clickenhance_model.inference.network_input import collate, encode_crop
 from clickenhance_model.inference.session import InteractiveSession
 from clickenhance_model.inference.voxel_graph import PRESETS, scan_graph
@@ -154,12 +154,12 @@ class ModelSession(InteractiveSession):
         self.grid = voxelize(self.xyz, self.rgb, config.input.voxel_size)  # cached per cloud
         self.graph = scan_graph(self.grid, config)  # cached per cloud; None without geodesic maps
         self.last_crop_voxels = 0  # voxels fed to the network by the latest click
-        self.prior: BaselineSession | None = None  # the domain's geodesic prior, when not the network's graph
+        self.prior: GeodesicRegion | None = None  # the domain's geodesic prior, when not the network's graph
         preset = PRESETS[options.domain]
         graph_config = None if self.graph is None else self.graph.config
         own_graph = preset == graph_config and preset.voxel_size == config.input.voxel_size
         if config.network.prior_fusion and not own_graph:
-            self.prior = BaselineSession(self.xyz, config=preset, snap_distance=options.snap_distance)
+            self.prior = GeodesicRegion(self.xyz, preset)
 
     def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
         """Crop + encode around the clicks, run the network, map voxel labels back to the points."""
@@ -173,7 +173,7 @@ class ModelSession(InteractiveSession):
             voxel_mask = np.zeros(len(self.grid), dtype=bool)  # voxels outside the crop are background
             voxel_mask[crop] = self.segmenter.predict(sample)
             return (voxel_mask & gate)[self.grid.point_to_voxel]
-        region = self.prior.region(positive, negative)  # [M] the domain preset's geodesic region
+        region = self.prior.of_points(positive, negative)  # [M] the domain preset's geodesic region
         lookup = np.full(len(self.grid), -1, dtype=np.int64)  # grid voxel -> crop voxel
         lookup[crop] = np.arange(len(crop))
         crop_voxel = lookup[self.grid.point_to_voxel]  # [M]

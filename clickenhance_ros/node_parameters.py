@@ -12,9 +12,10 @@ from pathlib import Path
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
+from clickenhance_model.model_config import DOMAINS
+
 METHODS = ("auto", "model", "baseline")
 RELIABILITIES = ("reliable", "best_effort")
-DOMAINS = ("outdoor", "indoor")
 
 
 @dataclass(frozen=True)

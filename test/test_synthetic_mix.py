@@ -60,6 +60,39 @@ def test_mixed_parts_are_generated_in_one_folder_and_read_like_real_data(tmp_pat
     data = DataConfig(root=str(tmp_path), min_points=20, synthetic=config)
     objects = index_objects(open_split(data, "train", show_progress=False), data)
     assert {o.scene for o in objects} >= {"00/000000", "00/000002"}  # targets from streets and the room
+    check_room_prior(data, objects)
+
+
+def check_room_prior(data: DataConfig, objects: list) -> None:
+    """A fusion network under outdoor maps reads a room's prior off the indoor preset's own graph, per point,
+    as each network voxel's share of region points; a street's comes with its maps (0 or 1)."""
+    import dataclasses
+
+    import torch
+
+    from clickenhance_model.model_config import InputConfig, ModelConfig, NetworkConfig
+    from clickenhance_model.training.click_simulation import ClickState, encode_sample
+    from clickenhance_model.training.data import load_train_object, own_prior_presets, scene_domains
+
+    model = ModelConfig(input=InputConfig(geodesic_maps="outdoor"),
+                        network=NetworkConfig(channels=(8, 16), cse_channels=(4, 8), prior_fusion=True))  # fmt: skip
+    dataset = open_split(data, "train", show_progress=False)
+    domains = scene_domains(dataset, data, "train")
+    assert domains == {"00/000000": "outdoor", "00/000001": "outdoor", "00/000002": "indoor"}
+    presets = own_prior_presets(domains, model)
+    assert presets == {"00/000002": "indoor"}
+    plain = dataclasses.replace(model, network=dataclasses.replace(model.network, prior_fusion=False))
+    assert own_prior_presets(domains, plain) == {}
+    for scene in ("00/000000", "00/000002"):
+        item = next(o for o in objects if o.scene == scene)
+        loaded = load_train_object(dataset, item, 0.1, graph_preset="outdoor", prior_preset=presets.get(scene, ""))
+        assert (loaded.prior is not None) == (scene == "00/000002")
+        state = ClickState()
+        state.add(int(np.flatnonzero(loaded.target)[0]), positive=True)
+        prior = encode_sample(loaded, state, model)["prior"]
+        assert prior.dtype == torch.float32 and ((prior >= 0) & (prior <= 1)).all() and prior.max() > 0
+        if scene == "00/000000":
+            assert set(prior.unique().tolist()) <= {0.0, 1.0}
 
 
 def test_folders_of_older_generator_versions_are_still_accepted(tmp_path: Path) -> None:

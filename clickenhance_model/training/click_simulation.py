@@ -78,12 +78,20 @@ def encode_sample(item: TrainObject, state: ClickState, model_config: ModelConfi
     """Network input of a sample with its current clicks, with per-voxel labels of the crop.
 
     The scene graph of the geodesic maps is built at most once per item (kept in `item.graph`).
+    A `prior_fusion` network's prior comes with the maps, or from `item.prior` where the scene
+    has its own prior graph (then each voxel's prior is its share of region points: the fused
+    voxel logit is the mean of its points' logits, as inference fuses them per point).
     """
     item.graph = scene_graph(item, model_config)
     centroids = item.grid.centroids
     sample = encode_crop(item.grid, centroids[state.positive], centroids[state.negative], centroids[state.current],
                          model_config, item.graph)  # fmt: skip
-    sample["labels"] = torch.from_numpy(item.target[sample["crop"].numpy()].astype(np.int64))  # [V]
+    crop = sample["crop"].numpy()
+    sample["labels"] = torch.from_numpy(item.target[crop].astype(np.int64))  # [V]
+    if item.prior is not None:  # the scene's own prior graph: each crop voxel's share of region points
+        region = item.prior.of_positions(centroids[state.positive], centroids[state.negative])  # [N]
+        share = np.bincount(item.grid.point_to_voxel, weights=region, minlength=len(item.grid)) / item.grid.counts
+        sample["prior"] = torch.from_numpy(share[crop].astype(np.float32))  # [V] in [0, 1]
     return sample
 
 

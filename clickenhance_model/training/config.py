@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from clickenhance_model.config import config_from_dict, config_to_dict
-from clickenhance_model.model_config import ModelConfig
+from clickenhance_model.model_config import DOMAINS, ModelConfig
 
 
 def _config_dir() -> Path:
@@ -31,7 +31,6 @@ CONFIG_DIR = _config_dir()
 SYNTHETIC = "synthetic"  # DataConfig.dataset value of the generated scenes
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULERS = ("onecycle", "cosine", "constant")
-DOMAINS = ("outdoor", "indoor")
 VAL_METRICS = ("NoC@80", "NoC@85", "NoC@90", "IoU@1", "IoU@5", "IoU@10")  # what validation reports
 
 

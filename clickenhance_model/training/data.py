@@ -21,11 +21,13 @@ from tqdm import tqdm
 
 from clickenhance_model.datasets import build_dataset
 from clickenhance_model.datasets.scene import ObjectFilter, SceneDataset, SceneObject, select_objects
+from clickenhance_model.inference.geodesic_region import GeodesicRegion
 from clickenhance_model.inference.voxel_graph import PRESETS, VoxelGraph
 from clickenhance_model.inference.voxel_grid import VoxelGrid, voxelize
+from clickenhance_model.model_config import ModelConfig
 from clickenhance_model.training.augmentation import augment_scene
 from clickenhance_model.training.config import SYNTHETIC, AugmentConfig, DataConfig
-from clickenhance_model.training.synthetic import SPLIT_SEQUENCES, ensure_generated
+from clickenhance_model.training.synthetic import SPLIT_SEQUENCES, ensure_generated, frame_plan
 
 PATH_OPTIONS = ("scene_list",)  # reader options naming files, taken relative to the split's folder
 
@@ -39,6 +41,7 @@ class TrainObject:
     grid: VoxelGrid
     target: np.ndarray  # [V] bool, voxel belongs to the object
     graph: VoxelGraph | None = None  # the scene's voxel graph (geodesic click maps), None when not built
+    prior: GeodesicRegion | None = None  # a fusion network's prior when the scene's preset is not its graph
 
 
 def open_split(config: DataConfig, split: str, show_progress: bool = True) -> SceneDataset:
@@ -105,13 +108,34 @@ def index_objects(dataset: SceneDataset, config: DataConfig, cache: Path | None 
     return objects
 
 
+def scene_domains(dataset: SceneDataset, config: DataConfig, split: str) -> dict[str, str]:
+    """Domain ("outdoor" | "indoor") of every scene of a split: the generator's plan for generated data
+    (a mix puts streets and rooms in one split), else the reader's."""
+    names = dataset.scene_names()
+    if config.dataset != SYNTHETIC:
+        return dict.fromkeys(names, dataset.domain)
+    plan = frame_plan(config.synthetic, getattr(config.synthetic, f"{split}_scans"))
+    return {name: plan[int(name.rsplit("/", 1)[-1])][0] for name in names}
+
+
+def own_prior_presets(domains: dict[str, str], model: ModelConfig) -> dict[str, str]:
+    """Scene -> graph preset, for the scenes whose geodesic prior a `prior_fusion` network cannot read off its
+    own graph (another preset or voxel size: indoor scenes under outdoor maps); empty for other networks."""
+    if not model.network.prior_fusion:
+        return {}
+    own = PRESETS[model.input.geodesic_maps]
+    return {scene: domain for scene, domain in domains.items()
+            if PRESETS[domain] != own or PRESETS[domain].voxel_size != model.input.voxel_size}  # fmt: skip
+
+
 def load_train_object(dataset: SceneDataset, item: SceneObject, voxel_size: float,
                       augment: AugmentConfig | None = None, rng: np.random.Generator | None = None,
-                      graph_preset: str = "off") -> TrainObject:  # fmt: skip
+                      graph_preset: str = "off", prior_preset: str = "") -> TrainObject:  # fmt: skip
     """Read the object's scene (augmented when `augment` is on), voxelise it and mark the object's voxels.
 
     `graph_preset` ("outdoor" | "indoor", the model's `input.geodesic_maps`) also builds the
-    scene's voxel graph; "off" builds none.
+    scene's voxel graph; "off" builds none. `prior_preset` (see `own_prior_presets`) builds
+    the prior's own graph on the scene's points, as `segmenter.ModelSession` does at inference.
     """
     scene = dataset.load_scene(item.scene)
     if augment is not None:  # augment_scene returns the scene itself when nothing is switched on
@@ -123,7 +147,8 @@ def load_train_object(dataset: SceneDataset, item: SceneObject, voxel_size: floa
     if not target.any():  # an object thinner than a voxel everywhere: keep the voxels it touches
         target = share > 0
     graph = None if graph_preset == "off" else VoxelGraph(grid.centroids, PRESETS[graph_preset])
-    return TrainObject(item.scene, item.instance_id, grid, target, graph)
+    prior = GeodesicRegion(scene.xyz, PRESETS[prior_preset]) if prior_preset else None
+    return TrainObject(item.scene, item.instance_id, grid, target, graph, prior)
 
 
 class ObjectSamples(torch.utils.data.Dataset):
@@ -135,9 +160,10 @@ class ObjectSamples(torch.utils.data.Dataset):
 
     def __init__(self, dataset: SceneDataset, samples: list[tuple[int, SceneObject]], voxel_size: float,
                  augment: AugmentConfig | None = None, seed: tuple[int, int] = (0, 0),
-                 graph_preset: str = "off"):  # fmt: skip
+                 graph_preset: str = "off", prior_presets: dict[str, str] | None = None):  # fmt: skip
         self.dataset = dataset
         self.graph_preset = graph_preset
+        self.prior_presets = prior_presets or {}  # scene -> preset of its own prior graph (`own_prior_presets`)
         self.samples = samples
         self.voxel_size = voxel_size
         self.augment = augment
@@ -151,4 +177,5 @@ class ObjectSamples(torch.utils.data.Dataset):
         """Load sample `position`."""
         ordinal, item = self.samples[position]
         rng = np.random.default_rng([*self.seed, ordinal, 2])
-        return load_train_object(self.dataset, item, self.voxel_size, self.augment, rng, self.graph_preset)
+        return load_train_object(self.dataset, item, self.voxel_size, self.augment, rng, self.graph_preset,
+                                 self.prior_presets.get(item.scene, ""))  # fmt: skip

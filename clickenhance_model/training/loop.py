@@ -26,7 +26,7 @@ from clickenhance_model.errors import CheckpointError
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.training.click_simulation import simulate_clicks
 from clickenhance_model.training.config import TrainConfig
-from clickenhance_model.training.data import ObjectSamples, index_objects, open_split
+from clickenhance_model.training.data import ObjectSamples, index_objects, open_split, own_prior_presets, scene_domains
 from clickenhance_model.training.distributed import (
     ProcessContext,
     amp_enabled,
@@ -174,9 +174,10 @@ class TrainingRun:
         samples = sample_objects(self.train_objects, self.samples_per_epoch, epoch_rng(self.config.seed, epoch))
         numbered = shard(list(enumerate(samples)), self.context)
         remaining = numbered[self.state["epoch_step"] * self.config.batch_size :]
+        domains = scene_domains(self.train_data, self.config.data, "train")
         dataset = ObjectSamples(self.train_data, remaining, self.config.model.input.voxel_size,
-                                self.config.augment, (self.config.seed, epoch),
-                                self.config.model.input.geodesic_maps)  # fmt: skip
+                                self.config.augment, (self.config.seed, epoch), self.config.model.input.geodesic_maps,
+                                own_prior_presets(domains, self.config.model))  # fmt: skip
         return torch.utils.data.DataLoader(dataset, batch_size=self.config.batch_size, shuffle=False,
                                            collate_fn=list, num_workers=self.config.num_workers)  # fmt: skip
 
@@ -227,7 +228,8 @@ class TrainingRun:
         if self.context.is_main and self.val_objects:
             val = self.config.val
             self.metrics = validate(self.model, self.config.model, self.val_data, self.val_objects, val,
-                                    self.context.device, self.show_progress)  # fmt: skip
+                                    self.context.device, self.show_progress,
+                                    scene_domains(self.val_data, self.config.data, "val"))  # fmt: skip
             row = {"step": self.state["step"], "epoch": epoch + 1, **self.metrics}
             self.val_log.append(row)
             self.tensorboard.scalars("val", row, self.state["step"])

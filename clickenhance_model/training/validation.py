@@ -17,7 +17,7 @@ from tqdm import tqdm
 from clickenhance_model.datasets.scene import SceneDataset, SceneObject
 from clickenhance_model.evaluation.metrics import summarize
 from clickenhance_model.evaluation.protocol import ProtocolSettings, evaluate_scene
-from clickenhance_model.model_config import ModelConfig, SegmenterConfig
+from clickenhance_model.model_config import DOMAINS, ModelConfig, SegmenterConfig
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.training.config import ValConfig
 from clickenhance_model.training.sampling import group_by_scene
@@ -42,22 +42,26 @@ def metric_is_better(metric: str, value: float, best: float | None) -> bool:
 
 def validate(
     model: torch.nn.Module, model_config: ModelConfig, dataset: SceneDataset, objects: list[SceneObject],
-    config: ValConfig, device: torch.device, show_progress: bool = True,
+    config: ValConfig, device: torch.device, show_progress: bool = True, domains: dict[str, str] | None = None,
 ) -> dict[str, float]:  # fmt: skip
     """Click on every validation object with the simulated user; NoC@80/85/90, IoU@k and timing.
 
-    The model is evaluated in eval mode and given back in the mode it had.
+    `domains` (scene -> "outdoor" | "indoor", default outdoor) is each scene's `SegmenterConfig.domain`
+    (the graph preset of a `prior_fusion` network's prior). The model is evaluated in eval mode and
+    given back in the mode it had.
     """
     began = time.perf_counter()
     was_training = model.training
     # the network alone: inference-only steps (the ground gate) would change which epoch is best
-    segmenter = Segmenter(model, model_config, device, SegmenterConfig(ground_gate=False))  # eval mode
+    segmenters = {domain: Segmenter(model, model_config, device, SegmenterConfig(ground_gate=False, domain=domain))
+                  for domain in DOMAINS}  # eval mode  # fmt: skip
     settings = ProtocolSettings(max_clicks=config.max_clicks)
     rows, classes = [], []
     try:
         progress = tqdm(total=len(objects), desc="validation", unit="object", leave=False, disable=not show_progress)
         for scene_name, scene_objects in group_by_scene(objects).items():
             scene = dataset.load_scene(scene_name)
+            segmenter = segmenters[(domains or {}).get(scene_name, "outdoor")]
             for result in evaluate_scene(segmenter, scene, scene_objects, settings):
                 rows.append(result.ious)
                 classes.append(result.class_name)
