@@ -82,19 +82,46 @@ def dataset_options(args: argparse.Namespace) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
 
 
-def load_segmenter(args: argparse.Namespace, dataset: SceneDataset) -> tuple[SupportsSession, dict[str, Any]]:
-    """The segmenter to evaluate and its settings for run.json."""
+def load_segmenters(
+    args: argparse.Namespace, dataset: SceneDataset
+) -> tuple[dict[str, SupportsSession], dict[str, Any]]:
+    """The segmenter to evaluate per domain ("outdoor" | "indoor") and its settings for run.json.
+
+    A generated mix (streets and rooms in one folder) clicks each scene with its domain's graph
+    preset, as training and validation do; any other folder is of the reader's domain.
+    """
+    domains = sorted({dataset.domain, *scene_domains(args, dataset).values()})
+    loaded = {domain: load_segmenter(args, domain) for domain in domains}
+    info = loaded[dataset.domain][1]
+    if len(domains) > 1:
+        info = {**info, "domain": "per scene (generator manifest)"}
+        if "baseline_config" in info:
+            info["baseline_config"] = {domain: loaded[domain][1]["baseline_config"] for domain in domains}
+    return {domain: segmenter for domain, (segmenter, _) in loaded.items()}, info
+
+
+def scene_domains(args: argparse.Namespace, dataset: SceneDataset) -> dict[str, str]:
+    """Scene -> domain where a generated folder's settings record says so (a mix); empty otherwise."""
+    if args.dataset != "semantickitti":
+        return {}
+    from clickenhance_model.training.synthetic import manifest_domains
+
+    return manifest_domains(args.root)
+
+
+def load_segmenter(args: argparse.Namespace, domain: str) -> tuple[SupportsSession, dict[str, Any]]:
+    """The segmenter to evaluate on clouds of `domain` and its settings for run.json."""
     if args.method == "model":
         try:
             from clickenhance_model.segmenter import Segmenter  # torch and spconv only when needed
         except ImportError as error:
             raise ValueError(f"the learned segmenter cannot be imported ({error})") from error
-        options = {"domain": dataset.domain}  # the geodesic prior's graph preset, for prior_fusion networks
+        options = {"domain": domain}  # the geodesic prior's graph preset, for prior_fusion networks
         if args.ground_gate is not None:
             options["ground_gate"] = args.ground_gate
         segmenter = Segmenter.load(args.checkpoint, args.device, **options)  # None: the shipped default model
         checkpoint = "shipped default" if args.checkpoint is None else str(args.checkpoint.resolve())
-        return segmenter, {"checkpoint": checkpoint, "device": args.device, "domain": dataset.domain,
+        return segmenter, {"checkpoint": checkpoint, "device": args.device, "domain": domain,
                            "ground_gate": segmenter.options.ground_gate,
                            "trained_on": segmenter.extra.get("trained_on")}  # fmt: skip
     from clickenhance_model.baseline import BaselineSegmenter
@@ -103,7 +130,7 @@ def load_segmenter(args: argparse.Namespace, dataset: SceneDataset) -> tuple[Sup
     if args.baseline_config is not None:
         segmenter = BaselineSegmenter(load_config(GraphConfig, args.baseline_config))
     else:
-        segmenter = BaselineSegmenter.for_domain(dataset.domain)
+        segmenter = BaselineSegmenter.for_domain(domain)
     return segmenter, {"baseline_config": config_to_dict(segmenter.config)}
 
 
@@ -137,7 +164,8 @@ def open_log(out: Path, run: dict[str, Any], restart: bool) -> tuple[dict[tuple[
 
 
 def run_dataset(
-    dataset: SceneDataset, segmenter: SupportsSession, settings: ProtocolSettings, args: argparse.Namespace,
+    dataset: SceneDataset, segmenters: dict[str, SupportsSession], domains: dict[str, str], settings: ProtocolSettings,
+    args: argparse.Namespace,
     done: dict[tuple[str, int], ObjectResult], done_scenes: set[str],
 ) -> tuple[list[ObjectResult], list[tuple[str, str]]]:  # fmt: skip
     """Evaluate every object of every scene (reusing logged ones); returns rows and skipped scenes."""
@@ -167,6 +195,7 @@ def run_dataset(
             bar.total += len(objects)
             bar.set_description(scene_name)
             todo = [o for o in objects if (o.scene, o.instance_id) not in done]
+            segmenter = segmenters[domains.get(scene_name, dataset.domain)]
             for result in evaluate_scene(segmenter, scene, todo, settings):
                 done[result.key] = result
                 log.write(json.dumps({"object": result.to_dict()}) + "\n")
@@ -189,7 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--temperature must be in [0, 1], got {args.temperature}")
     try:
         dataset = build_dataset(args.dataset, args.root, **dataset_options(args))
-        segmenter, method_info = load_segmenter(args, dataset)
+        segmenters, method_info = load_segmenters(args, dataset)
+        domains = scene_domains(args, dataset)
         settings = ProtocolSettings(args.max_clicks, args.temperature, args.seed)
         run = {"dataset": args.dataset, "root": str(args.root.resolve()), "method": args.method,
                "dataset_options": {k: list(v) if isinstance(v, tuple) else v if isinstance(v, (int, float)) else str(v)
@@ -200,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ClickEnhanceError, ValueError, OSError) as error:
         print(f"clickenhance-eval: error: {error}", file=sys.stderr)
         return 2
-    rows, skipped = run_dataset(dataset, segmenter, settings, args, done, done_scenes)
+    rows, skipped = run_dataset(dataset, segmenters, domains, settings, args, done, done_scenes)
     results = build_results(run, rows, skipped)
     write_results(args.out, results)
     print(f"wrote {args.out / 'results.json'}, table.md and iou_vs_clicks.png", file=sys.stderr)

@@ -169,3 +169,36 @@ def test_trainer_runs_on_streets_and_rooms_of_a_mix(tmp_path: Path) -> None:
     objects = json.loads((tmp_path / "run/objects_train.json").read_text())["objects"]
     assert {row["scene"] for row in objects} == {"00/000000", "00/000001"}  # a street and a room
     assert (tmp_path / "run/last.pt").is_file()
+
+
+def test_evaluation_clicks_each_generated_scene_with_its_domain(tmp_path: Path) -> None:
+    """A generated mix's streets and rooms are clicked with their own graph preset, as in training."""
+    from clickenhance_model.baseline import BaselineSegmenter
+    from clickenhance_model.datasets import build_dataset
+    from clickenhance_model.evaluate import main as evaluate
+    from clickenhance_model.evaluation.protocol import ProtocolSettings, evaluate_scene
+    from clickenhance_model.training.synthetic import manifest_domains
+
+    mix = (SyntheticPart("outdoor", "vlp16", 1.0), SyntheticPart("indoor", "rgbd", 1.0))
+    config = SyntheticConfig(train_scans=1, val_scans=2, seed=8, generator=SMALL_ROOMS, mix=mix)
+    ensure_generated(tmp_path / "mix", config, show_progress=False, workers=1)
+    assert manifest_domains(tmp_path / "mix") == {"00/000000": "outdoor", "01/000000": "outdoor",
+                                                  "01/000001": "indoor"}  # fmt: skip
+    assert manifest_domains(tmp_path) == {}  # no settings record: not a generated folder
+    out = tmp_path / "eval"
+    argv = ["--method", "baseline", "--dataset", "semantickitti", "--root", str(tmp_path / "mix"),
+            "--sequences", "01", "--max-clicks", "2", "--min-points", "20", "--out", str(out)]  # fmt: skip
+    assert evaluate(argv) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["domain"] == "per scene (generator manifest)"
+    presets = run["baseline_config"]
+    assert presets["indoor"]["voxel_size"] == 0.03 and presets["outdoor"]["voxel_size"] == 0.1
+    entries = [json.loads(line) for line in (out / "objects.jsonl").read_text().splitlines()]
+    rows = [entry["object"] for entry in entries if "object" in entry]
+    room_rows = [row for row in rows if row["scene"] == "01/000001"]
+    assert room_rows and len(rows) > len(room_rows)
+    dataset = build_dataset("semantickitti", tmp_path / "mix", sequences=("01",))
+    room = dataset.load_scene("01/000001")
+    objects = [o for o in dataset.objects(room, 20) if o.instance_id in {row["instance_id"] for row in room_rows}]
+    indoor = list(evaluate_scene(BaselineSegmenter.for_domain("indoor"), room, objects, ProtocolSettings(max_clicks=2)))
+    assert [r.ious for r in indoor] == [row["ious"] for row in sorted(room_rows, key=lambda r: r["instance_id"])]

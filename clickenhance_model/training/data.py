@@ -27,7 +27,7 @@ from clickenhance_model.inference.voxel_grid import VoxelGrid, voxelize
 from clickenhance_model.model_config import ModelConfig
 from clickenhance_model.training.augmentation import augment_scene
 from clickenhance_model.training.config import SYNTHETIC, AugmentConfig, DataConfig
-from clickenhance_model.training.synthetic import SPLIT_SEQUENCES, ensure_generated, frame_plan
+from clickenhance_model.training.synthetic import SPLIT_SEQUENCES, ensure_generated, split_domains
 
 PATH_OPTIONS = ("scene_list",)  # reader options naming files, taken relative to the split's folder
 
@@ -111,11 +111,10 @@ def index_objects(dataset: SceneDataset, config: DataConfig, cache: Path | None 
 def scene_domains(dataset: SceneDataset, config: DataConfig, split: str) -> dict[str, str]:
     """Domain ("outdoor" | "indoor") of every scene of a split: the generator's plan for generated data
     (a mix puts streets and rooms in one split), else the reader's."""
-    names = dataset.scene_names()
+    names = set(dataset.scene_names())
     if config.dataset != SYNTHETIC:
-        return dict.fromkeys(names, dataset.domain)
-    plan = frame_plan(config.synthetic, getattr(config.synthetic, f"{split}_scans"))
-    return {name: plan[int(name.rsplit("/", 1)[-1])][0] for name in names}
+        return dict.fromkeys(sorted(names), dataset.domain)
+    return {name: domain for name, domain in split_domains(config.synthetic, split).items() if name in names}
 
 
 def own_prior_presets(domains: dict[str, str], model: ModelConfig) -> dict[str, str]:

@@ -74,6 +74,26 @@ def frame_plan(config: SyntheticConfig, count: int) -> list[tuple[str, Generator
     return plan
 
 
+def split_domains(config: SyntheticConfig, split: str) -> dict[str, str]:
+    """Scene name ("00/000123", the SemanticKITTI reader's) -> domain of every frame of a generated split."""
+    count = config.train_scans if split == "train" else config.val_scans
+    plan = frame_plan(config, count)
+    return {f"{SPLIT_SEQUENCES[split]}/{frame:06d}": domain for frame, (domain, _) in enumerate(plan)}
+
+
+def manifest_domains(root: Path) -> dict[str, str]:
+    """Scene -> domain of a generated folder, from its settings record; empty for any other folder.
+
+    A mix puts streets and rooms in one folder; the evaluation clicks each with its domain's preset.
+    """
+    path = Path(root) / MANIFEST
+    record = yaml.safe_load(path.read_text()) if path.is_file() else None
+    if not isinstance(record, dict) or not isinstance(record.get("synthetic"), dict):
+        return {}
+    config = config_from_dict(SyntheticConfig, record["synthetic"])
+    return {**split_domains(config, "train"), **split_domains(config, "val")}
+
+
 def _frame_complete(root: Path, sequence: int, frame: int) -> bool:
     """Whether a frame's scan and label files both exist and hold the same number of points."""
     bin_path, label_path, _ = scan_paths(root, sequence, frame)
