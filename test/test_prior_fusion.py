@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_click_encoding import car_on_a_road
 
 from clickenhance_model.baseline import BaselineSegmenter
 from clickenhance_model.inference.network_input import collate, encode_crop
@@ -26,24 +27,9 @@ FUSION = ModelConfig(  # the shipped input (0.1 m voxels, outdoor geodesic maps)
 
 
 def street() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A road, a box car on it and a wall 1 m past it, one point per 0.1 m voxel (at the voxel centres).
-
-    Returns (points float32, on_car, on_wall).
-    """
-    step = 0.1
-    xs, ys = np.meshgrid(np.arange(-6, 10, step), np.arange(-5, 5, step), indexing="ij")
-    road = np.stack([xs.ravel(), ys.ravel(), np.zeros(xs.size)], axis=1)
-    road = road[~((np.abs(road[:, 0]) < 2.0) & (np.abs(road[:, 1]) < 1.0))]
-    tx, ty = np.meshgrid(np.arange(-2, 2, step), np.arange(-1, 1 + step / 2, step), indexing="ij")
-    top = np.stack([tx.ravel(), ty.ravel(), np.full(tx.size, 1.5)], axis=1)
-    sx, sz = np.meshgrid(np.arange(-2, 2, step), np.arange(0.3, 1.5, step), indexing="ij")
-    sides = [np.stack([sx.ravel(), np.full(sx.size, y), sz.ravel()], axis=1) for y in (-1.0, 1.0)]
-    wy, wz = np.meshgrid(np.arange(-3, 3, step), np.arange(0.0, 3.0, step), indexing="ij")
-    wall = np.stack([np.full(wy.size, 3.0), wy.ravel(), wz.ravel()], axis=1)
-    parts = [road, top, *sides, wall]
-    points = (np.concatenate(parts) + step / 2).astype(np.float32)
-    owner = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
-    return points, np.isin(owner, [1, 2, 3]), owner == 4
+    """`car_on_a_road` moved by half a voxel: one point per 0.1 m voxel, at its centre (float32)."""
+    points, on_car, on_wall = car_on_a_road()
+    return (points + 0.05).astype(np.float32), on_car, on_wall
 
 
 def room() -> tuple[np.ndarray, np.ndarray]:
