@@ -4,7 +4,9 @@ ROS tests that fail instead of skipping where ROS is expected (skip_policy.py)."
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from skip_policy import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401 - hooks
@@ -43,3 +45,15 @@ def real_scans_dir() -> Path:
     if not REAL_SCANS.is_dir():
         pytest.skip(f"real scans not present at {REAL_SCANS} (only on development machines)")
     return REAL_SCANS
+
+
+@pytest.fixture
+def ros_node() -> Iterator[Any]:
+    """A plain rclpy node in its own context (for a worker's transform lookups); rclpy is imported here."""
+    rclpy = pytest.importorskip("rclpy")
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node("worker_test", context=context)
+    yield node
+    node.destroy_node()
+    rclpy.shutdown(context=context)

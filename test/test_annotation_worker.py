@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,16 +17,6 @@ from clickenhance_ros.frames import ClickFrames  # noqa: E402
 
 SCENE = box_scene(seed=3)
 TIMEOUT = 60.0
-
-
-@pytest.fixture
-def ros_node() -> Iterator[rclpy.node.Node]:
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node("worker_test", context=context)
-    yield node
-    node.destroy_node()
-    rclpy.shutdown(context=context)
 
 
 class Recorder:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +19,6 @@ from clickenhance_ros.frames import ClickFrames  # noqa: E402
 SCENE = box_scene(seed=3)
 OTHER = box_scene(seed=4)  # the same boxes, other noise and point order
 TIMEOUT = 60.0
-
-
-@pytest.fixture
-def ros_node() -> Iterator[rclpy.node.Node]:
-    """A node for ClickFrames (its transform lookups), in its own context."""
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node("worker_operator_path", context=context)
-    yield node
-    node.destroy_node()
-    rclpy.shutdown(context=context)
 
 
 def make_worker(ros_node, tmp_path: Path, latest: list, errors: list) -> AnnotationWorker:
