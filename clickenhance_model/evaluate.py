@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampled clicks")
     parser.add_argument("--min-points", type=int, default=100, help="skip objects with fewer points")
     parser.add_argument("--limit-objects", type=int, help="evaluate only the first N objects")
+    parser.add_argument("--scene-stride", type=int, default=1,
+                        help="evaluate every K-th scene only (a sample spread over a folder whose scans come "
+                             "in groups, e.g. a generated mix of sensors and rooms)")  # fmt: skip
     parser.add_argument("--sequences", nargs="+", type=str, help="semantickitti: sequences to read, e.g. 08")
     parser.add_argument("--label-set", choices=("scannet40", "scannet20", "unseen"), help="scannet: object classes")
     parser.add_argument("--scene-list", type=Path, help="scannet: file of scene names, e.g. scannetv2_val.txt")
@@ -173,7 +176,7 @@ def run_dataset(
     skipped: list[tuple[str, str]] = []
     limit = args.limit_objects
     with (args.out / LOG_FILE).open("a") as log, tqdm(total=0, unit="object", file=sys.stderr) as bar:
-        for scene_name in dataset.scene_names():
+        for scene_name in dataset.scene_names()[:: args.scene_stride]:
             if limit is not None and len(rows) >= limit:
                 break
             if scene_name in done_scenes:
@@ -212,8 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the evaluation; 0 on success, 1 when no object was evaluated, 2 on bad input."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.max_clicks < 1 or (args.limit_objects is not None and args.limit_objects < 1):
-        parser.error("--max-clicks and --limit-objects must be at least 1")
+    if args.max_clicks < 1 or args.scene_stride < 1 or (args.limit_objects is not None and args.limit_objects < 1):
+        parser.error("--max-clicks, --scene-stride and --limit-objects must be at least 1")
     if args.temperature is not None and not 0.0 <= args.temperature <= 1.0:
         parser.error(f"--temperature must be in [0, 1], got {args.temperature}")
     try:
@@ -225,7 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                "dataset_options": {k: list(v) if isinstance(v, tuple) else v if isinstance(v, (int, float)) else str(v)
                                    for k, v in dataset_options(args).items()},
                "max_clicks": args.max_clicks, "temperature": args.temperature, "seed": args.seed,
-               "min_points": args.min_points, "limit_objects": args.limit_objects, **method_info}  # fmt: skip
+               "min_points": args.min_points, "limit_objects": args.limit_objects,
+               "scene_stride": args.scene_stride, **method_info}  # fmt: skip
         done, done_scenes = open_log(args.out, run, args.restart)
     except (ClickEnhanceError, ValueError, OSError) as error:
         print(f"clickenhance-eval: error: {error}", file=sys.stderr)

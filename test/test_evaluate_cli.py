@@ -89,6 +89,16 @@ def test_cli_outputs(kitti_root: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert (tmp_path / "eval" / "iou_vs_clicks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_cli_scene_stride_evaluates_every_kth_scene(kitti_root: Path, tmp_path: Path, capsys) -> None:
+    code, _, err = run(capsys, *base_args(kitti_root, tmp_path / "eval"), "--scene-stride", "2", "--max-clicks", "3")
+    assert code == 0, err
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert {r["scene"] for r in results["objects"]} == {"08/000000"}  # scenes 0 and 2 (unreadable), not 1
+    assert results["run"]["scene_stride"] == 2
+    with pytest.raises(SystemExit):
+        main([*base_args(kitti_root, tmp_path / "bad"), "--scene-stride", "0"])
+
+
 def test_cli_resumes_after_an_interruption(kitti_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "eval"
     args = [*base_args(kitti_root, out), "--max-clicks", "8"]
