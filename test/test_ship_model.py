@@ -176,6 +176,27 @@ def test_card_of_a_fine_tuned_run_lists_every_stage(run_dir: Path, scans: Path, 
     assert "Wall time of all stages to these weights: 0.00 h." in card
 
 
+def test_card_of_a_run_started_from_a_shipped_checkpoint_names_it(run_dir: Path, tmp_path: Path) -> None:
+    shipped = tmp_path / "weights" / "default.pt"  # stripped, with its training metadata, no run folder beside it
+    shipped.parent.mkdir()
+    ship_model.strip_checkpoint(run_dir / "last.pt", shipped)
+    stage = tmp_path / "any_object"
+    stage.mkdir()
+    save_config(dataclasses.replace(load_train_config("synthetic_tiny", seed=5), init_from=str(shipped)),
+                stage / "train_config.yaml")  # fmt: skip
+    (stage / "train_log.csv").write_text(TRAIN_ROWS)
+    size, metadata = ship_model.strip_checkpoint(run_dir / "last.pt", tmp_path / "candidate.pt")
+    card = "\n".join(ship_model.provenance(stage, tmp_path / "candidate.pt", size, metadata))
+    assert f"0. Start: `{shipped}` as it was when this run began (step 4 of its own run" in card
+    assert f"--seed 5 --out {stage}" in card and "after the start checkpoint's own." in card
+    state_dict, model_config, _ = load_checkpoint(run_dir / "last.pt")
+    segmenter = Segmenter.from_config(model_config)
+    segmenter.model.load_state_dict(state_dict)
+    save_checkpoint(shipped, segmenter.model, model_config, {})  # no metadata: nothing says where it came from
+    with pytest.raises(ship_model.ShipError, match="run folder"):
+        ship_model.provenance(stage, tmp_path / "candidate.pt", size, metadata)
+
+
 def test_refuses_an_untrained_model_that_loses_on_the_real_scans(run_dir: Path, scans: Path, indoor: Path,
                                                                  tmp_path: Path):
     out, eval_dir = tmp_path / "weights", tmp_path / "eval"

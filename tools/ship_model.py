@@ -304,17 +304,26 @@ def reproduce_command(train_config: dict, run_dir: Path) -> tuple[str, bool]:
     return f"python -m clickenhance_model.train --config train_config.yaml --seed {seed} --out {run_dir}", False
 
 
-def training_stages(run_dir: Path, step: int | None) -> list[tuple[Path, dict, int | None]]:
-    """(run folder, train config, last step used) of the run and of every run it was initialised from, oldest first."""
+def training_stages(run_dir: Path, step: int | None) -> tuple[list[tuple[Path, dict, int | None]], Path | None]:
+    """(run folder, train config, last step used) of the run and of every run it was initialised from, oldest
+    first, and the shipped checkpoint the oldest stage started from (None: it started from scratch).
+
+    A source checkpoint without its run folder is accepted when it carries its training metadata
+    (a stripped, shipped model such as the package's default.pt): its own card names its stages.
+    """
     stages = []
     while True:
         train_config = yaml.safe_load((run_dir / "train_config.yaml").read_text())
         stages.insert(0, (run_dir, train_config, step))
         source = train_config.get("init_from")
         if not source:
-            return stages
+            return stages, None
         source = Path(source)
-        if not (source.parent / "train_config.yaml").is_file() or len(stages) > 8:
+        if len(stages) > 8:
+            raise ShipError(f"{run_dir}: more than 8 stages of init_from; is there a cycle?")
+        if not (source.parent / "train_config.yaml").is_file():
+            if source.is_file() and "train_config" in load_checkpoint(source)[2]:
+                return stages, source
             raise ShipError(f"{run_dir}: started from {source}, whose run folder (train_config.yaml) is missing")
         run_dir, step = source.parent, (load_checkpoint(source)[2].get("state") or {}).get("step")
 
@@ -322,7 +331,7 @@ def training_stages(run_dir: Path, step: int | None) -> list[tuple[Path, dict, i
 def provenance(run_dir: Path, checkpoint: Path, size: int, metadata: dict) -> list[str]:
     """Card lines: source checkpoint, its step, the reproduce command(s) and seed, the wall time to that step."""
     state, trained_on = metadata.get("state") or {}, metadata.get("trained_on") or {}
-    stages = training_stages(run_dir, state.get("step"))
+    stages, origin = training_stages(run_dir, state.get("step"))
     stored = metadata.get("metrics") or {}
     metrics = ", ".join([f"NoC@{t} {stored[f'NoC@{t}']:.2f}" for t in NOC_THRESHOLDS if f"NoC@{t}" in stored]
                         + [f"IoU@{k} {100 * stored[f'IoU@{k}']:.1f}%" for k in IOU_CLICKS if f"IoU@{k}" in stored])
@@ -338,9 +347,15 @@ def provenance(run_dir: Path, checkpoint: Path, size: int, metadata: dict) -> li
         "## Reproduce",
         "",
         "Run " + ("these commands in order (each stage starts from the previous stage's checkpoint, its "
-                  "`init_from`)" if len(stages) > 1 else "this command") + " from the repository root:",
+                  "`init_from`)" if len(stages) > 1 or origin is not None else "this command")
+        + " from the repository root:",
         "",
     ]
+    if origin is not None:
+        origin_state = load_checkpoint(origin)[2].get("state") or {}
+        lines += [f"0. Start: `{origin}` as it was when this run began (step {origin_state.get('step')} of its own "
+                  "run, a shipped checkpoint whose run folder is not here; its card, in the git history of "
+                  f"`{origin.parent}/README.md`, lists the commands and wall time that made it).", ""]  # fmt: skip
     total = 0.0
     for number, (stage_dir, train_config, step) in enumerate(stages, 1):
         command, by_name = reproduce_command(train_config, stage_dir)
@@ -357,8 +372,9 @@ def provenance(run_dir: Path, checkpoint: Path, size: int, metadata: dict) -> li
             f"the whole run: {sum(logged_seconds(stage_dir)):.0f} s.",
             "",
         ]
-    if len(stages) > 1:
-        lines.append(f"Wall time of all stages to these weights: {total / 3600:.2f} h.")
+    if len(stages) > 1 or origin is not None:
+        lines.append(f"Wall time of all stages to these weights: {total / 3600:.2f} h"
+                     + (" after the start checkpoint's own." if origin is not None else "."))  # fmt: skip
     return lines
 
 
