@@ -301,7 +301,8 @@ def reproduce_command(train_config: dict, run_dir: Path) -> tuple[str, bool]:
                 return f"python -m clickenhance_model.train --config {name} --seed {seed} --out {run_dir}", True
         except (FileNotFoundError, ValueError):
             continue
-    return f"python -m clickenhance_model.train --config train_config.yaml --seed {seed} --out {run_dir}", False
+    config = run_dir / "train_config.yaml"
+    return f"python -m clickenhance_model.train --config {config} --seed {seed} --out {run_dir}", False
 
 
 def training_stages(run_dir: Path, step: int | None) -> tuple[list[tuple[Path, dict, int | None]], Path | None]:
