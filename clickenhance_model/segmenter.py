@@ -64,7 +64,10 @@ class Segmenter:
     ) -> Segmenter:
         """Load trained weights; `checkpoint=None` means the default model shipped in the package.
 
-        Raises CheckpointError when the file is unusable, or when no default model is shipped yet.
+        `options` override the checkpoint's own inference options (extra "inference_options",
+        chosen on validation scans when it was shipped, e.g. ground_gate), which override the
+        `SegmenterConfig` defaults. Raises CheckpointError when the file is unusable, or when
+        no default model is shipped yet.
         """
         if checkpoint is None:
             if not DEFAULT_CHECKPOINT.is_file():
@@ -77,7 +80,13 @@ class Segmenter:
         state_dict, config, extra = load_checkpoint(checkpoint, resolved)
         model = ClickEnhanceNet(config)
         model.load_state_dict(state_dict)
-        return cls(model, config, resolved, config_from_dict(SegmenterConfig, options, "options"), extra)
+        stored = extra.get("inference_options") or {}
+        try:
+            config_from_dict(SegmenterConfig, stored, "inference_options")
+        except (TypeError, ValueError) as error:
+            raise CheckpointError(f"{checkpoint}: unusable inference options in the checkpoint: {error}") from error
+        merged = {**stored, **options}
+        return cls(model, config, resolved, config_from_dict(SegmenterConfig, merged, "options"), extra)
 
     @classmethod
     def from_config(

@@ -16,6 +16,7 @@ from clickenhance_model.model_config import DOMAINS
 
 METHODS = ("auto", "model", "baseline")
 RELIABILITIES = ("reliable", "best_effort")
+GROUND_GATES = ("auto", "true", "false")
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class NodeParameters:
     voxel_size: float = 0.0
     crop_radius: float = -1.0
     snap_distance: float = 0.5
-    ground_gate: bool = True
+    ground_gate: str = "auto"
     domain: str = "outdoor"
     segment_cache_clouds: int = 2
     cloud_topic: str = "cloud"
@@ -53,11 +54,21 @@ class NodeParameters:
         """Reject values the descriptors cannot express (choices)."""
         if self.method not in METHODS:
             raise ValueError(f"parameter 'method' must be one of {', '.join(METHODS)}, got {self.method!r}")
+        gate = str(self.ground_gate).lower()  # a bool from a params file, or a string
+        if gate not in GROUND_GATES:
+            raise ValueError(f"parameter 'ground_gate' must be one of {', '.join(GROUND_GATES)}, "
+                             f"got {self.ground_gate!r}")
+        object.__setattr__(self, "ground_gate", gate)
         if self.domain not in DOMAINS:
             raise ValueError(f"parameter 'domain' must be one of {', '.join(DOMAINS)}, got {self.domain!r}")
         if self.cloud_reliability not in RELIABILITIES:
             raise ValueError(f"parameter 'cloud_reliability' must be one of {', '.join(RELIABILITIES)}, "
                              f"got {self.cloud_reliability!r}")
+
+    @property
+    def ground_gate_option(self) -> dict[str, bool]:
+        """The `ground_gate` option to load a model with: none for "auto" (the weights' own choice)."""
+        return {} if self.ground_gate == "auto" else {"ground_gate": self.ground_gate == "true"}
 
     @property
     def output_path(self) -> Path:
@@ -88,7 +99,9 @@ SPECS: dict[str, tuple[str, dict]] = {
     "snap_distance": ("Largest distance in metres between a click and the cloud point it snaps to.",
                       _float_range(0.01, 20.0)),
     "ground_gate": ("Model with geodesic click maps: keep road/floor voxels out of an object clicked off the "
-                    "ground, until a positive click lands on the ground.", {}),
+                    "ground, until a positive click lands on the ground. 'auto' (default): the weights' own choice "
+                    "(made on validation scans when they shipped); true or false forces it.",
+                    {"additional_constraints": "one of: auto, true, false", "dynamic_typing": True}),
     "domain": ("Kind of cloud: 'outdoor' (LiDAR) or 'indoor' (RGB-D camera, room scans); picks the geodesic "
                "graph preset of the baseline and of the model's prior (voxel size, edge length, reach).",
                {"additional_constraints": "one of: outdoor, indoor"}),

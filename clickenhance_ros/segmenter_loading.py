@@ -77,12 +77,14 @@ def load_configured_segmenter(params: NodeParameters) -> LoadedSegmenter:
         description = (f"segmenter: training-free BASELINE (geodesic region growing), not the learned model "
                        f"[{reason}]; {params.domain} preset, voxel {config.voxel_size} m, reach {config.max_radius} m")
         return LoadedSegmenter(segmenter, "baseline", "cpu", description)
-    segmenter = load_segmenter("model", params.checkpoint or None, params.device, ground_gate=params.ground_gate,
-                               domain=params.domain)
+    segmenter = load_segmenter("model", params.checkpoint or None, params.device, domain=params.domain,
+                               **params.ground_gate_option)
     refuse_input_overrides(segmenter.config.input, params)
     source = params.checkpoint or "the shipped default"
     inputs = segmenter.config.input
+    gate = "on" if segmenter.options.ground_gate else "off"
+    if params.ground_gate == "auto":
+        gate += " (the weights' own choice)"
     description = (f"segmenter: learned ClickEnhance model from {source} [{reason}]; voxel {inputs.voxel_size} m, "
-                   f"crop radius {inputs.crop_radius} m, ground gate {'on' if params.ground_gate else 'off'}, "
-                   f"{params.domain} clouds")
+                   f"crop radius {inputs.crop_radius} m, ground gate {gate}, {params.domain} clouds")
     return LoadedSegmenter(segmenter, "model", str(segmenter.device), description)

@@ -81,6 +81,29 @@ def test_domain_picks_the_graph_preset_of_baseline_and_model(tiny_checkpoint: Pa
         NodeParameters(domain="underwater")
 
 
+def test_ground_gate_auto_takes_the_weights_own_choice(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
+    from clickenhance_model.segmenter import Segmenter
+
+    state_dict, config, _ = load_checkpoint(tiny_checkpoint)
+    model = Segmenter.from_config(config).model
+    model.load_state_dict(state_dict)
+    gated_off = save_checkpoint(tmp_path / "off.pt", model, config, {"inference_options": {"ground_gate": False}})
+    auto = load_configured_segmenter(NodeParameters(checkpoint=str(gated_off), device="cpu"))
+    assert auto.segmenter.options.ground_gate is False
+    assert "ground gate off (the weights' own choice)" in auto.description
+    forced = load_configured_segmenter(NodeParameters(checkpoint=str(gated_off), device="cpu", ground_gate=True))
+    assert forced.segmenter.options.ground_gate is True and "ground gate on," in forced.description
+    plain = load_configured_segmenter(NodeParameters(checkpoint=str(tiny_checkpoint), device="cpu"))
+    assert plain.segmenter.options.ground_gate is True  # weights without a choice: SegmenterConfig's default
+    assert NodeParameters(ground_gate="FALSE").ground_gate_option == {"ground_gate": False}
+    with pytest.raises(ValueError, match="parameter 'ground_gate' must be one of auto, true, false"):
+        NodeParameters(ground_gate="sometimes")
+    broken = save_checkpoint(tmp_path / "broken.pt", model, config, {"inference_options": {"gate": False}})
+    with pytest.raises(CheckpointError, match="unusable inference options"):
+        Segmenter.load(broken, device="cpu")
+
+
 def test_model_without_weights_raises_checkpoint_error(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         load_configured_segmenter(NodeParameters(method="model", checkpoint=str(tmp_path / "absent.pt")))

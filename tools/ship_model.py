@@ -40,7 +40,8 @@ from clickenhance_model.model_config import SegmenterConfig
 from clickenhance_model.training.run_log import logged_seconds
 
 MAX_BYTES = 20 * 1024 * 1024
-KEEP_EXTRA = ("train_config", "state", "metrics", "trained_on", "world_size")  # training metadata, no optimizer
+KEEP_EXTRA = ("train_config", "state", "metrics", "trained_on", "world_size",  # training metadata, no optimizer
+              "inference_options")  # fmt: skip
 NOC_THRESHOLDS = (80, 85, 90)
 IOU_CLICKS = (1, 5, 10)
 RULE_CLICKS = 10  # the rule compares IoU@10 (or the last click of a smaller budget)
@@ -106,15 +107,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch's default)")
     parser.add_argument("--reuse-eval", action="store_true",
                         help="take the evaluations already in --eval-dir (of the same weights) instead of rerunning")
+    parser.add_argument("--ground-gate", action=argparse.BooleanOptionalAction, default=None,
+                        help="the model's ground gate, chosen on generated validation scans (clickenhance-eval "
+                             "--ground-gate / --no-ground-gate there): stored in the weights as their inference "
+                             "option, so Segmenter.load() and the node use it (default: SegmenterConfig's)")
     parser.add_argument("--refuse-if-worse", action=argparse.BooleanOptionalAction, default=True,
                         help="write default.pt only if the model beats the baseline on every real dev set")  # fmt: skip
     return parser
 
 
-def strip_checkpoint(checkpoint: Path, path: Path) -> tuple[int, dict]:
+def strip_checkpoint(checkpoint: Path, path: Path, inference_options: dict | None = None) -> tuple[int, dict]:
     """Write weights + model config + training metadata of `checkpoint` to `path`; returns (bytes, metadata).
 
-    Raises ShipError (and removes `path`) when the file exceeds MAX_BYTES.
+    `inference_options` (SegmenterConfig fields, e.g. the chosen ground gate) are stored with
+    them, over any the checkpoint holds. Raises ShipError (and removes `path`) when the file
+    exceeds MAX_BYTES.
     """
     from clickenhance_model.unet import ClickEnhanceNet
 
@@ -122,6 +129,8 @@ def strip_checkpoint(checkpoint: Path, path: Path) -> tuple[int, dict]:
     model = ClickEnhanceNet(config)
     model.load_state_dict(state_dict)
     metadata = {k: extra[k] for k in KEEP_EXTRA if k in extra}
+    if inference_options:
+        metadata["inference_options"] = {**metadata.get("inference_options", {}), **inference_options}
     save_checkpoint(path, model, config, metadata)
     size = path.stat().st_size
     if size > MAX_BYTES:
@@ -168,6 +177,8 @@ def run_eval(method: str, eval_set: EvalSet, out: Path, args: argparse.Namespace
                   "max_clicks": args.max_clicks, "seed": args.seed, "min_points": min_points,
                   "limit_objects": args.limit_objects,
                   "scene_stride": args.val_scene_stride if eval_set.name == "val" else 1}  # fmt: skip
+        if method == "model" and args.ground_gate is not None:
+            wanted["ground_gate"] = args.ground_gate  # the gate the candidate carries
         measured = "stuck_objects" in results.get("summary", {})  # older evaluations lack the rule's stuck count
         if measured and all(run.get(k) == v for k, v in wanted.items()):
             print(f"ship_model: reusing {out / 'results.json'}", file=sys.stderr)
@@ -329,6 +340,11 @@ def training_stages(run_dir: Path, step: int | None) -> tuple[list[tuple[Path, d
         run_dir, step = source.parent, (load_checkpoint(source)[2].get("state") or {}).get("step")
 
 
+def inference_options(metadata: dict) -> dict:
+    """The SegmenterConfig a checkpoint with this metadata loads with: defaults, then its stored options."""
+    return {**dataclasses.asdict(SegmenterConfig()), **(metadata.get("inference_options") or {})}
+
+
 def provenance(run_dir: Path, checkpoint: Path, size: int, metadata: dict) -> list[str]:
     """Card lines: source checkpoint, its step, the reproduce command(s) and seed, the wall time to that step."""
     state, trained_on = metadata.get("state") or {}, metadata.get("trained_on") or {}
@@ -342,8 +358,9 @@ def provenance(run_dir: Path, checkpoint: Path, size: int, metadata: dict) -> li
         f"({size / 2**20:.2f} MiB). Trained on {trained_on.get('dataset', '?')} scenes in "
         f"`{trained_on.get('root', '?')}`.",
         "",
-        "Inference options (`SegmenterConfig` defaults, what `Segmenter.load()` and the evaluation use): "
-        + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(SegmenterConfig()).items()) + ".",
+        "Inference options (what `Segmenter.load()`, the node and the evaluation use: the `SegmenterConfig` "
+        "defaults, with the weights' own where they carry some, chosen on generated validation scans): "
+        + ", ".join(f"{k}={v}" for k, v in inference_options(metadata).items()) + ".",
         "",
         "## Reproduce",
         "",
@@ -450,7 +467,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         candidate = eval_dir / "candidate.pt"  # the stripped file that is evaluated, then copied to OUT
         if args.reuse_eval:
             check_same_weights(args.checkpoint, candidate)
-        size, metadata = strip_checkpoint(args.checkpoint, candidate)
+        chosen = {} if args.ground_gate is None else {"ground_gate": args.ground_gate}
+        size, metadata = strip_checkpoint(args.checkpoint, candidate, chosen)
         head = provenance(args.run_dir, args.checkpoint, size, metadata)
         results = evaluate_all(candidate, args, sequences, eval_dir)
     except (ShipError, CheckpointError, ClickEnhanceError, ValueError, KeyError, OSError) as error:
