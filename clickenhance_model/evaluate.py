@@ -93,8 +93,11 @@ def load_segmenters(
     A generated mix (streets and rooms in one folder) clicks each scene with its domain's graph
     preset, as training and validation do; any other folder is of the reader's domain.
     """
-    domains = sorted({dataset.domain, *scene_domains(args, dataset).values()})
-    loaded = {domain: load_segmenter(args, domain) for domain in domains}
+    others = sorted(set(scene_domains(args, dataset).values()) - {dataset.domain})
+    loaded = {dataset.domain: load_segmenter(args, dataset.domain)}
+    for domain in others:  # a model's weights are loaded once and shared
+        loaded[domain] = load_segmenter(args, domain, loaded[dataset.domain][0])
+    domains = [dataset.domain, *others]
     info = loaded[dataset.domain][1]
     if len(domains) > 1:
         info = {**info, "domain": "per scene (generator manifest)"}
@@ -112,8 +115,13 @@ def scene_domains(args: argparse.Namespace, dataset: SceneDataset) -> dict[str, 
     return manifest_domains(args.root)
 
 
-def load_segmenter(args: argparse.Namespace, domain: str) -> tuple[SupportsSession, dict[str, Any]]:
-    """The segmenter to evaluate on clouds of `domain` and its settings for run.json."""
+def load_segmenter(
+    args: argparse.Namespace, domain: str, loaded: SupportsSession | None = None
+) -> tuple[SupportsSession, dict[str, Any]]:
+    """The segmenter to evaluate on clouds of `domain` and its settings for run.json.
+
+    `loaded` is the model already loaded for another domain: its network is shared, not read again.
+    """
     if args.method == "model":
         try:
             from clickenhance_model.segmenter import Segmenter  # torch and spconv only when needed
@@ -122,7 +130,10 @@ def load_segmenter(args: argparse.Namespace, domain: str) -> tuple[SupportsSessi
         options = {"domain": domain}  # the geodesic prior's graph preset, for prior_fusion networks
         if args.ground_gate is not None:
             options["ground_gate"] = args.ground_gate
-        segmenter = Segmenter.load(args.checkpoint, args.device, **options)  # None: the shipped default model
+        if isinstance(loaded, Segmenter):
+            segmenter = loaded.with_options(**options)
+        else:
+            segmenter = Segmenter.load(args.checkpoint, args.device, **options)  # None: the shipped default model
         checkpoint = "shipped default" if args.checkpoint is None else str(args.checkpoint.resolve())
         return segmenter, {"checkpoint": checkpoint, "device": args.device, "domain": domain,
                            "ground_gate": segmenter.options.ground_gate,

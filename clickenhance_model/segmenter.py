@@ -16,6 +16,7 @@ network, voxel mask back to points); the session start (voxels, graph) is not in
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import torch
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.config import config_from_dict
 from clickenhance_model.errors import CheckpointError
-from clickenhance_model.inference.geodesic_region import GeodesicRegion
+from clickenhance_model.inference.geodesic_region import GeodesicRegion, needs_own_graph
 from clickenhance_model.inference.network_input import collate, encode_crop
 from clickenhance_model.inference.session import InteractiveSession
 from clickenhance_model.inference.voxel_graph import PRESETS, scan_graph
@@ -99,6 +100,10 @@ class Segmenter:
             model = ClickEnhanceNet(config)
         return cls(model, config, device, config_from_dict(SegmenterConfig, options, "options"))
 
+    def with_options(self, **options: Any) -> Segmenter:
+        """The same network (shared weights, same device) with other inference options, e.g. domain="indoor"."""
+        return Segmenter(self.model, self.config, self.device, dataclasses.replace(self.options, **options), self.extra)
+
     def save(self, path: str | Path, extra: dict | None = None) -> Path:
         """Write this segmenter's weights and config as a checkpoint (see `checkpoint.save_checkpoint`)."""
         return save_checkpoint(path, self.model, self.config, extra)
@@ -164,11 +169,8 @@ class ModelSession(InteractiveSession):
         self.graph = scan_graph(self.grid, config)  # cached per cloud; None without geodesic maps
         self.last_crop_voxels = 0  # voxels fed to the network by the latest click
         self.prior: GeodesicRegion | None = None  # the domain's geodesic prior, when not the network's graph
-        preset = PRESETS[options.domain]
-        graph_config = None if self.graph is None else self.graph.config
-        own_graph = preset == graph_config and preset.voxel_size == config.input.voxel_size
-        if config.network.prior_fusion and not own_graph:
-            self.prior = GeodesicRegion(self.xyz, preset)
+        if needs_own_graph(config, options.domain):
+            self.prior = GeodesicRegion(self.xyz, PRESETS[options.domain])
 
     def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
         """Crop + encode around the clicks, run the network, map voxel labels back to the points."""

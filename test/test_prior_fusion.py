@@ -131,3 +131,12 @@ def test_gain_lets_the_network_change_the_mask() -> None:
     prior_only = fusion_segmenter(gain=0.0).session(points).add_click(target)
     with_network = fusion_segmenter(gain=50.0).session(points).add_click(target)
     assert not np.array_equal(prior_only, with_network)
+
+
+def test_with_options_shares_the_network_and_keeps_the_other_options() -> None:
+    outdoor = fusion_segmenter(gain=0.0)
+    indoor = outdoor.with_options(domain="indoor")
+    assert indoor.model is outdoor.model and indoor.options.domain == "indoor" and outdoor.options.domain == "outdoor"
+    assert indoor.options.ground_gate is False  # the rest as it was
+    with pytest.raises(ValueError, match="domain must be one of"):
+        outdoor.with_options(domain="underwater")

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from clickenhance_model.datasets import build_dataset
 from clickenhance_model.datasets.scene import ObjectFilter, SceneDataset, SceneObject, select_objects
-from clickenhance_model.inference.geodesic_region import GeodesicRegion
+from clickenhance_model.inference.geodesic_region import GeodesicRegion, needs_own_graph
 from clickenhance_model.inference.voxel_graph import PRESETS, VoxelGraph
 from clickenhance_model.inference.voxel_grid import VoxelGrid, voxelize
 from clickenhance_model.model_config import ModelConfig
@@ -120,11 +120,7 @@ def scene_domains(dataset: SceneDataset, config: DataConfig, split: str) -> dict
 def own_prior_presets(domains: dict[str, str], model: ModelConfig) -> dict[str, str]:
     """Scene -> graph preset, for the scenes whose geodesic prior a `prior_fusion` network cannot read off its
     own graph (another preset or voxel size: indoor scenes under outdoor maps); empty for other networks."""
-    if not model.network.prior_fusion:
-        return {}
-    own = PRESETS[model.input.geodesic_maps]
-    return {scene: domain for scene, domain in domains.items()
-            if PRESETS[domain] != own or PRESETS[domain].voxel_size != model.input.voxel_size}  # fmt: skip
+    return {scene: domain for scene, domain in domains.items() if needs_own_graph(model, domain)}
 
 
 def load_train_object(dataset: SceneDataset, item: SceneObject, voxel_size: float,
