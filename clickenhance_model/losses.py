@@ -11,6 +11,10 @@ object) of the current prediction (argmax of the logits); with mean Euclidean di
 d_FN and d_FP to the anchor, L_click = max(0, d_FN - d_FP + margin): missed object voxels
 are pulled towards the clicked object, wrongly included ones pushed away. An empty region
 contributes a mean distance of 0; a sample with both regions empty contributes 0.
+
+For a `prior_fusion` network, `LossConfig.prior_error_weight` weighs the cross-entropy of the
+voxels whose geodesic prior is wrong (`prior_error_weights`), so training is spent on the
+corrections rather than on agreeing with the prior where it is already right.
 """
 
 from __future__ import annotations
@@ -29,10 +33,18 @@ def _per_sample_mean(values: torch.Tensor, batch_index: torch.Tensor, batch_size
 
 
 def segmentation_loss(
-    logits: torch.Tensor, labels: torch.Tensor, batch_index: torch.Tensor, batch_size: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cross-entropy and soft Dice loss of the object class, each averaged over the batch's samples."""
-    ce = _per_sample_mean(F.cross_entropy(logits, labels, reduction="none"), batch_index, batch_size)  # [B]
+    logits: torch.Tensor, labels: torch.Tensor, batch_index: torch.Tensor, batch_size: int,
+    weights: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Cross-entropy and soft Dice loss of the object class, each averaged over the batch's samples.
+
+    `weights` [V] (default 1) scale each voxel's cross-entropy; a sample's CE is the weighted
+    sum over its voxel count, so weights only add emphasis (see `prior_error_weights`).
+    """
+    per_voxel = F.cross_entropy(logits, labels, reduction="none")  # [V]
+    if weights is not None:
+        per_voxel = per_voxel * weights
+    ce = _per_sample_mean(per_voxel, batch_index, batch_size)  # [B]
     prob = torch.softmax(logits, dim=1)[:, 1]  # [V]
     target = labels.to(prob.dtype)  # [V]
     zeros = torch.zeros(batch_size, dtype=prob.dtype, device=prob.device)
@@ -40,6 +52,12 @@ def segmentation_loss(
     denominator = zeros.index_add(0, batch_index, prob + target)  # [B]
     dice = 1.0 - (2.0 * intersection + 1.0) / (denominator + 1.0)  # [B]
     return ce.mean(), dice.mean()
+
+
+def prior_error_weights(prior: torch.Tensor, labels: torch.Tensor, weight: float) -> torch.Tensor:
+    """Per-voxel CE weights [V]: `weight` where the geodesic prior (0/1) disagrees with the label, else 1."""
+    wrong = (prior > 0.5) != (labels == 1)
+    return torch.where(wrong, torch.full_like(prior, weight), torch.ones_like(prior))
 
 
 def _mean_distance(
@@ -96,7 +114,10 @@ def clickenhance_loss(
     if "labels" not in batch:
         raise ValueError("the batch has no 'labels'; build samples with prepare_sample(..., labels=...)")
     labels = batch["labels"]
-    ce, dice = segmentation_loss(logits, labels, batch["batch_index"], batch["batch_size"])
+    weights = None
+    if config.prior_error_weight != 1.0 and "prior" in batch:
+        weights = prior_error_weights(batch["prior"].to(logits.dtype), labels, config.prior_error_weight)
+    ce, dice = segmentation_loss(logits, labels, batch["batch_index"], batch["batch_size"], weights)
     total = config.seg_weight * (ce + dice)
     click = logits.new_zeros(())
     if config.click_loss:

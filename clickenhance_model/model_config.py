@@ -136,6 +136,10 @@ class LossConfig:
         click_loss: use the click loss at all (ablation switch).
         num_samples: K, samples drawn from each of the false-positive and false-negative regions.
         margin: triplet margin on L2-normalised embeddings.
+        prior_error_weight: for `prior_fusion` networks, the cross-entropy weight of the voxels
+            whose geodesic prior is wrong (prior region != label); the others weigh 1. Most voxels
+            agree with the prior, so at 1 the cheapest way down the loss is to echo it; a larger
+            weight spends the network on the corrections. Not in the paper.
     """
 
     seg_weight: float = 0.8
@@ -143,11 +147,14 @@ class LossConfig:
     click_loss: bool = True
     num_samples: int = 16
     margin: float = 0.1
+    prior_error_weight: float = 1.0
 
     def __post_init__(self) -> None:
         """Reject negative weights and an empty sample count."""
         if self.seg_weight < 0 or self.click_weight < 0 or self.margin < 0:
             raise ValueError("loss weights and margin must be >= 0")
+        if not self.prior_error_weight >= 1:
+            raise ValueError(f"loss.prior_error_weight must be >= 1, got {self.prior_error_weight}")
         if self.num_samples < 1:
             raise ValueError(f"loss.num_samples (K) must be >= 1, got {self.num_samples}")
 

@@ -41,6 +41,26 @@ def test_segmentation_loss_averages_per_sample() -> None:
     assert ce.item() == pytest.approx((right + wrong) / 2, rel=1e-4)
 
 
+def test_prior_error_weight_scales_the_ce_of_voxels_the_prior_gets_wrong() -> None:
+    """Voxels whose geodesic prior disagrees with the label weigh `prior_error_weight` in the CE; Dice is unchanged."""
+    logits = torch.tensor([[0.0, 1.0], [1.0, 0.0], [0.0, 2.0], [2.0, 0.0]])
+    batch = _batch([0] * 4, [0], [1, 1, 0, 0])
+    batch["prior"] = torch.tensor([1.0, 0.0, 1.0, 0.0])  # voxel 1 (missed object) and 2 (wrongly held) are errors
+    per_voxel = torch.nn.functional.cross_entropy(logits, batch["labels"], reduction="none")
+    plain = LossConfig(click_loss=False)
+    weighted = LossConfig(click_loss=False, prior_error_weight=5.0)
+    _, parts_plain = clickenhance_loss(logits, None, batch, plain)
+    _, parts_weighted = clickenhance_loss(logits, None, batch, weighted)
+    expected = (per_voxel[0] + 5 * per_voxel[1] + 5 * per_voxel[2] + per_voxel[3]).item() / 4
+    assert parts_plain["ce"] == pytest.approx(per_voxel.mean().item(), rel=1e-6)
+    assert parts_weighted["ce"] == pytest.approx(expected, rel=1e-6)
+    assert parts_weighted["dice"] == pytest.approx(parts_plain["dice"], rel=1e-6)
+    del batch["prior"]  # a network without a prior: the weight has nothing to act on
+    assert clickenhance_loss(logits, None, batch, weighted)[1]["ce"] == pytest.approx(parts_plain["ce"], rel=1e-6)
+    with pytest.raises(ValueError, match="prior_error_weight"):
+        LossConfig(prior_error_weight=0.5)
+
+
 def test_click_loss_hand_computed() -> None:
     # voxel 0: anchor (object, predicted object); 1, 2: false negatives; 3: false positive; 4: true negative
     embeddings = torch.tensor([[0.0, 0.0], [0.3, 0.0], [0.0, 0.5], [0.2, 0.0], [1.0, 1.0]])

@@ -8,6 +8,8 @@ checkpoint without the fusion (test_training.py).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -131,6 +133,23 @@ def test_gain_lets_the_network_change_the_mask() -> None:
     prior_only = fusion_segmenter(gain=0.0).session(points).add_click(target)
     with_network = fusion_segmenter(gain=50.0).session(points).add_click(target)
     assert not np.array_equal(prior_only, with_network)
+
+
+def test_outside_the_crop_the_prior_answers() -> None:
+    """An object larger than the network's crop (a 40 m wall under a 3 m crop) is not cut at the crop's edge:
+    outside the crop the fusion network answers with its prior, so at gain 0 it is still the baseline."""
+    xs, zs = np.meshgrid(np.arange(0.05, 40.0, 0.1), np.arange(0.05, 3.0, 0.1), indexing="ij")
+    wall = np.stack([xs.ravel(), np.zeros(xs.size), zs.ravel()], axis=1).astype(np.float32)
+    click = int(np.argmin(np.linalg.norm(wall - [20.0, 0.0, 1.5], axis=1)))
+    small_crop = dataclasses.replace(FUSION, input=dataclasses.replace(FUSION.input, crop_radius=3.0))
+    segmenter = Segmenter.from_config(small_crop, seed=0, ground_gate=False)
+    with torch.no_grad():
+        segmenter.model.network_gain.fill_(0.0)
+    session = segmenter.session(wall)
+    mask = session.add_click(click)
+    expected = BaselineSegmenter().session(wall).add_click(click)
+    assert session.last_crop_voxels < 0.5 * expected.sum()  # the baseline's region reaches far past the crop
+    np.testing.assert_array_equal(mask, expected)
 
 
 def test_with_options_shares_the_network_and_keeps_the_other_options() -> None:
