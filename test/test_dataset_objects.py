@@ -14,7 +14,7 @@ import pytest
 from clickenhance_model.datasets import build_dataset
 from clickenhance_model.datasets.laser_rings import keep_every_kth_ring, ring_index
 from clickenhance_model.datasets.ply import write_ply
-from clickenhance_model.datasets.stuff_objects import STUFF_BASE, component_labels
+from clickenhance_model.datasets.stuff_objects import STUFF_BASE, cell_component_labels, component_labels
 from clickenhance_model.errors import DatasetError
 
 CAR = 10 | 7 << 16  # SemanticKITTI label: car (10), instance 7
@@ -121,6 +121,36 @@ def test_component_labels_number_components_by_their_first_point() -> None:
     xyz = np.array([[5.0, 0, 0], [0, 0, 0], [5.3, 0, 0], [0.2, 0, 0], [9, 9, 9]])
     assert component_labels(xyz, 0.4).tolist() == [0, 1, 0, 1, 2]
     assert component_labels(np.zeros((0, 3)), 0.4).tolist() == []
+
+
+def test_cell_components_join_touching_cells_only() -> None:
+    xyz = np.array([[0.1, 0.1, 0], [0.9, 0.9, 0], [1.5, 1.5, 0], [3.5, 0.2, 0], [-0.5, 0.2, 0]])
+    # cells (0,0), (0,0), (1,1) touches by a corner, (3,0) two cells away, (-1,0) touches by a face
+    assert cell_component_labels(xyz, 1.0).tolist() == [0, 0, 0, 1, 0]
+    assert cell_component_labels(np.zeros((0, 3)), 1.0).tolist() == []
+
+
+def test_ground_objects_are_the_main_pieces_of_each_ground_class(tmp_path: Path) -> None:
+    """Road with its lane markings is one object, the sidewalk another; a far stub of road (under a tenth
+    of the road's points) stays background; labelled instances and the object set are untouched."""
+    rng = np.random.default_rng(3)
+    road = np.column_stack([rng.uniform(0, 20, 2000), rng.uniform(-4, 4, 2000), np.zeros(2000)])
+    marking = np.column_stack([rng.uniform(0, 20, 200), rng.uniform(-0.1, 0.1, 200), np.zeros(200)])
+    stub = np.column_stack([rng.uniform(40, 41, 100), rng.uniform(-1, 1, 100), np.zeros(100)])  # 20 m beyond
+    sidewalk = np.column_stack([rng.uniform(0, 20, 900), rng.uniform(6, 8, 900), np.full(900, 0.15)])
+    car = rng.uniform((5, -2, 0.2), (9, 0, 1.6), (300, 3))
+    xyz = np.concatenate([road, marking, stub, sidewalk, car])
+    labels = np.concatenate([np.full(2000, 40), np.full(200, 60), np.full(100, 40), np.full(900, 48),
+                             np.full(300, CAR)])  # fmt: skip
+    write_scan(tmp_path, xyz, labels)
+    plain = build_dataset("semantickitti", tmp_path)
+    assert [o.class_name for o in plain.objects(plain.load_scene("000000"), 50)] == ["car"]
+    dataset = build_dataset("semantickitti", tmp_path, ground_objects=True)
+    scene = dataset.load_scene("000000")
+    found = {o.class_name: o for o in dataset.objects(scene, 50)}
+    assert sorted(found) == ["car", "road", "sidewalk"] and found["car"].instance_id == CAR
+    assert found["road"].num_points == 2200 and found["sidewalk"].num_points == 900  # markings in, stub out
+    assert found["road"].instance_id >= STUFF_BASE and (scene.instance[2200:2300] == 0).all()
 
 
 def test_kitti360_stuff_objects_are_unlabelled_points_of_stuff_classes(tmp_path: Path) -> None:

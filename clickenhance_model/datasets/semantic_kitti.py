@@ -21,6 +21,8 @@ components (see `stuff_objects`) of the unlabelled points of STUFF_CLASSES: 51 f
 classes 11 bicycle, 15 motorcycle, 30 person, 31 bicyclist, 32 motorcyclist and their
 moving twins 253-255, whose points sometimes carry no instance id; "all" is both.
 `keep_rings=K` keeps every K-th laser ring (see `laser_rings`) to emulate a sparser sensor.
+`ground_objects=True` (for training) adds each connected piece of GROUND_GROUPS (road with lane
+markings, parking, sidewalk, other-ground, terrain) as an object, whatever the object set.
 """
 
 from __future__ import annotations
@@ -32,7 +34,12 @@ import numpy as np
 from clickenhance_model.datasets import register_dataset
 from clickenhance_model.datasets.laser_rings import check_keep_rings, keep_every_kth_ring
 from clickenhance_model.datasets.scene import Scene, SceneDataset, check_file
-from clickenhance_model.datasets.stuff_objects import DEFAULT_GAP, check_object_options, with_stuff_objects
+from clickenhance_model.datasets.stuff_objects import (
+    DEFAULT_GAP,
+    check_object_options,
+    with_ground_objects,
+    with_stuff_objects,
+)
 from clickenhance_model.errors import DatasetError
 
 CLASS_NAMES = {
@@ -45,6 +52,7 @@ CLASS_NAMES = {
     259: "moving-other-vehicle",
 }  # fmt: skip
 STUFF_CLASSES = frozenset({11, 15, 30, 31, 32, 51, 71, 80, 81, 99, 253, 254, 255})
+GROUND_GROUPS = ((40, 60), (44,), (48,), (49,), (72,))  # road with its lane markings, parking, sidewalk, other, terrain
 
 
 def read_scan(path: Path) -> np.ndarray:
@@ -97,6 +105,8 @@ class SemanticKittiDataset(SceneDataset):
         objects: "things" (labelled instances), "stuff" (components of STUFF_CLASSES) or "all".
         stuff_gap: metres between points of one stuff component.
         keep_rings: keep every K-th laser ring of each scan (1 = all points).
+        ground_objects: also make each connected piece of a ground class an object (training data
+            for a model that must segment the ground it is clicked on).
     """
 
     domain = "outdoor"
@@ -104,9 +114,11 @@ class SemanticKittiDataset(SceneDataset):
     object_classes = None
 
     def __init__(self, root: str | Path, sequences: tuple[str, ...] | None = None, rgb: bool = True,
-                 objects: str = "things", stuff_gap: float = DEFAULT_GAP, keep_rings: int = 1):  # fmt: skip
+                 objects: str = "things", stuff_gap: float = DEFAULT_GAP, keep_rings: int = 1,
+                 ground_objects: bool = False):  # fmt: skip
         super().__init__(root)
         self.objects_set, self.stuff_gap, self.keep_rings = objects, float(stuff_gap), keep_rings
+        self.ground_objects = bool(ground_objects)
         check_keep_rings(keep_rings)
         check_object_options(objects, self.stuff_gap)
         self.sequences = None if sequences is None else tuple(f"{int(s):02d}" for s in sequences)
@@ -154,8 +166,9 @@ class SemanticKittiDataset(SceneDataset):
         if self.keep_rings > 1:  # rings come from the stored point order, so select before anything else
             kept = keep_every_kth_ring(points[:, :3], self.keep_rings)
             points, labels, rgb = points[kept], labels[kept], None if rgb is None else rgb[kept]
-        scene = scene_from_scan(name, points, labels, rgb)
-        return with_stuff_objects(scene, STUFF_CLASSES, self.objects_set, self.stuff_gap)
+        scene = with_stuff_objects(scene_from_scan(name, points, labels, rgb), STUFF_CLASSES, self.objects_set,
+                                   self.stuff_gap)  # fmt: skip
+        return with_ground_objects(scene, GROUND_GROUPS) if self.ground_objects else scene
 
 
 def color_path(scan_path: Path) -> Path | None:

@@ -84,11 +84,13 @@ def object_filter(dataset: SceneDataset, config: DataConfig) -> ObjectFilter:
 
 
 def _index_key(dataset: SceneDataset, config: DataConfig) -> dict:
-    """What the cached index depends on: reader, its scenes, and the filter."""
+    """What the cached index depends on: reader, its settings (object set, ground objects, ...), its scenes,
+    and the filter."""
     chosen = object_filter(dataset, config)
     classes = None if chosen.classes is None else sorted(chosen.classes)
-    return {"dataset": dataset.name, "scenes": dataset.scene_names(), "min_points": chosen.min_points,
-            "classes": classes}  # fmt: skip
+    settings = {k: v for k, v in sorted(vars(dataset).items()) if isinstance(v, bool | int | float | str)}
+    return {"dataset": dataset.name, "reader": settings, "scenes": dataset.scene_names(),
+            "min_points": chosen.min_points, "classes": classes}  # fmt: skip
 
 
 def index_objects(dataset: SceneDataset, config: DataConfig, cache: Path | None = None) -> list[SceneObject]:
