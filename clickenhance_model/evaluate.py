@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"semantickitti, kitti360: metres between points of one stuff object ({DEFAULT_GAP})")
     parser.add_argument("--keep-rings", type=int,
                         help="semantickitti: keep every K-th laser ring, e.g. 4 makes the 64-beam scans 16-beam")
+    parser.add_argument("--ground-objects", action="store_true", default=None,
+                        help="semantickitti: the main pieces of road, parking, sidewalk and terrain are objects too")
     parser.add_argument("--domain", choices=DOMAINS,
                         help="npy: indoor or outdoor clouds (the baseline's preset); auto: indoor if coloured")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
@@ -74,11 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def dataset_options(args: argparse.Namespace) -> dict[str, Any]:
     """Reader options given on the command line, checked against the chosen dataset."""
-    allowed = {"semantickitti": ("sequences", "objects", "stuff_gap", "keep_rings"),
+    allowed = {"semantickitti": ("sequences", "objects", "stuff_gap", "keep_rings", "ground_objects"),
                "kitti360": ("objects", "stuff_gap"), "scannet": ("label_set", "scene_list"), "s3dis": ("areas",),
                "npy": ("domain",)}  # fmt: skip
-    given = {k: getattr(args, k) for k in ("sequences", "label_set", "scene_list", "areas", "objects", "stuff_gap",
-                                           "keep_rings", "domain") if getattr(args, k) is not None}  # fmt: skip
+    names = ("sequences", "label_set", "scene_list", "areas", "objects", "stuff_gap", "keep_rings", "ground_objects",
+             "domain")  # fmt: skip
+    given = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     wrong = [k for k in given if k not in allowed.get(args.dataset, ())]
     if wrong:
         raise ValueError(f"--{wrong[0].replace('_', '-')} does not apply to --dataset {args.dataset}")

@@ -249,6 +249,10 @@ def test_cli_stuff_objects_rings_and_responsiveness(tmp_path: Path, capsys: pyte
     table = (tmp_path / "eval" / "table.md").read_text()
     assert "| pole | 2 |" in table and "### Click responsiveness (IoU@8 − IoU@5)" in table
     assert f"**{results['summary']['stuck_objects']} of 4 objects stuck**" in table
+    code, _, err = run(capsys, *args, "--ground-objects", "--out", str(tmp_path / "eval_ground"))
+    assert code == 0, err
+    results = json.loads((tmp_path / "eval_ground" / "results.json").read_text())
+    assert results["run"]["dataset_options"]["ground_objects"] is True and "road" in results["per_class"]
     rings = ring_scan(rings=8, per_ring=200)
     write_pair(tmp_path / "rings", rings, np.full(len(rings), CAR))
     code, _, err = run(capsys, "--dataset", "semantickitti", "--root", str(tmp_path / "rings"), "--method",
