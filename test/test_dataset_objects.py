@@ -131,8 +131,9 @@ def test_cell_components_join_touching_cells_only() -> None:
 
 
 def test_ground_objects_are_the_main_pieces_of_each_ground_class(tmp_path: Path) -> None:
-    """Road with its lane markings is one object, the sidewalk another; a far stub of road (under a tenth
-    of the road's points) stays background; labelled instances and the object set are untouched."""
+    """The ground surface's main pieces are objects: the road with its lane markings, and a sidewalk 2 m
+    away from it; a far stub of road (under a tenth of the ground's points) stays background; labelled
+    instances and the object set are untouched."""
     rng = np.random.default_rng(3)
     road = np.column_stack([rng.uniform(0, 20, 2000), rng.uniform(-4, 4, 2000), np.zeros(2000)])
     marking = np.column_stack([rng.uniform(0, 20, 200), rng.uniform(-0.1, 0.1, 200), np.zeros(200)])

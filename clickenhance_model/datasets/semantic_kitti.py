@@ -21,8 +21,9 @@ components (see `stuff_objects`) of the unlabelled points of STUFF_CLASSES: 51 f
 classes 11 bicycle, 15 motorcycle, 30 person, 31 bicyclist, 32 motorcyclist and their
 moving twins 253-255, whose points sometimes carry no instance id; "all" is both.
 `keep_rings=K` keeps every K-th laser ring (see `laser_rings`) to emulate a sparser sensor.
-`ground_objects=True` (for training) adds each connected piece of GROUND_GROUPS (road with lane
-markings, parking, sidewalk, other-ground, terrain) as an object, whatever the object set.
+`ground_objects=True` (for training) adds the main connected pieces of the ground surface
+(GROUND_GROUPS: road, parking, sidewalk, other-ground, lane markings and terrain together, the
+surface a click on the ground reaches) as objects, whatever the object set.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ CLASS_NAMES = {
     259: "moving-other-vehicle",
 }  # fmt: skip
 STUFF_CLASSES = frozenset({11, 15, 30, 31, 32, 51, 71, 80, 81, 99, 253, 254, 255})
-GROUND_GROUPS = ((40, 60), (44,), (48,), (49,), (72,))  # road with its lane markings, parking, sidewalk, other, terrain
+GROUND_GROUPS = ((40, 44, 48, 49, 60, 72),)  # one surface: road, parking, sidewalk, other-ground, markings, terrain
 
 
 def read_scan(path: Path) -> np.ndarray:
