@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-clicks", type=int, default=20, help="click budget per object")
     parser.add_argument("--temperature", type=float, help="sample clicks with ClickEnhance eq. 5 (T in [0, 1])")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampled clicks")
+    parser.add_argument("--classes", nargs="+", type=int,
+                        help="evaluate only objects of these semantic ids (the dataset's own ids, e.g. 2: a generated "
+                             "room's floor)")  # fmt: skip
     parser.add_argument("--min-points", type=int, default=100, help="skip objects with fewer points")
     parser.add_argument("--limit-objects", type=int, help="evaluate only the first N objects")
     parser.add_argument("--scene-stride", type=int, default=1,
@@ -206,7 +209,8 @@ def run_dataset(
                 skipped.append((scene_name, str(error)))
                 tqdm.write(f"skipping scene {scene_name}: {error}", file=sys.stderr)
                 continue
-            objects = dataset.objects(scene, args.min_points)
+            objects = [o for o in dataset.objects(scene, args.min_points)
+                       if args.classes is None or o.semantic_id in args.classes]  # fmt: skip
             complete = limit is None or len(objects) <= limit - len(rows)
             objects = objects if complete else objects[: limit - len(rows)]
             bar.total += len(objects)
@@ -244,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                "max_clicks": args.max_clicks, "temperature": args.temperature, "seed": args.seed,
                "min_points": args.min_points, "limit_objects": args.limit_objects,
                "scene_stride": args.scene_stride, **method_info}  # fmt: skip
+        if args.classes is not None:
+            run["classes"] = sorted(args.classes)
         done, done_scenes = open_log(args.out, run, args.restart)
     except (ClickEnhanceError, ValueError, OSError) as error:
         print(f"clickenhance-eval: error: {error}", file=sys.stderr)

@@ -253,6 +253,10 @@ def test_cli_stuff_objects_rings_and_responsiveness(tmp_path: Path, capsys: pyte
     assert code == 0, err
     results = json.loads((tmp_path / "eval_ground" / "results.json").read_text())
     assert results["run"]["dataset_options"]["ground_objects"] is True and "road" in results["per_class"]
+    code, _, err = run(capsys, *args, "--classes", "80", "--out", str(tmp_path / "eval_poles"))
+    assert code == 0, err
+    results = json.loads((tmp_path / "eval_poles" / "results.json").read_text())
+    assert sorted(results["per_class"]) == ["pole"] and results["run"]["classes"] == [80]
     rings = ring_scan(rings=8, per_ring=200)
     write_pair(tmp_path / "rings", rings, np.full(len(rings), CAR))
     code, _, err = run(capsys, "--dataset", "semantickitti", "--root", str(tmp_path / "rings"), "--method",
