@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep-rings", type=int,
                         help="semantickitti: keep every K-th laser ring, e.g. 4 makes the 64-beam scans 16-beam")
     parser.add_argument("--ground-objects", action="store_true", default=None,
-                        help="semantickitti: the main pieces of road, parking, sidewalk and terrain are objects too")
+                        help="semantickitti: the main pieces of the ground surface (road, sidewalk, ...) are objects")
     parser.add_argument("--domain", choices=DOMAINS,
                         help="npy: indoor or outdoor clouds (the baseline's preset); auto: indoor if coloured")
     parser.add_argument("--out", required=True, type=Path, help="output folder")

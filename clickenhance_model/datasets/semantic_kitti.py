@@ -106,7 +106,7 @@ class SemanticKittiDataset(SceneDataset):
         objects: "things" (labelled instances), "stuff" (components of STUFF_CLASSES) or "all".
         stuff_gap: metres between points of one stuff component.
         keep_rings: keep every K-th laser ring of each scan (1 = all points).
-        ground_objects: also make each main connected piece of a ground class an object (training
+        ground_objects: also make each main connected piece of the ground surface an object (training
             data for a model that must segment the ground it is clicked on). The classes are
             SemanticKITTI's: only unlabelled points (instance 0) of those ids become objects.
     """

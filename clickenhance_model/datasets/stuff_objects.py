@@ -63,13 +63,13 @@ def _numbered_by_first_point(labels: np.ndarray) -> np.ndarray:
 def with_ground_objects(
     scene: Scene, groups: Iterable[Iterable[int]], cell: float = GROUND_CELL, min_share: float = GROUND_MIN_SHARE
 ) -> Scene:
-    """The scene with the main connected pieces of each ground class group (a road with its lane markings,
-    a sidewalk, a terrain patch) as objects too, for a model that must segment the ground it is clicked on.
+    """The scene with the main connected pieces of each group of ground classes (e.g. the whole ground
+    surface) as objects too, for a model that must segment the ground it is clicked on.
 
     Only points with instance 0 count; ids continue above the scene's largest (and STUFF_BASE). Ground
     surfaces hold tens of thousands of points, so pieces are found on `cell`-metre cells
     (`cell_component_labels`). Pieces with less than `min_share` of their group's points (a far ring's
-    stub of road beyond a car) stay background, so ground does not crowd out the objects.
+    stub of road behind a car) stay background, so ground does not crowd out the objects.
     """
     instance = scene.instance.copy()
     next_id = max(STUFF_BASE, int(instance.max(initial=0)) + 1)
