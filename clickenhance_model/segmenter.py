@@ -26,7 +26,6 @@ import torch
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.config import config_from_dict
 from clickenhance_model.errors import CheckpointError
-from clickenhance_model.inference.click_encoding import geodesic_click_features
 from clickenhance_model.inference.geodesic_region import GeodesicRegion, needs_own_graph
 from clickenhance_model.inference.network_input import collate, encode_crop
 from clickenhance_model.inference.session import InteractiveSession
@@ -185,9 +184,8 @@ class ModelSession(InteractiveSession):
         gate = self._ground_gate(positive)
         if self.prior is None:
             voxel_mask = np.zeros(len(self.grid), dtype=bool)  # without a prior, voxels outside the crop are background
-            if "prior" in sample:  # a fusion network: outside the crop, the prior alone (a road or wall past the crop)
-                outside_logit = self.segmenter.prior_logit(self._scan_region(positive, negative))
-                voxel_mask = outside_logit > self.segmenter.logit_threshold
+            if "scan_prior" in sample:  # a fusion network: outside the crop, the prior alone (a road or wall past it)
+                voxel_mask = self.segmenter.prior_logit(sample["scan_prior"]) > self.segmenter.logit_threshold
             voxel_mask[crop] = self.segmenter.predict(sample)
             return (voxel_mask & gate)[self.grid.point_to_voxel]
         region = self.prior.of_points(positive, negative)  # [M] the domain preset's geodesic region
@@ -198,11 +196,6 @@ class ModelSession(InteractiveSession):
         logit = self.segmenter.prior_logit(region)  # outside the crop: the prior alone
         logit[inside] = self.segmenter.object_logit(sample, region[inside], crop_voxel[inside])
         return (logit > self.segmenter.logit_threshold) & gate[self.grid.point_to_voxel]
-
-    def _scan_region(self, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
-        """Geodesic region (bool per grid voxel) of the clicks over the whole scan graph, not only the crop."""
-        _, region = geodesic_click_features(self.graph, self.xyz[positive], self.xyz[negative])
-        return region
 
     def _ground_gate(self, positive: np.ndarray) -> np.ndarray:
         """Grid voxels the object may hold under the `ground_gate` option (all True when it is off).

@@ -75,7 +75,8 @@ def encode_crop(
     "cse_features" float32 [V, 4], "coords" int32 [V, 3], "crop" int64 [V] (voxel ids in
     `grid`), "anchor" (crop voxel of the latest positive click), "current" (crop voxel of
     the latest click), "spatial_shape" (list of 3 ints) and, for networks with `prior_fusion`,
-    "prior" float32 [V] (1 where the training-free geodesic region holds the voxel).
+    "prior" float32 [V] (1 where the training-free geodesic region holds the voxel) and
+    "scan_prior" (that region over every voxel of `grid`, a bool array that `collate` leaves out).
     `current_xyz` None means the latest positive click.
     `graph` is `scan_graph(grid, config)`, built once per grid by the caller; None builds it here (one-off samples).
     """
@@ -91,8 +92,8 @@ def encode_crop(
     region = None
     if cfg.geodesic_maps != "off":
         graph = scan_graph(grid, config) if graph is None else graph
-        geodesic_maps, region = geodesic_click_features(graph, positive, negative, crop)
-        features.append(geodesic_maps)
+        geodesic_maps, region = geodesic_click_features(graph, positive, negative)  # every voxel of the scan
+        features.append(geodesic_maps[crop])
     features = np.concatenate(features, axis=1)  # [V, 8 or 10]
     cse_features = np.concatenate([xyz, current_map], axis=1)  # [V, 4]
     coords, shape = spconv_coords(grid.coords[crop], config.network.levels)
@@ -110,7 +111,8 @@ def encode_crop(
         "spatial_shape": shape,
     }
     if config.network.prior_fusion:
-        sample["prior"] = torch.from_numpy(region.astype(np.float32))  # [V] the geodesic region, 0/1
+        sample["prior"] = torch.from_numpy(region[crop].astype(np.float32))  # [V] the geodesic region, 0/1
+        sample["scan_prior"] = region  # [grid voxels] bool, the same region past the crop (not batched)
     return sample
 
 
