@@ -360,6 +360,22 @@ def test_config_docstring_example() -> None:
         load_train_config("training/nonexistent.yaml")
 
 
+def test_config_base_changes_only_what_the_file_sets(tmp_path: Path) -> None:
+    """`base:` starts from another config; nested mappings merge key by key, lists are replaced."""
+    child = tmp_path / "child.yaml"
+    child.write_text("base: any_object\nmodel: {loss: {prior_error_weight: 3.0}}\naugment: {scale: [0.8, 1.2]}\n"
+                     "epochs: 2\n")  # fmt: skip
+    base, config = load_train_config("any_object"), load_train_config(child)
+    assert config.model.loss.prior_error_weight == 3.0 and config.epochs == 2 and config.augment.scale == (0.8, 1.2)
+    assert config.model.loss.click_loss is base.model.loss.click_loss is False  # the base's sibling keys stay
+    assert config.model.network == base.model.network and config.data == base.data
+    assert dataclasses.replace(config, model=base.model, augment=base.augment, epochs=base.epochs) == base
+    loop = tmp_path / "loop.yaml"
+    loop.write_text(f"base: {loop}\n")
+    with pytest.raises(ValueError, match="cycle"):
+        load_train_config(loop)
+
+
 def test_unknown_config_keys_are_rejected(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("epochs: 3\noptimiser: {lr: 0.1}\n")

@@ -328,12 +328,38 @@ def _resolve_model(value: Any, base: Path) -> Any:
     raise FileNotFoundError(f"model config {value!r} not found (looked in {base} and the working directory)")
 
 
-def load_train_config(path: str | Path, **overrides: Any) -> TrainConfig:
-    """Load a TrainConfig from YAML (unknown keys are an error), then replace top-level fields by `overrides`."""
-    path = find_config_file(path)
+def _config_data(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The YAML mapping of a training config, with the config named by its `base:` key (if any) beneath it:
+    mappings merge key by key, anything else (lists, numbers) is replaced."""
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    base_path = find_config_file(base)
+    if base_path.resolve() in chain or len(chain) > 8:
+        raise ValueError(f"{path}: base {base!r} makes a cycle of training configs")
+    return _merged(_config_data(base_path, (*chain, path.resolve())), data)
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `override` on top, nested mappings merged key by key."""
+    merged = dict(base)
+    for key, value in override.items():
+        both = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merged(merged[key], value) if both else value
+    return merged
+
+
+def load_train_config(path: str | Path, **overrides: Any) -> TrainConfig:
+    """Load a TrainConfig from YAML (unknown keys are an error), then replace top-level fields by `overrides`.
+
+    A `base: NAME` key starts from another training config (a shipped name or a path) and changes
+    only what this file sets (`_config_data`).
+    """
+    path = find_config_file(path)
+    data = _config_data(path)
     if "model" in data:
         data["model"] = _resolve_model(data["model"], path.parent)
     config = config_from_dict(TrainConfig, data, where=str(path))
