@@ -197,9 +197,11 @@ def main() -> None:
         )
     if 120_000 in medians and 500_000 in medians:
         print(f"ratio latency(500k)/latency(120k) = {medians[500_000] / medians[120_000]:.2f}")
-    if seg.config.input.geodesic_maps != "off" and args.compare_paper_input:
+    if seg.config.input.feeds_geodesic_maps and args.compare_paper_input:
         size = 120_000 if 120_000 in medians else args.sizes[0]
-        paper_input = dataclasses.replace(seg.config.input, geodesic_maps="off")
+        fusion = seg.config.network.prior_fusion  # its graph stays: it gives the prior
+        paper_input = dataclasses.replace(seg.config.input, **({"geodesic_channels": False} if fusion
+                                                                else {"geodesic_maps": "off"}))  # fmt: skip
         plain = Segmenter.from_config(dataclasses.replace(seg.config, input=paper_input), device=args.device)
         xyz, ids = make_cloud(scans, size, np.random.default_rng(args.seed))
         with_maps = time_cloud(seg, xyz, ids, objects, args, np.random.default_rng(args.seed)).median()

@@ -6,7 +6,9 @@ neighbours closer than `max_edge`: wider gaps separate objects. Small islands of
 Ground nodes (road, floor) are found as upright surfaces grown from low seeds; for an
 object first clicked off the ground, edges touching ground cost `ground_penalty` times
 their length, so a car does not flood the road; for an object clicked on the ground,
-edges leaving the ground are dropped, so the road does not take the cars. Each node then
+edges leaving the ground are dropped, so the road does not take the cars (a later positive
+or negative click off the ground, there an island, grows with the off-ground costs: every
+click counts). Each node then
 takes the label of its geodesically nearest click (bounded multi-source Dijkstra):
 positive if a positive click is within `max_radius` and nearer than every negative click
 within `negative_radius`. Points take their voxel's label.

@@ -44,6 +44,10 @@ class InputConfig:
             the nearest positive / negative click, divided by the preset's `max_radius` and
             clipped to 1. Euclidean maps cannot tell a car from the wall 30 cm behind it; the
             graph can. "off" (the paper's input) by default.
+        geodesic_channels: feed those two maps to the network (default). False keeps the graph
+            for a `prior_fusion` network's prior only: its input is then the paper's (Euclidean
+            maps), so its evidence does not repeat the prior's (networks fed the geodesic maps
+            learned to echo the region they encode).
     """
 
     voxel_size: float = 0.1
@@ -53,11 +57,17 @@ class InputConfig:
     encoding: str = "dense"
     sparse_cube_size: float = 0.3
     geodesic_maps: str = "off"
+    geodesic_channels: bool = True
 
     @property
     def main_features(self) -> int:
         """Input channels of the main branch: xyz, rgb, two click maps (+ two geodesic maps)."""
-        return 8 if self.geodesic_maps == "off" else 10
+        return 10 if self.feeds_geodesic_maps else 8
+
+    @property
+    def feeds_geodesic_maps(self) -> bool:
+        """Whether the network's input holds the two geodesic click maps."""
+        return self.geodesic_maps != "off" and self.geodesic_channels
 
     def __post_init__(self) -> None:
         """Reject values the preprocessing cannot work with."""
@@ -171,6 +181,9 @@ class ModelConfig:
         """Reject combinations the network cannot be built with."""
         if self.network.prior_fusion and self.input.geodesic_maps == "off":
             raise ValueError("network.prior_fusion needs input.geodesic_maps (the prior is the geodesic region)")
+        if not self.input.geodesic_channels and not self.network.prior_fusion:
+            raise ValueError("input.geodesic_channels false builds a graph only for network.prior_fusion's prior: "
+                             "turn prior_fusion on, or set input.geodesic_maps off")  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> ModelConfig:

@@ -127,6 +127,25 @@ def test_gain_zero_answers_what_the_baseline_answers(domain: str) -> None:
         assert outdoor[cabinet].mean() > 0.5
 
 
+def test_fusion_on_euclidean_maps_keeps_the_graph_for_the_prior_only() -> None:
+    """`input.geodesic_channels` false: the paper's 8 input channels, the same prior, the baseline at gain 0."""
+    with pytest.raises(ValueError, match="geodesic_channels"):
+        ModelConfig(input=dataclasses.replace(FUSION.input, geodesic_channels=False))
+    euclidean = dataclasses.replace(FUSION, input=dataclasses.replace(FUSION.input, geodesic_channels=False))
+    points, on_car, on_wall = street()
+    grid = voxelize(points, None, FUSION.input.voxel_size)
+    plain = encode_crop(grid, points[on_car][:1], None, None, euclidean)
+    full = encode_crop(grid, points[on_car][:1], None, None, FUSION)
+    assert plain["features"].shape[1] == euclidean.input.main_features == 8 and full["features"].shape[1] == 10
+    assert torch.equal(plain["features"], full["features"][:, :8]) and torch.equal(plain["prior"], full["prior"])
+    segmenter = Segmenter.from_config(euclidean, seed=0, ground_gate=False)
+    with torch.no_grad():
+        segmenter.model.network_gain.fill_(0.0)
+    target = int(np.flatnonzero(on_car)[10])
+    expected = BaselineSegmenter.for_domain("outdoor").session(points).add_click(target)
+    np.testing.assert_array_equal(segmenter.session(points).add_click(target), expected)
+
+
 def test_gain_lets_the_network_change_the_mask() -> None:
     points, on_car, _ = street()
     target = int(np.flatnonzero(on_car)[10])

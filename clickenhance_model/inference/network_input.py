@@ -13,7 +13,8 @@ The path, shared by the inference session and the trainer:
    (a 3D ball) of the positive clicks (at most `max_voxels`, nearest first); the features of
    each kept voxel: main branch `[x, y, z, r, g, b, d_pos, d_neg]` (xyz relative to the
    first positive click, divided by `coord_scale`) plus `[g_pos, g_neg]` (geodesic click
-   maps, two bounded Dijkstra runs on the scan graph) when `input.geodesic_maps` is on, CSE
+   maps, two bounded Dijkstra runs on the scan graph) when `input.geodesic_maps` is on (and
+   `geodesic_channels`: else the graph gives a fusion network its prior only), CSE
    branch `[x, y, z, d_current]`.
 3. `collate` several samples into one batch (spconv batch index in column 0).
 
@@ -93,7 +94,8 @@ def encode_crop(
     if cfg.geodesic_maps != "off":
         graph = scan_graph(grid, config) if graph is None else graph
         geodesic_maps, region = geodesic_click_features(graph, positive, negative)  # every voxel of the scan
-        features.append(geodesic_maps[crop])
+        if cfg.geodesic_channels:  # else the graph serves the fusion prior only
+            features.append(geodesic_maps[crop])
     features = np.concatenate(features, axis=1)  # [V, 8 or 10]
     cse_features = np.concatenate([xyz, current_map], axis=1)  # [V, 4]
     coords, shape = spconv_coords(grid.coords[crop], config.network.levels)

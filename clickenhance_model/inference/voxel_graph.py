@@ -154,13 +154,28 @@ class VoxelGraph:
         ground), negative ones up to the larger of `max_radius` and the negative reach; both
         are inf beyond. `positive` is in click order (node ids, repeats allowed). One call
         serves the click maps and the region rule (`ClickDistances.region`).
+
+        Every click counts: on the ground's costs a node off the ground has no edge, so a click
+        there (a fence whose low part was taken for ground and clicked first) would hold only its
+        own node. Such clicks grow as an object instead (off-ground costs, `max_radius`); that is
+        two more Dijkstra runs, only while clicks of both kinds are present.
         """
         config = self.config
+        positive = np.asarray(positive, dtype=np.int64)
+        negative = np.asarray(negative, dtype=np.int64)
         on_ground = bool(self.ground[positive[0]]) if len(positive) else False
         reach = config.ground_max_radius if on_ground else config.max_radius
         negative_reach = min(reach, config.negative_radius)
+        negative_limit = max(config.max_radius, negative_reach)
         to_positive = self.distance(positive, on_ground, reach)
-        to_negative = self.distance(negative, on_ground, max(config.max_radius, negative_reach))
+        to_negative = self.distance(negative, on_ground, negative_limit)
+        if on_ground:
+            raised = positive[~self.ground[positive]]
+            if len(raised):
+                to_positive = np.minimum(to_positive, self.distance(raised, False, config.max_radius))
+            raised = negative[~self.ground[negative]]
+            if len(raised):
+                to_negative = np.minimum(to_negative, self.distance(raised, False, negative_limit))
         return ClickDistances(to_positive, to_negative, negative_reach)
 
 

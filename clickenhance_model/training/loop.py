@@ -133,7 +133,8 @@ class TrainingRun:
 
         A checkpoint without geodesic maps may start a run with them: the stem's weights for
         the two new input channels start at zero, so the first step computes what the
-        checkpoint computed and training learns how much to use them. Likewise a checkpoint
+        checkpoint computed and training learns how much to use them; a run without them
+        (`input.geodesic_channels` false) keeps the other channels' weights. Likewise a checkpoint
         without `network.prior_fusion` may start a run with it: the fusion starts as the prior
         alone (gain 0 on the network), and training learns how much of the network to add.
         """
@@ -143,12 +144,10 @@ class TrainingRun:
             raise CheckpointError(f"{path}: init_from holds another network ({model_config.network}); "
                                   "set model.network to that checkpoint's network")  # fmt: skip
         old, new = model_config.input.main_features, self.config.model.input.main_features
-        if old != new:
-            if old > new:
-                raise CheckpointError(f"{path}: init_from has {old} input channels, this model {new}; "
-                                      "a run may add geodesic maps to a checkpoint, not drop them")  # fmt: skip
+        if old != new:  # the geodesic maps are the last two channels: added ones start at zero weight
             weight = state_dict["stem.conv.weight"]  # [C0, 3, 3, 3, in]
-            state_dict["stem.conv.weight"] = torch.cat([weight, weight.new_zeros(*weight.shape[:-1], new - old)], -1)
+            grown = torch.cat([weight, weight.new_zeros(*weight.shape[:-1], max(new - old, 0))], -1)
+            state_dict["stem.conv.weight"] = grown[..., :new]  # or dropped ones are cut off
         if network.prior_fusion and not model_config.network.prior_fusion:  # the fusion scalars start at their init
             fusion = {name: getattr(self.model, name).data for name in ("prior_scale", "network_gain")}
             state_dict = {**state_dict, **fusion}
