@@ -44,6 +44,12 @@ class InputConfig:
             the nearest positive / negative click, divided by the preset's `max_radius` and
             clipped to 1. Euclidean maps cannot tell a car from the wall 30 cm behind it; the
             graph can. "off" (the paper's input) by default.
+        geodesic_normal_penalty: the `normal_penalty` of that graph (the preset's other settings
+            stay). 0, the default, is the graph every network before it was trained with; the
+            baseline presets have since taken 2 (outdoor) and 3 (indoor), so a network keeps the
+            maps it learned on. A `prior_fusion` network whose value differs from its domain
+            preset's reads its prior off the preset's own graph (as indoors), so its prior is
+            always the baseline's answer.
         geodesic_channels: feed those two maps to the network (default). False keeps the graph
             for a `prior_fusion` network's prior only: its input is then the paper's (Euclidean
             maps), so its evidence does not repeat the prior's (networks fed the geodesic maps
@@ -57,6 +63,7 @@ class InputConfig:
     encoding: str = "dense"
     sparse_cube_size: float = 0.3
     geodesic_maps: str = "off"
+    geodesic_normal_penalty: float = 0.0
     geodesic_channels: bool = True
 
     @property
@@ -83,6 +90,8 @@ class InputConfig:
             raise ValueError(f"input.encoding must be one of {ENCODINGS}, got {self.encoding!r}")
         if self.geodesic_maps not in GEODESIC_GRAPHS:
             raise ValueError(f"input.geodesic_maps must be one of {GEODESIC_GRAPHS}, got {self.geodesic_maps!r}")
+        if not self.geodesic_normal_penalty >= 0:
+            raise ValueError(f"input.geodesic_normal_penalty must be >= 0, got {self.geodesic_normal_penalty}")
         if self.encoding == "sparse" and self.sparse_cube_size < 2 * self.voxel_size:
             raise ValueError(
                 f"input.sparse_cube_size ({self.sparse_cube_size} m) must be at least two voxels "

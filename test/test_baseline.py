@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from clickenhance_model.datasets import build_dataset
 from clickenhance_model.errors import ClickError
 from clickenhance_model.evaluation.metrics import iou
 from clickenhance_model.evaluation.simulated_user import next_click
-from clickenhance_model.inference.voxel_graph import INDOOR, OUTDOOR, GraphConfig
+from clickenhance_model.inference.voxel_graph import INDOOR, OUTDOOR, GraphConfig, VoxelGraph
 
 
 def street(ground_step: float = 0.15, gap: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -78,9 +79,10 @@ def test_negative_click_separates_touching_cars(touching) -> None:
     assert mask[near_a].mean() > 0.9  # the cars touch: the first click spills over
     spill = mask[labels == 2].mean()
     mask = session.add_click(top_centre(xyz, labels == 2), False)
-    # a negative click acts within `negative_radius` (4 m) of itself: most of B goes, A stays whole
+    # a negative click acts within `negative_radius` (4 m) of itself: most of B goes, A stays nearly whole
+    # (its side facing B is parallel to B's, so the normal term does not part them: a strip of it goes too)
     assert mask[labels == 2].mean() < 0.5 * spill
-    assert mask[labels == 1].mean() > 0.95
+    assert mask[labels == 1].mean() > 0.9
 
 
 def test_simulated_user_improves_touching_cars(touching) -> None:
@@ -222,3 +224,27 @@ def test_a_click_off_the_ground_grows_after_a_first_click_taken_for_ground() -> 
     assert not mask[labels == 1].any() and (mask[labels == 3] == first[labels == 3]).all()  # nothing else
     mask = session.add_click(int(np.flatnonzero((labels == 4) & (xyz[:, 0] > 7.5) & (xyz[:, 2] > 1.0))[0]), False)
     assert mask[upright & (xyz[:, 0] > 7.0)].mean() < 0.5  # a negative click off the ground cuts it back too
+
+
+def test_normal_penalty_leaves_smooth_surfaces_and_slows_creases_and_rough_ones() -> None:
+    """Geodesic length with `normal_penalty` (no ground factor): a flat wall as before, a corner and a
+    cloud without a surface (a hedge) longer."""
+    step = 0.1
+    along, height = np.arange(0, 2.0 + 1e-9, step), np.arange(1.0, 1.5 + 1e-9, step)
+    flat = np.stack(np.meshgrid(along, [0.0], height), -1).reshape(-1, 3)
+    half = along[along <= 1.0 + 1e-9]
+    corner = np.concatenate([np.stack(np.meshgrid(half, [0.0], height), -1).reshape(-1, 3),
+                             np.stack(np.meshgrid([1.0], half[1:], height), -1).reshape(-1, 3)])  # fmt: skip
+    rough = np.random.default_rng(0).uniform((0, -0.3, 1.0), (2, 0.3, 1.5), (1500, 3))  # a hedge: no surface
+
+    def length(nodes: np.ndarray, start: tuple, end: tuple, penalty: float) -> float:
+        graph = VoxelGraph(nodes, dataclasses.replace(OUTDOOR, normal_penalty=penalty, ground_penalty=1.0))
+        first, last = (int(np.argmin(np.linalg.norm(nodes - np.array(p), axis=1))) for p in (start, end))
+        return float(graph.distance(np.array([first]), False, 10.0)[last])
+
+    wall, bend = ((0, 0, 1.2), (2, 0, 1.2)), ((0, 0, 1.2), (1, 1, 1.2))
+    assert length(flat, *wall, 2.0) == pytest.approx(length(flat, *wall, 0.0), abs=1e-6)
+    assert length(corner, *bend, 2.0) > length(corner, *bend, 0.0) + 0.1
+    assert length(rough, *wall, 2.0) > 1.3 * length(rough, *wall, 0.0)
+    with pytest.raises(ValueError, match="normal_penalty"):
+        GraphConfig(normal_penalty=-1.0)

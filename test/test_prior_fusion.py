@@ -17,13 +17,15 @@ from test_click_encoding import car_on_a_road
 
 from clickenhance_model.baseline import BaselineSegmenter
 from clickenhance_model.inference.network_input import collate, encode_crop
+from clickenhance_model.inference.voxel_graph import OUTDOOR
 from clickenhance_model.inference.voxel_grid import voxelize
 from clickenhance_model.model_config import InputConfig, ModelConfig, NetworkConfig
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.unet import PRIOR_SCALE_INIT, ClickEnhanceNet
 
-FUSION = ModelConfig(  # the shipped input (0.1 m voxels, outdoor geodesic maps), a tiny network
-    input=InputConfig(voxel_size=0.1, crop_radius=20.0, max_voxels=20000, geodesic_maps="outdoor"),
+FUSION = ModelConfig(  # the shipped input (0.1 m voxels, outdoor geodesic maps on the preset's graph), a tiny network
+    input=InputConfig(voxel_size=0.1, crop_radius=20.0, max_voxels=20000, geodesic_maps="outdoor",
+                      geodesic_normal_penalty=OUTDOOR.normal_penalty),
     network=NetworkConfig(channels=(8, 16, 32), cse_channels=(4, 8, 16), embedding_dim=8, prior_fusion=True),
 )
 
@@ -144,6 +146,21 @@ def test_fusion_on_euclidean_maps_keeps_the_graph_for_the_prior_only() -> None:
     target = int(np.flatnonzero(on_car)[10])
     expected = BaselineSegmenter.for_domain("outdoor").session(points).add_click(target)
     np.testing.assert_array_equal(segmenter.session(points).add_click(target), expected)
+
+
+def test_maps_on_another_graph_take_the_prior_off_the_preset() -> None:
+    """A network whose maps' graph is not its domain preset (trained before the preset's normal penalty):
+    the session reads the prior off the preset's own graph, so at gain 0 it is still the baseline."""
+    older = dataclasses.replace(FUSION, input=dataclasses.replace(FUSION.input, geodesic_normal_penalty=0.0))
+    segmenter = Segmenter.from_config(older, seed=0, ground_gate=False)
+    with torch.no_grad():
+        segmenter.model.network_gain.fill_(0.0)
+    points, on_car, on_wall = street()
+    session = segmenter.session(points)
+    assert session.prior is not None and session.graph.config.normal_penalty == 0.0
+    baseline = BaselineSegmenter.for_domain("outdoor").session(points)
+    for target, positive in [(int(np.flatnonzero(on_car)[10]), True), (int(np.flatnonzero(on_wall)[5]), False)]:
+        np.testing.assert_array_equal(session.add_click(target, positive), baseline.add_click(target, positive))
 
 
 def test_gain_lets_the_network_change_the_mask() -> None:

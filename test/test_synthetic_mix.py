@@ -70,12 +70,13 @@ def check_room_prior(data: DataConfig, objects: list) -> None:
 
     import torch
 
+    from clickenhance_model.inference.voxel_graph import OUTDOOR, maps_graph_config
     from clickenhance_model.model_config import InputConfig, ModelConfig, NetworkConfig
     from clickenhance_model.training.click_simulation import ClickState, encode_sample
     from clickenhance_model.training.data import load_train_object, own_prior_presets, scene_domains
 
-    model = ModelConfig(input=InputConfig(geodesic_maps="outdoor"),
-                        network=NetworkConfig(channels=(8, 16), cse_channels=(4, 8), prior_fusion=True))  # fmt: skip
+    maps = InputConfig(geodesic_maps="outdoor", geodesic_normal_penalty=OUTDOOR.normal_penalty)  # the preset's graph
+    model = ModelConfig(input=maps, network=NetworkConfig(channels=(8, 16), cse_channels=(4, 8), prior_fusion=True))
     dataset = open_split(data, "train", show_progress=False)
     domains = scene_domains(dataset, data, "train")
     assert domains == {"00/000000": "outdoor", "00/000001": "outdoor", "00/000002": "indoor"}
@@ -83,9 +84,12 @@ def check_room_prior(data: DataConfig, objects: list) -> None:
     assert presets == {"00/000002": "indoor"}
     plain = dataclasses.replace(model, network=dataclasses.replace(model.network, prior_fusion=False))
     assert own_prior_presets(domains, plain) == {}
+    older = dataclasses.replace(model, input=dataclasses.replace(maps, geodesic_normal_penalty=0.0))
+    assert own_prior_presets(domains, older) == domains  # maps on another graph: the preset's prior everywhere
     for scene in ("00/000000", "00/000002"):
         item = next(o for o in objects if o.scene == scene)
-        loaded = load_train_object(dataset, item, 0.1, graph_preset="outdoor", prior_preset=presets.get(scene, ""))
+        loaded = load_train_object(dataset, item, 0.1, graph_config=maps_graph_config(model),
+                                   prior_preset=presets.get(scene, ""))  # fmt: skip
         assert (loaded.prior is not None) == (scene == "00/000002")
         state = ClickState()
         state.add(int(np.flatnonzero(loaded.target)[0]), positive=True)

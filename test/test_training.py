@@ -18,6 +18,7 @@ from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.errors import CheckpointError
 from clickenhance_model.evaluation.protocol import ProtocolSettings, evaluate_scene
 from clickenhance_model.inference.network_input import collate, encode_crop
+from clickenhance_model.inference.voxel_graph import maps_graph_config
 from clickenhance_model.model_config import SegmenterConfig
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.train import main
@@ -391,7 +392,7 @@ def test_data_workers_build_the_scene_graph_and_the_click_rounds_use_it(scenes_r
     geodesic = dataclasses.replace(config.model, input=dataclasses.replace(config.model.input, geodesic_maps="outdoor"))
     data = open_split(config.data, "train")
     chosen = index_objects(data, config.data)[0]
-    item = load_train_object(data, chosen, geodesic.input.voxel_size, graph_preset="outdoor")
+    item = load_train_object(data, chosen, geodesic.input.voxel_size, graph_config=maps_graph_config(geodesic))
     assert item.graph is not None and len(item.graph) == len(item.grid)
     assert load_train_object(data, chosen, geodesic.input.voxel_size).graph is None  # "off": no graph
     graph = item.graph

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from clickenhance_model.inference.voxel_graph import PRESETS, GraphConfig, VoxelGraph
+from clickenhance_model.inference.voxel_graph import PRESETS, GraphConfig, VoxelGraph, maps_graph_config
 from clickenhance_model.inference.voxel_grid import voxelize
 
 if TYPE_CHECKING:
@@ -23,12 +23,13 @@ if TYPE_CHECKING:
 
 def needs_own_graph(config: ModelConfig, domain: str) -> bool:
     """Whether a `prior_fusion` network reads the prior of `domain` clouds off a `GeodesicRegion` of its own:
-    the domain's preset is not the graph of the network's maps, or its voxels are not the network's.
+    the domain's preset is not the graph of the network's maps (another preset, or the maps' own
+    `input.geodesic_normal_penalty`), or its voxels are not the network's.
     False for networks without prior fusion."""
     if not config.network.prior_fusion:
         return False
     preset = PRESETS[domain]
-    return preset != PRESETS[config.input.geodesic_maps] or preset.voxel_size != config.input.voxel_size
+    return preset != maps_graph_config(config) or preset.voxel_size != config.input.voxel_size
 
 
 class GeodesicRegion:

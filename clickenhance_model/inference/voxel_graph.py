@@ -19,11 +19,15 @@ only, never on the real scans it is reported on: 12 scans from `clickenhance_mod
 the evaluation CLI (20 clicks) over a one-at-a-time sweep of neighbours, max_edge, ground_penalty,
 max_radius and negative_radius around the hand-picked start, plus the combination of the best
 values; lowest NoC@85 wins (tie: higher IoU@5). Rerun with `bench/tune_baseline.py`. The INDOOR
-preset is an untuned guess.
+preset is an untuned guess, but for `normal_penalty`: it was chosen later for both presets on the
+generated any-object validation scans (`runs/scenes/any_object`, sequence 01, every 5th scan, 20
+clicks), by domain, lowest NoC@85 of 0, 1, 2, 3, 4 and 6: outdoor 2 (NoC@85 6.82 vs 7.40 at 0),
+indoor 3 (11.25 vs 12.44).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -52,6 +56,10 @@ class GraphConfig:
         ground_height: nodes at most this high above the local ground ...
         ground_normal_z: ... whose normal has at least this vertical component are ground.
         ground_penalty: cost factor of edges touching the "other" kind of node.
+        normal_penalty: an edge costs its length times `1 + normal_penalty * (1 - |cos|)`, the
+            angle between its nodes' normals (a node without a reliable normal counts as
+            turning fully), so growth runs freely along smooth surfaces and slows across creases
+            and through clouds without a surface (vegetation, clutter). 0 = length only.
         max_radius: largest geodesic distance from a positive click for an object clicked
             off the ground.
         ground_max_radius: the same for an object clicked on the ground (roads, floors).
@@ -67,6 +75,7 @@ class GraphConfig:
     ground_height: float = 0.25
     ground_normal_z: float = 0.8
     ground_penalty: float = 50.0
+    normal_penalty: float = 2.0
     max_radius: float = 8.0
     ground_max_radius: float = float("inf")
     min_component: int = 10
@@ -78,13 +87,16 @@ class GraphConfig:
         for name in (*positive, "negative_radius"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"GraphConfig.{name} must be > 0, got {getattr(self, name)}")
+        if not self.normal_penalty >= 0:
+            raise ValueError(f"GraphConfig.normal_penalty must be >= 0, got {self.normal_penalty}")
         if self.neighbours < 1:
             raise ValueError(f"GraphConfig.neighbours must be >= 1, got {self.neighbours}")
 
 
 OUTDOOR = GraphConfig()
 INDOOR = GraphConfig(  # untuned guess for RGB-D scans (ScanNet, S3DIS): no indoor data to tune on here
-    voxel_size=0.03, max_edge=0.12, ground_cell=1.0, ground_height=0.05, max_radius=2.5, negative_radius=0.5
+    voxel_size=0.03, max_edge=0.12, ground_cell=1.0, ground_height=0.05, max_radius=2.5, negative_radius=0.5,
+    normal_penalty=3.0,
 )
 PRESETS = {"outdoor": OUTDOOR, "indoor": INDOOR}
 
@@ -96,10 +108,14 @@ class VoxelGraph:
         self.config = config
         self.tree = cKDTree(nodes)  # one search tree for the edges and for placing clicks on nodes
         edges, lengths = knn_edges(self.tree, config.neighbours, config.max_edge)
-        self.ground = ground_nodes(nodes, edges, config)  # [V] bool
+        normals = surface_normals(nodes, edges)  # [V, 3], zero where unreliable
+        self.ground = ground_nodes(nodes, edges, normals[:, 2], config)  # [V] bool
         bridges, bridge_lengths = bridge_edges(nodes, edges, config.min_component)
         self.edges = np.concatenate([edges, bridges])  # [E, 2]
-        self.lengths = np.concatenate([lengths, bridge_lengths])
+        self.lengths = np.concatenate([lengths, bridge_lengths])  # [E] edge costs before the ground's factor
+        if config.normal_penalty > 0:
+            cos = np.abs((normals[self.edges[:, 0]] * normals[self.edges[:, 1]]).sum(axis=1))
+            self.lengths = self.lengths * (1.0 + config.normal_penalty * (1.0 - cos))
         self._costs: dict[bool, csr_matrix] = {}
 
     def __len__(self) -> int:
@@ -194,13 +210,22 @@ class ClickDistances:
         return np.isfinite(self.to_positive) & (self.to_positive < to_negative)
 
 
+def maps_graph_config(config: ModelConfig) -> GraphConfig | None:
+    """Settings of the graph of a network's geodesic click maps (its preset with the network's own
+    `input.geodesic_normal_penalty`); None when the input has no such maps."""
+    preset = config.input.geodesic_maps
+    if preset == "off":
+        return None
+    return dataclasses.replace(PRESETS[preset], normal_penalty=config.input.geodesic_normal_penalty)
+
+
 def scan_graph(grid: VoxelGrid, config: ModelConfig) -> VoxelGraph | None:
     """The voxel graph of a whole voxelised cloud for the geodesic click maps; None when the input has none.
 
     Built once per cloud (session, training scene): every click reads its maps from it.
     """
-    preset = config.input.geodesic_maps
-    return None if preset == "off" else VoxelGraph(grid.centroids, PRESETS[preset])
+    settings = maps_graph_config(config)
+    return None if settings is None else VoxelGraph(grid.centroids, settings)
 
 
 def geodesic_distance(graph: csr_matrix, sources: np.ndarray, limit: float) -> np.ndarray:
@@ -245,15 +270,16 @@ def bridge_edges(nodes: np.ndarray, edges: np.ndarray, min_component: int) -> tu
     return pairs, distance
 
 
-def ground_nodes(nodes: np.ndarray, edges: np.ndarray, config: GraphConfig) -> np.ndarray:
+def ground_nodes(nodes: np.ndarray, edges: np.ndarray, normals_z: np.ndarray, config: GraphConfig) -> np.ndarray:
     """Ground (road, floor) nodes: upright surfaces grown from low seeds, plus nodes just above them.
 
+    `normals_z` is the vertical component of each node's normal (`surface_normals`).
     Seeds are upright nodes at most `ground_height` above the lowest node of the
     surrounding 3 x 3 grid cells. Ground grows along edges between upright nodes whose
     height differs little (no curb faces, no car bumpers); finally nodes at most
     `ground_height / 2` above the ground node below them join it.
     """
-    upright = np.abs(normals_z(nodes, edges)) >= config.ground_normal_z
+    upright = np.abs(normals_z) >= config.ground_normal_z
     seeds = upright & (height_above_lowest(nodes, config.ground_cell) <= config.ground_height)
     step = np.abs(nodes[edges[:, 0], 2] - nodes[edges[:, 1], 2])
     flat = upright[edges[:, 0]] & upright[edges[:, 1]] & (step <= config.ground_height / 2)
@@ -295,10 +321,9 @@ def height_above_lowest(nodes: np.ndarray, cell: float) -> np.ndarray:
     return nodes[:, 2] - local[cell_of.reshape(-1)]
 
 
-def normals_z(nodes: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Vertical component of each node's normal: smallest principal axis of it and its graph neighbours.
-
-    Nodes with fewer than two neighbours get 0 (no reliable normal).
+def surface_normals(nodes: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Unit normal (float64 (V, 3), sign arbitrary) of each node: smallest principal axis of it and its
+    graph neighbours. Nodes with fewer than two neighbours get the zero vector (no reliable normal).
     """
     n = len(nodes)
     owner = np.concatenate([edges[:, 0], edges[:, 1], np.arange(n)])  # each node's neighbourhood includes itself
@@ -311,4 +336,4 @@ def normals_z(nodes: np.ndarray, edges: np.ndarray) -> np.ndarray:
         for b in range(a, 3):
             covariance[:, a, b] = covariance[:, b, a] = np.bincount(owner, offset[:, a] * offset[:, b], minlength=n)
     _, vectors = np.linalg.eigh(covariance)
-    return np.where(counts >= 3, vectors[:, 2, 0], 0.0)  # z of the eigenvector of the smallest eigenvalue
+    return np.where((counts >= 3)[:, None], vectors[:, :, 0], 0.0)  # eigenvector of the smallest eigenvalue

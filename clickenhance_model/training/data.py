@@ -22,7 +22,7 @@ from tqdm import tqdm
 from clickenhance_model.datasets import build_dataset
 from clickenhance_model.datasets.scene import ObjectFilter, SceneDataset, SceneObject, select_objects
 from clickenhance_model.inference.geodesic_region import GeodesicRegion, needs_own_graph
-from clickenhance_model.inference.voxel_graph import PRESETS, VoxelGraph
+from clickenhance_model.inference.voxel_graph import PRESETS, GraphConfig, VoxelGraph
 from clickenhance_model.inference.voxel_grid import VoxelGrid, voxelize
 from clickenhance_model.model_config import ModelConfig
 from clickenhance_model.training.augmentation import augment_scene
@@ -127,11 +127,11 @@ def own_prior_presets(domains: dict[str, str], model: ModelConfig) -> dict[str, 
 
 def load_train_object(dataset: SceneDataset, item: SceneObject, voxel_size: float,
                       augment: AugmentConfig | None = None, rng: np.random.Generator | None = None,
-                      graph_preset: str = "off", prior_preset: str = "") -> TrainObject:  # fmt: skip
+                      graph_config: GraphConfig | None = None, prior_preset: str = "") -> TrainObject:  # fmt: skip
     """Read the object's scene (augmented when `augment` is on), voxelise it and mark the object's voxels.
 
-    `graph_preset` ("outdoor" | "indoor", the model's `input.geodesic_maps`) also builds the
-    scene's voxel graph; "off" builds none. `prior_preset` (see `own_prior_presets`) builds
+    `graph_config` (the graph of the model's geodesic maps, `voxel_graph.maps_graph_config`) also
+    builds the scene's voxel graph; None builds none. `prior_preset` (see `own_prior_presets`) builds
     the prior's own graph on the scene's points, as `segmenter.ModelSession` does at inference.
     """
     scene = dataset.load_scene(item.scene)
@@ -143,7 +143,7 @@ def load_train_object(dataset: SceneDataset, item: SceneObject, voxel_size: floa
     target = share >= 0.5
     if not target.any():  # an object thinner than a voxel everywhere: keep the voxels it touches
         target = share > 0
-    graph = None if graph_preset == "off" else VoxelGraph(grid.centroids, PRESETS[graph_preset])
+    graph = None if graph_config is None else VoxelGraph(grid.centroids, graph_config)
     prior = GeodesicRegion(scene.xyz, PRESETS[prior_preset]) if prior_preset else None
     return TrainObject(item.scene, item.instance_id, grid, target, graph, prior)
 
@@ -157,9 +157,9 @@ class ObjectSamples(torch.utils.data.Dataset):
 
     def __init__(self, dataset: SceneDataset, samples: list[tuple[int, SceneObject]], voxel_size: float,
                  augment: AugmentConfig | None = None, seed: tuple[int, int] = (0, 0),
-                 graph_preset: str = "off", prior_presets: dict[str, str] | None = None):  # fmt: skip
+                 graph_config: GraphConfig | None = None, prior_presets: dict[str, str] | None = None):  # fmt: skip
         self.dataset = dataset
-        self.graph_preset = graph_preset
+        self.graph_config = graph_config
         self.prior_presets = prior_presets or {}  # scene -> preset of its own prior graph (`own_prior_presets`)
         self.samples = samples
         self.voxel_size = voxel_size
@@ -174,5 +174,5 @@ class ObjectSamples(torch.utils.data.Dataset):
         """Load sample `position`."""
         ordinal, item = self.samples[position]
         rng = np.random.default_rng([*self.seed, ordinal, 2])
-        return load_train_object(self.dataset, item, self.voxel_size, self.augment, rng, self.graph_preset,
+        return load_train_object(self.dataset, item, self.voxel_size, self.augment, rng, self.graph_config,
                                  self.prior_presets.get(item.scene, ""))  # fmt: skip

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.config import save_config
 from clickenhance_model.errors import CheckpointError
+from clickenhance_model.inference.voxel_graph import maps_graph_config
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.training.click_simulation import simulate_clicks
 from clickenhance_model.training.config import TrainConfig
@@ -175,7 +176,7 @@ class TrainingRun:
         remaining = numbered[self.state["epoch_step"] * self.config.batch_size :]
         domains = scene_domains(self.train_data, self.config.data, "train")
         dataset = ObjectSamples(self.train_data, remaining, self.config.model.input.voxel_size,
-                                self.config.augment, (self.config.seed, epoch), self.config.model.input.geodesic_maps,
+                                self.config.augment, (self.config.seed, epoch), maps_graph_config(self.config.model),
                                 own_prior_presets(domains, self.config.model))  # fmt: skip
         return torch.utils.data.DataLoader(dataset, batch_size=self.config.batch_size, shuffle=False,
                                            collate_fn=list, num_workers=self.config.num_workers)  # fmt: skip
