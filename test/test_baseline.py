@@ -79,7 +79,7 @@ def test_negative_click_separates_touching_cars(touching) -> None:
     assert mask[near_a].mean() > 0.9  # the cars touch: the first click spills over
     spill = mask[labels == 2].mean()
     mask = session.add_click(top_centre(xyz, labels == 2), False)
-    # a negative click acts within `negative_radius` (4 m) of itself: most of B goes, A stays nearly whole
+    # a negative click acts within `negative_radius` (8 m) of itself: most of B goes, A stays nearly whole
     # (its side facing B is parallel to B's, so the normal term does not part them: a strip of it goes too)
     assert mask[labels == 2].mean() < 0.5 * spill
     assert mask[labels == 1].mean() > 0.9

@@ -22,7 +22,12 @@ values; lowest NoC@85 wins (tie: higher IoU@5). Rerun with `bench/tune_baseline.
 preset is an untuned guess, but for `normal_penalty`: it was chosen later for both presets on the
 generated any-object validation scans (`runs/scenes/any_object`, sequence 01, every 5th scan, 20
 clicks), by domain, lowest NoC@85 of 0, 1, 2, 3, 4 and 6: outdoor 2 (NoC@85 6.82 vs 7.40 at 0),
-indoor 3 (11.25 vs 12.44).
+indoor 3 (11.25 vs 12.44). Then, on the same scans' 114 street objects, a one-at-a-time sweep of
+the OUTDOOR preset (max_radius 6/10, negative_radius 3/6, neighbours 6/12, ground_penalty
+20/100, max_edge 0.4/0.7) and pairs of the best: OUTDOOR took negative_radius 8 (5.94 vs 6.82).
+Adding max_edge 0.7 scored 5.43, but it changes the graph under the networks' geodesic maps, which
+must stay as they were trained; a negative reach does not touch them (maps are clipped at
+`max_radius`).
 """
 
 from __future__ import annotations
@@ -79,7 +84,7 @@ class GraphConfig:
     max_radius: float = 8.0
     ground_max_radius: float = float("inf")
     min_component: int = 10
-    negative_radius: float = 4.0
+    negative_radius: float = 8.0
 
     def __post_init__(self) -> None:
         """Reject settings that make no graph."""
