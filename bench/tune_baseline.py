@@ -13,12 +13,20 @@ distinct from the training data (seed 0, runs/scenes):
 
 Each variant takes about a minute on one CPU core (12 scans, about 140 objects); a rerun
 with the same --out reuses finished runs (the CLI continues them).
+
+`--centre preset` sweeps around today's OUTDOOR preset instead, over the settings that leave
+the networks' geodesic maps as they were trained (normal penalty, negative reach; see
+`voxel_graph`'s docstring), scored on the street objects of a generated mix (session 8):
+
+    python bench/tune_baseline.py --scans runs/scenes/any_object --sequences 01 --scene-stride 5 \
+        --min-points 100 --domain outdoor --centre preset --out /tmp/tune_preset
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -26,27 +34,37 @@ import sys
 from pathlib import Path
 
 from clickenhance_model.config import save_config
+from clickenhance_model.evaluation.metrics import summarize
 from clickenhance_model.inference.voxel_graph import OUTDOOR, GraphConfig
+from clickenhance_model.training.synthetic import manifest_domains
 
 START = GraphConfig(  # the hand-picked OUTDOOR preset before tuning: the centre of the sweep
     voxel_size=0.1, neighbours=16, max_edge=0.8, ground_cell=2.0, ground_height=0.25, ground_normal_z=0.8,
     ground_penalty=50.0, max_radius=5.0, ground_max_radius=float("inf"), min_component=10, negative_radius=2.0,
+    normal_penalty=0.0,  # the setting came later (session 8)
 )
 
-GRID: dict[str, tuple[float, ...]] = {  # values tried for each setting, besides the preset's own
-    "neighbours": (8, 24),
-    "max_edge": (0.5, 1.2),
-    "ground_penalty": (10.0, 200.0),
-    "max_radius": (3.0, 8.0),
-    "negative_radius": (1.0, 4.0),
+GRIDS: dict[str, dict[str, tuple[float, ...]]] = {  # per centre, values tried for each setting besides its own
+    "session3": {
+        "neighbours": (8, 24),
+        "max_edge": (0.5, 1.2),
+        "ground_penalty": (10.0, 200.0),
+        "max_radius": (3.0, 8.0),
+        "negative_radius": (1.0, 4.0),
+    },
+    "preset": {  # only settings that leave the networks' geodesic maps unchanged
+        "normal_penalty": (0.0, 1.0, 3.0),
+        "negative_radius": (4.0, 6.0, 12.0),
+    },
 }
+CENTRES = {"session3": START, "preset": OUTDOOR}
 SUMMARY = re.compile(r"NoC@85=(?P<noc>[\d.]+|nan|inf) .*IoU@5=(?P<iou>[\d.]+|nan)")
 
 
-def variants(base: GraphConfig) -> dict[str, GraphConfig]:
-    """The centre itself ("start") and one variant per value of GRID, named setting=value."""
+def variants(base: GraphConfig, grid: dict[str, tuple[float, ...]]) -> dict[str, GraphConfig]:
+    """The centre itself ("start") and one variant per value of `grid`, named setting=value."""
     found = {"start": base}
-    for name, values in GRID.items():
+    for name, values in grid.items():
         for value in values:
             if value != getattr(base, name):
                 found[f"{name}={value:g}"] = dataclasses.replace(base, **{name: type(getattr(base, name))(value)})
@@ -59,11 +77,12 @@ def rank(result: tuple[float, float]) -> tuple[float, float]:
 
 
 def combined(
-    base: GraphConfig, configs: dict[str, GraphConfig], results: dict[str, tuple[float, float]]
+    base: GraphConfig, configs: dict[str, GraphConfig], results: dict[str, tuple[float, float]],
+    grid: dict[str, tuple[float, ...]],
 ) -> GraphConfig | None:
     """The centre with each setting at its best swept value, or None when fewer than two settings improved."""
     best = {}
-    for name in GRID:
+    for name in grid:
         tried = [k for k in results if k == "start" or k.startswith(f"{name}=")]
         winner = min(tried, key=lambda k: rank(results[k]))
         if winner != "start":
@@ -71,21 +90,36 @@ def combined(
     return dataclasses.replace(base, **best) if len(best) >= 2 else None
 
 
-def score(config: GraphConfig, name: str, scans: Path, out: Path, max_clicks: int) -> tuple[float, float]:
-    """NoC@85 and IoU@5 of one setting, read from the last line of the evaluation CLI."""
-    config_path = out / "configs" / f"{name}.yaml"
+def score(config: GraphConfig, name: str, args: argparse.Namespace) -> tuple[float, float]:
+    """NoC@85 and IoU@5 of one setting: the evaluation CLI's summary, or, with --domain, the summary
+    of that domain's objects only (the generator's record says each scene's domain)."""
+    config_path = args.out / "configs" / f"{name}.yaml"
     config_path.parent.mkdir(parents=True, exist_ok=True)
     save_config(config, config_path)
+    run_dir = args.out / "runs" / name
     command = [sys.executable, "-m", "clickenhance_model.evaluate", "--dataset", "semantickitti",
-               "--root", str(scans), "--method", "baseline", "--baseline-config", str(config_path),
-               "--out", str(out / "runs" / name), "--max-clicks", str(max_clicks)]  # fmt: skip
+               "--root", str(args.scans), "--method", "baseline", "--baseline-config", str(config_path),
+               "--out", str(run_dir), "--max-clicks", str(args.max_clicks), "--scene-stride", str(args.scene_stride),
+               "--min-points", str(args.min_points)]  # fmt: skip
+    if args.sequences:
+        command += ["--sequences", *args.sequences]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     lines = done.stdout.strip().splitlines()
     match = SUMMARY.search(lines[-1]) if lines else None
     if done.returncode != 0 or match is None:
         raise RuntimeError(f"evaluation of {name} failed (exit {done.returncode}): {done.stderr[-2000:]}")
-    print(f"{name}: {lines[-1]}", file=sys.stderr, flush=True)
-    return float(match["noc"]), float(match["iou"])
+    if args.domain is None:
+        print(f"{name}: {lines[-1]}", file=sys.stderr, flush=True)
+        return float(match["noc"]), float(match["iou"])
+    domains = manifest_domains(args.scans)
+    objects = json.loads((run_dir / "results.json").read_text())["objects"]
+    kept = [o for o in objects if domains.get(o["scene"]) == args.domain]
+    if not kept:
+        raise RuntimeError(f"no {args.domain} object in {args.scans} (is it a generated mix?)")
+    summary = summarize([o["ious"] for o in kept], [o["class_name"] for o in kept], args.max_clicks)
+    print(f"{name}: {len(kept)} {args.domain} objects, NoC@85={summary['NoC@85']:.2f} "
+          f"IoU@5={100 * summary['IoU@k'][4]:.1f}", file=sys.stderr, flush=True)  # fmt: skip
+    return float(summary["NoC@85"]), float(100 * summary["IoU@k"][4])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,15 +128,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scans", required=True, type=Path, help="generated scans in SemanticKITTI layout")
     parser.add_argument("--out", required=True, type=Path, help="folder for the variants' configs and runs")
     parser.add_argument("--max-clicks", type=int, default=20, help="click budget per object")
+    parser.add_argument("--sequences", nargs="+", help="sequences of --scans to score (default: all)")
+    parser.add_argument("--scene-stride", type=int, default=1, help="every k-th scan only")
+    parser.add_argument("--min-points", type=int, default=100, help="smallest object scored (points)")
+    parser.add_argument("--domain", choices=["outdoor", "indoor"],
+                        help="score only this domain's objects of a generated mix (its scenes' record)")
+    parser.add_argument("--centre", choices=sorted(CENTRES), default="session3",
+                        help="sweep around the session-3 start (default) or today's OUTDOOR preset")
     args = parser.parse_args(argv)
     if "real_scans" in str(args.scans.resolve()):
         parser.error("--scans must be generated scans: the real scans are the test set")
-    configs = variants(START)
-    results = {name: score(config, name, args.scans, args.out, args.max_clicks) for name, config in configs.items()}
-    mix = combined(START, configs, results)
+    centre, grid = CENTRES[args.centre], GRIDS[args.centre]
+    configs = variants(centre, grid)
+    results = {name: score(config, name, args) for name, config in configs.items()}
+    mix = combined(centre, configs, results, grid)
     if mix is not None:
         configs["combined"] = mix
-        results["combined"] = score(mix, "combined", args.scans, args.out, args.max_clicks)
+        results["combined"] = score(mix, "combined", args)
     chosen = min(results, key=lambda name: rank(results[name]))
     print(f"{'variant':<24} {'NoC@85':>7} {'IoU@5':>6}")
     for name, (noc, iou) in results.items():

@@ -27,7 +27,8 @@ the OUTDOOR preset (max_radius 6/10, negative_radius 3/6, neighbours 6/12, groun
 20/100, max_edge 0.4/0.7) and pairs of the best: OUTDOOR took negative_radius 8 (5.94 vs 6.82).
 Adding max_edge 0.7 scored 5.43, but it changes the graph under the networks' geodesic maps, which
 must stay as they were trained; a negative reach does not touch them (maps are clipped at
-`max_radius`).
+`max_radius`). `bench/tune_baseline.py --centre preset --domain outdoor` reruns a sweep around
+today's preset on those scans (its docstring has the command); it keeps the preset.
 """
 
 from __future__ import annotations
