@@ -23,6 +23,7 @@ from __future__ import annotations
 import array
 import ctypes
 import ctypes.util
+import faulthandler
 import hashlib
 import sys
 import threading
@@ -508,6 +509,7 @@ def keep_large_buffers_off_the_heap(threshold: int = 128 * 1024) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the node until shutdown; a start-up failure exits 1 with a one-line reason on stderr."""
+    faulthandler.enable()  # a crash in native code (DDS, spconv, torch) leaves every thread's Python stack in the log
     keep_large_buffers_off_the_heap()
     rclpy.init(args=argv if argv is not None else sys.argv)
     try:
