@@ -100,7 +100,7 @@ class GraphConfig:
 
 
 OUTDOOR = GraphConfig()
-INDOOR = GraphConfig(  # untuned guess for RGB-D scans (ScanNet, S3DIS): no indoor data to tune on here
+INDOOR = GraphConfig(  # a guess for RGB-D scans (ScanNet, S3DIS), but for normal_penalty (module docstring)
     voxel_size=0.03, max_edge=0.12, ground_cell=1.0, ground_height=0.05, max_radius=2.5, negative_radius=0.5,
     normal_penalty=3.0,
 )
