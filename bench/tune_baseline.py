@@ -20,6 +20,12 @@ the networks' geodesic maps as they were trained (normal penalty, negative reach
 
     python bench/tune_baseline.py --scans runs/scenes/any_object --sequences 01 --scene-stride 5 \
         --min-points 100 --domain outdoor --centre preset --out /tmp/tune_preset
+
+`--centre indoor` sweeps the INDOOR preset's normal penalty on the rooms (`--domain indoor`).
+`--set NAME=VALUE` moves the centre and `--grid NAME=V1,V2` replaces the values tried, e.g. the
+session-8 steps before the preset took its negative reach: `--set negative_radius=4 --grid
+normal_penalty=0,1,3,4,6`, then `--grid max_radius=6,10 negative_radius=3,6 neighbours=6,12
+ground_penalty=20,100 max_edge=0.4,0.7`.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from pathlib import Path
 
 from clickenhance_model.config import save_config
 from clickenhance_model.evaluation.metrics import summarize
-from clickenhance_model.inference.voxel_graph import OUTDOOR, GraphConfig
+from clickenhance_model.inference.voxel_graph import INDOOR, OUTDOOR, GraphConfig
 from clickenhance_model.training.synthetic import manifest_domains
 
 START = GraphConfig(  # the hand-picked OUTDOOR preset before tuning: the centre of the sweep
@@ -56,8 +62,10 @@ GRIDS: dict[str, dict[str, tuple[float, ...]]] = {  # per centre, values tried f
         "normal_penalty": (0.0, 1.0, 3.0),
         "negative_radius": (4.0, 6.0, 12.0),
     },
+    "indoor": {"normal_penalty": (0.0, 1.0, 2.0, 4.0, 6.0)},
 }
-CENTRES = {"session3": START, "preset": OUTDOOR}
+CENTRES = {"session3": START, "preset": OUTDOOR, "indoor": INDOOR}
+SHIPPED = {"session3": ("OUTDOOR", OUTDOOR), "preset": ("OUTDOOR", OUTDOOR), "indoor": ("INDOOR", INDOOR)}  # each tunes
 SUMMARY = re.compile(r"NoC@85=(?P<noc>[\d.]+|nan|inf) .*IoU@5=(?P<iou>[\d.]+|nan)")
 
 
@@ -134,11 +142,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domain", choices=["outdoor", "indoor"],
                         help="score only this domain's objects of a generated mix (its scenes' record)")
     parser.add_argument("--centre", choices=sorted(CENTRES), default="session3",
-                        help="sweep around the session-3 start (default) or today's OUTDOOR preset")
+                        help="sweep around the session-3 start (default), today's OUTDOOR or INDOOR preset")
+    parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", help="move the centre: these settings")
+    parser.add_argument("--grid", nargs="+", default=[], metavar="NAME=V1,V2",
+                        help="try these values of these settings instead of the centre's own grid")
     args = parser.parse_args(argv)
     if "real_scans" in str(args.scans.resolve()):
         parser.error("--scans must be generated scans: the real scans are the test set")
     centre, grid = CENTRES[args.centre], GRIDS[args.centre]
+    try:
+        moved = dict(item.split("=", 1) for item in args.set)
+        centre = dataclasses.replace(centre, **{k: type(getattr(centre, k))(float(v)) for k, v in moved.items()})
+        if args.grid:
+            grid = {k: tuple(float(v) for v in values.split(",")) for k, values in (g.split("=", 1) for g in args.grid)}
+    except (ValueError, TypeError, AttributeError) as error:  # a malformed item or an unknown setting
+        parser.error(f"--set / --grid: {error}")
+    unknown = set(grid) - {field.name for field in dataclasses.fields(GraphConfig)}
+    if unknown:
+        parser.error(f"--grid: no such GraphConfig setting: {', '.join(sorted(unknown))}")
     configs = variants(centre, grid)
     results = {name: score(config, name, args) for name, config in configs.items()}
     mix = combined(centre, configs, results, grid)
@@ -150,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, (noc, iou) in results.items():
         print(f"{name:<24} {noc:>7.2f} {iou:>6.1f}{'  <- chosen' if name == chosen else ''}")
     print(f"chosen: {chosen} {dataclasses.asdict(configs[chosen])}")
-    print(f"shipped OUTDOOR preset {'matches' if configs[chosen] == OUTDOOR else 'DIFFERS FROM'} the chosen setting")
+    name, shipped = SHIPPED[args.centre]
+    print(f"shipped {name} preset {'matches' if configs[chosen] == shipped else 'DIFFERS FROM'} the chosen setting")
     return 0
 
 
