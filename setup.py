@@ -24,7 +24,7 @@ setup(
     # The training YAMLs live in the top-level training/ folder; installed, they sit in the package.
     package_dir={"clickenhance_model.training_configs": "training"},
     package_data={
-        "clickenhance_model": ["weights/*.pt", "weights/*.md", "weights/*.yaml"],
+        "clickenhance_model": ["weights/*.pt", "weights/*.json", "weights/*.md", "weights/*.yaml"],
         "clickenhance_model.training_configs": ["*.yaml"],
     },
     install_requires=[

@@ -1,8 +1,9 @@
 """Choosing and loading the node's segmenter from its parameters, and saying plainly which it is.
 
-`method: auto` takes the learned model when a checkpoint is given or the shipped default
-exists, else the training-free baseline. The choice and its reason go into the start-up
-log. A checkpoint that cannot be loaded raises CheckpointError (the node exits with it).
+`method: auto` takes the learned model when a checkpoint is given, or the shipped default when
+it exists and was trained on the node's `domain` (its facts file, `shipped_facts`), else the
+training-free baseline. The choice and its reason go into the start-up log. A checkpoint that
+cannot be loaded raises CheckpointError (the node exits with it).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import clickenhance_model
 from clickenhance_model import load_segmenter
+from clickenhance_model.shipped_facts import read_trained_domains
 from clickenhance_ros.node_parameters import NodeParameters
 
 if TYPE_CHECKING:
@@ -40,9 +42,13 @@ def resolve_method(params: NodeParameters) -> tuple[str, str]:
         return params.method, f"method '{params.method}' requested"
     if params.checkpoint:
         return "model", f"auto: checkpoint {params.checkpoint} given"
-    if SHIPPED_CHECKPOINT.is_file():
-        return "model", f"auto: shipped model {SHIPPED_CHECKPOINT}"
-    return "baseline", f"auto: no checkpoint given and no shipped model yet ({SHIPPED_CHECKPOINT} missing)"
+    if not SHIPPED_CHECKPOINT.is_file():
+        return "baseline", f"auto: no checkpoint given and no shipped model yet ({SHIPPED_CHECKPOINT} missing)"
+    trained = read_trained_domains(SHIPPED_CHECKPOINT)
+    if params.domain not in trained:
+        return "baseline", (f"auto: the shipped model was trained on {' and '.join(trained)} clouds only, not "
+                            f"{params.domain} ones (method 'model' serves it anyway)")  # fmt: skip
+    return "model", f"auto: shipped model {SHIPPED_CHECKPOINT}"
 
 
 def refuse_input_overrides(trained: InputConfig, params: NodeParameters) -> None:

@@ -15,6 +15,7 @@ from std_srvs.srv import Trigger  # noqa: E402
 
 from clickenhance_model.baseline import BaselineSegmenter  # noqa: E402
 from clickenhance_model.errors import CheckpointError  # noqa: E402
+from clickenhance_model.training.config import load_train_config  # noqa: E402
 from clickenhance_ros import segmenter_loading  # noqa: E402
 from clickenhance_ros.node_parameters import NodeParameters  # noqa: E402
 from clickenhance_ros.segmenter_loading import SHIPPED_CHECKPOINT, load_configured_segmenter  # noqa: E402
@@ -55,6 +56,44 @@ def test_auto_with_a_shipped_model_is_the_model(tiny_checkpoint: Path, monkeypat
     loaded = load_configured_segmenter(NodeParameters(device="cpu"))
     assert loaded.method == "model" and f"auto: shipped model {tiny_checkpoint}" in loaded.description
     assert loaded.segmenter.config.network.channels == (8, 16)  # the shipped file's network
+
+
+def test_auto_serves_the_shipped_model_only_on_the_domains_it_was_trained_on(
+    tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Facts say "outdoor only": an indoor node gets the baseline and says why; `method: model` still forces it."""
+    import shutil
+
+    import clickenhance_model.segmenter as segmenter_module
+    from clickenhance_model.shipped_facts import write_facts
+
+    shipped = tmp_path / "weights" / "default.pt"
+    shipped.parent.mkdir()
+    shutil.copyfile(tiny_checkpoint, shipped)
+    monkeypatch.setattr(segmenter_loading, "SHIPPED_CHECKPOINT", shipped)
+    monkeypatch.setattr(segmenter_module, "DEFAULT_CHECKPOINT", shipped)
+    write_facts(shipped, load_train_config("synthetic_tiny").to_dict())  # generated streets only
+    indoor = load_configured_segmenter(NodeParameters(device="cpu", domain="indoor"))
+    assert indoor.method == "baseline" and isinstance(indoor.segmenter, BaselineSegmenter)
+    assert "trained on outdoor clouds only, not indoor ones" in indoor.description
+    assert indoor.segmenter.config.voxel_size == 0.03  # the indoor preset
+    assert load_configured_segmenter(NodeParameters(device="cpu", domain="outdoor")).method == "model"
+    assert load_configured_segmenter(NodeParameters(method="model", device="cpu", domain="indoor")).method == "model"
+    write_facts(shipped, load_train_config("any_object").to_dict())  # streets and rooms
+    assert load_configured_segmenter(NodeParameters(device="cpu", domain="indoor")).method == "model"
+    shipped.with_suffix(".json").write_text("{not json")  # unreadable facts: nothing known, nothing taken away
+    assert load_configured_segmenter(NodeParameters(device="cpu", domain="indoor")).method == "model"
+
+
+def test_shipped_facts_match_the_shipped_weights() -> None:
+    """weights/default.json says what the shipped checkpoint's own training config says."""
+    from clickenhance_model.checkpoint import load_checkpoint
+    from clickenhance_model.shipped_facts import read_trained_domains
+    from clickenhance_model.training.config import train_config_from_dict, trained_domains
+
+    _, _, extra = load_checkpoint(SHIPPED_CHECKPOINT)
+    assert read_trained_domains(SHIPPED_CHECKPOINT) == trained_domains(train_config_from_dict(extra["train_config"]))
+    assert read_trained_domains(SHIPPED_CHECKPOINT) == ("outdoor",)  # generated HDL-64 streets only
 
 
 def test_auto_with_a_checkpoint_is_the_model_and_refuses_other_input_settings(tiny_checkpoint: Path) -> None:

@@ -132,6 +132,8 @@ def test_ships_stripped_weights_with_a_card_matching_the_evaluations(run_dir: Pa
     assert extra["train_config"] == original_extra["train_config"] and extra["state"]["step"] == 4
     assert all(torch.equal(state_dict[k], original[k]) for k in original)
     assert Segmenter.load(out / "default.pt", device="cpu").config == Segmenter.load(run_dir / "last.pt").config
+    # synthetic_tiny generates streets only: the node's `method: auto` will not serve this model on rooms
+    assert json.loads((out / "default.json").read_text()) == {"trained_domains": ["outdoor"]}
 
     card = (out / "README.md").read_text()
     rows = _card_rows(card)

@@ -37,6 +37,7 @@ from clickenhance_model import evaluate
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.errors import CheckpointError, ClickEnhanceError
 from clickenhance_model.model_config import SegmenterConfig
+from clickenhance_model.shipped_facts import facts_path, write_facts
 from clickenhance_model.training.run_log import logged_seconds
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -434,8 +435,9 @@ def render_card(results: dict, head: list[str], shipped: bool, sentence: str, se
     return "\n".join(lines) + "\n"
 
 
-def install(candidate: Path, out: Path, card: str) -> None:
-    """Copy the evaluated weights to OUT/default.pt (atomically) and write OUT/README.md."""
+def install(candidate: Path, out: Path, card: str, train_config: dict | None) -> None:
+    """Copy the evaluated weights to OUT/default.pt (atomically), write OUT/README.md and OUT/default.json (the
+    domains its training covered, which `method: auto` reads: `shipped_facts`; none without a training config)."""
     out.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(prefix=".default.pt.", suffix=".tmp", dir=out)
     os.close(handle)
@@ -445,6 +447,10 @@ def install(candidate: Path, out: Path, card: str) -> None:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+    if train_config is None:
+        facts_path(out / "default.pt").unlink(missing_ok=True)  # nothing known: no stale facts of an earlier model
+    else:
+        write_facts(out / "default.pt", train_config)
     (out / "README.md").write_text(card)
 
 
@@ -483,7 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ship_model: refused (--refuse-if-worse): {args.out / 'default.pt'} not written; "
               f"card in {eval_dir / 'README.md'}", file=sys.stderr)  # fmt: skip
         return 1
-    install(candidate, args.out, card)
+    install(candidate, args.out, card, metadata.get("train_config"))
     print(f"ship_model: wrote {args.out / 'default.pt'} ({size / 2**20:.2f} MiB) and {args.out / 'README.md'}",
           file=sys.stderr)  # fmt: skip
     return 0

@@ -305,6 +305,21 @@ class TrainConfig:
         return config_to_dict(self)
 
 
+def trained_domains(config: TrainConfig) -> tuple[str, ...]:
+    """The cloud domains ("outdoor", "indoor") a run trains on: its generator's (a mix's parts), else its reader's.
+
+    A reader whose domain is not fixed (npy triplets without a `domain` option) counts as both.
+    """
+    data = config.data
+    if data.dataset == SYNTHETIC:
+        parts = data.synthetic.mix or (SyntheticPart(domain=data.synthetic.domain),)
+        return tuple(domain for domain in DOMAINS if any(part.domain == domain for part in parts))
+    from clickenhance_model.datasets import DATASETS
+
+    domain = data.train.options.get("domain", getattr(DATASETS[data.dataset], "domain", "auto"))
+    return (domain,) if domain in DOMAINS else DOMAINS
+
+
 def find_config_file(name: str | Path) -> Path:
     """A training YAML by path, or a shipped one by name (`synthetic`, `scannet40.yaml`, `training/kitti360.yaml`)."""
     path = Path(name)
