@@ -19,6 +19,7 @@ from clickenhance_model.config import config_from_dict, config_to_dict, load_con
 
 ENCODINGS = ("dense", "sparse")
 GEODESIC_GRAPHS = ("off", "outdoor", "indoor")
+DENSE_MAP_SCALES = ("minmax", "radius")  # InputConfig.dense_map_scale
 DOMAINS = ("outdoor", "indoor")  # kinds of cloud, one graph preset each
 
 
@@ -54,6 +55,10 @@ class InputConfig:
             for a `prior_fusion` network's prior only: its input is then the paper's (Euclidean
             maps), so its evidence does not repeat the prior's (networks fed the geodesic maps
             learned to echo the region they encode).
+        dense_map_scale: how the dense (Euclidean) click maps become [0, 1]: "minmax" (the paper:
+            min-max over the crop, so their values depend on how far the crop reaches: 8-20 m on
+            one street, 4-9 m in a room) or "radius" (distance / `crop_radius`, clipped to 1: the
+            same metres give the same value in every cloud; needs a crop radius).
     """
 
     voxel_size: float = 0.1
@@ -65,6 +70,12 @@ class InputConfig:
     geodesic_maps: str = "off"
     geodesic_normal_penalty: float = 0.0
     geodesic_channels: bool = True
+    dense_map_scale: str = "minmax"
+
+    @property
+    def dense_map_metres(self) -> float | None:
+        """The metric scale of the dense click maps (`dense_map_scale` "radius"); None for the paper's min-max."""
+        return self.crop_radius if self.dense_map_scale == "radius" else None
 
     @property
     def main_features(self) -> int:
@@ -90,6 +101,10 @@ class InputConfig:
             raise ValueError(f"input.encoding must be one of {ENCODINGS}, got {self.encoding!r}")
         if self.geodesic_maps not in GEODESIC_GRAPHS:
             raise ValueError(f"input.geodesic_maps must be one of {GEODESIC_GRAPHS}, got {self.geodesic_maps!r}")
+        if self.dense_map_scale not in DENSE_MAP_SCALES:
+            raise ValueError(f"input.dense_map_scale must be one of {DENSE_MAP_SCALES}, got {self.dense_map_scale!r}")
+        if self.dense_map_scale == "radius" and self.crop_radius == 0:
+            raise ValueError("input.dense_map_scale 'radius' divides by crop_radius: set a crop radius > 0")
         if not self.geodesic_normal_penalty >= 0:
             raise ValueError(f"input.geodesic_normal_penalty must be >= 0, got {self.geodesic_normal_penalty}")
         if self.encoding == "sparse" and self.sparse_cube_size < 2 * self.voxel_size:

@@ -211,3 +211,56 @@ def test_scan_graph_maps_match_the_per_crop_graph_except_at_the_crop_border() ->
         differ = np.abs(per_crop - from_scan).max(axis=1) > 1e-6
         depth = radius - np.linalg.norm(grid.centroids[crop][:, None] - positive[None], axis=2).min(axis=1)
         assert not differ[depth > 2 * OUTDOOR.max_edge].any() and differ.mean() < 0.01
+
+
+def test_networks_keep_their_maps_graph_when_the_baseline_presets_move() -> None:
+    """The maps' graph is the frozen MAPS_PRESETS entry (as every network so far was trained), whatever the
+    baseline's PRESETS now say; only a network's own `geodesic_normal_penalty` changes it."""
+    import dataclasses
+
+    from clickenhance_model.inference.voxel_graph import MAPS_PRESETS, PRESETS, maps_graph_config
+    from clickenhance_model.model_config import InputConfig, ModelConfig
+
+    for domain, (max_edge, max_radius, voxel) in {"outdoor": (0.5, 8.0, 0.1), "indoor": (0.12, 2.5, 0.03)}.items():
+        maps = maps_graph_config(ModelConfig(input=InputConfig(geodesic_maps=domain)))
+        assert maps == MAPS_PRESETS[domain] and maps.normal_penalty == 0.0
+        assert (maps.max_edge, maps.max_radius, maps.voxel_size) == (max_edge, max_radius, voxel)
+        tuned = maps_graph_config(ModelConfig(input=InputConfig(geodesic_maps=domain, geodesic_normal_penalty=2.0)))
+        assert tuned == dataclasses.replace(MAPS_PRESETS[domain], normal_penalty=2.0)
+        assert PRESETS[domain].normal_penalty > 0  # the baseline's own graph has moved on already
+    assert maps_graph_config(ModelConfig(input=InputConfig(geodesic_maps="off"))) is None
+
+
+def test_radius_scaled_maps_read_the_same_metres_whatever_the_crop_reaches() -> None:
+    """Min-max maps of one object change when the crop reaches farther (a far box joins it); maps scaled by the
+    crop radius do not, and equal distance / radius clipped to 1 (all ones without a click)."""
+    from clickenhance_model.inference.network_input import encode_crop
+    from clickenhance_model.inference.voxel_grid import voxelize
+    from clickenhance_model.model_config import InputConfig, ModelConfig
+
+    rng = np.random.default_rng(3)
+    near = rng.uniform(0.0, 2.0, (400, 3))
+    far = rng.uniform(0.0, 0.5, (100, 3)) + [15.0, 0.0, 0.0]
+    click, negative = near[0], near[1]
+    features = {}
+    for scale in ("minmax", "radius"):
+        config = ModelConfig(input=InputConfig(crop_radius=20.0, max_voxels=0, dense_map_scale=scale))
+        for name, cloud in {"near": near, "with far box": np.concatenate([near, far])}.items():
+            grid = voxelize(cloud.astype(np.float32), None, config.input.voxel_size)
+            sample = encode_crop(grid, click[None], negative[None], negative, config)
+            centroids = grid.centroids[sample["crop"].numpy()]
+            on_near = (centroids < 3.0).all(axis=1)
+            features[scale, name] = (sample["features"][on_near, 6:8].numpy(),
+                                     sample["cse_features"][on_near, 3].numpy(), centroids[on_near])  # fmt: skip
+    assert not np.allclose(features["minmax", "near"][0], features["minmax", "with far box"][0])
+    for index in (0, 1):
+        assert np.array_equal(features["radius", "near"][index], features["radius", "with far box"][index])
+    maps, current, centroids = features["radius", "near"]
+    np.testing.assert_allclose(maps[:, 0], np.linalg.norm(centroids - click, axis=1) / 20.0, atol=1e-6)
+    np.testing.assert_allclose(current, np.linalg.norm(centroids - negative, axis=1) / 20.0, atol=1e-6)
+    no_click = dense_click_maps(centroids, click[None], None, scale=20.0)[:, 1]
+    assert (no_click == 1.0).all()
+    with pytest.raises(ValueError, match="dense_map_scale"):
+        InputConfig(dense_map_scale="metres")
+    with pytest.raises(ValueError, match="crop radius"):
+        InputConfig(crop_radius=0.0, dense_map_scale="radius")

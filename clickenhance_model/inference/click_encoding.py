@@ -10,6 +10,11 @@ the crop), all float32 with values in [0, 1]:
   all equal (e.g. a one-point region) is all zeros.
 - `current_click_map`: the same normalised distance, to the latest click only; the input
   of the Click-Specific Encoder.
+- Both take an optional metric `scale` instead (an option of this project, `input.dense_map_scale`):
+  distance / scale clipped to 1. Min-max over the crop makes a map's values depend on how far
+  the crop reaches (8-20 m on one street, 4-9 m in a room; a sparser sensor or a cut-out region
+  changes it), so a network reads the same metres differently in another cloud; a fixed scale
+  does not.
 - `sparse_click_maps` (InterObject3D-style, the ablation of Fig. 8): 1 for points inside
   an axis-aligned cube of edge `cube_size` centred on a click, else 0.
 
@@ -71,20 +76,31 @@ def minmax_normalise(distance: np.ndarray) -> np.ndarray:
     return ((distance - low) / (high - low)).astype(np.float32)
 
 
+def normalise_distance(distance: np.ndarray, scale: float | None = None) -> np.ndarray:
+    """Distances as map values in [0, 1], float32: min-max over the points (None, the paper) or distance / `scale`
+    metres clipped to 1 (no click, all infinite: all ones either way)."""
+    if scale is None:
+        return minmax_normalise(distance)
+    return np.minimum(np.asarray(distance) / scale, EMPTY_MAP_VALUE).astype(np.float32)
+
+
 def dense_click_maps(
-    points: np.ndarray, positive_xyz: np.ndarray | None, negative_xyz: np.ndarray | None
+    points: np.ndarray, positive_xyz: np.ndarray | None, negative_xyz: np.ndarray | None, scale: float | None = None
 ) -> np.ndarray:
-    """Normalised distance to the nearest positive and nearest negative click, float32 (V, 2)."""
+    """Normalised distance to the nearest positive and to the nearest negative click, float32 (V, 2).
+
+    `scale`: see `normalise_distance`.
+    """
     points = np.asarray(points, dtype=np.float64)
-    positive = minmax_normalise(nearest_click_distance(points, positive_xyz))  # [V]
-    negative = minmax_normalise(nearest_click_distance(points, negative_xyz))  # [V]
+    positive = normalise_distance(nearest_click_distance(points, positive_xyz), scale)  # [V]
+    negative = normalise_distance(nearest_click_distance(points, negative_xyz), scale)  # [V]
     return np.stack([positive, negative], axis=1)
 
 
-def current_click_map(points: np.ndarray, current_xyz: np.ndarray) -> np.ndarray:
+def current_click_map(points: np.ndarray, current_xyz: np.ndarray, scale: float | None = None) -> np.ndarray:
     """Normalised distance to the latest click only, float32 (V, 1): the CSE's click input."""
     points = np.asarray(points, dtype=np.float64)
-    return minmax_normalise(nearest_click_distance(points, current_xyz))[:, None]
+    return normalise_distance(nearest_click_distance(points, current_xyz), scale)[:, None]
 
 
 def sparse_click_maps(
@@ -104,13 +120,16 @@ def encode_clicks(
     current_xyz: np.ndarray,
     encoding: str = "dense",
     cube_size: float = 0.3,
+    scale: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Click channels of the main branch (V, 2) and of the CSE (V, 1) in the chosen encoding.
 
-    `encoding` is "dense" (distance maps) or "sparse" (cubes of edge `cube_size` metres).
+    `encoding` is "dense" (distance maps; `scale`: see `normalise_distance`) or "sparse" (cubes of
+    edge `cube_size` metres).
     """
     if encoding == "dense":
-        return dense_click_maps(points, positive_xyz, negative_xyz), current_click_map(points, current_xyz)
+        return (dense_click_maps(points, positive_xyz, negative_xyz, scale),
+                current_click_map(points, current_xyz, scale))  # fmt: skip
     if encoding == "sparse":
         current = sparse_click_maps(points, current_xyz, None, cube_size)[:, :1]
         return sparse_click_maps(points, positive_xyz, negative_xyz, cube_size), current

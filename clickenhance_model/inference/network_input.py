@@ -87,7 +87,8 @@ def encode_crop(
     if len(crop) == 0:
         raise ClickError(f"no point within the crop radius ({cfg.crop_radius} m) of the positive clicks")
     points = grid.centroids[crop]  # [V, 3]
-    maps, current_map = encode_clicks(points, positive, negative, current, cfg.encoding, cfg.sparse_cube_size)
+    maps, current_map = encode_clicks(points, positive, negative, current, cfg.encoding, cfg.sparse_cube_size,
+                                      cfg.dense_map_metres)  # fmt: skip
     xyz = ((points - positive[0]) / cfg.coord_scale).astype(np.float32)  # [V, 3]
     features = [xyz, grid.colors[crop], maps]
     region = None
