@@ -106,6 +106,21 @@ INDOOR = GraphConfig(  # a guess for RGB-D scans (ScanNet, S3DIS), but for norma
 )
 PRESETS = {"outdoor": OUTDOOR, "indoor": INDOOR}
 
+# The graphs of the networks' geodesic click maps, frozen as every network so far was trained on them,
+# so the baseline's presets above can move without changing a trained network's input. Each network
+# sets its own `normal_penalty` (`InputConfig.geodesic_normal_penalty`, `maps_graph_config`); the
+# negative reach changes only the region (the prior), never the maps.
+MAPS_PRESETS = {
+    "outdoor": GraphConfig(
+        voxel_size=0.1, neighbours=8, max_edge=0.5, ground_cell=2.0, ground_height=0.25, ground_normal_z=0.8,
+        ground_penalty=50.0, normal_penalty=0.0, max_radius=8.0, min_component=10, negative_radius=8.0,
+    ),
+    "indoor": GraphConfig(
+        voxel_size=0.03, neighbours=8, max_edge=0.12, ground_cell=1.0, ground_height=0.05, ground_normal_z=0.8,
+        ground_penalty=50.0, normal_penalty=0.0, max_radius=2.5, min_component=10, negative_radius=0.5,
+    ),
+}
+
 
 class VoxelGraph:
     """The graph of one set of nodes (voxel centroids, float64 (V, 3)), built in the constructor."""
@@ -217,12 +232,12 @@ class ClickDistances:
 
 
 def maps_graph_config(config: ModelConfig) -> GraphConfig | None:
-    """Settings of the graph of a network's geodesic click maps (its preset with the network's own
-    `input.geodesic_normal_penalty`); None when the input has no such maps."""
+    """Settings of the graph of a network's geodesic click maps (its frozen `MAPS_PRESETS` entry with the
+    network's own `input.geodesic_normal_penalty`); None when the input has no such maps."""
     preset = config.input.geodesic_maps
     if preset == "off":
         return None
-    return dataclasses.replace(PRESETS[preset], normal_penalty=config.input.geodesic_normal_penalty)
+    return dataclasses.replace(MAPS_PRESETS[preset], normal_penalty=config.input.geodesic_normal_penalty)
 
 
 def scan_graph(grid: VoxelGrid, config: ModelConfig) -> VoxelGraph | None:
