@@ -14,18 +14,19 @@ distinct from the training data (seed 0, runs/scenes):
 Each variant takes about a minute on one CPU core (12 scans, about 140 objects); a rerun
 with the same --out reuses finished runs (the CLI continues them).
 
-`--centre preset` sweeps around today's OUTDOOR preset instead, over the settings that leave
-the networks' geodesic maps as they were trained (normal penalty, negative reach; see
-`voxel_graph`'s docstring), scored on the street objects of a generated mix (session 8):
+`--centre preset` sweeps around today's OUTDOOR preset instead (normal penalty, negative reach,
+longest edge; the networks' geodesic maps keep their own graph, `voxel_graph.MAPS_PRESETS`),
+scored on the street objects of a generated mix (sessions 8 and 9):
 
     python bench/tune_baseline.py --scans runs/scenes/any_object --sequences 01 --scene-stride 5 \
         --min-points 100 --domain outdoor --centre preset --out /tmp/tune_preset
 
 `--centre indoor` sweeps the INDOOR preset's normal penalty on the rooms (`--domain indoor`).
 `--set NAME=VALUE` moves the centre and `--grid NAME=V1,V2` replaces the values tried, e.g. the
-session-8 steps before the preset took its negative reach: `--set negative_radius=4 --grid
-normal_penalty=0,1,3,4,6`, then `--grid max_radius=6,10 negative_radius=3,6 neighbours=6,12
-ground_penalty=20,100 max_edge=0.4,0.7`.
+session-8 steps before the preset took its negative reach: `--set max_edge=0.5 negative_radius=4
+--grid normal_penalty=0,1,3,4,6`, then `--set max_edge=0.5 negative_radius=4 --grid max_radius=6,10
+negative_radius=3,6 neighbours=6,12 ground_penalty=20,100 max_edge=0.4,0.7`; and session 9's, before
+the preset took its longest edge: `--set max_edge=0.5 --grid max_edge=0.6,0.7,0.8,1,1.2,1.5`.
 """
 
 from __future__ import annotations
@@ -58,9 +59,10 @@ GRIDS: dict[str, dict[str, tuple[float, ...]]] = {  # per centre, values tried f
         "max_radius": (3.0, 8.0),
         "negative_radius": (1.0, 4.0),
     },
-    "preset": {  # only settings that leave the networks' geodesic maps unchanged
+    "preset": {  # the networks' geodesic maps have their own frozen graph (voxel_graph.MAPS_PRESETS)
         "normal_penalty": (0.0, 1.0, 3.0),
         "negative_radius": (4.0, 6.0, 12.0),
+        "max_edge": (0.7, 1.5),
     },
     "indoor": {"normal_penalty": (0.0, 1.0, 2.0, 4.0, 6.0)},
 }

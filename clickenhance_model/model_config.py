@@ -41,16 +41,16 @@ class InputConfig:
         sparse_cube_size: edge length in metres of the cube marked around each click by the
             sparse encoding; at least two voxels, so the clicked voxel is always marked.
         geodesic_maps: add two channels to the main branch, the geodesic distance (along the
-            voxel graph of `inference.voxel_graph`, with that baseline preset: "outdoor" | "indoor") to
-            the nearest positive / negative click, divided by the preset's `max_radius` and
-            clipped to 1. Euclidean maps cannot tell a car from the wall 30 cm behind it; the
+            voxel graph of `inference.voxel_graph`, with that frozen maps preset, `MAPS_PRESETS`:
+            "outdoor" | "indoor") to the nearest positive / negative click, divided by the preset's
+            `max_radius` and clipped to 1. Euclidean maps cannot tell a car from the wall 30 cm behind it; the
             graph can. "off" (the paper's input) by default.
-        geodesic_normal_penalty: the `normal_penalty` of that graph (the preset's other settings
-            stay). 0, the default, is the graph every network before it was trained with; the
-            baseline presets have since taken 2 (outdoor) and 3 (indoor), so a network keeps the
-            maps it learned on. A `prior_fusion` network whose value differs from its domain
-            preset's reads its prior off the preset's own graph (as indoors), so its prior is
-            always the baseline's answer.
+        geodesic_normal_penalty: the `normal_penalty` of that graph (the maps preset's other
+            settings stay). 0, the default, is the graph every network before it was trained with.
+            The baseline presets (`PRESETS`) move on their own (normal penalty 2 outdoors and 3
+            indoors, a 1 m longest edge outdoors), so a network keeps the maps it learned on. A
+            `prior_fusion` network whose maps graph is not its domain's baseline preset reads its
+            prior off the preset's own graph, so its prior is always the baseline's answer.
         geodesic_channels: feed those two maps to the network (default). False keeps the graph
             for a `prior_fusion` network's prior only: its input is then the paper's (Euclidean
             maps), so its evidence does not repeat the prior's (networks fed the geodesic maps

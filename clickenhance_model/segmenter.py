@@ -156,8 +156,9 @@ class ModelSession(InteractiveSession):
 
     A `prior_fusion` network corrects the geodesic region of the clicks. When the session's
     `domain` preset is the network's own graph (same settings, same voxels), that region comes
-    with the network input; otherwise (an indoor cloud for a network whose maps use the outdoor
-    graph) the session builds the preset's graph on its own voxels and fuses per point. Either
+    with the network input; otherwise (the maps' frozen graph, `MAPS_PRESETS`, is not the baseline's
+    preset any more, or an indoor cloud for a network with outdoor maps) the session builds the
+    preset's graph on its own voxels and fuses per point. Either
     way, outside the network's crop the prior alone answers, so an object larger than the crop
     (a road, a facade) is not cut at its edge; a network without prior fusion calls it background.
     """

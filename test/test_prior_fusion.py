@@ -17,16 +17,22 @@ from test_click_encoding import car_on_a_road
 
 from clickenhance_model.baseline import BaselineSegmenter
 from clickenhance_model.inference.network_input import collate, encode_crop
-from clickenhance_model.inference.voxel_graph import OUTDOOR
+from clickenhance_model.inference.voxel_graph import INDOOR, OUTDOOR
 from clickenhance_model.inference.voxel_grid import voxelize
 from clickenhance_model.model_config import InputConfig, ModelConfig, NetworkConfig
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.unet import PRIOR_SCALE_INIT, ClickEnhanceNet
 
-FUSION = ModelConfig(  # the shipped input (0.1 m voxels, outdoor geodesic maps on the preset's graph), a tiny network
+FUSION = ModelConfig(  # the shipped input (0.1 m voxels, outdoor geodesic maps, the preset's normal penalty), tiny
     input=InputConfig(voxel_size=0.1, crop_radius=20.0, max_voxels=20000, geodesic_maps="outdoor",
                       geodesic_normal_penalty=OUTDOOR.normal_penalty),
     network=NetworkConfig(channels=(8, 16, 32), cse_channels=(4, 8, 16), embedding_dim=8, prior_fusion=True),
+)
+
+
+ROOM_FUSION = dataclasses.replace(  # indoor maps on the INDOOR preset's own graph: its voxels and normal penalty
+    FUSION, input=InputConfig(voxel_size=INDOOR.voxel_size, crop_radius=5.0, max_voxels=20000, geodesic_maps="indoor",
+                              geodesic_normal_penalty=INDOOR.normal_penalty),
 )
 
 
@@ -58,9 +64,9 @@ def room() -> tuple[np.ndarray, np.ndarray]:
     return points, on_bin
 
 
-def fusion_segmenter(gain: float, **options) -> Segmenter:
+def fusion_segmenter(gain: float, config: ModelConfig = FUSION, **options) -> Segmenter:
     """The tiny fusion network (random weights, seed 0) with its network gain set to `gain`."""
-    segmenter = Segmenter.from_config(FUSION, seed=0, ground_gate=False, **options)
+    segmenter = Segmenter.from_config(config, seed=0, ground_gate=False, **options)
     with torch.no_grad():
         segmenter.model.network_gain.fill_(gain)
     return segmenter
@@ -101,9 +107,13 @@ def test_sample_carries_the_geodesic_region_and_the_fused_output_follows_it() ->
     torch.testing.assert_close(fused[:, 1] - fused[:, 0], expected)
 
 
-@pytest.mark.parametrize("domain", ["outdoor", "indoor"])
-def test_gain_zero_answers_what_the_baseline_answers(domain: str) -> None:
-    """Click by click, the fusion network at gain 0 and the baseline of the same preset give the same mask."""
+@pytest.mark.parametrize(("domain", "maps"), [("outdoor", "outdoor"), ("indoor", "outdoor"), ("indoor", "indoor")])
+def test_gain_zero_answers_what_the_baseline_answers(domain: str, maps: str) -> None:
+    """Click by click, the fusion network at gain 0 and the baseline of the same preset give the same mask.
+
+    Outdoor maps have their own frozen graph (`MAPS_PRESETS`), so the prior comes from the preset's graph
+    per point; indoor maps at the indoor preset's voxels and normal penalty are that graph, and the
+    prior comes with the maps."""
     if domain == "outdoor":
         points, on_car, on_wall = street()
         car = np.flatnonzero(on_car)
@@ -114,9 +124,10 @@ def test_gain_zero_answers_what_the_baseline_answers(domain: str) -> None:
         top = bin_points[np.argmax(points[bin_points, 2] - np.abs(points[bin_points, 0] - 1.61))]  # top centre
         side = bin_points[np.argmax(points[bin_points, 0] - np.abs(points[bin_points, 2] - 0.25))]  # far side
         clicks = [(int(top), True), (int(side), False)]
-    model = fusion_segmenter(gain=0.0, domain=domain).session(points)
+    config = FUSION if maps == "outdoor" else ROOM_FUSION
+    model = fusion_segmenter(gain=0.0, domain=domain, config=config).session(points)
     baseline = BaselineSegmenter.for_domain(domain).session(points)
-    assert (model.prior is not None) == (domain == "indoor")  # indoors the finer preset's graph, per point
+    assert (model.prior is None) == (maps == "indoor")  # the preset's own graph unless the maps are that graph
     for target, positive in clicks:
         expected = baseline.add_click(target, positive)
         np.testing.assert_array_equal(model.add_click(target, positive), expected)

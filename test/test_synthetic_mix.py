@@ -64,38 +64,41 @@ def test_mixed_parts_are_generated_in_one_folder_and_read_like_real_data(tmp_pat
 
 
 def check_room_prior(data: DataConfig, objects: list) -> None:
-    """A fusion network under outdoor maps reads a room's prior off the indoor preset's own graph, per point,
-    as each network voxel's share of region points; a street's comes with its maps (0 or 1)."""
+    """A fusion network reads a scene's prior off its domain preset's own graph, per point, as each network
+    voxel's share of region points, unless its maps are that graph: outdoor maps have their own frozen graph
+    (`MAPS_PRESETS`), so every scene; indoor maps at the indoor preset's voxels and normal penalty are the
+    rooms' graph, so only the streets. A prior that comes with the maps is 0 or 1 per voxel."""
     import dataclasses
 
     import torch
 
-    from clickenhance_model.inference.voxel_graph import OUTDOOR, maps_graph_config
+    from clickenhance_model.inference.voxel_graph import INDOOR, maps_graph_config
     from clickenhance_model.model_config import InputConfig, ModelConfig, NetworkConfig
     from clickenhance_model.training.click_simulation import ClickState, encode_sample
     from clickenhance_model.training.data import load_train_object, own_prior_presets, scene_domains
 
-    maps = InputConfig(geodesic_maps="outdoor", geodesic_normal_penalty=OUTDOOR.normal_penalty)  # the preset's graph
-    model = ModelConfig(input=maps, network=NetworkConfig(channels=(8, 16), cse_channels=(4, 8), prior_fusion=True))
+    network = NetworkConfig(channels=(8, 16), cse_channels=(4, 8), prior_fusion=True)
+    outdoor = ModelConfig(input=InputConfig(geodesic_maps="outdoor", geodesic_normal_penalty=2.0), network=network)
+    rooms = ModelConfig(input=InputConfig(voxel_size=INDOOR.voxel_size, crop_radius=5.0, geodesic_maps="indoor",
+                                          geodesic_normal_penalty=INDOOR.normal_penalty), network=network)  # fmt: skip
     dataset = open_split(data, "train", show_progress=False)
     domains = scene_domains(dataset, data, "train")
     assert domains == {"00/000000": "outdoor", "00/000001": "outdoor", "00/000002": "indoor"}
-    presets = own_prior_presets(domains, model)
-    assert presets == {"00/000002": "indoor"}
-    plain = dataclasses.replace(model, network=dataclasses.replace(model.network, prior_fusion=False))
+    assert own_prior_presets(domains, outdoor) == domains
+    assert own_prior_presets(domains, rooms) == {"00/000000": "outdoor", "00/000001": "outdoor"}
+    plain = dataclasses.replace(outdoor, network=dataclasses.replace(network, prior_fusion=False))
     assert own_prior_presets(domains, plain) == {}
-    older = dataclasses.replace(model, input=dataclasses.replace(maps, geodesic_normal_penalty=0.0))
-    assert own_prior_presets(domains, older) == domains  # maps on another graph: the preset's prior everywhere
-    for scene in ("00/000000", "00/000002"):
+    for model, scene in ((outdoor, "00/000000"), (outdoor, "00/000002"), (rooms, "00/000002")):
+        presets = own_prior_presets(domains, model)
         item = next(o for o in objects if o.scene == scene)
-        loaded = load_train_object(dataset, item, 0.1, graph_config=maps_graph_config(model),
+        loaded = load_train_object(dataset, item, model.input.voxel_size, graph_config=maps_graph_config(model),
                                    prior_preset=presets.get(scene, ""))  # fmt: skip
-        assert (loaded.prior is not None) == (scene == "00/000002")
+        assert (loaded.prior is not None) == (scene in presets)
         state = ClickState()
         state.add(int(np.flatnonzero(loaded.target)[0]), positive=True)
         prior = encode_sample(loaded, state, model)["prior"]
         assert prior.dtype == torch.float32 and ((prior >= 0) & (prior <= 1)).all() and prior.max() > 0
-        if scene == "00/000000":
+        if scene not in presets:
             assert set(prior.unique().tolist()) <= {0.0, 1.0}
 
 

@@ -9,7 +9,7 @@
 3. `crop`: the voxels within a 3D ball of the positive clicks (every click).
 4. `click_encoding`: Euclidean and geodesic click maps over the crop, and the geodesic region
    of the clicks (every click); `geodesic_region` gives that region per point on a graph of
-   another preset (the baseline; the prior of a fusion network on an indoor cloud).
+   another preset (the baseline; the prior of a fusion network whose maps graph is not the preset).
 5. `network_input`: crop + click maps -> the network's feature tensors and batches; the
    network itself, `unet.ClickEnhanceNet`, runs in `segmenter.Segmenter.predict`.
 6. `click_rules`: the rules that make every click count in the returned mask.

@@ -25,10 +25,9 @@ clicks), by domain, lowest NoC@85 of 0, 1, 2, 3, 4 and 6: outdoor 2 (NoC@85 6.82
 indoor 3 (11.25 vs 12.44). Then, on the same scans' 114 street objects, a one-at-a-time sweep of
 the OUTDOOR preset (max_radius 6/10, negative_radius 3/6, neighbours 6/12, ground_penalty
 20/100, max_edge 0.4/0.7) and pairs of the best: OUTDOOR took negative_radius 8 (5.94 vs 6.82).
-Adding max_edge 0.7 scored 5.43, but it changes the graph under the networks' geodesic maps, which
-must stay as they were trained; a negative reach does not touch them (maps are clipped at
-`max_radius`). `bench/tune_baseline.py --centre preset --domain outdoor` reruns a sweep around
-today's preset on those scans (its docstring has the command); it keeps the preset.
+Once the networks' maps had their own frozen graph (`MAPS_PRESETS`), OUTDOOR took max_edge 1.0:
+0.5/0.6/0.7/0.8/1.0/1.2/1.5 scored 5.94/5.54/5.43/5.29/5.25/5.34/5.31 (`bench/tune_baseline.py
+--centre preset --domain outdoor --grid max_edge=...`, with the options in its docstring).
 """
 
 from __future__ import annotations
@@ -76,7 +75,7 @@ class GraphConfig:
 
     voxel_size: float = 0.1
     neighbours: int = 8
-    max_edge: float = 0.5
+    max_edge: float = 1.0
     ground_cell: float = 2.0
     ground_height: float = 0.25
     ground_normal_z: float = 0.8
