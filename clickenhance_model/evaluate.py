@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="torch device for the model: auto, cpu, cuda, cuda:1")
     parser.add_argument("--ground-gate", action=argparse.BooleanOptionalAction, default=None,
                         help="model: leave ground voxels out of an off-ground object (default: SegmenterConfig's)")
+    parser.add_argument("--ground-prior", action=argparse.BooleanOptionalAction, default=None,
+                        help="prior-fusion model: an object clicked first on the ground is the prior's region "
+                             "(default: the weights' own choice, else SegmenterConfig's)")  # fmt: skip
     parser.add_argument("--baseline-config", type=Path, help="YAML of GraphConfig fields (default: the domain preset)")
     parser.add_argument("--max-clicks", type=int, default=20, help="click budget per object")
     parser.add_argument("--temperature", type=float, help="sample clicks with ClickEnhance eq. 5 (T in [0, 1])")
@@ -134,15 +137,16 @@ def load_segmenter(
         except ImportError as error:
             raise ValueError(f"the learned segmenter cannot be imported ({error})") from error
         options = {"domain": domain}  # the geodesic prior's graph preset, for prior_fusion networks
-        if args.ground_gate is not None:
-            options["ground_gate"] = args.ground_gate
+        for name in ("ground_gate", "ground_prior"):
+            if getattr(args, name) is not None:
+                options[name] = getattr(args, name)
         if isinstance(loaded, Segmenter):
             segmenter = loaded.with_options(**options)
         else:
             segmenter = Segmenter.load(args.checkpoint, args.device, **options)  # None: the shipped default model
         checkpoint = "shipped default" if args.checkpoint is None else str(args.checkpoint.resolve())
         return segmenter, {"checkpoint": checkpoint, "device": args.device, "domain": domain,
-                           "ground_gate": segmenter.options.ground_gate,
+                           "ground_gate": segmenter.options.ground_gate, "ground_prior": segmenter.options.ground_prior,
                            "trained_on": segmenter.extra.get("trained_on")}  # fmt: skip
     from clickenhance_model.baseline import BaselineSegmenter
     from clickenhance_model.inference.voxel_graph import GraphConfig

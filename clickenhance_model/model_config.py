@@ -235,6 +235,10 @@ class SegmenterConfig:
         ground_gate: for networks with geodesic click maps: while no positive click is on the
             ground, the scan graph's ground voxels (road, floor) are left out of the mask; a
             positive click on the ground lifts it. Not part of the paper's method (see the README).
+        ground_prior: for `prior_fusion` networks: an object whose first positive click is on the
+            ground of the prior's graph (a road, a floor) is the prior's region alone. The networks
+            saw few ground targets in training and veto large ones (a room's floor). Not part of
+            the paper's method.
         max_range: points farther than this (metres) from the sensor origin are dropped like
             non-finite ones (never in a mask): a stray return at 1e17 m would otherwise blow up
             the voxel grid. 1 km is beyond every LiDAR and RGB-D camera.
@@ -246,6 +250,7 @@ class SegmenterConfig:
     snap_distance: float = 0.5
     threshold: float = 0.5
     ground_gate: bool = True
+    ground_prior: bool = False
     max_range: float = 1000.0
     domain: str = "outdoor"
 

@@ -183,6 +183,10 @@ class ModelSession(InteractiveSession):
         crop = sample["crop"].numpy()
         self.last_crop_voxels = len(crop)
         gate = self._ground_gate(positive)
+        if self._ground_object(positive):  # `ground_prior`: a road or a floor is the prior's region alone
+            if self.prior is not None:
+                return self.prior.of_points(positive, negative)
+            return sample["scan_prior"][self.grid.point_to_voxel]
         if self.prior is None:
             voxel_mask = np.zeros(len(self.grid), dtype=bool)  # without a prior, voxels outside the crop are background
             if "scan_prior" in sample:  # a fusion network: outside the crop, the prior alone (a road or wall past it)
@@ -197,6 +201,16 @@ class ModelSession(InteractiveSession):
         logit = self.segmenter.prior_logit(region)  # outside the crop: the prior alone
         logit[inside] = self.segmenter.object_logit(sample, region[inside], crop_voxel[inside])
         return (logit > self.segmenter.logit_threshold) & gate[self.grid.point_to_voxel]
+
+    def _ground_object(self, positive: np.ndarray) -> bool:
+        """Whether the `ground_prior` option hands this object to the prior: a fusion network's first positive
+        click on a ground node of the prior's graph."""
+        if not (self.segmenter.options.ground_prior and self.segmenter.config.network.prior_fusion):
+            return False
+        if self.prior is not None:
+            return bool(self.prior.graph.ground[self.prior.node_of_point[positive[0]]])
+        node = self.graph.nodes_near(self.xyz[positive[:1]], self.graph.config.max_edge)
+        return len(node) == 1 and bool(self.graph.ground[node[0]])
 
     def _ground_gate(self, positive: np.ndarray) -> np.ndarray:
         """Grid voxels the object may hold under the `ground_gate` option (all True when it is off).

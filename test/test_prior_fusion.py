@@ -206,3 +206,30 @@ def test_with_options_shares_the_network_and_keeps_the_other_options() -> None:
     assert indoor.options.ground_gate is False  # the rest as it was
     with pytest.raises(ValueError, match="domain must be one of"):
         outdoor.with_options(domain="underwater")
+
+
+@pytest.mark.parametrize(("domain", "maps"), [("outdoor", "outdoor"), ("indoor", "indoor")])
+def test_ground_prior_hands_a_road_or_floor_to_the_prior_and_nothing_else(domain: str, maps: str) -> None:
+    """`ground_prior`: a first positive click on the ground (road, floor) gives the baseline's mask, click by
+    click, however loud the network; a first click on an object still goes through the network."""
+    if domain == "outdoor":
+        points, on_object, _ = street()
+        on_ground = points[:, 2] < 0.1
+    else:
+        points, on_object = room()
+        on_ground = points[:, 2] < 0.01
+    config = FUSION if maps == "outdoor" else ROOM_FUSION
+    loud = fusion_segmenter(gain=50.0, domain=domain, config=config)  # random weights: a network far from the prior
+    ground = np.flatnonzero(on_ground)
+    clicks = [(int(ground[len(ground) // 2]), True), (int(np.flatnonzero(on_object)[0]), False)]
+    baseline = BaselineSegmenter.for_domain(domain).session(points)
+    handed = loud.with_options(ground_prior=True).session(points)
+    for target, positive in clicks:
+        expected = baseline.add_click(target, positive)
+        np.testing.assert_array_equal(handed.add_click(target, positive), expected)
+    assert expected[on_ground].mean() > 0.9
+    first = BaselineSegmenter.for_domain(domain).session(points).add_click(clicks[0][0])
+    assert not np.array_equal(loud.session(points).add_click(clicks[0][0]), first)  # option off: the network's
+    first_on_object = int(np.flatnonzero(on_object)[np.argmax(points[on_object, 2])])  # its top, far off the ground
+    on = loud.with_options(ground_prior=True).session(points).add_click(first_on_object)
+    np.testing.assert_array_equal(on, loud.session(points).add_click(first_on_object))  # objects: the network's

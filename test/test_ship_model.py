@@ -178,13 +178,15 @@ def test_card_of_a_fine_tuned_run_lists_every_stage(run_dir: Path, scans: Path, 
     assert "Wall time of all stages to these weights: 0.00 h." in card
 
 
-def test_chosen_ground_gate_travels_in_the_shipped_weights(run_dir: Path, tmp_path: Path) -> None:
-    size, metadata = ship_model.strip_checkpoint(run_dir / "last.pt", tmp_path / "off.pt", {"ground_gate": False})
-    assert metadata["inference_options"] == {"ground_gate": False} and "optimizer" not in metadata
+def test_chosen_inference_options_travel_in_the_shipped_weights(run_dir: Path, tmp_path: Path) -> None:
+    chosen = {"ground_gate": False, "ground_prior": True}
+    size, metadata = ship_model.strip_checkpoint(run_dir / "last.pt", tmp_path / "off.pt", chosen)
+    assert metadata["inference_options"] == chosen and "optimizer" not in metadata
     assert Segmenter.load(tmp_path / "off.pt", device="cpu").options.ground_gate is False
+    assert Segmenter.load(tmp_path / "off.pt", device="cpu").options.ground_prior is True
     assert Segmenter.load(tmp_path / "off.pt", device="cpu", ground_gate=True).options.ground_gate is True
     card = "\n".join(ship_model.provenance(run_dir, tmp_path / "off.pt", size, metadata))
-    assert "ground_gate=False" in card
+    assert "ground_gate=False" in card and "ground_prior=True" in card
 
 
 def test_card_of_a_run_started_from_a_shipped_checkpoint_names_it(run_dir: Path, tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ from clickenhance_model.shipped_facts import facts_path, write_facts
 from clickenhance_model.training.run_log import logged_seconds
 
 MAX_BYTES = 20 * 1024 * 1024
+INFERENCE_CHOICES = ("ground_gate", "ground_prior")  # SegmenterConfig options chosen on validation scans
 KEEP_EXTRA = ("train_config", "state", "metrics", "trained_on", "world_size",  # training metadata, no optimizer
               "inference_options")  # fmt: skip
 NOC_THRESHOLDS = (80, 85, 90)
@@ -112,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the model's ground gate, chosen on generated validation scans (clickenhance-eval "
                              "--ground-gate / --no-ground-gate there): stored in the weights as their inference "
                              "option, so Segmenter.load() and the node use it (default: SegmenterConfig's)")
+    parser.add_argument("--ground-prior", action=argparse.BooleanOptionalAction, default=None,
+                        help="a prior-fusion model's ground prior, chosen on generated validation scans "
+                             "(clickenhance-eval --ground-prior there): stored in the weights like --ground-gate")
     parser.add_argument("--refuse-if-worse", action=argparse.BooleanOptionalAction, default=True,
                         help="write default.pt only if the model beats the baseline on every real dev set")  # fmt: skip
     return parser
@@ -178,8 +182,9 @@ def run_eval(method: str, eval_set: EvalSet, out: Path, args: argparse.Namespace
                   "max_clicks": args.max_clicks, "seed": args.seed, "min_points": min_points,
                   "limit_objects": args.limit_objects,
                   "scene_stride": args.val_scene_stride if eval_set.name == "val" else 1}  # fmt: skip
-        if method == "model" and args.ground_gate is not None:
-            wanted["ground_gate"] = args.ground_gate  # the gate the candidate carries
+        for name in INFERENCE_CHOICES:  # the inference options the candidate carries
+            if method == "model" and getattr(args, name) is not None:
+                wanted[name] = getattr(args, name)
         measured = "stuck_objects" in results.get("summary", {})  # older evaluations lack the rule's stuck count
         if measured and all(run.get(k) == v for k, v in wanted.items()):
             print(f"ship_model: reusing {out / 'results.json'}", file=sys.stderr)
@@ -473,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         candidate = eval_dir / "candidate.pt"  # the stripped file that is evaluated, then copied to OUT
         if args.reuse_eval:
             check_same_weights(args.checkpoint, candidate)
-        chosen = {} if args.ground_gate is None else {"ground_gate": args.ground_gate}
+        chosen = {name: getattr(args, name) for name in INFERENCE_CHOICES if getattr(args, name) is not None}
         size, metadata = strip_checkpoint(args.checkpoint, candidate, chosen)
         head = provenance(args.run_dir, args.checkpoint, size, metadata)
         results = evaluate_all(candidate, args, sequences, eval_dir)
