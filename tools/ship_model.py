@@ -411,7 +411,8 @@ def render_card(results: dict, head: list[str], shipped: bool, sentence: str, se
         f"Card written {datetime.date.today().isoformat()} by `tools/ship_model.py`.",
         "",
         f"**Verdict.** {sentence} "
-        + ("The ROS node's `method: auto` uses this model." if shipped else "default.pt was NOT written."),
+        + ("The ROS node's `method: auto` uses this model on the domains it was trained on (`default.json`)."
+           if shipped else "default.pt was NOT written."),
         "",
         *head,
         "",
