@@ -93,4 +93,6 @@ def load_configured_segmenter(params: NodeParameters) -> LoadedSegmenter:
         gate += " (the weights' own choice)"
     description = (f"segmenter: learned ClickEnhance model from {source} [{reason}]; voxel {inputs.voxel_size} m, "
                    f"crop radius {inputs.crop_radius} m, ground gate {gate}, {params.domain} clouds")
+    if segmenter.options.ground_prior and segmenter.config.network.prior_fusion:
+        description += "; objects clicked first on the ground are the geodesic prior's (the weights' ground prior)"
     return LoadedSegmenter(segmenter, "model", str(segmenter.device), description)
