@@ -7,7 +7,9 @@ object's point nearest its centroid) and reports the IoU, then repeats the click
 box of points added `--far` metres from each click. The box changes nothing near the object; it
 only stretches the normalisation (when the crop takes it in). A network whose IoU moves with the
 box reads the crop's reach instead of the object. `input.dense_map_scale: radius` (distance /
-crop radius) is the remedy this measures.
+crop radius) is the remedy this measures. The network answers every click here: a fusion
+model's `ground_prior` is off (it would hand a clicked floor to the prior); its other inference
+options are the weights' own.
 
     python bench/bench_crop_reach.py --root ../shared/real_scans/scannet --domain indoor \\
         --checkpoint runs/any_object_ground/best.pt
@@ -65,7 +67,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    segmenter = Segmenter.load(args.checkpoint, device="cpu", domain=args.domain)
+    segmenter = Segmenter.load(args.checkpoint, device="cpu", domain=args.domain, ground_prior=False)  # the network
     print(f"model: {args.checkpoint or 'shipped default'}; dense maps: {segmenter.config.input.dense_map_scale}")
     dataset = build_dataset("npy", args.root)
     rng = np.random.default_rng(0)
