@@ -27,6 +27,7 @@ from clickenhance_model.datasets.stuff_objects import DEFAULT_GAP, OBJECT_SETS
 from clickenhance_model.errors import ClickEnhanceError, DatasetError
 from clickenhance_model.evaluation.protocol import ObjectResult, ProtocolSettings, SupportsSession, evaluate_scene
 from clickenhance_model.evaluation.report import build_results, summary_line, write_results
+from clickenhance_model.model_config import CHOSEN_ON_VALIDATION
 
 RUN_FILE = "run.json"
 LOG_FILE = "objects.jsonl"
@@ -137,7 +138,7 @@ def load_segmenter(
         except ImportError as error:
             raise ValueError(f"the learned segmenter cannot be imported ({error})") from error
         options = {"domain": domain}  # the geodesic prior's graph preset, for prior_fusion networks
-        for name in ("ground_gate", "ground_prior"):
+        for name in CHOSEN_ON_VALIDATION:
             if getattr(args, name) is not None:
                 options[name] = getattr(args, name)
         if isinstance(loaded, Segmenter):

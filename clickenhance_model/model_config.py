@@ -21,6 +21,7 @@ ENCODINGS = ("dense", "sparse")
 GEODESIC_GRAPHS = ("off", "outdoor", "indoor")
 DENSE_MAP_SCALES = ("minmax", "radius")  # InputConfig.dense_map_scale
 DOMAINS = ("outdoor", "indoor")  # kinds of cloud, one graph preset each
+CHOSEN_ON_VALIDATION = ("ground_gate", "ground_prior")  # SegmenterConfig switches a shipped model carries
 
 
 @dataclass(frozen=True)

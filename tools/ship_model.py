@@ -36,12 +36,11 @@ import yaml
 from clickenhance_model import evaluate
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.errors import CheckpointError, ClickEnhanceError
-from clickenhance_model.model_config import SegmenterConfig
+from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, SegmenterConfig
 from clickenhance_model.shipped_facts import facts_path, write_facts
 from clickenhance_model.training.run_log import logged_seconds
 
 MAX_BYTES = 20 * 1024 * 1024
-INFERENCE_CHOICES = ("ground_gate", "ground_prior")  # SegmenterConfig options chosen on validation scans
 KEEP_EXTRA = ("train_config", "state", "metrics", "trained_on", "world_size",  # training metadata, no optimizer
               "inference_options")  # fmt: skip
 NOC_THRESHOLDS = (80, 85, 90)
@@ -182,7 +181,7 @@ def run_eval(method: str, eval_set: EvalSet, out: Path, args: argparse.Namespace
                   "max_clicks": args.max_clicks, "seed": args.seed, "min_points": min_points,
                   "limit_objects": args.limit_objects,
                   "scene_stride": args.val_scene_stride if eval_set.name == "val" else 1}  # fmt: skip
-        for name in INFERENCE_CHOICES:  # the inference options the candidate carries
+        for name in CHOSEN_ON_VALIDATION:  # the inference options the candidate carries
             if method == "model" and getattr(args, name) is not None:
                 wanted[name] = getattr(args, name)
         measured = "stuck_objects" in results.get("summary", {})  # older evaluations lack the rule's stuck count
@@ -479,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         candidate = eval_dir / "candidate.pt"  # the stripped file that is evaluated, then copied to OUT
         if args.reuse_eval:
             check_same_weights(args.checkpoint, candidate)
-        chosen = {name: getattr(args, name) for name in INFERENCE_CHOICES if getattr(args, name) is not None}
+        chosen = {name: getattr(args, name) for name in CHOSEN_ON_VALIDATION if getattr(args, name) is not None}
         size, metadata = strip_checkpoint(args.checkpoint, candidate, chosen)
         head = provenance(args.run_dir, args.checkpoint, size, metadata)
         results = evaluate_all(candidate, args, sequences, eval_dir)
