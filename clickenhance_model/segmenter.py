@@ -177,16 +177,19 @@ class ModelSession(InteractiveSession):
 
     def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
         """Crop + encode around the clicks, run the network, map voxel labels back to the points."""
+        ground_object = self._ground_object(positive)  # `ground_prior`: a road or a floor is the prior's region alone
+        if ground_object and self.prior is not None:  # no crop, no network
+            self.last_crop_voxels = 0
+            return self.prior.of_points(positive, negative)
         sample = encode_crop(
             self.grid, self.xyz[positive], self.xyz[negative], self.xyz[current], self.segmenter.config, self.graph
         )
+        if ground_object:  # the prior comes with the maps: the encoding's region, over the whole scan
+            self.last_crop_voxels = 0
+            return sample["scan_prior"][self.grid.point_to_voxel]
         crop = sample["crop"].numpy()
         self.last_crop_voxels = len(crop)
         gate = self._ground_gate(positive)
-        if self._ground_object(positive):  # `ground_prior`: a road or a floor is the prior's region alone
-            if self.prior is not None:
-                return self.prior.of_points(positive, negative)
-            return sample["scan_prior"][self.grid.point_to_voxel]
         if self.prior is None:
             voxel_mask = np.zeros(len(self.grid), dtype=bool)  # without a prior, voxels outside the crop are background
             if "scan_prior" in sample:  # a fusion network: outside the crop, the prior alone (a road or wall past it)
