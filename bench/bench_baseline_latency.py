@@ -1,7 +1,7 @@
 """Session start and per-click latency of the training-free baseline, today's preset against variants.
 
 On the real SemanticKITTI scans in ../shared/real_scans (full scans, about 120k points each) the
-simulated user of the evaluation clicks every labelled vehicle up to `--clicks` times. Each
+simulated user of the evaluation clicks every labelled vehicle and person up to `--clicks` times. Each
 preset (today's, then each `--variant`) runs the same clicks in the same process, so the printed
 ratios compare like with like:
 
@@ -14,11 +14,11 @@ A variant names GraphConfig fields to change, comma-separated (`max_edge=0.5,nor
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 from pathlib import Path
 
 import numpy as np
+from tune_baseline import graph_overrides  # bench/ is this script's folder
 
 from clickenhance_model.baseline import BaselineSegmenter
 from clickenhance_model.datasets import build_dataset
@@ -28,26 +28,14 @@ from clickenhance_model.inference.voxel_graph import OUTDOOR, GraphConfig
 REAL_SCANS = Path(__file__).resolve().parents[2] / "shared" / "real_scans" / "semantickitti"
 
 
-def parse_variant(text: str) -> dict[str, float]:
-    """`name=value,...` as GraphConfig overrides (numbers)."""
-    fields = {field.name for field in dataclasses.fields(GraphConfig)}
-    changes = {}
-    for item in text.split(","):
-        name, _, value = item.partition("=")
-        if name not in fields or not value:
-            raise SystemExit(f"bad variant item {item!r}: use NAME=VALUE with NAME one of {sorted(fields)}")
-        changes[name] = float(value)
-    return changes
-
-
 def time_preset(config: GraphConfig, scenes: list, clicks: int) -> dict[str, float]:
-    """Median session start and per-click time (ms) of `config` over every vehicle of `scenes`."""
+    """Median session start and per-click time (ms) of `config` over every vehicle and person of `scenes`."""
     segmenter = BaselineSegmenter(config)
     starts, per_click = [], []
     for scene in scenes:
         began = time.perf_counter()
         session = segmenter.session(scene.xyz)
-        session.add_click(0)  # the first click builds the scan's graph: session start, not a click
+        session.add_click(0)  # the graph is built above; the first click also builds the points' search tree
         session.reset()
         starts.append(time.perf_counter() - began)
         for instance in np.unique(scene.instance[(scene.instance > 0) & (scene.semantic < 40)]):  # vehicles, people
@@ -81,7 +69,11 @@ def main() -> None:
     print(f"OUTDOOR (today): session start {today['start']:.0f} ms, click {today['click']:.1f} ms "
           f"(median of {today['clicks']} clicks)")  # fmt: skip
     for text in args.variant:
-        figures = time_preset(dataclasses.replace(OUTDOOR, **parse_variant(text)), scenes, args.clicks)
+        try:
+            variant = graph_overrides(OUTDOOR, text.split(","))
+        except (ValueError, AttributeError) as error:
+            parser.error(f"--variant {text!r}: {error}")
+        figures = time_preset(variant, scenes, args.clicks)
         print(f"{text}: session start {figures['start']:.0f} ms, click {figures['click']:.1f} ms; today / variant: "
               f"start {today['start'] / figures['start']:.2f}, click {today['click'] / figures['click']:.2f}")
 

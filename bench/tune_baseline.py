@@ -38,6 +38,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from clickenhance_model.config import save_config
@@ -69,6 +70,15 @@ GRIDS: dict[str, dict[str, tuple[float, ...]]] = {  # per centre, values tried f
 CENTRES = {"session3": START, "preset": OUTDOOR, "indoor": INDOOR}
 SHIPPED = {"session3": ("OUTDOOR", OUTDOOR), "preset": ("OUTDOOR", OUTDOOR), "indoor": ("INDOOR", INDOOR)}  # each tunes
 SUMMARY = re.compile(r"NoC@85=(?P<noc>[\d.]+|nan|inf) .*IoU@5=(?P<iou>[\d.]+|nan)")
+
+
+def graph_overrides(base: GraphConfig, items: Iterable[str]) -> GraphConfig:
+    """`base` with NAME=VALUE items applied, each value cast to its field's type (neighbours is an int).
+
+    A malformed item raises ValueError, an unknown setting AttributeError.
+    """
+    moved = dict(item.split("=", 1) for item in items)
+    return dataclasses.replace(base, **{k: type(getattr(base, k))(float(v)) for k, v in moved.items()})
 
 
 def variants(base: GraphConfig, grid: dict[str, tuple[float, ...]]) -> dict[str, GraphConfig]:
@@ -153,8 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--scans must be generated scans: the real scans are the test set")
     centre, grid = CENTRES[args.centre], GRIDS[args.centre]
     try:
-        moved = dict(item.split("=", 1) for item in args.set)
-        centre = dataclasses.replace(centre, **{k: type(getattr(centre, k))(float(v)) for k, v in moved.items()})
+        centre = graph_overrides(centre, args.set)
         if args.grid:
             grid = {k: tuple(float(v) for v in values.split(",")) for k, values in (g.split("=", 1) for g in args.grid)}
     except (ValueError, TypeError, AttributeError) as error:  # a malformed item or an unknown setting
