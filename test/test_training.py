@@ -253,6 +253,23 @@ def test_init_from_a_checkpoint_without_prior_fusion_starts_at_the_prior(scenes_
         back.initialise_from(tmp_path / "fused" / "last.pt")
 
 
+def test_prior_faults_reach_the_training_step_of_a_fusion_run(scenes_root: Path, tmp_path: Path) -> None:
+    """The same fusion run, seed and data with and without `prior_noise`: only the faulted priors move the weights
+    apart after one step (validation and evaluation never see the faults)."""
+    tiny = yaml.safe_load((CONFIG_DIR / "synthetic_tiny.yaml").read_text())
+    model = {**tiny["model"], "input": {**tiny["model"]["input"], "geodesic_maps": "outdoor"},
+             "network": {**tiny["model"]["network"], "prior_fusion": True}}  # fmt: skip
+    common = ["--data-root", str(scenes_root), "--device", "cpu", "--no-progress", "--val-objects", "0", "--steps", "1"]
+    weights = {}
+    for name, noise in (("clean", {"prob": 0.0}), ("faulted", {"prob": 1.0, "cut_share": 1.0})):
+        config = write_tiny_yaml(tmp_path / f"{name}.yaml", model=model, prior_noise=noise)
+        assert main(["--config", str(config), "--out", str(tmp_path / name), *common]) == 0
+        weights[name] = load_checkpoint(tmp_path / name / "last.pt")[0]
+    assert load_train_config(tmp_path / "faulted.yaml").prior_noise.prob == 1.0
+    moved = [k for k in weights["clean"] if not torch.equal(weights["clean"][k], weights["faulted"][k])]
+    assert moved, "a faulted prior changes the loss, so the step"
+
+
 def test_refuses_to_start_over_or_change_settings_of_a_run(scenes_root: Path, tmp_path: Path, capsys) -> None:
     assert run_cli(scenes_root, tmp_path / "run", "--steps", "1", "--val-objects", "0") == 0
     assert run_cli(scenes_root, tmp_path / "run", "--no-resume", "--steps", "2") == 2

@@ -23,9 +23,10 @@ from clickenhance_model.evaluation.simulated_user import next_click
 from clickenhance_model.inference.network_input import collate, encode_crop
 from clickenhance_model.inference.voxel_graph import VoxelGraph, scan_graph
 from clickenhance_model.model_config import ModelConfig
-from clickenhance_model.training.config import ClickConfig
+from clickenhance_model.training.config import ClickConfig, PriorNoiseConfig
 from clickenhance_model.training.data import TrainObject
 from clickenhance_model.training.distributed import amp_context
+from clickenhance_model.training.prior_noise import corrupt_prior
 
 
 @dataclass
@@ -74,13 +75,17 @@ def scene_graph(item: TrainObject, model_config: ModelConfig) -> VoxelGraph | No
     return item.graph if item.graph is not None else scan_graph(item.grid, model_config)
 
 
-def encode_sample(item: TrainObject, state: ClickState, model_config: ModelConfig) -> dict:
+def encode_sample(
+    item: TrainObject, state: ClickState, model_config: ModelConfig,
+    prior_noise: PriorNoiseConfig | None = None, rng: np.random.Generator | None = None,
+) -> dict:  # fmt: skip
     """Network input of a sample with its current clicks, with per-voxel labels of the crop.
 
     The scene graph of the geodesic maps is built at most once per item (kept in `item.graph`).
     A `prior_fusion` network's prior comes with the maps, or from `item.prior` where the scene
     has its own prior graph (then each voxel's prior is its share of region points: the fused
     voxel logit is the mean of its points' logits, as inference fuses them per point).
+    With `prior_noise` (and `rng`), that prior may get a training fault (`prior_noise.corrupt_prior`).
     """
     item.graph = scene_graph(item, model_config)
     centroids = item.grid.centroids
@@ -92,6 +97,13 @@ def encode_sample(item: TrainObject, state: ClickState, model_config: ModelConfi
         region = item.prior.of_positions(centroids[state.positive], centroids[state.negative])  # [N]
         share = np.bincount(item.grid.point_to_voxel, weights=region, minlength=len(item.grid)) / item.grid.counts
         sample["prior"] = torch.from_numpy(share[crop].astype(np.float32))  # [V] in [0, 1]
+    if prior_noise is not None and prior_noise.prob > 0 and rng is not None and "prior" in sample:
+        in_crop = np.full(len(item.target), -1, dtype=np.int64)
+        in_crop[crop] = np.arange(len(crop))
+        positive, negative = in_crop[state.positive], in_crop[state.negative]  # -1: outside the crop
+        prior = corrupt_prior(sample["prior"].numpy(), centroids[crop], item.target[crop], positive[positive >= 0],
+                              negative[negative >= 0], prior_noise, rng)  # fmt: skip
+        sample["prior"] = torch.from_numpy(np.ascontiguousarray(prior, dtype=np.float32))
     return sample
 
 
@@ -122,13 +134,14 @@ def _next_state(item: TrainObject, state: ClickState, sample: dict, crop_mask: n
 
 def simulate_clicks(
     model: torch.nn.Module, items: Sequence[TrainObject], config: ClickConfig, model_config: ModelConfig,
-    rng: np.random.Generator, device: torch.device, amp: bool = False,
+    rng: np.random.Generator, device: torch.device, amp: bool = False, prior_noise: PriorNoiseConfig | None = None,
 ) -> tuple[list[dict], list[int]]:  # fmt: skip
     """Clicks for a batch of objects from the model's own errors; returns the final labelled samples and rounds.
 
     Each sample runs a random number of rounds in [0, config.max_rounds] (fewer when its
     prediction becomes exact); samples still clicking share one forward pass per round.
-    The model is put in eval mode for the rounds and given back in the mode it had.
+    The model is put in eval mode for the rounds and given back in the mode it had. With
+    `prior_noise`, a fusion network's prior may carry a fault in any round (`prior_noise.corrupt_prior`).
     """
     states = [initial_clicks(item, config, rng) for item in items]
     planned = rng.integers(0, config.max_rounds + 1, size=len(items))
@@ -140,11 +153,12 @@ def simulate_clicks(
             active = [k for k in range(len(items)) if planned[k] > round_number and done[k] == round_number]
             if not active:
                 break
-            samples = [encode_sample(items[k], states[k], model_config) for k in active]
+            samples = [encode_sample(items[k], states[k], model_config, prior_noise, rng) for k in active]
             for k, sample, crop_mask in zip(active, samples, predict_crops(model, samples, device, amp), strict=True):
                 if _next_state(items[k], states[k], sample, crop_mask, config, rng):
                     done[k] += 1
     finally:
         model.train(was_training)
-    final = [encode_sample(item, state, model_config) for item, state in zip(items, states, strict=True)]
+    final = [encode_sample(item, state, model_config, prior_noise, rng)
+             for item, state in zip(items, states, strict=True)]  # fmt: skip
     return final, done.tolist()

@@ -207,6 +207,36 @@ class ClickConfig:
 
 
 @dataclass(frozen=True)
+class PriorNoiseConfig:
+    """Faults put into a `prior_fusion` network's geodesic prior in training (training/prior_noise.py).
+
+    Each encoded sample (every click round) gets, with chance `prob`, one fault: a cut (share
+    `cut_share`) clears the prior in a ball around a random object voxel whose radius is a
+    uniform share `cut_radius` of the object's reach from it; a flood sets it in a ball of
+    `flood_radius` metres around a random background voxel within `flood_reach` metres of the
+    object. Off (prob 0) by default; validation and evaluation never see it.
+    """
+
+    prob: float = 0.0
+    cut_share: float = 0.5
+    cut_radius: tuple[float, float] = (0.3, 0.8)
+    flood_reach: float = 1.0
+    flood_radius: tuple[float, float] = (0.5, 3.0)
+
+    def __post_init__(self) -> None:
+        """Check ranges."""
+        if not (0.0 <= self.prob <= 1.0 and 0.0 <= self.cut_share <= 1.0):
+            raise ValueError("prior_noise.prob and cut_share must be in [0, 1]")
+        if len(self.cut_radius) != 2 or not 0.0 < self.cut_radius[0] <= self.cut_radius[1] <= 1.0:
+            raise ValueError(f"prior_noise.cut_radius must be [low, high] in (0, 1], got {list(self.cut_radius)}")
+        if len(self.flood_radius) != 2 or not 0.0 < self.flood_radius[0] <= self.flood_radius[1]:
+            raise ValueError(f"prior_noise.flood_radius must be [low, high] with 0 < low <= high, "
+                             f"got {list(self.flood_radius)}")
+        if not self.flood_reach > 0:
+            raise ValueError(f"prior_noise.flood_reach must be > 0, got {self.flood_reach}")
+
+
+@dataclass(frozen=True)
 class ValConfig:
     """Validation after every `every_epochs` epochs with the evaluation protocol (simulated user).
 
@@ -279,6 +309,7 @@ class TrainConfig:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     clicks: ClickConfig = field(default_factory=ClickConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    prior_noise: PriorNoiseConfig = field(default_factory=PriorNoiseConfig)
     val: ValConfig = field(default_factory=ValConfig)
     epochs: int = 60
     samples_per_epoch: int = 0

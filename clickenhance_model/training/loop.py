@@ -163,7 +163,7 @@ class TrainingRun:
         rng = np.random.default_rng([config.seed, step, rank, 1])
         generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step * 101 + rank)
         samples, rounds = simulate_clicks(self.model, items, config.clicks, config.model, rng,
-                                          self.context.device, config.amp)  # fmt: skip
+                                          self.context.device, config.amp, config.prior_noise)  # fmt: skip
         parts = train_step(self.trained, samples, self.optimizer, self.scheduler, self.scaler, config.model.loss,
                            self.context.device, config.amp, config.optimizer.grad_clip, generator)  # fmt: skip
         parts["rounds"] = float(np.mean(rounds))
