@@ -25,6 +25,7 @@ import ctypes
 import ctypes.util
 import faulthandler
 import hashlib
+import signal
 import sys
 import threading
 import time
@@ -510,6 +511,7 @@ def keep_large_buffers_off_the_heap(threshold: int = 128 * 1024) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Run the node until shutdown; a start-up failure exits 1 with a one-line reason on stderr."""
     faulthandler.enable()  # a crash in native code (DDS, spconv, torch) leaves every thread's Python stack in the log
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: a hung node's stacks, node running on
     keep_large_buffers_off_the_heap()
     rclpy.init(args=argv if argv is not None else sys.argv)
     try:

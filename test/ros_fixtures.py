@@ -162,12 +162,16 @@ class NodeProcess:
         return self.process.poll() is None
 
     def stop(self, timeout: float = 15.0) -> int:
-        """SIGINT (a clean rclpy shutdown), then SIGKILL after `timeout`; return the exit code."""
+        """SIGINT (a clean rclpy shutdown), then SIGKILL after `timeout`; return the exit code.
+
+        A node that does not stop in time first gets SIGUSR1, so its log shows every thread's stack."""
         if self.alive():
             self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
+                self.process.send_signal(signal.SIGUSR1)  # faulthandler in the node writes its stacks to the log
+                time.sleep(1.0)
                 self.process.kill()
                 self.process.wait()
         self._log.close()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,6 +206,16 @@ def test_node_is_still_alive_and_serving(client: RosClient, node: NodeProcess) -
     assert diagnostics.success and "BASELINE" in diagnostics.message and "inference" in diagnostics.message
     assert segment(client, scene_cloud(SCENE)).success
     assert "Traceback" not in node.log()
+
+
+def test_sigusr1_writes_every_thread_stack_and_the_node_serves_on(client: RosClient, node: NodeProcess) -> None:
+    """What the test fixture sends a node that does not stop in time: its stacks go to the log, it keeps running."""
+    node.process.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 10.0
+    while "Current thread" not in node.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "Current thread" in node.log() and "segment_node.py" in node.log()
+    assert node.alive() and segment(client, scene_cloud(SCENE)).success
 
 
 # ---------------------------------------------------------------- start-up failures
