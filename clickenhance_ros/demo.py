@@ -130,12 +130,14 @@ class NodeRunner:
         raise RuntimeError(f"the node did not log '{text}' within {timeout} s")
 
     def stop(self) -> int:
-        """SIGINT, then SIGKILL after 15 s; the exit code."""
+        """SIGINT, then SIGKILL after 15 s (first SIGUSR1: every thread's stack to the log); the exit code."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
+                self.process.send_signal(signal.SIGUSR1)  # the node's faulthandler: why it did not stop
+                time.sleep(1.0)
                 self.process.kill()
                 self.process.wait()
         self._log.close()
