@@ -106,6 +106,24 @@ def pick_objects(scan: DemoScan, count: int, min_points: int) -> list[tuple[int,
 
 
 # ------------------------------------------------------------------------ the node
+def stop_node(process: subprocess.Popen, timeout: float = 15.0) -> int:
+    """SIGINT (a clean rclpy shutdown), then SIGKILL after `timeout`; the exit code.
+
+    A node that does not stop in time first gets SIGUSR1: its faulthandler writes every thread's stack
+    to its log, so the log says where it hung.
+    """
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 class NodeRunner:
     """The clickenhance node as a child process, its output in a log file."""
 
@@ -130,18 +148,10 @@ class NodeRunner:
         raise RuntimeError(f"the node did not log '{text}' within {timeout} s")
 
     def stop(self) -> int:
-        """SIGINT, then SIGKILL after 15 s (first SIGUSR1: every thread's stack to the log); the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.send_signal(signal.SIGUSR1)  # the node's faulthandler: why it did not stop
-                time.sleep(1.0)
-                self.process.kill()
-                self.process.wait()
+        """Stop the node (`stop_node`); the exit code."""
+        code = stop_node(self.process)
         self._log.close()
-        return self.process.returncode
+        return code
 
 
 # ---------------------------------------------------------------------- the client

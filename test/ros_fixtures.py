@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import array
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -26,6 +25,8 @@ rclpy = pytest.importorskip("rclpy", reason="rclpy (ROS 2 wheels) is not install
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import PointCloud2, PointField  # noqa: E402
+
+from clickenhance_ros.demo import stop_node  # noqa: E402
 
 NODE_MODULE = "clickenhance_ros.segment_node"
 FRAME = "lidar"
@@ -162,20 +163,10 @@ class NodeProcess:
         return self.process.poll() is None
 
     def stop(self, timeout: float = 15.0) -> int:
-        """SIGINT (a clean rclpy shutdown), then SIGKILL after `timeout`; return the exit code.
-
-        A node that does not stop in time first gets SIGUSR1, so its log shows every thread's stack."""
-        if self.alive():
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.send_signal(signal.SIGUSR1)  # faulthandler in the node writes its stacks to the log
-                time.sleep(1.0)
-                self.process.kill()
-                self.process.wait()
+        """Stop the node as the demos do (`stop_node`: SIGINT; SIGUSR1 and SIGKILL if it hangs); the exit code."""
+        code = stop_node(self.process, timeout)
         self._log.close()
-        return self.process.returncode
+        return code
 
 
 def node_parameters(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
