@@ -14,7 +14,8 @@ prints the median positive and negative click and their ratio in the same run.
 Latency does not depend on the weights (same operations), so without shipped weights an
 untrained network of the default config measures the same speed. When the model's input
 has geodesic click maps, the same clicks are also timed without them (same network
-otherwise, untrained) and the ratio of the two medians is printed.
+otherwise, untrained) and the ratio of the two medians is printed; so are the same clicks with
+`--compare-views` test-time views per crop (default 4), against the weights' own number of views.
 """
 
 from __future__ import annotations
@@ -161,6 +162,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--compare-paper-input", action=argparse.BooleanOptionalAction, default=True,
                         help="also time the same clicks without geodesic maps (untrained network)")
+    parser.add_argument("--compare-views", type=int, nargs="*", default=[4], metavar="V",
+                        help="also time the same clicks with V test-time views per crop (SegmenterConfig.views)")
     return parser.parse_args()
 
 
@@ -208,6 +211,14 @@ def main() -> None:
         without = time_cloud(plain, xyz, ids, objects, args, np.random.default_rng(args.seed)).median()
         print(f"{size} points, same clicks: median {with_maps:.1f} ms/click with geodesic maps, {without:.1f} ms "
               f"without; ratio {with_maps / without:.2f}")
+    size = 120_000 if 120_000 in medians else args.sizes[0]
+    for views in args.compare_views:
+        xyz, ids = make_cloud(scans, size, np.random.default_rng(args.seed))
+        own = time_cloud(seg, xyz, ids, objects, args, np.random.default_rng(args.seed)).median()
+        turned = time_cloud(seg.with_options(views=views), xyz, ids, objects, args,
+                            np.random.default_rng(args.seed)).median()  # fmt: skip
+        print(f"{size} points, same clicks: median {turned:.1f} ms/click with {views} views per crop, {own:.1f} ms "
+              f"with the weights' own {seg.options.views}; ratio {turned / own:.2f}")
 
 if __name__ == "__main__":
     main()

@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ground-prior", action=argparse.BooleanOptionalAction, default=None,
                         help="prior-fusion model: an object clicked first on the ground is the prior's region "
                              "(default: the weights' own choice, else SegmenterConfig's)")  # fmt: skip
+    parser.add_argument("--views", type=int, choices=range(1, 9), metavar="{1..8}",
+                        help="model: test-time views per crop, the mean of their network logits (quarter turns "
+                             "about z, then mirrors; default: the weights' own choice, else 1)")  # fmt: skip
     parser.add_argument("--baseline-config", type=Path, help="YAML of GraphConfig fields (default: the domain preset)")
     parser.add_argument("--max-clicks", type=int, default=20, help="click budget per object")
     parser.add_argument("--temperature", type=float, help="sample clicks with ClickEnhance eq. 5 (T in [0, 1])")
@@ -148,6 +151,7 @@ def load_segmenter(
         checkpoint = "shipped default" if args.checkpoint is None else str(args.checkpoint.resolve())
         return segmenter, {"checkpoint": checkpoint, "device": args.device, "domain": domain,
                            "ground_gate": segmenter.options.ground_gate, "ground_prior": segmenter.options.ground_prior,
+                           "views": segmenter.options.views,
                            "trained_on": segmenter.extra.get("trained_on")}  # fmt: skip
     from clickenhance_model.baseline import BaselineSegmenter
     from clickenhance_model.inference.voxel_graph import GraphConfig

@@ -21,7 +21,7 @@ ENCODINGS = ("dense", "sparse")
 GEODESIC_GRAPHS = ("off", "outdoor", "indoor")
 DENSE_MAP_SCALES = ("minmax", "radius")  # InputConfig.dense_map_scale
 DOMAINS = ("outdoor", "indoor")  # kinds of cloud, one graph preset each
-CHOSEN_ON_VALIDATION = ("ground_gate", "ground_prior")  # SegmenterConfig switches a shipped model carries
+CHOSEN_ON_VALIDATION = ("ground_gate", "ground_prior", "views")  # SegmenterConfig switches a shipped model carries
 
 
 @dataclass(frozen=True)
@@ -246,6 +246,9 @@ class SegmenterConfig:
         domain: the kind of cloud, "outdoor" (LiDAR) or "indoor" (RGB-D); for networks with
             `prior_fusion` it picks the graph preset of the geodesic prior (the baseline's, see
             `inference.voxel_graph.PRESETS`). Other networks ignore it.
+        views: test-time views of each crop (1 to 8: the quarter turns about z, then their
+            mirrors, `inference.symmetric_views`); the network's object logit is their mean.
+            Costs one network pass per view (run as one batch). 1 = the crop as given.
     """
 
     snap_distance: float = 0.5
@@ -254,9 +257,12 @@ class SegmenterConfig:
     ground_prior: bool = False
     max_range: float = 1000.0
     domain: str = "outdoor"
+    views: int = 1
 
     def __post_init__(self) -> None:
         """Check ranges."""
+        if not 1 <= self.views <= 8:
+            raise ValueError(f"views must be in [1, 8], got {self.views}")
         if self.domain not in DOMAINS:
             raise ValueError(f"domain must be one of {DOMAINS}, got {self.domain!r}")
         if not self.snap_distance >= 0:

@@ -29,6 +29,7 @@ from clickenhance_model.errors import CheckpointError
 from clickenhance_model.inference.geodesic_region import GeodesicRegion, needs_own_graph
 from clickenhance_model.inference.network_input import collate, encode_crop
 from clickenhance_model.inference.session import InteractiveSession
+from clickenhance_model.inference.symmetric_views import mean_over_views, view_samples
 from clickenhance_model.inference.voxel_graph import PRESETS, scan_graph
 from clickenhance_model.inference.voxel_grid import voxelize
 from clickenhance_model.model_config import ModelConfig, SegmenterConfig
@@ -134,16 +135,22 @@ class Segmenter:
         `point_prior` (0/1 per point) and `point_voxel` (crop voxel of each point) fuse the
         network's voxel logits with a prior finer than its voxels (a `prior_fusion` network
         whose prior comes from another graph preset); then one logit per point is returned.
+        With `options.views` > 1 the network's logits are the mean over that many turned and
+        mirrored views of the crop (`inference.symmetric_views`), run as one batch.
         """
         was_training = self.model.training
         self.model.eval()
+        views = self.options.views
         try:
             with torch.inference_mode():
-                batch = collate([sample], self.device)
-                if point_prior is None:
-                    logits, _ = self.model(batch, embeddings=False)  # [V, 2], fused with sample["prior"] if any
+                batch = collate(view_samples(sample, views), self.device)
+                network, _ = self.model(batch, embeddings=False, fuse=False)  # [views * V, 2]
+                network = mean_over_views(network, views)  # [V, 2]
+                if not self.config.network.prior_fusion:
+                    logits = network
+                elif point_prior is None:
+                    logits = self.model.fuse(network, batch["prior"][: len(network)])  # sample["prior"]
                 else:
-                    network, _ = self.model(batch, embeddings=False, fuse=False)  # [V, 2]
                     prior = torch.as_tensor(point_prior, dtype=torch.float32, device=self.device)  # [M]
                     logits = self.model.fuse(network[torch.as_tensor(point_voxel, device=self.device)], prior)
                 return (logits[:, 1] - logits[:, 0]).float().cpu().numpy()

@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ground-prior", action=argparse.BooleanOptionalAction, default=None,
                         help="a prior-fusion model's ground prior, chosen on generated validation scans "
                              "(clickenhance-eval --ground-prior there): stored in the weights like --ground-gate")
+    parser.add_argument("--views", type=int, choices=range(1, 9), metavar="{1..8}",
+                        help="test-time views per crop, chosen on generated validation scans (clickenhance-eval "
+                             "--views there): stored in the weights like --ground-gate")
     parser.add_argument("--refuse-if-worse", action=argparse.BooleanOptionalAction, default=True,
                         help="write default.pt only if the model beats the baseline on every real dev set")  # fmt: skip
     return parser
