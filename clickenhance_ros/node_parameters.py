@@ -30,6 +30,7 @@ class NodeParameters:
     crop_radius: float = -1.0
     snap_distance: float = 0.5
     ground_gate: str = "auto"
+    views: int = 0
     domain: str = "outdoor"
     segment_cache_clouds: int = 2
     cloud_topic: str = "cloud"
@@ -66,9 +67,14 @@ class NodeParameters:
                              f"got {self.cloud_reliability!r}")
 
     @property
-    def ground_gate_option(self) -> dict[str, bool]:
-        """The `ground_gate` option to load a model with: none for "auto" (the weights' own choice)."""
-        return {} if self.ground_gate == "auto" else {"ground_gate": self.ground_gate == "true"}
+    def model_options(self) -> dict[str, bool | int]:
+        """`SegmenterConfig` options to load a model with; those left to the weights' own choice are absent."""
+        options: dict[str, bool | int] = {}
+        if self.ground_gate != "auto":
+            options["ground_gate"] = self.ground_gate == "true"
+        if self.views > 0:
+            options["views"] = self.views
+        return options
 
     @property
     def output_path(self) -> Path:
@@ -103,6 +109,9 @@ SPECS: dict[str, tuple[str, dict]] = {
                     "ground, until a positive click lands on the ground. 'auto' (default): the weights' own choice "
                     "(made on validation scans when they shipped); true or false forces it.",
                     {"additional_constraints": "one of: auto, true, false", "dynamic_typing": True}),
+    "views": ("Model: test-time views per crop, 1 to 8 (quarter turns about z, then mirrors; the network's logit "
+              "is their mean, one network pass each). 0 (default): the weights' own choice, else 1.",
+              _int_range(0, 8)),
     "domain": ("Kind of cloud: 'outdoor' (LiDAR) or 'indoor' (RGB-D camera, room scans); picks the geodesic "
                "graph preset of the baseline and of the model's prior (voxel size, edge length, reach).",
                {"additional_constraints": "one of: outdoor, indoor"}),

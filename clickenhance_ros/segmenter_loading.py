@@ -84,7 +84,7 @@ def load_configured_segmenter(params: NodeParameters) -> LoadedSegmenter:
                        f"[{reason}]; {params.domain} preset, voxel {config.voxel_size} m, reach {config.max_radius} m")
         return LoadedSegmenter(segmenter, "baseline", "cpu", description)
     segmenter = load_segmenter("model", params.checkpoint or None, params.device, domain=params.domain,
-                               **params.ground_gate_option)
+                               **params.model_options)
     refuse_input_overrides(segmenter.config.input, params)
     source = params.checkpoint or "the shipped default"
     inputs = segmenter.config.input
@@ -92,7 +92,8 @@ def load_configured_segmenter(params: NodeParameters) -> LoadedSegmenter:
     if params.ground_gate == "auto":
         gate += " (the weights' own choice)"
     description = (f"segmenter: learned ClickEnhance model from {source} [{reason}]; voxel {inputs.voxel_size} m, "
-                   f"crop radius {inputs.crop_radius} m, ground gate {gate}, {params.domain} clouds")
+                   f"crop radius {inputs.crop_radius} m, ground gate {gate}, {segmenter.options.views} view(s) per "
+                   f"crop, {params.domain} clouds")
     if segmenter.options.ground_prior and segmenter.config.network.prior_fusion:
         description += "; objects clicked first on the ground are the geodesic prior's (the weights' ground prior)"
     return LoadedSegmenter(segmenter, "model", str(segmenter.device), description)

@@ -135,7 +135,11 @@ def test_ground_gate_auto_takes_the_weights_own_choice(tiny_checkpoint: Path, tm
     assert forced.segmenter.options.ground_gate is True and "ground gate on," in forced.description
     plain = load_configured_segmenter(NodeParameters(checkpoint=str(tiny_checkpoint), device="cpu"))
     assert plain.segmenter.options.ground_gate is True  # weights without a choice: SegmenterConfig's default
-    assert NodeParameters(ground_gate="FALSE").ground_gate_option == {"ground_gate": False}
+    assert NodeParameters(ground_gate="FALSE").model_options == {"ground_gate": False}
+    assert NodeParameters(views=4).model_options == {"views": 4} and NodeParameters().model_options == {}
+    turned = load_configured_segmenter(NodeParameters(checkpoint=str(gated_off), device="cpu", views=4))
+    assert turned.segmenter.options.views == 4 and "4 view(s) per crop" in turned.description
+    assert auto.segmenter.options.views == 1  # weights without a choice: SegmenterConfig's default
     with pytest.raises(ValueError, match="parameter 'ground_gate' must be one of auto, true, false"):
         NodeParameters(ground_gate="sometimes")
     broken = save_checkpoint(tmp_path / "broken.pt", model, config, {"inference_options": {"gate": False}})
