@@ -92,6 +92,9 @@ MENU = ("Positive mode", "Negative mode", "Undo", "Reset", "Accept object", "Sav
 MENU_MARKER_NAME = "clickenhance_menu"
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 RELIABILITY = {"reliable": ReliabilityPolicy.RELIABLE, "best_effort": ReliabilityPolicy.BEST_EFFORT}
+# A clean stop takes about a second; the workers get 5 s each to finish the request they run. Past this the stop
+# is hung: `main` writes every thread's stack to stderr and exits with 1 (stop_node in the demos waits 15 s).
+SHUTDOWN_DEADLINE_S = 12.0
 
 
 def cloud_identity(cloud: PointCloud2) -> tuple:
@@ -531,6 +534,10 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # A stop that hangs (a callback that never returns, DDS teardown, a thread joined at exit) must not
+        # keep the process alive until launch or the operator escalates to SIGKILL: past the deadline every
+        # thread's stack goes to stderr (the log says where it hung) and the process exits with 1.
+        faulthandler.dump_traceback_later(SHUTDOWN_DEADLINE_S, exit=True)
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
