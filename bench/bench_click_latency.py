@@ -212,9 +212,10 @@ def main() -> None:
         print(f"{size} points, same clicks: median {with_maps:.1f} ms/click with geodesic maps, {without:.1f} ms "
               f"without; ratio {with_maps / without:.2f}")
     size = 120_000 if 120_000 in medians else args.sizes[0]
-    for views in args.compare_views:
+    if args.compare_views:
         xyz, ids = make_cloud(scans, size, np.random.default_rng(args.seed))
         own = time_cloud(seg, xyz, ids, objects, args, np.random.default_rng(args.seed)).median()
+    for views in args.compare_views:
         turned = time_cloud(seg.with_options(views=views), xyz, ids, objects, args,
                             np.random.default_rng(args.seed)).median()  # fmt: skip
         print(f"{size} points, same clicks: median {turned:.1f} ms/click with {views} views per crop, {own:.1f} ms "

@@ -27,7 +27,7 @@ from clickenhance_model.datasets.stuff_objects import DEFAULT_GAP, OBJECT_SETS
 from clickenhance_model.errors import ClickEnhanceError, DatasetError
 from clickenhance_model.evaluation.protocol import ObjectResult, ProtocolSettings, SupportsSession, evaluate_scene
 from clickenhance_model.evaluation.report import build_results, summary_line, write_results
-from clickenhance_model.model_config import CHOSEN_ON_VALIDATION
+from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, MAX_VIEWS
 
 RUN_FILE = "run.json"
 LOG_FILE = "objects.jsonl"
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ground-prior", action=argparse.BooleanOptionalAction, default=None,
                         help="prior-fusion model: an object clicked first on the ground is the prior's region "
                              "(default: the weights' own choice, else SegmenterConfig's)")  # fmt: skip
-    parser.add_argument("--views", type=int, choices=range(1, 9), metavar="{1..8}",
+    parser.add_argument("--views", type=int, choices=range(1, MAX_VIEWS + 1), metavar=f"{{1..{MAX_VIEWS}}}",
                         help="model: test-time views per crop, the mean of their network logits (quarter turns "
                              "about z, then mirrors; default: the weights' own choice, else 1)")  # fmt: skip
     parser.add_argument("--baseline-config", type=Path, help="YAML of GraphConfig fields (default: the domain preset)")

@@ -22,6 +22,7 @@ GEODESIC_GRAPHS = ("off", "outdoor", "indoor")
 DENSE_MAP_SCALES = ("minmax", "radius")  # InputConfig.dense_map_scale
 DOMAINS = ("outdoor", "indoor")  # kinds of cloud, one graph preset each
 CHOSEN_ON_VALIDATION = ("ground_gate", "ground_prior", "views")  # SegmenterConfig switches a shipped model carries
+MAX_VIEWS = 8  # SegmenterConfig.views: the quarter turns about z and their mirrors (inference.symmetric_views)
 
 
 @dataclass(frozen=True)
@@ -261,8 +262,8 @@ class SegmenterConfig:
 
     def __post_init__(self) -> None:
         """Check ranges."""
-        if not 1 <= self.views <= 8:
-            raise ValueError(f"views must be in [1, 8], got {self.views}")
+        if not 1 <= self.views <= MAX_VIEWS:
+            raise ValueError(f"views must be in [1, {MAX_VIEWS}], got {self.views}")
         if self.domain not in DOMAINS:
             raise ValueError(f"domain must be one of {DOMAINS}, got {self.domain!r}")
         if not self.snap_distance >= 0:

@@ -12,7 +12,7 @@ from pathlib import Path
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
-from clickenhance_model.model_config import DOMAINS
+from clickenhance_model.model_config import DOMAINS, MAX_VIEWS
 
 METHODS = ("auto", "model", "baseline")
 RELIABILITIES = ("reliable", "best_effort")
@@ -111,7 +111,7 @@ SPECS: dict[str, tuple[str, dict]] = {
                     {"additional_constraints": "one of: auto, true, false", "dynamic_typing": True}),
     "views": ("Model: test-time views per crop, 1 to 8 (quarter turns about z, then mirrors; the network's logit "
               "is their mean, one network pass each). 0 (default): the weights' own choice, else 1.",
-              _int_range(0, 8)),
+              _int_range(0, MAX_VIEWS)),
     "domain": ("Kind of cloud: 'outdoor' (LiDAR) or 'indoor' (RGB-D camera, room scans); picks the geodesic "
                "graph preset of the baseline and of the model's prior (voxel size, edge length, reach).",
                {"additional_constraints": "one of: outdoor, indoor"}),

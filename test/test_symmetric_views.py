@@ -18,7 +18,7 @@ from test_prior_fusion import street
 from clickenhance_model.inference.network_input import encode_crop
 from clickenhance_model.inference.symmetric_views import VIEWS, view_sample, view_samples
 from clickenhance_model.inference.voxel_grid import voxelize
-from clickenhance_model.model_config import InputConfig, ModelConfig, NetworkConfig, SegmenterConfig
+from clickenhance_model.model_config import MAX_VIEWS, InputConfig, ModelConfig, NetworkConfig, SegmenterConfig
 from clickenhance_model.segmenter import Segmenter
 
 # Euclidean click maps only: a kNN graph on a regular lattice breaks distance ties by point order, which a turn
@@ -93,7 +93,7 @@ def test_the_first_view_is_the_crop_itself_and_views_are_bounded(network: Segmen
     grid = voxelize(points, None, 0.1)
     click = points[on_car][0].astype(np.float64)
     sample = encode_crop(grid, click[None], None, None, PLAIN)
-    assert view_samples(sample, 1) == [sample]
+    assert view_samples(sample, 1) == [sample] and len(VIEWS) == MAX_VIEWS  # every allowed count has its views
     for bad in (0, 9):
         with pytest.raises(ValueError, match="views"):
             view_samples(sample, bad)

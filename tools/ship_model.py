@@ -36,7 +36,7 @@ import yaml
 from clickenhance_model import evaluate
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.errors import CheckpointError, ClickEnhanceError
-from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, SegmenterConfig
+from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, MAX_VIEWS, SegmenterConfig
 from clickenhance_model.shipped_facts import facts_path, write_facts
 from clickenhance_model.training.run_log import logged_seconds
 
@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ground-prior", action=argparse.BooleanOptionalAction, default=None,
                         help="a prior-fusion model's ground prior, chosen on generated validation scans "
                              "(clickenhance-eval --ground-prior there): stored in the weights like --ground-gate")
-    parser.add_argument("--views", type=int, choices=range(1, 9), metavar="{1..8}",
+    parser.add_argument("--views", type=int, choices=range(1, MAX_VIEWS + 1), metavar=f"{{1..{MAX_VIEWS}}}",
                         help="test-time views per crop, chosen on generated validation scans (clickenhance-eval "
                              "--views there): stored in the weights like --ground-gate")
     parser.add_argument("--refuse-if-worse", action=argparse.BooleanOptionalAction, default=True,

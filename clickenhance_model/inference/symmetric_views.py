@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 
+from clickenhance_model.model_config import MAX_VIEWS
+
 # (swap x and y, then negate x, negate y): the four quarter turns, then their mirror images
 VIEWS = (
     (False, False, False),  # as given
@@ -25,7 +27,6 @@ VIEWS = (
     (True, False, False),  # mirror about x = y
     (True, True, True),  # mirror about x = -y
 )
-MAX_VIEWS = len(VIEWS)
 
 
 def view_sample(sample: dict, swap: bool, negate_x: bool, negate_y: bool) -> dict:
