@@ -92,9 +92,8 @@ MENU = ("Positive mode", "Negative mode", "Undo", "Reset", "Accept object", "Sav
 MENU_MARKER_NAME = "clickenhance_menu"
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 RELIABILITY = {"reliable": ReliabilityPolicy.RELIABLE, "best_effort": ReliabilityPolicy.BEST_EFFORT}
-# A clean stop takes a fraction of a second (0.2 s for a baseline node on a 2-core machine); the workers get 5 s
-# each to finish the request they run. Past this the stop is hung: `main` writes every thread's stack to stderr
-# and exits with 1 (stop_node in the demos waits 15 s).
+# A clean stop takes well under a second; the workers get 5 s each to finish the request they run. Past this the
+# stop is hung: `main` writes every thread's stack to stderr and exits with 1 (stop_node in the demos waits 15 s).
 SHUTDOWN_DEADLINE_S = 12.0
 
 
