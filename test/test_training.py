@@ -261,13 +261,16 @@ def test_prior_faults_reach_the_training_step_of_a_fusion_run(scenes_root: Path,
              "network": {**tiny["model"]["network"], "prior_fusion": True}}  # fmt: skip
     common = ["--data-root", str(scenes_root), "--device", "cpu", "--no-progress", "--val-objects", "0", "--steps", "1"]
     weights = {}
-    for name, noise in (("clean", {"prob": 0.0}), ("faulted", {"prob": 1.0, "cut_share": 1.0})):
+    graph = {"prob": 1.0, "cut_share": 0.5, "shape": "graph", "visible_cuts": 0.5}
+    for name, noise in (("clean", {"prob": 0.0}), ("faulted", {"prob": 1.0, "cut_share": 1.0}), ("graph", graph)):
         config = write_tiny_yaml(tmp_path / f"{name}.yaml", model=model, prior_noise=noise)
         assert main(["--config", str(config), "--out", str(tmp_path / name), *common]) == 0
         weights[name] = load_checkpoint(tmp_path / name / "last.pt")[0]
     assert load_train_config(tmp_path / "faulted.yaml").prior_noise.prob == 1.0
-    moved = [k for k in weights["clean"] if not torch.equal(weights["clean"][k], weights["faulted"][k])]
-    assert moved, "a faulted prior changes the loss, so the step"
+    assert load_train_config(tmp_path / "graph.yaml").prior_noise.shape == "graph"
+    for name in ("faulted", "graph"):
+        moved = [k for k in weights["clean"] if not torch.equal(weights["clean"][k], weights[name][k])]
+        assert moved, f"a faulted prior ({name}) changes the loss, so the step"
 
 
 def test_refuses_to_start_over_or_change_settings_of_a_run(scenes_root: Path, tmp_path: Path, capsys) -> None:

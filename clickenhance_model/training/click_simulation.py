@@ -20,13 +20,14 @@ import torch
 from scipy.spatial import cKDTree
 
 from clickenhance_model.evaluation.simulated_user import next_click
+from clickenhance_model.inference.click_encoding import geodesic_click_features
 from clickenhance_model.inference.network_input import collate, encode_crop
 from clickenhance_model.inference.voxel_graph import VoxelGraph, scan_graph
 from clickenhance_model.model_config import ModelConfig
 from clickenhance_model.training.config import ClickConfig, PriorNoiseConfig
 from clickenhance_model.training.data import TrainObject
 from clickenhance_model.training.distributed import amp_context
-from clickenhance_model.training.prior_noise import corrupt_prior
+from clickenhance_model.training.prior_noise import corrupt_prior, graph_fault
 
 
 @dataclass
@@ -85,7 +86,8 @@ def encode_sample(
     A `prior_fusion` network's prior comes with the maps, or from `item.prior` where the scene
     has its own prior graph (then each voxel's prior is its share of region points: the fused
     voxel logit is the mean of its points' logits, as inference fuses them per point).
-    With `prior_noise` (and `rng`), that prior may get a training fault (`prior_noise.corrupt_prior`).
+    With `prior_noise` (and `rng`), that prior may get a training fault (`prior_noise.corrupt_prior`, or
+    `prior_noise.graph_fault`; a visible cut adds its negative click to the sample's clicks as the latest).
     """
     item.graph = scene_graph(item, model_config)
     centroids = item.grid.centroids
@@ -94,17 +96,50 @@ def encode_sample(
     crop = sample["crop"].numpy()
     sample["labels"] = torch.from_numpy(item.target[crop].astype(np.int64))  # [V]
     if item.prior is not None:  # the scene's own prior graph: each crop voxel's share of region points
-        region = item.prior.of_positions(centroids[state.positive], centroids[state.negative])  # [N]
-        share = np.bincount(item.grid.point_to_voxel, weights=region, minlength=len(item.grid)) / item.grid.counts
-        sample["prior"] = torch.from_numpy(share[crop].astype(np.float32))  # [V] in [0, 1]
+        sample["prior"] = torch.from_numpy(_crop_prior(item, crop, state.positive, state.negative))
     if prior_noise is not None and prior_noise.prob > 0 and rng is not None and "prior" in sample:
+        prior = sample["prior"].numpy()
         in_crop = np.full(len(item.target), -1, dtype=np.int64)
         in_crop[crop] = np.arange(len(crop))
         positive, negative = in_crop[state.positive], in_crop[state.negative]  # -1: outside the crop
-        prior = corrupt_prior(sample["prior"].numpy(), centroids[crop], item.target[crop], positive[positive >= 0],
-                              negative[negative >= 0], prior_noise, rng)  # fmt: skip
-        sample["prior"] = torch.from_numpy(np.ascontiguousarray(prior, dtype=np.float32))
+        positive, negative = positive[positive >= 0], negative[negative >= 0]
+        if prior_noise.shape == "graph":
+
+            def region_with(voxel: int, positive: bool) -> np.ndarray:
+                phantom = [int(crop[voxel])]  # last, so the first positive click still decides ground
+                positives, negatives = state.positive + phantom * positive, state.negative + phantom * (not positive)
+                return _crop_prior(item, crop, positives, negatives)
+
+            target = item.target[crop]
+            prior, shown = graph_fault(prior, centroids[crop], target, positive, region_with, prior_noise, rng)
+            if shown is not None:  # a visible cut: the network sees the negative click, as its latest
+                seen = ClickState(list(state.positive), state.negative + [int(crop[shown])], int(crop[shown]))
+                return _with_prior(encode_sample(item, seen, model_config), prior)
+        else:
+            prior = corrupt_prior(prior, centroids[crop], item.target[crop], positive, negative, prior_noise, rng)
+        sample = _with_prior(sample, prior)
     return sample
+
+
+def _with_prior(sample: dict, prior: np.ndarray) -> dict:
+    """The sample with `prior` (float [V]) as its fusion prior."""
+    sample["prior"] = torch.from_numpy(np.ascontiguousarray(prior, dtype=np.float32))
+    return sample
+
+
+def _crop_prior(item: TrainObject, crop: np.ndarray, positive: list[int], negative: list[int]) -> np.ndarray:
+    """The fusion prior (float32 [V] in [0, 1]) of the crop voxels for clicks given as voxel ids of the item's grid.
+
+    From the scene's own prior graph (`item.prior`: each voxel's share of region points, as inference fuses
+    per point) where it has one, else from the geodesic region of the maps graph (`item.graph`).
+    """
+    centroids = item.grid.centroids
+    if item.prior is not None:
+        region = item.prior.of_positions(centroids[positive], centroids[negative])  # [N] per point
+        share = np.bincount(item.grid.point_to_voxel, weights=region, minlength=len(item.grid)) / item.grid.counts
+        return share[crop].astype(np.float32)
+    _, region = geodesic_click_features(item.graph, centroids[positive], centroids[negative], nodes=crop)
+    return region.astype(np.float32)
 
 
 @torch.no_grad()

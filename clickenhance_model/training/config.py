@@ -206,6 +206,9 @@ class ClickConfig:
             raise ValueError(f"clicks.temperature must be null or in [0, 1], got {self.temperature}")
 
 
+FAULT_SHAPES = ("ball", "graph")
+
+
 @dataclass(frozen=True)
 class PriorNoiseConfig:
     """Faults put into a `prior_fusion` network's geodesic prior in training (training/prior_noise.py).
@@ -215,6 +218,16 @@ class PriorNoiseConfig:
     uniform share `cut_radius` of the object's reach from it; a flood sets it in a ball of
     `flood_radius` metres around a random background voxel within `flood_reach` metres of the
     object. Off (prob 0) by default; validation and evaluation never see it.
+
+    `shape: graph` draws the faults from the baseline itself instead of balls: the prior is the
+    geodesic region of the sample's clicks plus one phantom click, a negative one on a random
+    object voxel (a cut) or a positive one on a random background voxel within `flood_reach`
+    metres of the object (a flood), so its borders run where the graph puts them, as on real
+    scans; `cut_radius` and `flood_radius` are then unused. A phantom that makes no fault is
+    drawn again, up to `graph_tries` times. A share `visible_cuts` of the graph cuts is made by
+    a negative click beside the object that the network is shown (its click maps and the prior
+    both have it), as the simulated user could have placed it: on real scans a negative click
+    just off a small object is where the baseline, and the networks, cut the object.
     """
 
     prob: float = 0.0
@@ -222,11 +235,14 @@ class PriorNoiseConfig:
     cut_radius: tuple[float, float] = (0.3, 0.8)
     flood_reach: float = 1.0
     flood_radius: tuple[float, float] = (0.5, 3.0)
+    shape: str = "ball"
+    graph_tries: int = 3
+    visible_cuts: float = 0.0
 
     def __post_init__(self) -> None:
         """Check ranges."""
-        if not (0.0 <= self.prob <= 1.0 and 0.0 <= self.cut_share <= 1.0):
-            raise ValueError("prior_noise.prob and cut_share must be in [0, 1]")
+        if not all(0.0 <= share <= 1.0 for share in (self.prob, self.cut_share, self.visible_cuts)):
+            raise ValueError("prior_noise.prob, cut_share and visible_cuts must be in [0, 1]")
         if len(self.cut_radius) != 2 or not 0.0 < self.cut_radius[0] <= self.cut_radius[1] <= 1.0:
             raise ValueError(f"prior_noise.cut_radius must be [low, high] in (0, 1], got {list(self.cut_radius)}")
         if len(self.flood_radius) != 2 or not 0.0 < self.flood_radius[0] <= self.flood_radius[1]:
@@ -234,6 +250,10 @@ class PriorNoiseConfig:
                              f"got {list(self.flood_radius)}")
         if not self.flood_reach > 0:
             raise ValueError(f"prior_noise.flood_reach must be > 0, got {self.flood_reach}")
+        if self.shape not in FAULT_SHAPES:
+            raise ValueError(f"prior_noise.shape must be one of {FAULT_SHAPES}, got {self.shape!r}")
+        if self.graph_tries < 1:
+            raise ValueError(f"prior_noise.graph_tries must be >= 1, got {self.graph_tries}")
 
 
 @dataclass(frozen=True)
