@@ -326,3 +326,19 @@ def test_card_tables_show_every_set_and_class(tmp_path: Path) -> None:
     lines = ship_model.class_tables(results, 20)
     assert "| pole | 4 | 3.00 | 3.50 | 80.0 | 70.0 | 1 | 2 |" in lines
     assert sum(line.startswith("### ") for line in lines) == 4  # the four real sets, not val
+
+
+def test_card_counts_the_objects_where_the_model_changed_the_baselines_answer(tmp_path: Path) -> None:
+    results = _write_fake_runs(tmp_path, {})
+
+    def objects(*curves: list[float]) -> list[dict]:
+        return [{"scene": "s", "instance_id": i, "ious": c} for i, c in enumerate(curves)]
+
+    same, quick, late = [0.9] * 20, [0.5] + [0.9] * 19, [0.5] * 10 + [0.9] * 10  # 1, 2 and 11 clicks to 85%
+    higher = [0.9] * 9 + [0.95] * 11  # as many clicks to 85%, a higher IoU@10
+    results["vehicles"]["baseline"]["objects"] = objects(same, late, same, quick)
+    results["vehicles"]["model"]["objects"] = objects(same, quick, higher, late)
+    lines = ship_model.differing_objects(results, 20)
+    assert "| vehicles | 4 | 3 | 2 | 1 |" in lines  # object 1 better (2 vs 11 clicks), 2 better (IoU@10), 3 worse
+    assert "| indoor | 0 | 0 | 0 | 0 |" in lines  # no per-object rows: nothing paired
+    assert ship_model.object_noc(late) == 11 and ship_model.object_noc([0.1] * 20) == 21
