@@ -91,15 +91,23 @@ def test_config_rejects_out_of_range_faults() -> None:
     assert load_train_config("any_object_prior_noise").prior_noise.prob == 0.5
 
 
-def test_encoded_sample_carries_the_faulted_prior_and_labels_of_the_object() -> None:
-    """Through the training encoder: the labels are the object's, the prior differs from the geodesic region."""
+FUSION = ModelConfig(input=InputConfig(geodesic_maps="outdoor"), network=NetworkConfig(prior_fusion=True))
+
+
+def clicked_car() -> tuple[TrainObject, ClickState, ModelConfig]:
+    """The car of `car_on_a_road` as a training object (5 cm voxels) with one positive click on it, and a fusion
+    network's config."""
     xyz, car, _ = car_on_a_road()
     grid = voxelize(xyz, None, 0.05)
     target = np.bincount(grid.point_to_voxel, weights=car, minlength=len(grid)) > 0
-    model = ModelConfig(input=InputConfig(geodesic_maps="outdoor"), network=NetworkConfig(prior_fusion=True))
-    item = TrainObject("street", 1, grid, target)
     state = ClickState()
     state.add(int(np.flatnonzero(target)[0]), positive=True)
+    return TrainObject("street", 1, grid, target), state, FUSION
+
+
+def test_encoded_sample_carries_the_faulted_prior_and_labels_of_the_object() -> None:
+    """Through the training encoder: the labels are the object's, the prior differs from the geodesic region."""
+    item, state, model = clicked_car()
     clean = encode_sample(item, state, model)
     faulted = [encode_sample(item, state, model, CUT, np.random.default_rng(seed)) for seed in range(3)]
     for sample in faulted:
@@ -188,13 +196,7 @@ def test_a_phantom_that_makes_no_fault_is_drawn_again_then_given_up() -> None:
 def test_encoded_sample_carries_a_graph_fault_from_the_real_geodesic_region(config: PriorNoiseConfig) -> None:
     """Through the training encoder on a car beside a road: the faulted prior is the baseline's region of the
     clicks plus one phantom click, in one direction only, and the click maps and labels do not move."""
-    xyz, car, _ = car_on_a_road()
-    grid = voxelize(xyz, None, 0.05)
-    target = np.bincount(grid.point_to_voxel, weights=car, minlength=len(grid)) > 0
-    model = ModelConfig(input=InputConfig(geodesic_maps="outdoor"), network=NetworkConfig(prior_fusion=True))
-    item = TrainObject("street", 1, grid, target)
-    state = ClickState()
-    state.add(int(np.flatnonzero(target)[0]), positive=True)
+    item, state, model = clicked_car()
     clean = encode_sample(item, state, model)
     faults = 0
     for seed in range(4):
@@ -224,7 +226,7 @@ def test_a_visible_cut_shows_the_network_the_negative_click_that_cuts_the_object
     xyz, car, _ = car_on_a_road()
     grid = voxelize(xyz, None, 0.05)
     front = np.bincount(grid.point_to_voxel, weights=car & (xyz[:, 0] > 0), minlength=len(grid)) > 0
-    model = ModelConfig(input=InputConfig(geodesic_maps="outdoor"), network=NetworkConfig(prior_fusion=True))
+    model = FUSION
     item = TrainObject("street", 1, grid, front)
     state = ClickState()
     state.add(int(np.argmin(np.linalg.norm(grid.centroids - [1.8, 0.0, 1.5], axis=1))), positive=True)

@@ -113,9 +113,10 @@ def graph_fault(
     """
     if config.prob <= 0.0 or rng.random() >= config.prob or not target.any():
         return prior, None
-    near = near_background(centroids, target, config.flood_reach)
     cut = rng.random() < config.cut_share
-    if cut and config.visible_cuts > 0 and rng.random() < config.visible_cuts:
+    visible = cut and config.visible_cuts > 0 and rng.random() < config.visible_cuts
+    near = near_background(centroids, target, config.flood_reach) if visible or not cut else None
+    if visible:
         for voxel in _draws(near, config.graph_tries, rng):
             out = region_with(voxel, False)
             if np.any(target & (out < prior)):
