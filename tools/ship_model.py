@@ -303,7 +303,11 @@ def class_tables(results: dict, max_clicks: int) -> list[str]:
 
 
 def object_noc(ious: Sequence[float], threshold: float = 0.85) -> int:
-    """Clicks one object needed to reach `threshold` IoU (the budget + 1 when it never did)."""
+    """Clicks one object needed to reach `threshold` IoU (the budget + 1 when it never did).
+
+    Unlike the evaluation's `metrics.number_of_clicks`, which counts the budget for both, an object reached at
+    the last click stays apart from one never reached, so comparing two answers object by object sees it.
+    """
     return next((k + 1 for k, iou in enumerate(ious) if iou >= threshold), len(ious) + 1)
 
 

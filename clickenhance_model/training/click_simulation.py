@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
 
 from clickenhance_model.evaluation.simulated_user import next_click
 from clickenhance_model.inference.click_encoding import geodesic_click_features
@@ -27,7 +26,7 @@ from clickenhance_model.model_config import ModelConfig
 from clickenhance_model.training.config import ClickConfig, PriorNoiseConfig
 from clickenhance_model.training.data import TrainObject
 from clickenhance_model.training.distributed import amp_context
-from clickenhance_model.training.prior_noise import corrupt_prior, graph_fault
+from clickenhance_model.training.prior_noise import corrupt_prior, graph_fault, near_background
 
 
 @dataclass
@@ -46,13 +45,11 @@ class ClickState:
 
 def _random_negatives(item: TrainObject, count: int, radius: float, rng: np.random.Generator) -> list[int]:
     """Up to `count` random background voxels within `radius` metres of the object."""
-    centroids, target = item.grid.centroids, item.target
-    low, high = centroids[target].min(axis=0) - radius, centroids[target].max(axis=0) + radius
-    near_box = np.flatnonzero(~target & np.all((centroids >= low) & (centroids <= high), axis=1))
-    if count == 0 or len(near_box) == 0:
+    if count == 0:
         return []
-    distance, _ = cKDTree(centroids[target]).query(centroids[near_box], distance_upper_bound=radius)
-    candidates = near_box[np.isfinite(distance)]
+    candidates = near_background(item.grid.centroids, item.target, radius)
+    if len(candidates) == 0:
+        return []
     return [int(v) for v in rng.choice(candidates, size=min(count, len(candidates)), replace=False)]
 
 

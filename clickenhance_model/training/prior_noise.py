@@ -75,12 +75,19 @@ def corrupt_prior(
 
 
 def near_background(centroids: np.ndarray, target: np.ndarray, reach: float) -> np.ndarray:
-    """Indices of the background voxels within `reach` metres of the object (int [K])."""
-    background = np.flatnonzero(~target)
-    if len(background) == 0 or not target.any():
-        return background[:0]
-    gap, _ = cKDTree(centroids[target]).query(centroids[background], distance_upper_bound=reach)
-    return background[np.isfinite(gap)]
+    """Indices of the background voxels within `reach` metres of the object (int [K], ascending).
+
+    Only the background in the object's box grown by `reach` is measured, so a whole scene costs what its
+    neighbourhood of the object holds.
+    """
+    if not target.any():
+        return np.flatnonzero(target)
+    low, high = centroids[target].min(axis=0) - reach, centroids[target].max(axis=0) + reach
+    near_box = np.flatnonzero(~target & np.all((centroids >= low) & (centroids <= high), axis=1))
+    if len(near_box) == 0:
+        return near_box
+    gap, _ = cKDTree(centroids[target]).query(centroids[near_box], distance_upper_bound=reach)
+    return near_box[np.isfinite(gap)]
 
 
 def graph_fault(
