@@ -27,6 +27,7 @@ from clickenhance_model.training.config import ClickConfig, PriorNoiseConfig
 from clickenhance_model.training.data import TrainObject
 from clickenhance_model.training.distributed import amp_context
 from clickenhance_model.training.prior_noise import corrupt_prior, graph_fault, near_background
+from clickenhance_model.training.stray_returns import lone_object_voxel
 
 
 @dataclass
@@ -118,6 +119,20 @@ def encode_sample(
     return sample
 
 
+def stray_click_sample(item: TrainObject, state: ClickState, model_config: ModelConfig,
+                       rng: np.random.Generator) -> dict | None:  # fmt: skip
+    """The sample with one more negative click, the latest, on a lone object voxel taken as a stray return
+    (`stray_returns`): labelled background in this sample alone, the rest of the object still object.
+    None when the object has no such voxel."""
+    voxel = lone_object_voxel(item.grid.centroids, item.grid.counts, item.target, state.positive, rng)
+    if voxel is None:
+        return None
+    seen = ClickState(list(state.positive), state.negative + [voxel], voxel)
+    sample = encode_sample(item, seen, model_config)
+    sample["labels"][torch.from_numpy(sample["crop"].numpy() == voxel)] = 0
+    return sample
+
+
 def _with_prior(sample: dict, prior: np.ndarray) -> dict:
     """The sample with `prior` (float [V]) as its fusion prior."""
     sample["prior"] = torch.from_numpy(np.ascontiguousarray(prior, dtype=np.float32))
@@ -174,6 +189,8 @@ def simulate_clicks(
     prediction becomes exact); samples still clicking share one forward pass per round.
     The model is put in eval mode for the rounds and given back in the mode it had. With
     `prior_noise`, a fusion network's prior may carry a fault in any round (`prior_noise.corrupt_prior`).
+    With `config.stray_click_prob`, a final sample instead gets a negative click on a stray return
+    (`stray_click_sample`).
     """
     states = [initial_clicks(item, config, rng) for item in items]
     planned = rng.integers(0, config.max_rounds + 1, size=len(items))
@@ -191,6 +208,9 @@ def simulate_clicks(
                     done[k] += 1
     finally:
         model.train(was_training)
-    final = [encode_sample(item, state, model_config, prior_noise, rng)
-             for item, state in zip(items, states, strict=True)]  # fmt: skip
+    final = []
+    for item, state in zip(items, states, strict=True):
+        stray_drawn = config.stray_click_prob > 0 and rng.random() < config.stray_click_prob
+        stray = stray_click_sample(item, state, model_config, rng) if stray_drawn else None
+        final.append(stray if stray is not None else encode_sample(item, state, model_config, prior_noise, rng))
     return final, done.tolist()

@@ -188,6 +188,9 @@ class ClickConfig:
         max_initial_negatives: most random negative clicks of a random start.
         negative_radius: random negatives lie within this distance (metres) of the object.
         temperature: None = the deterministic simulated user; T in [0, 1] = eq. 5 sampling.
+        stray_click_prob: chance that a sample's final clicks end with a negative click on a
+            stray return: a lone object voxel labelled background in that sample alone, as real
+            labels have them (training/stray_returns.py). 0 = never.
     """
 
     max_rounds: int = 10
@@ -195,9 +198,12 @@ class ClickConfig:
     max_initial_negatives: int = 2
     negative_radius: float = 2.0
     temperature: float | None = None
+    stray_click_prob: float = 0.0
 
     def __post_init__(self) -> None:
         """Check ranges."""
+        if not 0.0 <= self.stray_click_prob <= 1.0:
+            raise ValueError(f"clicks.stray_click_prob must be in [0, 1], got {self.stray_click_prob}")
         if self.max_rounds < 0 or self.max_initial_negatives < 0 or not self.negative_radius > 0:
             raise ValueError("clicks.max_rounds and max_initial_negatives must be >= 0, negative_radius > 0")
         if not 0.0 <= self.random_initial_prob <= 1.0:
