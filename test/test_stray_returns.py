@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -60,3 +62,15 @@ def test_config_checks_the_stray_click_chance() -> None:
     with pytest.raises(ValueError, match="stray_click_prob"):
         ClickConfig(stray_click_prob=1.5)
     assert load_train_config("any_object_euclid_stray_clicks").clicks.stray_click_prob == 0.25
+
+
+def test_the_stray_lies_in_the_crop_so_its_label_and_click_reach_the_network() -> None:
+    item, state, model = clicked_car()
+    small = dataclasses.replace(model, input=dataclasses.replace(model.input, crop_radius=0.5))
+    far = np.linalg.norm(item.grid.centroids[item.target] - item.grid.centroids[state.positive[0]], axis=1) > 0.5
+    assert far.any()  # the car reaches past the crop
+    for seed in range(10):
+        sample = stray_click_sample(item, state, small, np.random.default_rng(seed))
+        crop = sample["crop"].numpy()
+        relabelled = np.flatnonzero(sample["labels"].numpy() != item.target[crop])
+        assert len(relabelled) == 1 and int(sample["current"]) == relabelled[0]

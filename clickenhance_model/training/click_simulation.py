@@ -20,6 +20,7 @@ import torch
 
 from clickenhance_model.evaluation.simulated_user import next_click
 from clickenhance_model.inference.click_encoding import geodesic_click_features
+from clickenhance_model.inference.crop import select_crop
 from clickenhance_model.inference.network_input import collate, encode_crop
 from clickenhance_model.inference.voxel_graph import VoxelGraph, scan_graph
 from clickenhance_model.model_config import ModelConfig
@@ -123,8 +124,12 @@ def stray_click_sample(item: TrainObject, state: ClickState, model_config: Model
                        rng: np.random.Generator) -> dict | None:  # fmt: skip
     """The sample with one more negative click, the latest, on a lone object voxel taken as a stray return
     (`stray_returns`): labelled background in this sample alone, the rest of the object still object.
-    None when the object has no such voxel."""
-    voxel = lone_object_voxel(item.grid.centroids, item.grid.counts, item.target, state.positive, rng)
+    The voxel is drawn inside the crop (which the positive clicks alone decide), so the network sees its
+    click and its label. None when the object has no such voxel there."""
+    centroids, cfg = item.grid.centroids, model_config.input
+    in_crop = np.zeros(len(item.target), dtype=bool)
+    in_crop[select_crop(centroids, centroids[state.positive], cfg.crop_radius, cfg.max_voxels)] = True
+    voxel = lone_object_voxel(centroids, item.grid.counts, item.target & in_crop, state.positive, rng)
     if voxel is None:
         return None
     seen = ClickState(list(state.positive), state.negative + [voxel], voxel)

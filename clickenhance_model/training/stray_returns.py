@@ -36,7 +36,7 @@ def lone_object_voxel(
     Args:
         centroids: float [V, 3] voxel centroids of the scene.
         counts: int [V] points per voxel.
-        target: bool [V] the object's voxels.
+        target: bool [V] the object's voxels that may be drawn and count as its neighbours.
         exclude: voxel ids never drawn.
         rng: the sample's random stream.
     """
