@@ -44,6 +44,10 @@ class ClickState:
         (self.positive if positive else self.negative).append(int(voxel))
         self.current = int(voxel)
 
+    def with_negative(self, voxel: int) -> ClickState:
+        """A copy with one more negative click, the latest (this state is left as it is)."""
+        return ClickState(list(self.positive), self.negative + [int(voxel)], int(voxel))
+
 
 def _random_negatives(item: TrainObject, count: int, radius: float, rng: np.random.Generator) -> list[int]:
     """Up to `count` random background voxels within `radius` metres of the object."""
@@ -112,7 +116,7 @@ def encode_sample(
             target = item.target[crop]
             prior, shown = graph_fault(prior, centroids[crop], target, positive, region_with, prior_noise, rng)
             if shown is not None:  # a visible cut: the network sees the negative click, as its latest
-                seen = ClickState(list(state.positive), state.negative + [int(crop[shown])], int(crop[shown]))
+                seen = state.with_negative(int(crop[shown]))
                 return _with_prior(encode_sample(item, seen, model_config), prior)
         else:
             prior = corrupt_prior(prior, centroids[crop], item.target[crop], positive, negative, prior_noise, rng)
@@ -132,8 +136,7 @@ def stray_click_sample(item: TrainObject, state: ClickState, model_config: Model
     voxel = lone_object_voxel(centroids, item.grid.counts, item.target & in_crop, state.positive, rng)
     if voxel is None:
         return None
-    seen = ClickState(list(state.positive), state.negative + [voxel], voxel)
-    sample = encode_sample(item, seen, model_config)
+    sample = encode_sample(item, state.with_negative(voxel), model_config)
     sample["labels"][torch.from_numpy(sample["crop"].numpy() == voxel)] = 0
     return sample
 

@@ -44,7 +44,7 @@ def lone_object_voxel(
     if len(voxels) == 0:
         return None
     tree = cKDTree(centroids[target])
-    neighbours = np.array([len(near) - 1 for near in tree.query_ball_point(centroids[voxels], LONE_RADIUS)])
+    neighbours = tree.query_ball_point(centroids[voxels], LONE_RADIUS, return_length=True) - 1  # not itself
     surrounded = voxels[neighbours >= LONE_NEIGHBOURS]
     sparse = surrounded[counts[surrounded] <= LONE_POINTS]
     pool = sparse if len(sparse) else surrounded
