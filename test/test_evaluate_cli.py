@@ -250,6 +250,9 @@ def test_cli_stuff_objects_rings_and_responsiveness(tmp_path: Path, capsys: pyte
     table = (tmp_path / "eval" / "table.md").read_text()
     assert "| pole | 2 |" in table and "### Click responsiveness (IoU@8 − IoU@5)" in table
     assert f"**{results['summary']['stuck_objects']} of 4 objects stuck**" in table
+    collapsed = [row for row in results["objects"] if row["collapses"]]
+    assert results["summary"]["collapsed_objects"] == len(collapsed)
+    assert f"**{len(collapsed)} of 4 objects collapse**" in table
     code, _, err = run(capsys, *args, "--ground-objects", "--out", str(tmp_path / "eval_ground"))
     assert code == 0, err
     results = json.loads((tmp_path / "eval_ground" / "results.json").read_text())

@@ -9,7 +9,9 @@ import pytest
 
 from clickenhance_model.evaluation.metrics import (
     average_precision,
+    click_collapses,
     click_responsiveness,
+    collapse_summary,
     iou,
     iou_curve,
     mean_class_ap,
@@ -108,3 +110,15 @@ def test_summary_counts_stuck_and_rising_objects() -> None:
     assert summary["stuck_objects"] == 2 and summary["rising_after_5"] == 1
     assert click_responsiveness(rows[0], 5) is None  # a budget of 5 clicks has no "after click 5"
     assert summarize(rows, ["pole"] * 4, 5)["stuck_objects"] is None
+
+
+def test_click_collapses_name_the_click_and_its_sign() -> None:
+    ious = [0.5, 0.95, 0.97, 0.2, 0.9, 0.69, 0.95]
+    clicks = [(0, True), (1, True), (2, False), (3, False), (4, True), (5, True), (6, False)]
+    collapses = click_collapses(ious, clicks)
+    assert [(c["click"], c["positive"]) for c in collapses] == [(4, False), (6, True)]
+    assert collapses[0]["drop"] == pytest.approx(0.77) and collapses[1]["drop"] == pytest.approx(0.21)
+    assert click_collapses([0.9, 0.7, 0.71], [(0, True), (1, False), (2, True)]) == []  # exactly 20 points: not
+    assert click_collapses([0.9], [(0, True)]) == []
+    summary = collapse_summary([collapses, [], click_collapses([0.9, 0.1], [(0, True), (1, False)])])
+    assert summary == {"collapsed_objects": 2, "collapses_after_negative": 2, "collapses_after_positive": 1}

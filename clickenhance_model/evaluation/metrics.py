@@ -137,3 +137,31 @@ def responsiveness_summary(rows_ious: Sequence[Sequence[float]], max_clicks: int
         return {"rising_after_5": None, "stuck_objects": None}
     rising, stuck = (sum(int(f[key]) for f in flags) for key in ("rising", "stuck"))
     return {"rising_after_5": rising, "stuck_objects": stuck}
+
+
+COLLAPSE_DROP = 0.20  # one click that takes more than 20 IoU points from the mask "collapses" it
+
+
+def click_collapses(ious: Sequence[float], clicks: Sequence[tuple[int, bool]]) -> list[dict[str, float | int | bool]]:
+    """The clicks after which one object's IoU fell by more than COLLAPSE_DROP: click number (1-based), sign, drop.
+
+    The user sees the mask vanish after one correction. On the real dev scans nearly every collapse
+    follows a negative click on a lone point labelled otherwise inside an object the mask held
+    (docs/default_model.md, session 13), so the sign says which kind of robustness a set tests.
+    """
+    out: list[dict[str, float | int | bool]] = []
+    for k in range(1, min(len(ious), len(clicks))):
+        drop = float(ious[k - 1]) - float(ious[k])
+        if drop > COLLAPSE_DROP + 1e-9:  # IoUs are fractions: 0.9 - 0.7 is not over 0.2
+            out.append({"click": k + 1, "positive": bool(clicks[k][1]), "drop": drop})
+    return out
+
+
+def collapse_summary(per_object: Sequence[Sequence[dict]]) -> dict[str, int]:
+    """Counts over objects' `click_collapses`: objects with any, and collapses after negative and positive clicks."""
+    signs = [bool(c["positive"]) for collapses in per_object for c in collapses]
+    return {
+        "collapsed_objects": sum(1 for collapses in per_object if collapses),
+        "collapses_after_negative": signs.count(False),
+        "collapses_after_positive": signs.count(True),
+    }

@@ -10,7 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from clickenhance_model.evaluation.metrics import RISE_FROM_CLICK, click_responsiveness, summarize
+from clickenhance_model.evaluation.metrics import (
+    COLLAPSE_DROP,
+    RISE_FROM_CLICK,
+    click_collapses,
+    click_responsiveness,
+    collapse_summary,
+    summarize,
+)
 from clickenhance_model.evaluation.protocol import ObjectResult
 
 TABLE_CLICKS = (5, 10, 15)  # IoU@k columns of Table IV
@@ -22,19 +29,26 @@ def build_results(run: dict[str, Any], rows: Sequence[ObjectResult], skipped: Se
     """The results.json document: run settings, summary, per-class summaries and per-object rows."""
     max_clicks = int(run["max_clicks"])
     summary = summarize([r.ious for r in rows], [r.class_name for r in rows], max_clicks)
+    collapses = {r.key: click_collapses(r.ious, r.clicks) for r in rows}
+    summary.update(collapse_summary(list(collapses.values())))
     times = [t for r in rows for t in r.inference_ms]
     summary["mean_inference_ms"] = float(np.mean(times)) if times else float("nan")
     per_class = {}
     for name in sorted({r.class_name for r in rows}):
         members = [r for r in rows if r.class_name == name]
         class_summary = summarize([r.ious for r in members], [name] * len(members), max_clicks)
+        class_summary.update(collapse_summary([collapses[r.key] for r in members]))
         per_class[name] = {k: v for k, v in class_summary.items() if k != "AP@k"}
+    objects = [
+        {**r.to_dict(), "responsiveness": click_responsiveness(r.ious, max_clicks), "collapses": collapses[r.key]}
+        for r in rows
+    ]
     return {
         "run": run,
         "summary": summary,
         "per_class": per_class,
         "skipped_scenes": [{"scene": s, "reason": reason} for s, reason in skipped],
-        "objects": [{**r.to_dict(), "responsiveness": click_responsiveness(r.ious, max_clicks)} for r in rows],
+        "objects": objects,
     }
 
 
@@ -138,9 +152,10 @@ def responsiveness_lines(results: dict) -> list[str]:
         f"An object is rising when its IoU gains at least 2 points after click {RISE_FROM_CLICK}; stuck when it "
         f"does not while IoU@{max_clicks} is below 85% (corrections no longer help). "
         f"**{summary['stuck_objects']} of {summary['objects']} objects stuck**, {summary['rising_after_5']} rising.",
-        "", "| Class | Objects | Rising | Stuck |", "|---|---|---|---|",
-        *(f"| {name} | {c['objects']} | {c['rising_after_5']} | {c['stuck_objects']} |"
-          for name, c in results["per_class"].items()),
+        *collapse_lines(summary),
+        "", "| Class | Objects | Rising | Stuck | Collapsed |", "|---|---|---|---|---|",
+        *(f"| {name} | {c['objects']} | {c['rising_after_5']} | {c['stuck_objects']} | "
+          f"{c.get('collapsed_objects', '–')} |" for name, c in results["per_class"].items()),
     ]  # fmt: skip
     stuck = [o for o in results["objects"] if (o.get("responsiveness") or {}).get("stuck")]
     if stuck:
@@ -149,6 +164,19 @@ def responsiveness_lines(results: dict) -> list[str]:
         lines += [f"| {o['scene']} #{o['instance_id']} | {o['class_name']} | {o['num_points']} | "
                   f"{100 * o['ious'][RISE_FROM_CLICK - 1]:.1f} | {100 * o['ious'][-1]:.1f} |" for o in stuck]
     return lines
+
+
+def collapse_lines(summary: dict) -> list[str]:
+    """The sentence on collapses (one click taking more than 20 IoU points), by the sign of that click."""
+    if "collapsed_objects" not in summary:  # results written before collapses were counted
+        return []
+    return [
+        "",
+        f"An object collapses when one click takes more than {100 * COLLAPSE_DROP:.0f} IoU points from its mask: "
+        f"**{summary['collapsed_objects']} of {summary['objects']} objects collapse**, "
+        f"{summary['collapses_after_negative']} times after a negative click and "
+        f"{summary['collapses_after_positive']} after a positive one.",
+    ]
 
 
 def plot_iou_curve(results: dict, path: Path) -> None:

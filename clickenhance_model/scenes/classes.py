@@ -71,6 +71,9 @@ SEMANTIC_KITTI_THINGS: frozenset[int] = frozenset(
     | {MOVING_CAR, MOVING_BICYCLIST, MOVING_PERSON, 255, 256, 257, MOVING_TRUCK, MOVING_OTHER_VEHICLE}
 )
 
+# SemanticKITTI's ground classes: what the generated street ground is labelled with.
+SEMANTIC_KITTI_GROUND: frozenset[int] = frozenset({ROAD, PARKING, SIDEWALK, OTHER_GROUND, LANE_MARKING, TERRAIN})
+
 # NYU40 ids as used by ScanNet (nyu40id column of scannetv2-labels.combined.tsv).
 NYU_WALL = 1
 NYU_FLOOR = 2

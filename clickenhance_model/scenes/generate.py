@@ -20,6 +20,7 @@ import yaml
 from tqdm import tqdm
 
 from clickenhance_model.config import config_from_dict, config_to_dict, load_config
+from clickenhance_model.scenes.annotation_noise import bleed_ground_labels
 from clickenhance_model.scenes.indoor import IndoorConfig, generate_indoor, scan_room
 from clickenhance_model.scenes.lidar import LidarConfig, LidarScan, simulate_scan
 from clickenhance_model.scenes.outdoor import OutdoorConfig, generate_outdoor
@@ -47,7 +48,9 @@ def generate_scan(kind: str, seed: int, frame: int, config: GeneratorConfig | No
     rng = np.random.default_rng([seed, frame])
     if kind == "outdoor":
         street = generate_outdoor(rng, config.outdoor, sensor_height=config.lidar.height)
-        return simulate_scan(street.scene, street.pose, config.lidar, rng)
+        scan = simulate_scan(street.scene, street.pose, config.lidar, rng)
+        bleed, height = config.outdoor.ground_label_bleed, config.outdoor.ground_label_bleed_height
+        return bleed_ground_labels(scan, street.pose, street.scene.ground, bleed, height, rng)
     return scan_room(generate_indoor(rng, config.indoor), config.indoor, rng)
 
 

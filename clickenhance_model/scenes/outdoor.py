@@ -76,6 +76,10 @@ class OutdoorConfig:
     fence_segments: tuple[int, int] = (0, 0)  # free-standing railings and site fences on the sidewalks
     sidewalk_bushes: tuple[int, int] = (0, 0)
     other_objects: tuple[int, int] = (0, 0)  # hydrants, utility boxes, traffic cones
+    # Annotation, not geometry: chance that an object's point at the ground is labelled as the ground under it,
+    # falling off as exp(-height / ground_label_bleed_height) (scenes.annotation_noise; 0 = exact labels)
+    ground_label_bleed: float = 0.0
+    ground_label_bleed_height: float = 0.04
 
     def __post_init__(self) -> None:
         unknown = set(self.target_mix) - set(classes.OUTDOOR_TARGET_GROUPS)
@@ -83,6 +87,11 @@ class OutdoorConfig:
             raise ValueError(
                 f"OutdoorConfig.target_mix: unknown group(s) {sorted(unknown)}; "
                 f"groups: {', '.join(classes.OUTDOOR_TARGET_GROUPS)}"
+            )
+        if not 0.0 <= self.ground_label_bleed <= 1.0 or not self.ground_label_bleed_height > 0.0:
+            raise ValueError(
+                "OutdoorConfig: ground_label_bleed must be in [0, 1] and ground_label_bleed_height > 0, got "
+                f"{self.ground_label_bleed}, {self.ground_label_bleed_height}"
             )
         if any(not 0.0 <= float(p) <= 1.0 for p in self.target_mix.values()):
             raise ValueError(f"OutdoorConfig.target_mix: chances must be in [0, 1], got {self.target_mix}")

@@ -226,6 +226,12 @@ class StreetGround:
         step = np.where(y < -self.curb_right, self.curb_height_right, step)
         return self.height(x, y) + step
 
+    def label_below(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Semantic id of the ground surface under each (x, y): road, parking, lane marking, sidewalk or terrain."""
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        kind = np.where(y > self.curb_left, 1, np.where(y < -self.curb_right, 2, 0))
+        return self._label(x, y, kind)
+
     def normal(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Unit upward normal of the height field at (x, y), shape [..., 3]."""
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)

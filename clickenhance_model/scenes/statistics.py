@@ -10,15 +10,21 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from clickenhance_model.scenes import classes
 from clickenhance_model.scenes.writer import read_scan
 
 RANGE_BINS = (0.0, 5.0, 10.0, 20.0, 30.0, 40.0, 60.0, 80.0, 1000.0)
-GROUND = frozenset(
-    {classes.ROAD, classes.PARKING, classes.SIDEWALK, classes.OTHER_GROUND, classes.LANE_MARKING, classes.TERRAIN}
-)
+GROUND = classes.SEMANTIC_KITTI_GROUND
 _VEHICLES = frozenset({classes.CAR, classes.MOVING_CAR})
+# Classes that stand on the ground, whose lowest points annotators often paint as ground (annotation_noise).
+BASE_CLASSES = frozenset(
+    {classes.CAR, classes.MOVING_CAR, classes.TRUCK, classes.OTHER_VEHICLE, classes.PERSON, classes.FENCE,
+     classes.TRUNK, classes.POLE, classes.OTHER_OBJECT}
+)  # fmt: skip
+BASE_BANDS = ((0.0, 0.1), (0.1, 0.2), (0.2, 0.35))  # metres above the object's local base
+EMBEDDED_NEIGHBOURS = (16, 11)  # a point lies inside an object when 11 of its 16 nearest points are of its class
 
 
 def scan_statistics(
@@ -48,7 +54,37 @@ def scan_statistics(
         sel = [pts for d, pts in cars if lo <= d < hi]
         stats[f"car points {lo}-{hi} m (median)"] = float(np.median(sel)) if sel else float("nan")
     stats["cars >= 100 points"] = float(sum(pts >= 100 for _, pts in cars))
+    stats.update(base_ground_label_shares(xyz, semantic))
     return stats
+
+
+def base_ground_label_shares(xyz: np.ndarray, semantic: np.ndarray) -> dict[str, float]:
+    """Share of ground labels among the points inside a standing object, by height above the object's base.
+
+    A point lies inside an object of class c when most of its nearest points (EMBEDDED_NEIGHBOURS) are of
+    class c (c in BASE_CLASSES), whatever its own label; its height is measured from the lowest class-c
+    point within about 1 m horizontally (`_local_base`). Exact labels give 0 in every band; real annotation does not.
+    """
+    xyz, semantic = np.asarray(xyz, dtype=np.float64), np.asarray(semantic)
+    k, need = EMBEDDED_NEIGHBOURS
+    counts = np.zeros((len(BASE_BANDS), 2))  # per band: ground-labelled, all
+    if len(xyz) > k:
+        _, near = cKDTree(xyz).query(xyz, k + 1)
+        near_sem = semantic[near[:, 1:]]
+        for cls in BASE_CLASSES:
+            own = semantic == cls
+            inside = np.flatnonzero((near_sem == cls).sum(axis=1) >= need)
+            if not len(inside):
+                continue
+            height = xyz[inside, 2] - _local_base(xyz[own], xyz[inside, :2])
+            ground = np.isin(semantic[inside], list(GROUND))
+            for b, (lo, hi) in enumerate(BASE_BANDS):
+                band = (height >= lo - 0.1 * (b == 0)) & (height < hi)  # the lowest band takes points just below
+                counts[b] += (ground[band].sum(), band.sum())
+    return {
+        f"ground labels at base {lo:g}-{hi:g} m": (c[0] / c[1] if c[1] else float("nan"))
+        for (lo, hi), c in zip(BASE_BANDS, counts, strict=True)
+    }
 
 
 def _car_points(ranges: np.ndarray, semantic: np.ndarray, instance: np.ndarray) -> list[tuple[float, int]]:
@@ -60,6 +96,26 @@ def _car_points(ranges: np.ndarray, semantic: np.ndarray, instance: np.ndarray) 
         m = keys == key
         out.append((float(ranges[m].mean()), int(m.sum())))
     return out
+
+
+BASE_CELL = 0.5  # metres: the object's base under a point is the lowest of its points in the 5 x 5 cells around
+
+
+def _local_base(points: np.ndarray, query_xy: np.ndarray) -> np.ndarray:
+    """Lowest z of `points` in the 5 x 5 cells of BASE_CELL around each query (1-1.4 m away); inf where none."""
+    cells = np.floor(points[:, :2] / BASE_CELL).astype(np.int64)
+    keys, inverse = np.unique(cells[:, 0] * (1 << 32) + cells[:, 1], return_inverse=True)
+    lowest = np.full(len(keys), np.inf)
+    np.minimum.at(lowest, inverse, points[:, 2])
+    query = np.floor(query_xy / BASE_CELL).astype(np.int64)
+    base = np.full(len(query), np.inf)
+    for dx in range(-2, 3):
+        for dy in range(-2, 3):
+            want = (query[:, 0] + dx) * (1 << 32) + query[:, 1] + dy
+            at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+            found = keys[at] == want
+            base[found] = np.minimum(base[found], lowest[at[found]])
+    return base
 
 
 def mean_statistics(paths: list[Path]) -> dict[str, float]:
