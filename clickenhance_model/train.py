@@ -6,7 +6,8 @@
 
 `--config` takes a YAML path or the name of a config shipped in `clickenhance_model/training/`
 (scannet40, scannet20, kitti360, semantickitti, synthetic, synthetic_tiny). Rerunning the same
-command continues an interrupted run from OUT/last.pt. The last stdout line is the summary:
+command continues an interrupted run from OUT/last.pt; `--with-starts` first trains the runs its `init_from`
+names that are missing (a chain of stages, `training.start_runs`). The last stdout line is the summary:
 `step=.. epochs_done=.. NoC@85=.. IoU@5=.. last=PATH best=PATH`.
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from clickenhance_model.errors import ClickEnhanceError
 from clickenhance_model.training.config import TrainConfig, find_config_file, load_train_config
+from clickenhance_model.training.start_runs import missing_starts
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
     parser.add_argument("--prepare-data", action="store_true",
                         help="only open the config's train and val splits (synthetic: generate the scans) and exit")
+    parser.add_argument("--with-starts", action="store_true",
+                        help="first train the missing runs this config starts from (init_from runs/NAME/best.pt: "
+                             "config NAME into runs/NAME, each with its own settings), oldest first")
     return parser
 
 
@@ -90,21 +95,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"clickenhance-train: {error}", file=sys.stderr)
         return 2
     out = args.out or Path("runs") / config_path.stem
+    try:
+        starts = missing_starts(config_path) if args.with_starts else []
+    except (FileNotFoundError, ValueError) as error:
+        print(f"clickenhance-train: {error}", file=sys.stderr)
+        return 2
+    start_missing = bool(config.init_from) and not Path(config.init_from).is_file()
+    resuming = args.resume and (out / "last.pt").is_file()
+    if start_missing and not (args.with_starts or args.prepare_data or resuming):
+        print(f"clickenhance-train: init_from {config.init_from} does not exist; train that run first, or add "
+              "--with-starts to train the missing runs this config starts from", file=sys.stderr)  # fmt: skip
+        return 2
+    stages = [(load_train_config(path), run, path.stem) for path, run in starts] + [(config, out, config_path.stem)]
     if args.prepare_data:
         from clickenhance_model.training.data import open_split
 
-        for split in ("train", "val"):
-            dataset = open_split(config.data, split, args.progress)
-            print(f"{split}: {len(dataset.scene_names())} scans under {config.data.root or dataset.name}")
+        for stage, _, name in stages:
+            for split in ("train", "val"):
+                dataset = open_split(stage.data, split, args.progress)
+                print(f"{name} {split}: {len(dataset.scene_names())} scans under {stage.data.root or dataset.name}")
         return 0
     from clickenhance_model.training.loop import train  # torch and spconv only past argument checks
 
-    try:
-        result = train(config, out, args.device, args.resume, args.progress, args.threads)
-    except (ClickEnhanceError, ValueError, FileNotFoundError) as error:
-        print(f"clickenhance-train: {error}", file=sys.stderr)
-        return 2
-    print(summary_line(result))
+    for stage, run, name in stages:
+        if run != out:
+            print(f"start run {name}: training into {run} first")
+        try:
+            result = train(stage, run, args.device, args.resume, args.progress, args.threads)
+        except (ClickEnhanceError, ValueError, FileNotFoundError) as error:
+            print(f"clickenhance-train: {name}: {error}", file=sys.stderr)
+            return 2
+        print(summary_line(result))
     return 0
 
 

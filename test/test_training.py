@@ -168,6 +168,34 @@ def write_tiny_yaml(path: Path, **sections: dict) -> Path:
     return path
 
 
+def test_with_starts_trains_the_missing_start_runs_of_a_chain_first(
+    scenes_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A stage whose init_from is runs/NAME/last.pt trains the run of NAME.yaml first, once; without the flag it
+    refuses with the hint, before any training."""
+    monkeypatch.chdir(tmp_path)
+    data = {**yaml.safe_load((CONFIG_DIR / "synthetic_tiny.yaml").read_text())["data"], "root": str(scenes_root)}
+    tiny = {"data": data, "epochs": 1, "samples_per_epoch": 2, "val": {"objects": 0}}
+    write_tiny_yaml(tmp_path / "first.yaml", **tiny)
+    write_tiny_yaml(tmp_path / "second.yaml", **tiny, init_from="runs/first/last.pt")
+    write_tiny_yaml(tmp_path / "third.yaml", **tiny, init_from="runs/second/last.pt")
+    common = ["--config", "third.yaml", "--out", "runs/third", "--device", "cpu", "--no-progress"]
+    assert main(common) == 2
+    assert "--with-starts" in capsys.readouterr().err and not Path("runs").exists()
+    assert main([*common, "--with-starts"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.index("start run first") < printed.index("start run second")
+    runs = {name: load_checkpoint(Path("runs", name, "last.pt")) for name in ("first", "second", "third")}
+    assert [runs[name][2]["state"]["step"] for name in ("first", "second", "third")] == [1, 1, 1]
+    made = Path("runs/first/last.pt").stat().st_mtime_ns
+    assert main(["--config", "third.yaml", "--out", "runs/again", "--device", "cpu", "--no-progress",
+                 "--with-starts"]) == 0  # fmt: skip
+    assert "start run" not in capsys.readouterr().out and Path("runs/first/last.pt").stat().st_mtime_ns == made
+    write_tiny_yaml(tmp_path / "orphan.yaml", **tiny, init_from="weights/nowhere.pt")
+    assert main(["--config", "orphan.yaml", "--device", "cpu", "--with-starts"]) == 2
+    assert "not the checkpoint of a config's run" in capsys.readouterr().err
+
+
 def test_augmented_run_resumes_to_the_same_weights(scenes_root: Path, tmp_path: Path) -> None:
     augment = {"rotate": True, "flip_prob": 0.5, "scale": [0.9, 1.1], "jitter": 0.01, "dropout_prob": 0.5,
                "keep_ratio": [0.5, 1.0]}  # fmt: skip
