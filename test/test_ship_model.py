@@ -103,11 +103,12 @@ def _argv(run_dir: Path, scans: Path, out: Path, eval_dir: Path, *more: str, ind
 
 
 def _card_rows(card: str) -> dict[tuple[str, str], list[str]]:
-    """(set, method) -> cells [objects, NoC@80, NoC@85, NoC@90, IoU@1, IoU@5, IoU@10, stuck] of the card's table."""
+    """(set, method) -> cells [objects, NoC@80, NoC@85, NoC@90, IoU@1, IoU@5, IoU@10, stuck, collapsed] of the
+    card's table."""
     rows = {}
     for line in card.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) == 10 and cells[0] in ship_model.SETS:
+        if len(cells) == 11 and cells[0] in ship_model.SETS:
             rows[(cells[0], cells[1])] = cells[2:]
     return rows
 
@@ -118,7 +119,10 @@ def _expected_cells(results: dict) -> list[str]:
     ious = summary["IoU@k"]
     iou_cells = [f"{100 * ious[k - 1]:.1f}" if k <= len(ious) else "–" for k in (1, 5, 10)]
     stuck = "–" if summary["stuck_objects"] is None else str(summary["stuck_objects"])
-    return [str(summary["objects"])] + [f"{summary[f'NoC@{t}']:.2f}" for t in (80, 85, 90)] + iou_cells + [stuck]
+    collapsed = (f"{summary['collapsed_objects']} ({summary['collapses_after_negative']} / "
+                 f"{summary['collapses_after_positive']})")  # fmt: skip
+    return [str(summary["objects"])] + [f"{summary[f'NoC@{t}']:.2f}" for t in (80, 85, 90)] + iou_cells + [stuck,
+                                                                                                        collapsed]
 
 
 def test_ships_stripped_weights_with_a_card_matching_the_evaluations(run_dir: Path, scans: Path, indoor: Path,
@@ -322,7 +326,8 @@ def test_card_tables_show_every_set_and_class(tmp_path: Path) -> None:
     results = _write_fake_runs(tmp_path, {"stuff": ((3.0, 0.8, 1), (3.5, 0.7, 2))})
     results["stuff"]["model"]["per_class"] = {"pole": _fake_results(3.0, 0.8, 1)["summary"]}
     results["stuff"]["baseline"]["per_class"] = {"pole": _fake_results(3.5, 0.7, 2)["summary"]}
-    assert "| stuff | model | 4 | 2.50 | 3.00 | 3.50 | 70.0 | 70.0 | 80.0 | 1 |" in ship_model.results_table(results)
+    table = ship_model.results_table(results)
+    assert "| stuff | model | 4 | 2.50 | 3.00 | 3.50 | 70.0 | 70.0 | 80.0 | 1 | – |" in table  # no collapse counts
     lines = ship_model.class_tables(results, 20)
     assert "| pole | 4 | 3.00 | 3.50 | 80.0 | 70.0 | 1 | 2 |" in lines
     assert sum(line.startswith("### ") for line in lines) == 4  # the four real sets, not val

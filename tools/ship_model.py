@@ -229,6 +229,9 @@ def figures(results: dict) -> dict:
     row = {"objects": summary["objects"], **{f"NoC@{t}": summary[f"NoC@{t}"] for t in NOC_THRESHOLDS}}
     row.update({f"IoU@{k}": ious[k - 1] if k <= len(ious) else None for k in IOU_CLICKS})
     row["stuck"] = summary.get("stuck_objects")  # None: not measured (a budget of 5 clicks or fewer)
+    if "collapsed_objects" in summary:  # absent from evaluations made before collapses were counted
+        row["collapsed"] = (f"{summary['collapsed_objects']} ({summary['collapses_after_negative']} / "
+                            f"{summary['collapses_after_positive']})")  # fmt: skip
     return row
 
 
@@ -270,15 +273,18 @@ def _percent(value: float | None) -> str:
 
 
 def results_table(results: dict) -> list[str]:
-    """The card's table: set, method, objects, NoC@80/85/90 (clicks), IoU@1/5/10 (percent), stuck objects."""
+    """The card's table: set, method, objects, NoC@80/85/90 (clicks), IoU@1/5/10 (percent), stuck objects, and
+    collapsed objects (after negative / positive clicks; `evaluation.metrics.click_collapses`)."""
     nocs = " | ".join(f"NoC@{t} ↓" for t in NOC_THRESHOLDS)
     ious = " | ".join(f"IoU@{k} ↑" for k in IOU_CLICKS)
-    lines = [f"| Set | Method | Objects | {nocs} | {ious} | Stuck ↓ |", "|---|---|---|" + "---|" * 7]
+    lines = [f"| Set | Method | Objects | {nocs} | {ious} | Stuck ↓ | Collapsed (neg / pos) ↓ |",
+             "|---|---|---|" + "---|" * 8]  # fmt: skip
     for name in SETS:
         for method in METHODS:
             row = figures(results[name][method])
             cells = [f"{row[f'NoC@{t}']:.2f}" for t in NOC_THRESHOLDS] + [_percent(row[f"IoU@{k}"]) for k in IOU_CLICKS]
             cells.append("–" if row["stuck"] is None else str(row["stuck"]))
+            cells.append(row.get("collapsed", "–"))
             lines.append(f"| {name} | {method} | {row['objects']} | " + " | ".join(cells) + " |")
     return lines
 
