@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"clickenhance-train: init_from {config.init_from} does not exist; train that run first, or add "
               "--with-starts to train the missing runs this config starts from", file=sys.stderr)  # fmt: skip
         return 2
-    stages = [(load_train_config(path), run, path.stem) for path, run in starts] + [(config, out, config_path.stem)]
+    stages = [*starts, (config, out, config_path.stem)]
     if args.prepare_data:
         from clickenhance_model.training.data import open_split
 

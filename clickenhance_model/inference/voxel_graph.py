@@ -315,30 +315,40 @@ def ground_nodes(nodes: np.ndarray, edges: np.ndarray, normals_z: np.ndarray, co
 
 
 def height_above_lowest(nodes: np.ndarray, cell: float) -> np.ndarray:
-    """Height of each node above the lowest node of its 3 x 3 block of grid cells.
+    """Height of each node above the lowest node of its 3 x 3 block of grid cells."""
+    return nodes[:, 2] - lowest_nearby(nodes, cell, reach=1)
 
-    Cells are numbered row by row in one integer code, with a spare cell on every side, so
-    a cell's neighbours are found by binary search in the sorted codes (no Python loop).
+
+def lowest_nearby(points: np.ndarray, cell: float, reach: int = 1, query_xy: np.ndarray | None = None) -> np.ndarray:
+    """Lowest z of `points` in the (2 reach + 1) x (2 reach + 1) grid cells of edge `cell` around each query (x, y)
+    (None: around each of the points themselves); inf where those cells hold no point.
+
+    Cells are numbered row by row in one integer code, with `reach` spare cells on every side, so
+    a cell's neighbours are found by binary search in the sorted codes (no Python loop over
+    points); each distinct query cell is looked up once.
     """
-    cells = np.floor(nodes[:, :2] / cell).astype(np.int64)  # [V, 2]
-    low = cells.min(axis=0) - 1
-    rows = int(cells[:, 1].max() - low[1]) + 2
+    cells = np.floor(points[:, :2] / cell).astype(np.int64)  # [V, 2]
+    queries = cells if query_xy is None else np.floor(np.asarray(query_xy)[:, :2] / cell).astype(np.int64)
+    both = cells if query_xy is None else np.concatenate([cells, queries])
+    low = both.min(axis=0) - reach
+    rows = int(both[:, 1].max() - low[1]) + reach + 1
 
     def code(xy: np.ndarray) -> np.ndarray:
         return (xy[:, 0] - low[0]) * rows + (xy[:, 1] - low[1])
 
     codes, cell_of = np.unique(code(cells), return_inverse=True)  # codes ascending
-    keys = np.stack([codes // rows + low[0], codes % rows + low[1]], axis=1)  # [C, 2]
     lowest = np.full(len(codes), np.inf)
-    np.minimum.at(lowest, cell_of, nodes[:, 2])
-    local = lowest.copy()
-    for dx in (-1, 0, 1):
-        for dy in (-1, 0, 1):
+    np.minimum.at(lowest, cell_of, points[:, 2])
+    asked, query_of = (codes, cell_of) if query_xy is None else np.unique(code(queries), return_inverse=True)
+    keys = np.stack([asked // rows + low[0], asked % rows + low[1]], axis=1)  # [C, 2] distinct query cells
+    local = np.full(len(asked), np.inf)
+    for dx in range(-reach, reach + 1):
+        for dy in range(-reach, reach + 1):
             wanted = code(keys + np.array([dx, dy]))
             at = np.minimum(np.searchsorted(codes, wanted), len(codes) - 1)
             found = codes[at] == wanted
             local[found] = np.minimum(local[found], lowest[at[found]])
-    return nodes[:, 2] - local[cell_of.reshape(-1)]
+    return local[query_of.reshape(-1)]
 
 
 def surface_normals(nodes: np.ndarray, edges: np.ndarray) -> np.ndarray:

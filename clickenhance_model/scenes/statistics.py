@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
+from clickenhance_model.inference.voxel_graph import lowest_nearby
 from clickenhance_model.scenes import classes
 from clickenhance_model.scenes.writer import read_scan
 
@@ -24,6 +25,7 @@ BASE_CLASSES = frozenset(
      classes.TRUNK, classes.POLE, classes.OTHER_OBJECT}
 )  # fmt: skip
 BASE_BANDS = ((0.0, 0.1), (0.1, 0.2), (0.2, 0.35))  # metres above the object's local base
+BASE_CELL = 0.5  # metres: the object's base under a point is the lowest of its points in the 5 x 5 cells around
 EMBEDDED_NEIGHBOURS = (16, 11)  # a point lies inside an object when 11 of its 16 nearest points are of its class
 
 
@@ -63,7 +65,8 @@ def base_ground_label_shares(xyz: np.ndarray, semantic: np.ndarray) -> dict[str,
 
     A point lies inside an object of class c when most of its nearest points (EMBEDDED_NEIGHBOURS) are of
     class c (c in BASE_CLASSES), whatever its own label; its height is measured from the lowest class-c
-    point within about 1 m horizontally (`_local_base`). Exact labels give 0 in every band; real annotation does not.
+    point in the 5 x 5 cells of BASE_CELL around it (1-1.5 m; `voxel_graph.lowest_nearby`). Exact labels
+    give 0 in every band; real annotation does not.
     """
     xyz, semantic = np.asarray(xyz, dtype=np.float64), np.asarray(semantic)
     k, need = EMBEDDED_NEIGHBOURS
@@ -76,7 +79,7 @@ def base_ground_label_shares(xyz: np.ndarray, semantic: np.ndarray) -> dict[str,
             inside = np.flatnonzero((near_sem == cls).sum(axis=1) >= need)
             if not len(inside):
                 continue
-            height = xyz[inside, 2] - _local_base(xyz[own], xyz[inside, :2])
+            height = xyz[inside, 2] - lowest_nearby(xyz[own], BASE_CELL, reach=2, query_xy=xyz[inside, :2])
             ground = np.isin(semantic[inside], list(GROUND))
             for b, (lo, hi) in enumerate(BASE_BANDS):
                 band = (height >= lo - 0.1 * (b == 0)) & (height < hi)  # the lowest band takes points just below
@@ -96,26 +99,6 @@ def _car_points(ranges: np.ndarray, semantic: np.ndarray, instance: np.ndarray) 
         m = keys == key
         out.append((float(ranges[m].mean()), int(m.sum())))
     return out
-
-
-BASE_CELL = 0.5  # metres: the object's base under a point is the lowest of its points in the 5 x 5 cells around
-
-
-def _local_base(points: np.ndarray, query_xy: np.ndarray) -> np.ndarray:
-    """Lowest z of `points` in the 5 x 5 cells of BASE_CELL around each query (1-1.4 m away); inf where none."""
-    cells = np.floor(points[:, :2] / BASE_CELL).astype(np.int64)
-    keys, inverse = np.unique(cells[:, 0] * (1 << 32) + cells[:, 1], return_inverse=True)
-    lowest = np.full(len(keys), np.inf)
-    np.minimum.at(lowest, inverse, points[:, 2])
-    query = np.floor(query_xy / BASE_CELL).astype(np.int64)
-    base = np.full(len(query), np.inf)
-    for dx in range(-2, 3):
-        for dy in range(-2, 3):
-            want = (query[:, 0] + dx) * (1 << 32) + query[:, 1] + dy
-            at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
-            found = keys[at] == want
-            base[found] = np.minimum(base[found], lowest[at[found]])
-    return base
 
 
 def mean_statistics(paths: list[Path]) -> dict[str, float]:

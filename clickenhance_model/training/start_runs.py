@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from clickenhance_model.training.config import find_config_file, load_train_config
+from clickenhance_model.training.config import TrainConfig, find_config_file, load_train_config
 
 RUN_START = re.compile(r"^runs/(?P<name>[A-Za-z0-9_.-]+)/(best|last)\.pt$")
 MAX_CHAIN = 16
@@ -24,16 +24,17 @@ def start_config(name: str, beside: Path) -> Path:
     return local if local.is_file() else find_config_file(name)
 
 
-def missing_starts(config_path: Path) -> list[tuple[Path, Path]]:
-    """(config, run folder) of every start run `config_path` needs and that is not there yet, oldest first.
+def missing_starts(config_path: Path) -> list[tuple[TrainConfig, Path, str]]:
+    """(config, run folder, config name) of every start run `config_path` needs and that is not there yet, oldest first.
 
     Paths are relative to the working directory, as `init_from` is. Raises FileNotFoundError for a missing
     start that is not the run of a config, ValueError for a cycle of starts.
     """
-    chain: list[tuple[Path, Path]] = []
+    chain: list[tuple[TrainConfig, Path, str]] = []
     path, seen = Path(config_path), {Path(config_path).resolve()}
+    config = load_train_config(path)
     while True:
-        start = load_train_config(path).init_from
+        start = config.init_from
         if not start or Path(start).is_file():
             return chain[::-1]
         match = RUN_START.match(Path(start).as_posix())
@@ -44,5 +45,5 @@ def missing_starts(config_path: Path) -> list[tuple[Path, Path]]:
         if parent.resolve() in seen or len(chain) >= MAX_CHAIN:
             raise ValueError(f"{path}: the init_from starts make a cycle through {parent}")
         seen.add(parent.resolve())
-        chain.append((parent, Path(start).parent))
-        path = parent
+        path, config = parent, load_train_config(parent)
+        chain.append((config, Path(start).parent, parent.stem))
