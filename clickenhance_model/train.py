@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out or Path("runs") / config_path.stem
     try:
         starts = missing_starts(config_path) if args.with_starts else []
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, ClickEnhanceError) as error:
         print(f"clickenhance-train: {error}", file=sys.stderr)
         return 2
     start_missing = bool(config.init_from) and not Path(config.init_from).is_file()

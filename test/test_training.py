@@ -196,6 +196,33 @@ def test_with_starts_trains_the_missing_start_runs_of_a_chain_first(
     assert "not the checkpoint of a config's run" in capsys.readouterr().err
 
 
+def test_with_starts_resumes_a_start_run_that_stopped_before_its_last_epoch(
+    scenes_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A start run cut short (a closed session) already has best.pt and last.pt; the chain finishes it first
+    instead of fine-tuning from its half-trained weights, and a finished one is left alone."""
+    monkeypatch.chdir(tmp_path)
+    data = {**yaml.safe_load((CONFIG_DIR / "synthetic_tiny.yaml").read_text())["data"], "root": str(scenes_root)}
+    tiny = {"data": data, "samples_per_epoch": 2, "batch_size": 2, "val": {"objects": 2}}
+    write_tiny_yaml(tmp_path / "first.yaml", **tiny, epochs=2)
+    write_tiny_yaml(tmp_path / "second.yaml", **tiny, epochs=1, init_from="runs/first/best.pt")
+    assert main(["--config", "first.yaml", "--out", "runs/first", "--device", "cpu", "--no-progress",
+                 "--steps", "1"]) == 0  # fmt: skip
+    assert Path("runs/first/best.pt").is_file()
+    assert load_checkpoint(Path("runs/first/last.pt"))[2]["state"]["epoch"] == 1
+    capsys.readouterr()
+    common = ["--config", "second.yaml", "--out", "runs/second", "--device", "cpu", "--no-progress", "--with-starts"]
+    assert main(common) == 0
+    assert "start run first" in capsys.readouterr().out
+    assert load_checkpoint(Path("runs/first/last.pt"))[2]["state"]["step"] == 2
+    finished = Path("runs/first/last.pt").stat().st_mtime_ns
+    assert main([*common[:3], "runs/again", *common[4:]]) == 0
+    assert "start run" not in capsys.readouterr().out and Path("runs/first/last.pt").stat().st_mtime_ns == finished
+    Path("runs/first/last.pt").write_bytes(b"cut off")
+    assert main([*common[:3], "runs/third", *common[4:]]) == 2
+    assert "runs/first/last.pt" in capsys.readouterr().err
+
+
 def test_augmented_run_resumes_to_the_same_weights(scenes_root: Path, tmp_path: Path) -> None:
     augment = {"rotate": True, "flip_prob": 0.5, "scale": [0.9, 1.1], "jitter": 0.01, "dropout_prob": 0.5,
                "keep_ratio": [0.5, 1.0]}  # fmt: skip
