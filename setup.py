@@ -46,6 +46,7 @@ setup(
         "console_scripts": [
             "clickenhance-eval=clickenhance_model.evaluate:main",
             "clickenhance-train=clickenhance_model.train:main",
+            "clickenhance-fit-point-refiner=clickenhance_model.training.point_refiner_fit:main",
             "clickenhance-generate-scenes=clickenhance_model.scenes.generate:main",
             "clickenhance-annotate=clickenhance_model.annotate.__main__:main",
         ],

@@ -134,6 +134,10 @@ class NetworkConfig:
             baseline's answer, from the scan graph of `input.geodesic_maps`) and both scalars
             are learned. With gain 0 it is the baseline; training adds what the network knows.
             Not in the paper (see the README). Needs `input.geodesic_maps`.
+        point_refiner: a per-point head (`unet.PointRefiner`) adds a correction to each point's fused
+            logit from what the point has and its voxel has not (`inference.point_features`). It is
+            fitted on a trained network, frozen, by `clickenhance-fit-point-refiner`; off, every point of a voxel
+            gets the voxel's network logit. Needs `prior_fusion`.
     """
 
     channels: tuple[int, ...] = (16, 32, 64, 96, 128)
@@ -143,9 +147,12 @@ class NetworkConfig:
     use_cse: bool = True
     embedding_dim: int = 16
     prior_fusion: bool = False
+    point_refiner: bool = False
 
     def __post_init__(self) -> None:
         """Check that the widths describe a buildable network."""
+        if self.point_refiner and not self.prior_fusion:
+            raise ValueError("network.point_refiner corrects a fused logit: it needs network.prior_fusion")
         if len(self.channels) < 2 or any(c <= 0 for c in self.channels):
             raise ValueError(f"network.channels needs >= 2 positive widths, got {self.channels}")
         if len(self.cse_channels) != len(self.channels) or any(c <= 0 for c in self.cse_channels):

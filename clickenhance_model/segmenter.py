@@ -28,6 +28,7 @@ from clickenhance_model.config import config_from_dict
 from clickenhance_model.errors import CheckpointError
 from clickenhance_model.inference.geodesic_region import GeodesicRegion, needs_own_graph
 from clickenhance_model.inference.network_input import collate, encode_crop
+from clickenhance_model.inference.point_features import boundary_band, height_above_floor, point_features
 from clickenhance_model.inference.session import InteractiveSession
 from clickenhance_model.inference.symmetric_views import mean_over_views, view_samples
 from clickenhance_model.inference.voxel_graph import PRESETS, scan_graph
@@ -134,10 +135,39 @@ class Segmenter:
 
         `point_prior` (0/1 per point) and `point_voxel` (crop voxel of each point) fuse the
         network's voxel logits with a prior finer than its voxels (a `prior_fusion` network
-        whose prior comes from another graph preset); then one logit per point is returned.
+        whose prior comes from another graph preset); then one logit per point is returned
+        (before the point refiner, which needs the points themselves: `ModelSession`).
         With `options.views` > 1 the network's logits are the mean over that many turned and
         mirrored views of the crop (`inference.symmetric_views`), run as one batch.
         """
+        if point_prior is not None:
+            return self.point_logits(sample, point_prior, point_voxel)[0]
+        network, prior = self._network_logits(sample)
+        with torch.inference_mode():
+            logits = network if not self.config.network.prior_fusion else self.model.fuse(network, prior)
+            return (logits[:, 1] - logits[:, 0]).float().cpu().numpy()
+
+    def point_logits(self, sample: dict, point_prior: np.ndarray, point_voxel: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Fused object logit of each point (its voxel's network logit with its own prior, 0/1) and its voxel's
+        own network logit, both float32 (M,); `point_voxel` is each point's crop voxel."""
+        network, _ = self._network_logits(sample)
+        with torch.inference_mode():
+            network = network[torch.as_tensor(point_voxel, device=self.device)]  # [M, 2]
+            prior = torch.as_tensor(point_prior, dtype=torch.float32, device=self.device)  # [M]
+            fused = self.model.fuse(network, prior)
+            return ((fused[:, 1] - fused[:, 0]).float().cpu().numpy(),
+                    (network[:, 1] - network[:, 0]).float().cpu().numpy())  # fmt: skip
+
+    def refine(self, features: np.ndarray) -> np.ndarray:
+        """The point refiner's correction (float32 (M,)) of M points' fused logits, from `inference.point_features`."""
+        with torch.inference_mode():
+            delta = self.model.point_refiner(torch.as_tensor(features, dtype=torch.float32, device=self.device))
+            return delta.float().cpu().numpy()
+
+    def _network_logits(self, sample: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The network's own logits [V, 2] over the crop voxels of `sample` (mean over `options.views`) and the
+        sample's voxel prior [V] (None without one)."""
         was_training = self.model.training
         self.model.eval()
         views = self.options.views
@@ -146,14 +176,8 @@ class Segmenter:
                 batch = collate(view_samples(sample, views), self.device)
                 network, _ = self.model(batch, embeddings=False, fuse=False)  # [views * V, 2]
                 network = mean_over_views(network, views)  # [V, 2]
-                if not self.config.network.prior_fusion:
-                    logits = network
-                elif point_prior is None:
-                    logits = self.model.fuse(network, batch["prior"][: len(network)])  # sample["prior"]
-                else:
-                    prior = torch.as_tensor(point_prior, dtype=torch.float32, device=self.device)  # [M]
-                    logits = self.model.fuse(network[torch.as_tensor(point_voxel, device=self.device)], prior)
-                return (logits[:, 1] - logits[:, 0]).float().cpu().numpy()
+                prior = batch["prior"][: len(network)] if "prior" in batch else None  # sample["prior"]
+                return network, prior
         finally:
             self.model.train(was_training)
 
@@ -179,6 +203,7 @@ class ModelSession(InteractiveSession):
         self.graph = scan_graph(self.grid, config)  # cached per cloud; None without geodesic maps
         self.last_crop_voxels = 0  # voxels fed to the network by the latest click
         self.prior: GeodesicRegion | None = None  # the domain's geodesic prior, when not the network's graph
+        self._height: np.ndarray | None = None  # height of each point above the floor, for the point refiner
         if needs_own_graph(config, options.domain):
             self.prior = GeodesicRegion(self.xyz, PRESETS[options.domain])
 
@@ -204,13 +229,53 @@ class ModelSession(InteractiveSession):
             voxel_mask[crop] = self.segmenter.predict(sample)
             return (voxel_mask & gate)[self.grid.point_to_voxel]
         region = self.prior.of_points(positive, negative)  # [M] the domain preset's geodesic region
+        logit = self.segmenter.prior_logit(region)  # outside the crop: the prior alone
+        refiner = self.segmenter.config.network.point_refiner
+        inside, fused, band, features = self._crop_points(sample, region, positive, negative, refiner)
+        logit[inside] = fused
+        if features is not None:  # the point refiner, in the prior's boundary band
+            logit[inside[band]] += self.segmenter.refine(features)
+        return (logit > self.segmenter.logit_threshold) & gate[self.grid.point_to_voxel]
+
+    def _crop_points(self, sample: dict, region: np.ndarray, positive: np.ndarray, negative: np.ndarray,
+                     with_features: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
+        """The points inside the crop of `sample` (indices into `self.xyz`), their fused logits before the point
+        refiner and, when `with_features`, which of them lie in the prior's boundary band (bool) and the
+        refiner features of those (`inference.point_features`)."""
+        crop = sample["crop"].numpy()
         lookup = np.full(len(self.grid), -1, dtype=np.int64)  # grid voxel -> crop voxel
         lookup[crop] = np.arange(len(crop))
         crop_voxel = lookup[self.grid.point_to_voxel]  # [M]
         inside = np.flatnonzero(crop_voxel >= 0)
-        logit = self.segmenter.prior_logit(region)  # outside the crop: the prior alone
-        logit[inside] = self.segmenter.object_logit(sample, region[inside], crop_voxel[inside])
-        return (logit > self.segmenter.logit_threshold) & gate[self.grid.point_to_voxel]
+        fused, network = self.segmenter.point_logits(sample, region[inside], crop_voxel[inside])
+        if not with_features:
+            return inside, fused, np.zeros(len(inside), dtype=bool), None
+        voxel = self.grid.point_to_voxel[inside]
+        band = boundary_band(self.grid.coords, voxel, region[inside])
+        at = inside[band]
+        if self._height is None:  # once per cloud
+            self._height = height_above_floor(self.xyz)
+        features = point_features(self.xyz[at], None if self.rgb is None else self.rgb[at], self._height[at],
+                                  self.grid, voxel[band], region[at], fused[band], network[band],
+                                  self.xyz[positive], self.xyz[negative])  # fmt: skip
+        return inside, fused, band, features
+
+    def refiner_inputs(self, clicks: list[tuple[int, bool]]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """What the point refiner sees for a click state (caller indices, positive flags, in click order): the
+        points of the prior's boundary band in the crop (indices into `self.xyz`), their fused logits before the
+        refiner and their features; None where the refiner takes no part (an object the `ground_prior` hands to
+        the prior, or a network whose prior comes with its own voxels). For fitting the refiner
+        (`training.point_refiner_fit`)."""
+        kept = [(int(self.kept_index(index)), positive) for index, positive in clicks]
+        positive = np.array([i for i, p in kept if p], dtype=np.int64)
+        negative = np.array([i for i, p in kept if not p], dtype=np.int64)
+        if self.prior is None or len(positive) == 0 or self._ground_object(positive):
+            return None
+        sample = encode_crop(self.grid, self.xyz[positive], self.xyz[negative], self.xyz[kept[-1][0]],
+                             self.segmenter.config, self.graph)  # fmt: skip
+        inside, fused, band, features = self._crop_points(sample, self.prior.of_points(positive, negative),
+                                                          positive, negative, True)  # fmt: skip
+        return inside[band], fused[band], features
 
     def _ground_object(self, positive: np.ndarray) -> bool:
         """Whether the `ground_prior` option hands this object to the prior: a fusion network's first positive

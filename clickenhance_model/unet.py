@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from clickenhance_model.inference.network_input import CSE_FEATURES
+from clickenhance_model.inference.point_features import POINT_FEATURES
 from clickenhance_model.model_config import ModelConfig, NetworkConfig
 from clickenhance_model.spconv_backend import spconv, use_convolution_algorithm
 
@@ -136,6 +137,8 @@ class ClickEnhanceNet(nn.Module):
         if config.network.prior_fusion:  # see NetworkConfig.prior_fusion: starts as the geodesic prior alone
             self.prior_scale = nn.Parameter(torch.tensor(PRIOR_SCALE_INIT))
             self.network_gain = nn.Parameter(torch.tensor(0.0))
+        if config.network.point_refiner:
+            self.point_refiner = PointRefiner()
 
     def _build_encoders(self, net: NetworkConfig) -> None:
         """Main encoder, CSE and the joint stride-2 convolutions between levels."""
@@ -240,3 +243,20 @@ class ClickEnhanceNet(nn.Module):
         if not embeddings:
             return logits, None
         return logits, F.normalize(self.projection_head(features), dim=1)  # [V, D]
+
+
+class PointRefiner(nn.Module):
+    """A per-point correction of the fused object logit, from `inference.point_features` (an MLP of two
+    hidden layers). Its last layer starts at zero, so a refiner not yet fitted changes nothing."""
+
+    def __init__(self, hidden: int = 32):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(POINT_FEATURES, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1)
+        )
+        nn.init.zeros_(self.layers[-1].weight)
+        nn.init.zeros_(self.layers[-1].bias)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Correction [M] of the object logit of M points, from their features [M, POINT_FEATURES]."""
+        return self.layers(features).squeeze(1)

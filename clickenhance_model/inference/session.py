@@ -141,6 +141,13 @@ class InteractiveSession(ABC):
         self._masks.clear()
         return self.mask
 
+    def kept_index(self, index: int) -> int:
+        """Index into `self.xyz` of the caller's point `index` (ClickError for a point the session left out)."""
+        kept = int(self._caller_to_valid[int(index)]) if 0 <= int(index) < self.num_points else -1
+        if kept < 0:
+            raise ClickError(f"point {index} is not in this session's cloud (out of range, not finite or too far)")
+        return kept
+
     def snap(self, point: Sequence[float] | np.ndarray) -> int:
         """Caller index of the finite point nearest to `point`, within `snap_distance`."""
         p = np.asarray(point, dtype=np.float64).reshape(-1)

@@ -1,0 +1,125 @@
+"""Per-point input of the point refiner: what a point has that its network voxel does not.
+
+A `prior_fusion` network answers once per voxel (10 cm); the fused logit of a point differs from its
+voxel neighbours' only through the per-point prior. Where an object meets another inside one voxel
+(a table's foot on the floor, a car's sill over the kerb) the voxel's points need different answers.
+These features give a small per-point head (`unet.PointRefiner`) what separates them: the point's
+place inside its voxel, its height above the lowest nearby surface, its colour against the
+colours the prior holds and leaves out around it, and its distance to the nearest positive and
+negative click (so that it learns to leave the clicks' surroundings to them). Clouds without
+colour get zeros there and a flag. The refiner answers only in the prior's boundary band
+(`boundary_band`): voxels that hold both prior values or touch a voxel of the other value.
+Everywhere else the voxel decides, so a refiner can move a boundary by a voxel but cannot flood or
+cut a region.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from clickenhance_model.inference.voxel_graph import lowest_nearby
+from clickenhance_model.inference.voxel_grid import VoxelGrid
+
+POINT_FEATURES = 17
+LOGIT_SCALE = 8.0  # logits enter divided by this and clipped to [-2, 2]
+HEIGHT_SCALE = 0.1  # metres; height above the lowest nearby surface enters in these units, clipped to [0, 5]
+CLICK_REACH = 2.0  # metres; distances to the nearest click enter clipped to this (and as their value in metres)
+FLOOR_CELL = 0.5  # metres; the cells of `lowest_nearby` that give each point its floor or road height
+
+
+def height_above_floor(xyz: np.ndarray) -> np.ndarray:
+    """Height (m, float32 (M,)) of each point over the lowest point of its 3 x 3 cells of 0.5 m: the floor or road
+    under a table's foot or a car's sill."""
+    return (xyz[:, 2] - lowest_nearby(xyz, FLOOR_CELL)).astype(np.float32)
+
+
+def boundary_band(coords: np.ndarray, voxel: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """Which points (bool (M,)) lie in the prior's boundary band: their voxel holds points of both prior values,
+    or one of its 26 neighbours holds a point of the value it lacks. `coords` are the integer coordinates
+    of the grid's voxels, `voxel` each point's voxel, `prior` each point's prior (0/1)."""
+    local, groups = np.unique(voxel, return_inverse=True)
+    held = np.bincount(groups, weights=np.asarray(prior, dtype=np.float64), minlength=len(local))
+    has_in, has_out = held > 0, held < np.bincount(groups, minlength=len(local))
+    cells = coords[local].astype(np.int64)
+    low = cells.min(axis=0) - 1
+    span = cells.max(axis=0) - low + 2
+
+    def code(c: np.ndarray) -> np.ndarray:
+        return ((c[:, 0] - low[0]) * span[1] + (c[:, 1] - low[1])) * span[2] + (c[:, 2] - low[2])
+    keys = code(cells)
+    order = np.argsort(keys)
+    band = has_in & has_out
+    for offset in np.stack(np.meshgrid(*[(-1, 0, 1)] * 3, indexing="ij"), axis=-1).reshape(-1, 3):
+        if not offset.any():
+            continue
+        wanted = code(cells + offset)
+        at = np.clip(np.searchsorted(keys, wanted, sorter=order), 0, len(keys) - 1)
+        found = keys[order[at]] == wanted
+        neighbour = order[at]
+        band |= found & ((has_in & has_out[neighbour]) | (has_out & has_in[neighbour]))
+    return band[groups]
+
+
+def _group_mean(values: np.ndarray, groups: np.ndarray, weights: np.ndarray, count: int
+                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Weighted mean of `values` [M, 3] per group (count groups) and the weight per group."""
+    total = np.bincount(groups, weights=weights, minlength=count)
+    means = np.stack([np.bincount(groups, weights=values[:, d] * weights, minlength=count) for d in range(3)], axis=1)
+    return means / np.maximum(total, 1e-9)[:, None], total
+
+
+def point_features(
+    xyz: np.ndarray,
+    rgb: np.ndarray | None,
+    height: np.ndarray,
+    grid: VoxelGrid,
+    voxel: np.ndarray,
+    prior: np.ndarray,
+    fused: np.ndarray,
+    network: np.ndarray,
+    positive_xyz: np.ndarray,
+    negative_xyz: np.ndarray,
+) -> np.ndarray:
+    """Features float32 [M, POINT_FEATURES] of M points of one crop.
+
+    Args:
+        xyz: the points (metres).
+        rgb: their colours in [0, 1], or None.
+        height: their `height_above_floor` (m).
+        grid: the network's voxels.
+        voxel: each point's voxel in `grid` (int, (M,)).
+        prior: each point's geodesic prior (0/1).
+        fused: each point's fused object logit.
+        network: the network's own logit of each point's voxel.
+        positive_xyz: the positive clicks (K, 3).
+        negative_xyz: the negative clicks (K', 3), possibly none.
+    """
+    m = len(xyz)
+    prior = np.asarray(prior, dtype=np.float64)
+    local, groups = np.unique(voxel, return_inverse=True)  # the crop's voxels that hold these points
+    share = np.bincount(groups, weights=prior, minlength=len(local)) / np.bincount(groups, minlength=len(local))
+    features = np.zeros((m, POINT_FEATURES), dtype=np.float32)
+    features[:, 0] = np.clip(fused / LOGIT_SCALE, -2, 2)
+    features[:, 1] = np.clip(network / LOGIT_SCALE, -2, 2)
+    features[:, 2] = prior
+    features[:, 3] = share[groups]
+    features[:, 4:7] = (xyz - grid.centroids[voxel]) / grid.voxel_size
+    features[:, 7] = np.clip(height / HEIGHT_SCALE, 0, 5)
+    for column, clicks in ((15, positive_xyz), (16, negative_xyz)):
+        features[:, column] = CLICK_REACH
+        if len(clicks):
+            nearest = np.min(np.linalg.norm(xyz[:, None, :] - np.asarray(clicks)[None, :, :], axis=2), axis=1)
+            features[:, column] = np.minimum(nearest, CLICK_REACH)
+    if rgb is None or m == 0:
+        return features
+    rgb = np.asarray(rgb, dtype=np.float64)
+    features[:, 8:11] = rgb - grid.colors[voxel]
+    held = prior > 0.5
+    if held.any():  # the object's colour, as the prior holds it in this crop
+        features[:, 11] = np.linalg.norm(rgb - rgb[held].mean(axis=0), axis=1)
+    for column, weights in ((12, 1.0 - prior), (13, prior)):  # the colour of the voxel's left-out / held points
+        means, total = _group_mean(rgb, groups, weights, len(local))
+        present = total[groups] > 0
+        features[present, column] = np.linalg.norm(rgb[present] - means[groups[present]], axis=1)
+    features[:, 14] = 1.0
+    return features

@@ -1,0 +1,262 @@
+"""Fit the point refiner of a trained prior-fusion network on generated scans; the network stays frozen.
+
+A network voxel (10 cm) gives all its points one logit, so where a table's foot meets the floor or a
+car's sill the kerb, the fused answer can only follow the geodesic prior point by point. The refiner
+(`unet.PointRefiner`) adds a per-point correction from `inference.point_features`. It is fitted here,
+after training, on click states of the simulated user: for each object of a sample of the generated
+scans the baseline clicks up to `--clicks` times (the click states the network meets when it answers
+like the prior), and the network answers one or two of those states; each point of the crop is a
+training row (all points whose voxel holds an error or two labels, and a random share of the rest).
+Fitting rows instead of whole networks makes this a few minutes on a CPU once the rows are collected.
+
+    clickenhance-fit-point-refiner --checkpoint runs/RUN/best.pt --root runs/scenes/any_object_bleed \\
+        --out runs/RUN/refined.pt
+
+The output checkpoint is the input one with `network.point_refiner` on and the fitted weights; its
+`extra["point_refiner_fit"]` records the settings and the held-out figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import zlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from clickenhance_model.baseline import BaselineSegmenter
+from clickenhance_model.checkpoint import load_checkpoint
+from clickenhance_model.datasets.semantic_kitti import SemanticKittiDataset
+from clickenhance_model.errors import ClickEnhanceError
+from clickenhance_model.evaluation.protocol import ProtocolSettings, object_rng, simulate_object
+from clickenhance_model.segmenter import Segmenter
+from clickenhance_model.training.synthetic import manifest_domains
+from clickenhance_model.unet import ClickEnhanceNet
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How rows are collected and the refiner fitted (recorded in the output checkpoint)."""
+
+    clicks: int = 10  # click budget of the baseline's simulated user per object
+    objects_per_scene: int = 2
+    scene_stride: int = 4  # every k-th scan of the split
+    held_out_every: int = 8  # every k-th of those scans is held out to report the fit
+    min_points: int = 100
+    rest_per_state: int = 1500  # random rows drawn among the points whose voxel has no error and one label
+    epochs: int = 30
+    batch: int = 8192
+    lr: float = 3e-3
+    seed: int = 0
+
+
+@dataclass
+class Rows:
+    """Training rows: refiner features [P, F], fused logits before the refiner [P], labels [P] (0/1) and weights
+    [P] (the crop points each row stands for)."""
+
+    features: list[np.ndarray]
+    fused: list[np.ndarray]
+    labels: list[np.ndarray]
+    weights: list[np.ndarray]
+
+    def arrays(self) -> tuple[torch.Tensor, ...]:
+        """The rows as four tensors: features, fused logits, labels, weights."""
+        return tuple(torch.from_numpy(np.concatenate(part).astype(np.float32))
+                     for part in (self.features, self.fused, self.labels, self.weights))  # fmt: skip
+
+
+def informative_rows(voxel: np.ndarray, labels: np.ndarray, wrong: np.ndarray, rest: int,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Rows of one crop and their weights: every point whose voxel holds a wrong answer or both labels (weight 1),
+    and `rest` of the others, weighted by how many each stands for, so the rows weigh as the whole crop does."""
+    _, groups = np.unique(voxel, return_inverse=True)
+    count = groups.max() + 1 if len(groups) else 0
+    objects, points = np.bincount(groups, weights=labels, minlength=count), np.bincount(groups, minlength=count)
+    mixed = (objects > 0) & (objects < points)
+    flagged = mixed | (np.bincount(groups, weights=wrong, minlength=count) > 0)
+    hard = np.flatnonzero(flagged[groups])
+    easy = np.flatnonzero(~flagged[groups])
+    weight = 1.0
+    if len(easy) > rest:
+        weight = len(easy) / rest
+        easy = rng.choice(easy, rest, replace=False)
+    return np.concatenate([hard, easy]), np.concatenate([np.ones(len(hard)), np.full(len(easy), weight)])
+
+
+def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Sequence[str], domains: dict[str, str],
+                 settings: FitSettings, progress: bool = True) -> tuple[Rows, int]:  # fmt: skip
+    """Rows of the click states of `scenes` and the number of states they came from."""
+    rows, states = Rows([], [], [], []), 0
+    baselines = {domain: BaselineSegmenter.for_domain(domain) for domain in ("outdoor", "indoor")}
+    protocol = ProtocolSettings(max_clicks=settings.clicks, seed=settings.seed)
+    for name in tqdm(scenes, desc="click states", unit="scan", disable=not progress):
+        scene = dataset.load_scene(name)
+        domain = domains.get(name, dataset.domain)
+        objects = dataset.objects(scene, settings.min_points)
+        rng = np.random.default_rng([settings.seed, zlib.crc32(name.encode())])
+        if not objects:
+            continue
+        picked = rng.choice(len(objects), min(settings.objects_per_scene, len(objects)), replace=False)
+        baseline = baselines[domain].session(scene.xyz, scene.rgb)
+        session = segmenter.with_options(domain=domain).session(scene.xyz, scene.rgb)
+        for k in picked:
+            obj = objects[k]
+            truth = scene.object_mask(obj.instance_id)
+            user = object_rng(settings.seed, name, obj.instance_id)
+            _, clicks, _ = simulate_object(baseline, scene.xyz, truth, protocol, user)
+            if not clicks:
+                continue
+            for count in sorted({1, int(rng.integers(1, len(clicks) + 1))}):
+                inputs = session.refiner_inputs(clicks[:count])
+                if inputs is None:
+                    continue
+                inside, fused, features = inputs
+                labels = truth[session.valid_indices][inside].astype(np.float64)
+                voxel = session.grid.point_to_voxel[inside]
+                keep, weights = informative_rows(voxel, labels, (fused > 0) != (labels > 0), settings.rest_per_state,
+                                                 rng)  # fmt: skip
+                rows.features.append(features[keep])
+                rows.fused.append(fused[keep])
+                rows.labels.append(labels[keep])
+                rows.weights.append(weights)
+                states += 1
+    return rows, states
+
+
+def wrong_points(fused: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor,
+                 delta: torch.Tensor | None = None) -> float:  # fmt: skip
+    """Crop points answered wrong (logit > 0 against the label; rows weighted), with the refiner's correction
+    `delta` or without it."""
+    logit = fused if delta is None else fused + delta
+    return float((((logit > 0).float() != labels).float() * weights).sum())
+
+
+def fit_refiner(model: ClickEnhanceNet, rows: Rows, settings: FitSettings, progress: bool = True) -> list[float]:
+    """Fit `model.point_refiner` (the rest frozen) by the weighted binary cross-entropy of the refined logits;
+    returns the mean loss of each epoch."""
+    features, fused, labels, weights = rows.arrays()
+    weights = weights / weights.mean()
+    refiner = model.point_refiner
+    refiner.train()
+    optimizer = torch.optim.Adam(refiner.parameters(), lr=settings.lr)
+    generator = torch.Generator().manual_seed(settings.seed)
+    history = []
+    for _ in tqdm(range(settings.epochs), desc="fit", unit="epoch", disable=not progress):
+        order = torch.randperm(len(labels), generator=generator)
+        total = 0.0
+        for start in range(0, len(order), settings.batch):
+            batch = order[start:start + settings.batch]
+            logit = fused[batch] + refiner(features[batch])
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, labels[batch], weight=weights[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        history.append(total / max(len(order), 1))
+    refiner.eval()
+    return history
+
+
+def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states: int) -> None:
+    """Write the fit's and the held-out rows to one npz."""
+    parts = {}
+    for prefix, part in (("fit", rows), ("held_out", test_rows)):
+        for name, tensor in zip(("features", "fused", "labels", "weights"), part.arrays(), strict=True):
+            parts[f"{prefix}_{name}"] = tensor.numpy()
+    np.savez(path, fit_states=states, held_out_states=test_states, **parts)
+
+
+def load_rows(path: Path) -> tuple[Rows, int, Rows, int]:
+    """The rows `save_rows` wrote: (fit rows, their states, held-out rows, their states)."""
+    with np.load(path) as data:
+        rows, test_rows = (Rows(*[[data[f"{prefix}_{name}"]] for name in ("features", "fused", "labels", "weights")])
+                           for prefix in ("fit", "held_out"))  # fmt: skip
+        return rows, int(data["fit_states"]), test_rows, int(data["held_out_states"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Options of the fit."""
+    parser = argparse.ArgumentParser(prog="clickenhance-fit-point-refiner", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", type=Path, required=True, help="a trained prior-fusion network")
+    parser.add_argument("--root", type=Path, required=True, help="generated scans (clickenhance-generate-scenes)")
+    parser.add_argument("--sequences", nargs="+", default=["00"], help="the training split's sequences")
+    parser.add_argument("--out", type=Path, required=True, help="checkpoint to write (the network with its refiner)")
+    parser.add_argument("--views", type=int, default=4, help="network views per click, as the evaluation uses")
+    for switch in ("ground-prior", "ground-gate"):
+        parser.add_argument(f"--{switch}", action=argparse.BooleanOptionalAction, default=None,
+                            help="inference switch as the evaluation's (default: the checkpoint's own)")  # fmt: skip
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--rows", type=Path, help="npz of collected rows: read when it exists, else written after "
+                        "collecting (refit with other fit settings without collecting again)")  # fmt: skip
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    for field, default in asdict(FitSettings()).items():
+        parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Collect rows, fit, report held-out errors, write the refined checkpoint; 2 on bad input."""
+    args = build_parser().parse_args(argv)
+    settings = FitSettings(**{field: getattr(args, field) for field in asdict(FitSettings())})
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        state_dict, config, extra = load_checkpoint(args.checkpoint, args.device)
+        if not config.network.prior_fusion:
+            raise ValueError(f"{args.checkpoint}: the point refiner corrects a prior-fusion network; this one has none")
+        dataset = SemanticKittiDataset(args.root, sequences=tuple(args.sequences))
+        scenes = dataset.scene_names()[:: settings.scene_stride]
+    except (ClickEnhanceError, ValueError, FileNotFoundError) as error:
+        print(f"clickenhance-fit-point-refiner: {error}", file=sys.stderr)
+        return 2
+    config = dataclasses.replace(config, network=dataclasses.replace(config.network, point_refiner=True))
+    torch.manual_seed(settings.seed)
+    model = ClickEnhanceNet(config)
+    missing = model.load_state_dict({k: v for k, v in state_dict.items() if not k.startswith("point_refiner.")},
+                                    strict=False).missing_keys  # fmt: skip
+    if any(not key.startswith("point_refiner.") for key in missing):
+        print(f"clickenhance-fit-point-refiner: weights missing: {missing}", file=sys.stderr)
+        return 2
+    options = {**(extra.get("inference_options") or {}), "views": args.views}
+    options.update({key: value for key in ("ground_prior", "ground_gate") if (value := getattr(args, key)) is not None})
+    segmenter = Segmenter(model, config, args.device, options=None, extra=extra).with_options(**options)
+    domains = manifest_domains(args.root)
+    held_out = scenes[settings.held_out_every - 1 :: settings.held_out_every]  # the k-th, 2k-th, ... scan
+    fitted = [name for name in scenes if name not in set(held_out)]
+    if args.rows and args.rows.is_file():
+        rows, states, test_rows, test_states = load_rows(args.rows)
+    else:
+        rows, states = collect_rows(segmenter, dataset, fitted, domains, settings, args.progress)
+        test_rows, test_states = collect_rows(segmenter, dataset, held_out, domains, settings, args.progress)
+        if args.rows:
+            save_rows(args.rows, rows, states, test_rows, test_states)
+    if not sum(len(labels) for labels in rows.labels):
+        print("clickenhance-fit-point-refiner: no point of a prior's boundary band to fit on", file=sys.stderr)
+        return 2
+    history = fit_refiner(model, rows, settings, args.progress)
+    features, fused, labels, weights = test_rows.arrays()
+    with torch.no_grad():
+        before = wrong_points(fused, labels, weights)
+        after = wrong_points(fused, labels, weights, model.point_refiner(features))
+    report = {"settings": asdict(settings), "source": str(args.checkpoint), "root": str(args.root),
+              "fit_states": states, "fit_rows": int(sum(len(x) for x in rows.labels)), "loss": history,
+              "held_out_states": test_states, "held_out_rows": len(labels),
+              "held_out_points": float(weights.sum()), "held_out_wrong_before": before,
+              "held_out_wrong_after": after}  # fmt: skip
+    print(f"held-out crop points answered wrong: {before:.0f} before, {after:.0f} with the refiner "
+          f"({weights.sum():.0f} points, {test_states} click states)")
+    segmenter.save(args.out, {**extra, "point_refiner_fit": report})
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,140 @@
+"""The point refiner: a per-point correction of a fusion network's fused logit (features, wiring, fit)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_prior_fusion import FUSION, fusion_segmenter, room
+from test_training import scenes_root  # noqa: F401 (fixture)
+
+from clickenhance_model.checkpoint import load_checkpoint
+from clickenhance_model.inference.point_features import (
+    POINT_FEATURES,
+    boundary_band,
+    height_above_floor,
+    point_features,
+)
+from clickenhance_model.inference.voxel_grid import voxelize
+from clickenhance_model.model_config import ModelConfig, NetworkConfig
+from clickenhance_model.segmenter import Segmenter
+from clickenhance_model.training.point_refiner_fit import informative_rows, main
+
+REFINED = dataclasses.replace(FUSION, network=dataclasses.replace(FUSION.network, point_refiner=True))
+
+
+def test_point_features_set_each_point_against_its_voxel() -> None:
+    """Two points share a 0.1 m voxel on the floor (one held by the prior, one not); a third is alone, 0.3 m up."""
+    xyz = np.array([[0.02, 0.05, 0.0], [0.08, 0.05, 0.04], [0.05, 0.05, 0.35]])
+    rgb = np.array([[0.9, 0.9, 0.9], [0.1, 0.2, 0.3], [0.1, 0.2, 0.3]])
+    grid = voxelize(xyz, rgb, 0.1)
+    voxel = grid.point_to_voxel
+    prior = np.array([0.0, 1.0, 1.0])
+    height = height_above_floor(xyz)
+    positive, negative = xyz[2:], np.zeros((0, 3))
+    features = point_features(xyz, rgb, height, grid, voxel, prior, np.array([-4.0, 4.0, 40.0]), np.array([1, 1, 2.0]),
+                              positive, negative)  # fmt: skip
+    assert features.shape == (3, POINT_FEATURES) and features.dtype == np.float32
+    np.testing.assert_allclose(features[:, 0], [-0.5, 0.5, 2.0])  # fused logit / 8, clipped
+    np.testing.assert_allclose(features[:, 3], [0.5, 0.5, 1.0])  # the voxel's share of prior points
+    np.testing.assert_allclose(features[:2, 4], [-0.3, 0.3], atol=1e-6)  # x offsets from the voxel centroid, in voxels
+    np.testing.assert_allclose(height, [0.0, 0.04, 0.35], atol=1e-6)
+    np.testing.assert_allclose(features[:, 7], [0.0, 0.4, 3.5], atol=1e-5)
+    np.testing.assert_allclose(features[0, 8:11], [0.4, 0.35, 0.3], atol=1e-6)  # colour minus the voxel's mean
+    object_colour = rgb[1]
+    assert features[0, 11] == pytest.approx(np.linalg.norm(rgb[0] - object_colour), abs=1e-6)
+    assert features[0, 12] == pytest.approx(0.0, abs=1e-6)  # its colour is that of the voxel's left-out point
+    assert features[0, 13] == pytest.approx(np.linalg.norm(rgb[0] - rgb[1]), abs=1e-6)  # and not the held one's
+    assert features[2, 12] == 0.0  # a voxel with no left-out point
+    assert (features[:, 14] == 1).all()
+    np.testing.assert_allclose(features[:, 15], np.linalg.norm(xyz - xyz[2], axis=1), atol=1e-6)  # nearest positive
+    assert (features[:, 16] == 2.0).all()  # no negative click: the clipped distance
+    plain = point_features(xyz, None, height, voxelize(xyz, None, 0.1), voxel, prior, np.zeros(3), np.zeros(3),
+                           positive, xyz[:1])  # fmt: skip
+    assert (plain[:, 8:15] == 0).all()  # no colour: zeros and the flag off
+    np.testing.assert_allclose(plain[:, 16], np.minimum(np.linalg.norm(xyz - xyz[0], axis=1), 2.0), atol=1e-6)
+
+
+def test_the_boundary_band_is_the_voxels_at_the_priors_edge() -> None:
+    """A row of ten voxels: the prior holds the first four and one point of the fifth; the band is voxels 4 to 6
+    (mixed, and the neighbours on either side of the edge), never the inner or the far voxels."""
+    xyz = np.array([[i * 0.1 + 0.05, 0.05, 0.05] for i in range(10)] + [[0.42, 0.05, 0.05]])
+    prior = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1])
+    grid = voxelize(xyz, None, 0.1)
+    band = boundary_band(grid.coords, grid.point_to_voxel, prior)
+    assert list(np.flatnonzero(band[:10])) == [3, 4, 5] and band[10]
+
+
+def test_an_unfitted_refiner_changes_nothing_and_a_fitted_one_answers_per_point() -> None:
+    """A refiner starts at zero (the network's answer exactly); its correction reaches every point of the crop."""
+    points, on_bin = room()
+    plain = fusion_segmenter(0.5, domain="indoor")
+    refined = fusion_segmenter(0.5, REFINED, domain="indoor")  # the same seed gives the same network
+    for name, value in plain.model.state_dict().items():
+        assert torch.equal(refined.model.state_dict()[name], value), name
+    click = int(np.flatnonzero(on_bin)[len(np.flatnonzero(on_bin)) // 2])
+    first, second = plain.session(points), refined.session(points)
+    np.testing.assert_array_equal(first.add_click(click), second.add_click(click))
+    band, fused, features = second.refiner_inputs([(click, True)])
+    assert features.shape == (len(band), POINT_FEATURES) and len(fused) == len(band) > 0
+    base = first.add_click(click)
+    with torch.no_grad():
+        refined.model.point_refiner.layers[-1].bias.fill_(-50.0)  # the band's points: background
+    shrunk = second.add_click(click)
+    with torch.no_grad():
+        refined.model.point_refiner.layers[-1].bias.fill_(50.0)  # the band's points: object
+    grown = second.add_click(click)
+    in_band = np.zeros(len(points), dtype=bool)
+    in_band[band] = True
+    away = np.linalg.norm(points - points[click], axis=1) > second.click_rules.radius  # the click rules keep the rest
+    np.testing.assert_array_equal(shrunk[away], (base & ~in_band)[away])  # only the band moves, and all of it
+    np.testing.assert_array_equal(grown, base | in_band)
+    assert (base & in_band).any() and (in_band & ~base).any()  # the band straddles the edge
+
+
+def test_informative_rows_keep_every_point_of_a_voxel_with_an_error_or_two_labels() -> None:
+    voxel = np.array([0, 0, 1, 1, 2, 2, 3, 3, 3])
+    labels = np.array([1, 0, 1, 1, 0, 0, 1, 1, 1.0])
+    wrong = np.array([False, False, False, False, True, False, False, False, False])
+    rows, weights = informative_rows(voxel, labels, wrong, rest=1, rng=np.random.default_rng(0))
+    assert set(rows[:4]) == {0, 1, 4, 5} and len(rows) == 5 and rows[4] in (2, 3, 6, 7, 8)
+    np.testing.assert_allclose(weights, [1, 1, 1, 1, 5])  # the one easy row stands for all five easy points
+    assert weights.sum() == len(voxel)
+
+
+def test_fit_point_refiner_writes_a_network_with_its_refiner(scenes_root: Path, tmp_path: Path,  # noqa: F811
+                                                             capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """The fit collects click states on generated scans, fits, reports held-out rows and writes a loadable
+    checkpoint whose network weights are the source's; a network without fusion is refused."""
+    source = fusion_segmenter(0.5)
+    source.save(tmp_path / "fusion.pt", {"inference_options": {"ground_gate": False}})
+    out = tmp_path / "refined.pt"
+    common = ["--root", str(scenes_root), "--scene-stride", "1", "--held-out-every", "2", "--epochs", "2",
+              "--views", "1", "--no-progress", "--threads", "1"]  # fmt: skip
+    rows = tmp_path / "rows.npz"
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(out), "--rows", str(rows), *common]) == 0
+    assert "held-out crop points answered wrong" in capsys.readouterr().out and rows.is_file()
+    again = tmp_path / "again.pt"  # a refit from the saved rows: same rows, so the same fit
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(again), "--rows", str(rows), *common]) == 0
+    first, second = (load_checkpoint(path)[2]["point_refiner_fit"] for path in (out, again))
+    assert first["fit_rows"] == second["fit_rows"] and first["loss"] == second["loss"]
+    loaded = Segmenter.load(out, device="cpu")
+    assert loaded.config.network.point_refiner and not loaded.options.ground_gate
+    report = load_checkpoint(out)[2]["point_refiner_fit"]
+    assert report["fit_states"] > 0 and report["fit_rows"] > 0 and len(report["loss"]) == 2
+    fitted = loaded.model.state_dict()
+    for name, value in source.model.state_dict().items():
+        assert torch.equal(fitted[name], value), name  # the network itself is frozen
+    assert fitted["point_refiner.layers.4.weight"].abs().sum() > 0
+    Segmenter.from_config(ModelConfig(network=NetworkConfig(channels=(8, 16), cse_channels=(4, 8)))).save(
+        tmp_path / "plain.pt")
+    assert main(["--checkpoint", str(tmp_path / "plain.pt"), "--out", str(tmp_path / "no.pt"), *common]) == 2
+    assert "prior-fusion" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
+
+
+def test_a_refiner_needs_prior_fusion() -> None:
+    with pytest.raises(ValueError, match="prior_fusion"):
+        NetworkConfig(point_refiner=True)
