@@ -15,7 +15,8 @@ Latency does not depend on the weights (same operations), so without shipped wei
 untrained network of the default config measures the same speed. When the model's input
 has geodesic click maps, the same clicks are also timed without them (same network
 otherwise, untrained) and the ratio of the two medians is printed; so are the same clicks with
-`--compare-views` test-time views per crop (default 4), against the weights' own number of views.
+`--compare-views` test-time views per crop (default 4), against the weights' own number of views, and,
+for weights with a point refiner, the same clicks with the refiner off.
 """
 
 from __future__ import annotations
@@ -220,6 +221,14 @@ def main() -> None:
                             np.random.default_rng(args.seed)).median()  # fmt: skip
         print(f"{size} points, same clicks: median {turned:.1f} ms/click with {views} views per crop, {own:.1f} ms "
               f"with the weights' own {seg.options.views}; ratio {turned / own:.2f}")
+    if seg.config.network.point_refiner:  # the same network with its point refiner off
+        network = dataclasses.replace(seg.config.network, point_refiner=False)
+        unrefined = Segmenter(seg.model, dataclasses.replace(seg.config, network=network), seg.device, seg.options)
+        xyz, ids = make_cloud(scans, size, np.random.default_rng(args.seed))
+        refined = time_cloud(seg, xyz, ids, objects, args, np.random.default_rng(args.seed)).median()
+        plain = time_cloud(unrefined, xyz, ids, objects, args, np.random.default_rng(args.seed)).median()
+        print(f"{size} points, same clicks: median {refined:.1f} ms/click with the point refiner, {plain:.1f} ms "
+              f"without; ratio {refined / plain:.2f}")
 
 if __name__ == "__main__":
     main()

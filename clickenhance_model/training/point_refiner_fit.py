@@ -5,9 +5,10 @@ car's sill the kerb, the fused answer can only follow the geodesic prior point b
 (`unet.PointRefiner`) adds a per-point correction from `inference.point_features`. It is fitted here,
 after training, on click states of the simulated user: for each object of a sample of the generated
 scans the baseline clicks up to `--clicks` times (the click states the network meets when it answers
-like the prior), and the network answers one or two of those states; each point of the crop is a
-training row (all points whose voxel holds an error or two labels, and a random share of the rest).
-Fitting rows instead of whole networks makes this a few minutes on a CPU once the rows are collected.
+like the prior), and the network answers one or two of those states; each point of the prior's
+boundary band in the crop (where the refiner acts) is a training row: all those whose voxel holds
+an error or two labels, and a random share of the rest, weighted as the points they stand for.
+Collecting the rows takes about 5 minutes per 100 scans on one CPU core; the fit itself takes seconds.
 
     clickenhance-fit-point-refiner --checkpoint runs/RUN/best.pt --root runs/scenes/any_object_bleed \\
         --out runs/RUN/refined.pt
