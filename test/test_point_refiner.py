@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_prior_fusion import FUSION, fusion_segmenter, room
 from test_training import scenes_root  # noqa: F401 (fixture)
 
@@ -66,6 +68,28 @@ def test_the_boundary_band_is_the_voxels_at_the_priors_edge() -> None:
     grid = voxelize(xyz, None, 0.1)
     band = boundary_band(grid.coords, grid.point_to_voxel, prior)
     assert list(np.flatnonzero(band[:10])) == [3, 4, 5] and band[10]
+    assert boundary_band(grid.coords, np.zeros(0, dtype=np.int64), np.zeros(0)).shape == (0,)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4), st.integers(0, 2), st.booleans()), min_size=1,
+                max_size=40))  # fmt: skip
+def test_the_boundary_band_matches_a_neighbour_by_neighbour_count(points: list) -> None:
+    """Random points on a small voxel lattice: the band is what a direct look at every pair of voxels gives."""
+    cells = np.array([p[:3] for p in points])
+    prior = np.array([p[3] for p in points], dtype=float)
+    grid = voxelize(cells * 0.1 + 0.05, None, 0.1)
+    band = boundary_band(grid.coords, grid.point_to_voxel, prior)
+    values = {}
+    for cell, held in zip(map(tuple, grid.coords[grid.point_to_voxel]), prior, strict=True):
+        values.setdefault(cell, set()).add(held)
+    for i, cell in enumerate(map(tuple, grid.coords[grid.point_to_voxel])):
+        near = set()
+        for other, held in values.items():
+            if other != cell and max(abs(a - b) for a, b in zip(cell, other, strict=True)) == 1:
+                near |= held
+        expected = len(values[cell]) == 2 or bool(near - values[cell])
+        assert band[i] == expected, (cell, values[cell], near)
 
 
 def test_an_unfitted_refiner_changes_nothing_and_a_fitted_one_answers_per_point() -> None:

@@ -37,6 +37,8 @@ def boundary_band(coords: np.ndarray, voxel: np.ndarray, prior: np.ndarray) -> n
     """Which points (bool (M,)) lie in the prior's boundary band: their voxel holds points of both prior values,
     or one of its 26 neighbours holds a point of the value it lacks. `coords` are the integer coordinates
     of the grid's voxels, `voxel` each point's voxel, `prior` each point's prior (0/1)."""
+    if len(voxel) == 0:
+        return np.zeros(0, dtype=bool)
     local, groups = np.unique(voxel, return_inverse=True)
     held = np.bincount(groups, weights=np.asarray(prior, dtype=np.float64), minlength=len(local))
     has_in, has_out = held > 0, held < np.bincount(groups, minlength=len(local))
@@ -46,6 +48,7 @@ def boundary_band(coords: np.ndarray, voxel: np.ndarray, prior: np.ndarray) -> n
 
     def code(c: np.ndarray) -> np.ndarray:
         return ((c[:, 0] - low[0]) * span[1] + (c[:, 1] - low[1])) * span[2] + (c[:, 2] - low[2])
+
     keys = code(cells)
     order = np.argsort(keys)
     band = has_in & has_out
