@@ -266,12 +266,10 @@ class ModelSession(InteractiveSession):
         refiner and their features; None where the refiner takes no part (an object the `ground_prior` hands to
         the prior, or a network whose prior comes with its own voxels). For fitting the refiner
         (`training.point_refiner_fit`)."""
-        kept = [(int(self.kept_index(index)), positive) for index, positive in clicks]
-        positive = np.array([i for i, p in kept if p], dtype=np.int64)
-        negative = np.array([i for i, p in kept if not p], dtype=np.int64)
+        positive, negative, current = self._click_indices([self._make_click(index, bool(p)) for index, p in clicks])
         if self.prior is None or len(positive) == 0 or self._ground_object(positive):
             return None
-        sample = encode_crop(self.grid, self.xyz[positive], self.xyz[negative], self.xyz[kept[-1][0]],
+        sample = encode_crop(self.grid, self.xyz[positive], self.xyz[negative], self.xyz[current],
                              self.segmenter.config, self.graph)  # fmt: skip
         inside, fused, band, features = self._crop_points(sample, self.prior.of_points(positive, negative),
                                                           positive, negative, True)  # fmt: skip

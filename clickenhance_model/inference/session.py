@@ -141,13 +141,6 @@ class InteractiveSession(ABC):
         self._masks.clear()
         return self.mask
 
-    def kept_index(self, index: int) -> int:
-        """Index into `self.xyz` of the caller's point `index` (ClickError for a point the session left out)."""
-        kept = int(self._caller_to_valid[int(index)]) if 0 <= int(index) < self.num_points else -1
-        if kept < 0:
-            raise ClickError(f"point {index} is not in this session's cloud (out of range, not finite or too far)")
-        return kept
-
     def snap(self, point: Sequence[float] | np.ndarray) -> int:
         """Caller index of the finite point nearest to `point`, within `snap_distance`."""
         p = np.asarray(point, dtype=np.float64).reshape(-1)
@@ -177,10 +170,8 @@ class InteractiveSession(ABC):
     def _run(self) -> np.ndarray:
         """Run the segmenter on the current clicks; force clicked points to their label."""
         valid = self._caller_to_valid
-        positive = np.array([valid[c.index] for c in self._clicks if c.positive], dtype=np.int64)
-        negative = np.array([valid[c.index] for c in self._clicks if not c.positive], dtype=np.int64)
+        positive, negative, current = self._click_indices(self._clicks)
         start = time.perf_counter()
-        current = int(valid[self._clicks[-1].index])
         mask = np.asarray(self._segment(positive, negative, current), dtype=bool)
         self.last_inference_ms = (time.perf_counter() - start) * 1e3
         if mask.shape != (len(self.xyz),):
@@ -189,6 +180,14 @@ class InteractiveSession(ABC):
         for click in self._clicks:  # later clicks win over earlier ones on the same point
             mask[valid[click.index]] = click.positive
         return mask
+
+    def _click_indices(self, clicks: Sequence[Click]) -> tuple[np.ndarray, np.ndarray, int]:
+        """Indices into `self.xyz` of the positive and of the negative clicks (each in click order) and of the
+        latest click: what `_segment` takes."""
+        valid = self._caller_to_valid
+        positive = np.array([valid[c.index] for c in clicks if c.positive], dtype=np.int64)
+        negative = np.array([valid[c.index] for c in clicks if not c.positive], dtype=np.int64)
+        return positive, negative, int(valid[clicks[-1].index])
 
     def _apply_click_rules(self, mask: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
         """The segmenter's mask with the click rules applied (unchanged when `click_rules` is None)."""

@@ -231,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     segmenter = Segmenter(model, config, args.device, options=None, extra=extra).with_options(**options)
     domains = manifest_domains(args.root)
     held_out = scenes[settings.held_out_every - 1 :: settings.held_out_every]  # the k-th, 2k-th, ... scan
-    fitted = [name for name in scenes if name not in set(held_out)]
+    held = set(held_out)
+    fitted = [name for name in scenes if name not in held]
     if args.rows and args.rows.is_file():
         rows, states, test_rows, test_states = load_rows(args.rows)
     else:
