@@ -33,6 +33,7 @@ from clickenhance_model.training.data import index_objects, load_train_object, o
 from clickenhance_model.training.distributed import ProcessContext, shard
 from clickenhance_model.training.loop import TrainingRun
 from clickenhance_model.training.optimization import build_optimizer, build_scheduler
+from clickenhance_model.training.resume import check_resumable
 from clickenhance_model.training.sampling import epoch_rng, sample_objects
 from clickenhance_model.training.step import train_step
 from clickenhance_model.training.synthetic import ensure_generated, generation_workers
@@ -194,6 +195,16 @@ def test_with_starts_trains_the_missing_start_runs_of_a_chain_first(
     write_tiny_yaml(tmp_path / "orphan.yaml", **tiny, init_from="weights/nowhere.pt")
     assert main(["--config", "orphan.yaml", "--device", "cpu", "--with-starts"]) == 2
     assert "not the checkpoint of a config's run" in capsys.readouterr().err
+
+
+def test_a_setting_added_after_a_checkpoint_was_written_does_not_stop_its_resume() -> None:
+    config = load_train_config("synthetic_tiny")
+    stored = config.to_dict()
+    del stored["model"]["network"]["point_refiner"]  # as a checkpoint written before that setting existed
+    check_resumable(Path("last.pt"), config, config.model, {"state": {}, "train_config": stored}, 1)
+    stored["optimizer"]["lr"] = config.optimizer.lr * 2
+    with pytest.raises(CheckpointError, match=r"other settings \(optimizer.lr\)"):
+        check_resumable(Path("last.pt"), config, config.model, {"state": {}, "train_config": stored}, 1)
 
 
 def test_with_starts_resumes_a_start_run_that_stopped_before_its_last_epoch(

@@ -40,12 +40,16 @@ from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.training.synthetic import manifest_domains
 from clickenhance_model.unet import ClickEnhanceNet
 
+USERS = ("baseline", "network")
+
 
 @dataclass(frozen=True)
 class FitSettings:
     """How rows are collected and the refiner fitted (recorded in the output checkpoint)."""
 
-    clicks: int = 10  # click budget of the baseline's simulated user per object
+    clicks: int = 10  # click budget of the simulated user per object
+    user: str = "baseline"  # whose answers the simulated user corrects: "baseline" or "network" (the frozen network's)
+    states_per_object: int = 2  # click states answered per object: the first and k - 1 drawn ones; 0: every state
     objects_per_scene: int = 2
     scene_stride: int = 4  # every k-th scan of the split
     held_out_every: int = 8  # every k-th of those scans is held out to report the fit
@@ -91,6 +95,14 @@ def informative_rows(voxel: np.ndarray, labels: np.ndarray, wrong: np.ndarray, r
     return np.concatenate([hard, easy]), np.concatenate([np.ones(len(hard)), np.full(len(easy), weight)])
 
 
+def click_states(clicks: int, states: int, rng: np.random.Generator) -> list[int]:
+    """Which click states (numbers of clicks given, ascending) of a run of `clicks` clicks are answered: the first
+    and `states - 1` drawn ones (repeats merge), or every one when `states` is 0."""
+    if states == 0:
+        return list(range(1, clicks + 1))
+    return sorted({1, *(int(rng.integers(1, clicks + 1)) for _ in range(states - 1))})
+
+
 def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Sequence[str], domains: dict[str, str],
                  settings: FitSettings, progress: bool = True) -> tuple[Rows, int]:  # fmt: skip
     """Rows of the click states of `scenes` and the number of states they came from."""
@@ -111,10 +123,11 @@ def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Se
             obj = objects[k]
             truth = scene.object_mask(obj.instance_id)
             user = object_rng(settings.seed, name, obj.instance_id)
-            _, clicks, _ = simulate_object(baseline, scene.xyz, truth, protocol, user)
+            _, clicks, _ = simulate_object(baseline if settings.user == "baseline" else session, scene.xyz, truth,
+                                           protocol, user)  # fmt: skip
             if not clicks:
                 continue
-            for count in sorted({1, int(rng.integers(1, len(clicks) + 1))}):
+            for count in click_states(len(clicks), settings.states_per_object, rng):
                 inputs = session.refiner_inputs(clicks[:count])
                 if inputs is None:
                     continue
@@ -199,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "collecting (refit with other fit settings without collecting again)")  # fmt: skip
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     for field, default in asdict(FitSettings()).items():
-        parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default)
+        parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default,
+                            choices=USERS if field == "user" else None)  # fmt: skip
     return parser
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from clickenhance_model.errors import CheckpointError
 from clickenhance_model.model_config import ModelConfig
-from clickenhance_model.training.config import TrainConfig
+from clickenhance_model.training.config import TrainConfig, train_config_from_dict
 
 MAY_CHANGE = ("max_steps", "num_workers", "checkpoint_every_steps", "log_every_steps", "val.", "data.root",
               "data.train.root", "data.val.root")  # fmt: skip
@@ -39,13 +39,23 @@ def changed_settings(stored: dict[str, Any], current: dict[str, Any]) -> list[st
     )  # fmt: skip
 
 
+def stored_settings(stored: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's training settings with the defaults of settings added since it was written filled in (a
+    new setting's default keeps the old behaviour, so it does not stop a resume); as stored when they no
+    longer parse."""
+    try:
+        return train_config_from_dict(stored).to_dict()
+    except (ValueError, TypeError, KeyError):
+        return stored
+
+
 def check_resumable(path: Path, config: TrainConfig, model_config: ModelConfig, extra: dict, world_size: int) -> None:
     """Raise CheckpointError naming what differs when `path` cannot be continued with `config`."""
     if "state" not in extra or "train_config" not in extra:
         raise CheckpointError(f"{path}: not a training checkpoint (no training state to resume from)")
     if model_config != config.model:
         raise CheckpointError(f"{path}: was trained with another model config; use another --out")
-    differ = changed_settings(extra["train_config"], config.to_dict())
+    differ = changed_settings(stored_settings(extra["train_config"]), config.to_dict())
     if differ:
         raise CheckpointError(f"{path}: the run was started with other settings ({', '.join(differ[:6])}); "
                               "resume with the same config or use another --out")  # fmt: skip
