@@ -23,7 +23,7 @@ from clickenhance_model.inference.point_features import (
 from clickenhance_model.inference.voxel_grid import voxelize
 from clickenhance_model.model_config import ModelConfig, NetworkConfig
 from clickenhance_model.segmenter import Segmenter
-from clickenhance_model.training.point_refiner_fit import informative_rows, main
+from clickenhance_model.training.point_refiner_fit import click_states, informative_rows, main
 
 REFINED = dataclasses.replace(FUSION, network=dataclasses.replace(FUSION.network, point_refiner=True))
 
@@ -157,6 +157,31 @@ def test_fit_point_refiner_writes_a_network_with_its_refiner(scenes_root: Path, 
         tmp_path / "plain.pt")
     assert main(["--checkpoint", str(tmp_path / "plain.pt"), "--out", str(tmp_path / "no.pt"), *common]) == 2
     assert "prior-fusion" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
+
+
+def test_click_states_are_the_first_and_drawn_ones_or_every_one() -> None:
+    rng = np.random.default_rng(0)
+    assert click_states(5, 0, rng) == [1, 2, 3, 4, 5]
+    assert click_states(1, 3, rng) == [1]
+    for _ in range(20):
+        drawn = click_states(10, 3, rng)
+        assert drawn[0] == 1 and drawn == sorted(set(drawn)) and len(drawn) <= 3 and drawn[-1] <= 10
+
+
+def test_the_network_as_the_users_counterpart_answers_every_click_state(scenes_root: Path,  # noqa: F811
+                                                                         tmp_path: Path) -> None:  # fmt: skip
+    """With `--user network --states-per-object 0` the simulated user corrects the frozen network and every
+    state of each run is a source of rows: more states than the default's two per object."""
+    fusion_segmenter(0.5).save(tmp_path / "fusion.pt", {"inference_options": {"ground_gate": False}})
+    common = ["--checkpoint", str(tmp_path / "fusion.pt"), "--root", str(scenes_root), "--scene-stride", "1",
+              "--held-out-every", "2", "--epochs", "1", "--views", "1", "--no-progress", "--threads", "1"]  # fmt: skip
+    assert main([*common, "--out", str(tmp_path / "two.pt")]) == 0
+    assert main([*common, "--out", str(tmp_path / "all.pt"), "--user", "network", "--states-per-object", "0"]) == 0
+    two, every = (load_checkpoint(tmp_path / name)[2]["point_refiner_fit"] for name in ("two.pt", "all.pt"))
+    assert every["settings"]["user"] == "network" and every["settings"]["states_per_object"] == 0
+    assert every["fit_states"] + every["held_out_states"] > two["fit_states"] + two["held_out_states"]
+    with pytest.raises(SystemExit):
+        main([*common, "--out", str(tmp_path / "no.pt"), "--user", "oracle"])
 
 
 def test_a_refiner_needs_prior_fusion() -> None:
