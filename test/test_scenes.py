@@ -374,6 +374,38 @@ def test_new_street_objects_stand_on_the_ground_and_keep_one_id_per_object() -> 
     assert len(low) >= 8 and all(-0.35 < z < 0.1 for z in low.values())  # resting on the sidewalk or road
 
 
+def _hedges_behind_fences(config) -> tuple[float, float]:
+    """Metres of property-line fence and wall, and metres of them with a hedge 1-3 cm behind, on one street."""
+    from clickenhance_model.scenes.outdoor import generate_outdoor
+
+    prims = generate_outdoor(np.random.default_rng(5), config).scene.primitives
+    fences = [p for p in prims if p.shape == Shape.BOX and p.material.semantic in (classes.FENCE,
+              classes.OTHER_STRUCTURE) and p.size[1] <= 0.2 and p.size[0] > 0.2]  # fmt: skip
+    hedges = [p for p in prims if p.shape == Shape.BOX and p.material.semantic == classes.VEGETATION]
+    fenced = covered = 0.0
+    for fence in fences:
+        fenced += 2 * fence.size[0]
+        for hedge in hedges:
+            gap = abs(hedge.center[1] - fence.center[1]) - fence.size[1] - hedge.size[1]
+            overlap = min(fence.center[0] + fence.size[0], hedge.center[0] + hedge.size[0]) - max(
+                fence.center[0] - fence.size[0], hedge.center[0] - hedge.size[0])  # fmt: skip
+            if 0.01 < gap < 0.03 and overlap > 0 and abs(hedge.center[1]) > abs(fence.center[1]):
+                covered += overlap
+    return fenced, covered
+
+
+def test_fence_overgrowth_grows_a_hedge_against_the_back_of_property_line_fences() -> None:
+    from clickenhance_model.scenes.outdoor import OutdoorConfig
+
+    fences_only = {"building_share": 0.0, "hedge_share": 0.0, "woods_share": 0.0}
+    fenced, covered = _hedges_behind_fences(OutdoorConfig(fence_overgrowth_prob=1.0, **fences_only))
+    assert fenced > 50 and 0.4 * fenced <= covered < fenced + 1e-6  # each run is 40-100% overgrown
+    fenced, covered = _hedges_behind_fences(OutdoorConfig(**fences_only))
+    assert fenced > 50 and covered == 0.0
+    with pytest.raises(ValueError, match="fence_overgrowth_prob"):
+        OutdoorConfig(fence_overgrowth_prob=1.5)
+
+
 def test_target_mix_refuses_unknown_groups_and_bad_chances() -> None:
     from clickenhance_model.scenes.outdoor import OutdoorConfig
 

@@ -76,6 +76,9 @@ class OutdoorConfig:
     fence_segments: tuple[int, int] = (0, 0)  # free-standing railings and site fences on the sidewalks
     sidewalk_bushes: tuple[int, int] = (0, 0)
     other_objects: tuple[int, int] = (0, 0)  # hydrants, utility boxes, traffic cones
+    # chance that a property-line fence or wall has a hedge grown against its back (touching it, seen through a
+    # mesh, often overtopping it), as on real streets; 0 keeps the yard 1 m behind (and the old random stream)
+    fence_overgrowth_prob: float = 0.0
     # Annotation, not geometry: chance that an object's point at the ground is labelled as the ground under it,
     # falling off as exp(-height / ground_label_bleed_height) (scenes.annotation_noise; 0 = exact labels)
     ground_label_bleed: float = 0.0
@@ -93,6 +96,8 @@ class OutdoorConfig:
                 "OutdoorConfig: ground_label_bleed must be in [0, 1] and ground_label_bleed_height > 0, got "
                 f"{self.ground_label_bleed}, {self.ground_label_bleed_height}"
             )
+        if not 0.0 <= self.fence_overgrowth_prob <= 1.0:
+            raise ValueError(f"OutdoorConfig.fence_overgrowth_prob must be in [0, 1], got {self.fence_overgrowth_prob}")
         if any(not 0.0 <= float(p) <= 1.0 for p in self.target_mix.values()):
             raise ValueError(f"OutdoorConfig.target_mix: chances must be in [0, 1], got {self.target_mix}")
 
@@ -288,8 +293,9 @@ def _frontage(b: _Builder, side: int) -> None:
         elif kind < cfg.building_share + cfg.hedge_share + cfg.woods_share:
             _woods(b, side, x, length, setback)
         else:
-            _fence(b, side, x, length, setback)
-            _yard(b, side, x, length, setback + 1.0)
+            back = _fence(b, side, x, length, setback)
+            behind = _overgrowth(b, side, x, length, back) if cfg.fence_overgrowth_prob > 0 else 0.0
+            _yard(b, side, x, length, setback + behind + 1.0)
         x += length + float(rng.choice([0.0, rng.uniform(0.5, 4.0)]))
 
 
@@ -363,8 +369,9 @@ def _woods(b: _Builder, side: int, x0: float, length: float, setback: float) -> 
         _bush(b, x0 + rng.uniform(0, length), _side_y(b.ground, side, setback + rng.uniform(0.3, 8.0)))
 
 
-def _fence(b: _Builder, side: int, x0: float, length: float, setback: float) -> None:
-    """A fence (see-through mesh or solid boards) with posts, or a low wall, along the property line."""
+def _fence(b: _Builder, side: int, x0: float, length: float, setback: float) -> float:
+    """A fence (see-through mesh or solid boards) with posts, or a low wall, along the property line; returns the
+    setback of its back face."""
     rng = b.rng
     y = _side_y(b.ground, side, setback)
     h = float(rng.uniform(0.8, 2.0))
@@ -385,6 +392,25 @@ def _fence(b: _Builder, side: int, x0: float, length: float, setback: float) -> 
         if not wall:  # the stretch's first post belongs to it
             post = dataclasses.replace(_mat(rng, classes.FENCE, 0, (0.2, 0.4)), instance=stretch.instance)
             b.place([cylinder(np.array([0.0, 0.0, h / 2]), 0.05, h / 2 + 0.05, post)], s, y, 0.0, on_ground=False)
+    return setback + thick
+
+
+def _overgrowth(b: _Builder, side: int, x0: float, length: float, back: float) -> float:
+    """With chance `fence_overgrowth_prob`, a hedge grown against the back face (at setback `back`) of a fence or
+    wall (2 cm behind it, over 40-100% of its length, 0.7-2.6 m high, so often over its top); returns the
+    hedge's depth (0 when none was grown)."""
+    rng = b.rng
+    if rng.random() >= b.config.fence_overgrowth_prob:
+        return 0.0
+    cover = length * float(rng.uniform(0.4, 1.0))
+    start = x0 + float(rng.uniform(0.0, length - cover))
+    h, w = float(rng.uniform(0.7, 2.6)), float(rng.uniform(0.5, 1.5))
+    mat = _mat(rng, classes.VEGETATION, b.part(classes.VEGETATION, "hedge"), (0.25, 0.4), pass_prob=0.1,
+               scatter=0.15)  # fmt: skip
+    y = _side_y(b.ground, side, back + 0.02 + w / 2)
+    b.place([box(np.array([0.0, 0.0, h / 2]), np.array([cover / 2, w / 2, h / 2 + 0.05]), mat)], start + cover / 2,
+            y, 0.0, on_ground=False)  # fmt: skip
+    return w
 
 
 def _yard(b: _Builder, side: int, x0: float, length: float, setback: float) -> None:
