@@ -182,6 +182,8 @@ def test_the_network_as_the_users_counterpart_answers_every_click_state(scenes_r
     assert every["fit_states"] + every["held_out_states"] > two["fit_states"] + two["held_out_states"]
     with pytest.raises(SystemExit):
         main([*common, "--out", str(tmp_path / "no.pt"), "--user", "oracle"])
+    assert main([*common, "--out", str(tmp_path / "no.pt"), "--states-per-object", "-1"]) == 2
+    assert not (tmp_path / "no.pt").exists()
 
 
 def test_a_refiner_needs_prior_fusion() -> None:

@@ -4,11 +4,13 @@ A network voxel (10 cm) gives all its points one logit, so where a table's foot 
 car's sill the kerb, the fused answer can only follow the geodesic prior point by point. The refiner
 (`unet.PointRefiner`) adds a per-point correction from `inference.point_features`. It is fitted here,
 after training, on click states of the simulated user: for each object of a sample of the generated
-scans the baseline clicks up to `--clicks` times (the click states the network meets when it answers
-like the prior), and the network answers one or two of those states; each point of the prior's
-boundary band in the crop (where the refiner acts) is a training row: all those whose voxel holds
-an error or two labels, and a random share of the rest, weighted as the points they stand for.
-Collecting the rows takes about 5 minutes per 100 scans on one CPU core; the fit itself takes seconds.
+scans the simulated user clicks up to `--clicks` times on the baseline's answers (the click states the
+network meets when it answers like the prior) or, with `--user network`, on the frozen network's own (the
+states it meets at evaluation), and the network answers one or two of those states (`--states-per-object 0`:
+every one). Each point of the prior's boundary band in the crop (where the refiner acts) is a training
+row: all those whose voxel holds an error or two labels, and a random share of the rest, weighted as the
+points they stand for. Collecting the rows takes about 5 minutes per 100 scans on one CPU core (about 20
+with the network as the user and every state); the fit itself takes seconds.
 
     clickenhance-fit-point-refiner --checkpoint runs/RUN/best.pt --root runs/scenes/any_object_bleed \\
         --out runs/RUN/refined.pt
@@ -59,6 +61,11 @@ class FitSettings:
     batch: int = 8192
     lr: float = 3e-3
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.user not in USERS or self.states_per_object < 0 or self.clicks < 1:
+            raise ValueError(f"fit settings: user must be one of {USERS}, states_per_object >= 0 and clicks >= 1; "
+                             f"got {self.user!r}, {self.states_per_object}, {self.clicks}")  # fmt: skip
 
 
 @dataclass
@@ -220,10 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Collect rows, fit, report held-out errors, write the refined checkpoint; 2 on bad input."""
     args = build_parser().parse_args(argv)
-    settings = FitSettings(**{field: getattr(args, field) for field in asdict(FitSettings())})
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
+        settings = FitSettings(**{field: getattr(args, field) for field in asdict(FitSettings())})
         state_dict, config, extra = load_checkpoint(args.checkpoint, args.device)
         if not config.network.prior_fusion:
             raise ValueError(f"{args.checkpoint}: the point refiner corrects a prior-fusion network; this one has none")
