@@ -129,19 +129,11 @@ class Segmenter:
         with torch.inference_mode():
             return self.model.prior_logit(torch.as_tensor(prior, dtype=torch.float32)).cpu().numpy()
 
-    def object_logit(self, sample: dict, point_prior: np.ndarray | None = None, point_voxel: np.ndarray | None = None
-                     ) -> np.ndarray:  # fmt: skip
-        """Object logit (float32) of each crop voxel of `sample`, or of each point with a prior given per point.
-
-        `point_prior` (0/1 per point) and `point_voxel` (crop voxel of each point) fuse the
-        network's voxel logits with a prior finer than its voxels (a `prior_fusion` network
-        whose prior comes from another graph preset); then one logit per point is returned
-        (before the point refiner, which needs the points themselves: `ModelSession`).
-        With `options.views` > 1 the network's logits are the mean over that many turned and
+    def object_logit(self, sample: dict) -> np.ndarray:
+        """Object logit (float32) of each crop voxel of `sample` (a prior finer than the voxels is fused per point
+        by `point_logits`). With `options.views` > 1 the network's logits are the mean over that many turned and
         mirrored views of the crop (`inference.symmetric_views`), run as one batch.
         """
-        if point_prior is not None:
-            return self.point_logits(sample, point_prior, point_voxel)[0]
         network, prior = self._network_logits(sample)
         with torch.inference_mode():
             logits = network if not self.config.network.prior_fusion else self.model.fuse(network, prior)

@@ -124,14 +124,13 @@ def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Se
         if not objects:
             continue
         picked = rng.choice(len(objects), min(settings.objects_per_scene, len(objects)), replace=False)
-        baseline = baselines[domain].session(scene.xyz, scene.rgb)
         session = segmenter.with_options(domain=domain).session(scene.xyz, scene.rgb)
+        user_session = baselines[domain].session(scene.xyz, scene.rgb) if settings.user == "baseline" else session
         for k in picked:
             obj = objects[k]
             truth = scene.object_mask(obj.instance_id)
             user = object_rng(settings.seed, name, obj.instance_id)
-            _, clicks, _ = simulate_object(baseline if settings.user == "baseline" else session, scene.xyz, truth,
-                                           protocol, user)  # fmt: skip
+            _, clicks, _ = simulate_object(user_session, scene.xyz, truth, protocol, user)
             if not clicks:
                 continue
             for count in click_states(len(clicks), settings.states_per_object, rng):
