@@ -128,6 +128,15 @@ def scene_domains(args: argparse.Namespace, dataset: SceneDataset) -> dict[str, 
     return manifest_domains(args.root)
 
 
+def scene_sensors(args: argparse.Namespace) -> dict[str, str]:
+    """Scene -> "domain sensor" where a generated mix's settings record says so; empty otherwise."""
+    if args.dataset != "semantickitti":
+        return {}
+    from clickenhance_model.training.synthetic import manifest_sensors
+
+    return manifest_sensors(args.root)
+
+
 def load_segmenter(
     args: argparse.Namespace, domain: str, loaded: SupportsSession | None = None
 ) -> tuple[SupportsSession, dict[str, Any]]:
@@ -264,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"clickenhance-eval: error: {error}", file=sys.stderr)
         return 2
     rows, skipped = run_dataset(dataset, segmenters, domains, settings, args, done, done_scenes)
-    results = build_results(run, rows, skipped)
+    results = build_results(run, rows, skipped, scene_sensors(args))
     write_results(args.out, results)
     print(f"wrote {args.out / 'results.json'}, table.md and iou_vs_clicks.png", file=sys.stderr)
     print(summary_line(results["summary"]))

@@ -331,6 +331,15 @@ def test_card_tables_show_every_set_and_class(tmp_path: Path) -> None:
     lines = ship_model.class_tables(results, 20)
     assert "| pole | 4 | 3.00 | 3.50 | 80.0 | 70.0 | 1 | 2 |" in lines
     assert sum(line.startswith("### ") for line in lines) == 4  # the four real sets, not val
+    # generated validation scans of a mix: one row per part, so that a win in the rooms cannot hide the streets
+    results["val"]["model"]["per_sensor"] = {"outdoor vlp16": _fake_results(4.0, 0.8, 0)["summary"],
+                                             "indoor rgbd": _fake_results(2.0, 0.9, 0)["summary"]}  # fmt: skip
+    results["val"]["baseline"]["per_sensor"] = {"outdoor vlp16": _fake_results(3.0, 0.85, 1)["summary"],
+                                                "indoor rgbd": _fake_results(6.0, 0.7, 2)["summary"]}  # fmt: skip
+    lines = ship_model.class_tables(results, 20)
+    assert lines[lines.index("### val: per sensor (the generated mix's parts)") + 4:][:2] == [
+        "| indoor rgbd | 4 | 2.00 | 6.00 | 90.0 | 70.0 | 0 | 2 |",
+        "| outdoor vlp16 | 4 | 4.00 | 3.00 | 80.0 | 85.0 | 0 | 1 |"]
 
 
 def test_card_counts_the_objects_where_the_model_changed_the_baselines_answer(tmp_path: Path) -> None:

@@ -184,7 +184,7 @@ def test_evaluation_clicks_each_generated_scene_with_its_domain(tmp_path: Path) 
     from clickenhance_model.datasets import build_dataset
     from clickenhance_model.evaluate import main as evaluate
     from clickenhance_model.evaluation.protocol import ProtocolSettings, evaluate_scene
-    from clickenhance_model.training.synthetic import manifest_domains
+    from clickenhance_model.training.synthetic import manifest_domains, manifest_sensors
 
     mix = (SyntheticPart("outdoor", "vlp16", 1.0), SyntheticPart("indoor", "rgbd", 1.0))
     config = SyntheticConfig(train_scans=1, val_scans=2, seed=8, generator=SMALL_ROOMS, mix=mix)
@@ -192,6 +192,9 @@ def test_evaluation_clicks_each_generated_scene_with_its_domain(tmp_path: Path) 
     assert manifest_domains(tmp_path / "mix") == {"00/000000": "outdoor", "01/000000": "outdoor",
                                                   "01/000001": "indoor"}  # fmt: skip
     assert manifest_domains(tmp_path) == {}  # no settings record: not a generated folder
+    assert manifest_sensors(tmp_path / "mix") == {"00/000000": "outdoor vlp16", "01/000000": "outdoor vlp16",
+                                                  "01/000001": "indoor rgbd"}  # fmt: skip
+    assert manifest_sensors(tmp_path) == {}
     out = tmp_path / "eval"
     argv = ["--method", "baseline", "--dataset", "semantickitti", "--root", str(tmp_path / "mix"),
             "--sequences", "01", "--max-clicks", "2", "--min-points", "20", "--out", str(out)]  # fmt: skip
@@ -204,6 +207,13 @@ def test_evaluation_clicks_each_generated_scene_with_its_domain(tmp_path: Path) 
     rows = [entry["object"] for entry in entries if "object" in entry]
     room_rows = [row for row in rows if row["scene"] == "01/000001"]
     assert room_rows and len(rows) > len(room_rows)
+    results = json.loads((out / "results.json").read_text())  # each part summarised on its own
+    parts = results["per_sensor"]
+    assert sorted(parts) == ["indoor rgbd", "outdoor vlp16"] and parts["indoor rgbd"]["objects"] == len(room_rows)
+    assert parts["outdoor vlp16"]["objects"] == len(rows) - len(room_rows)
+    room_noc = sum(next((k + 1 for k, iou in enumerate(row["ious"]) if iou >= 0.85), 2) for row in room_rows)
+    assert parts["indoor rgbd"]["NoC@85"] == pytest.approx(room_noc / len(room_rows))
+    assert "### Per sensor (the parts of the generated mix)" in (out / "table.md").read_text()
     dataset = build_dataset("semantickitti", tmp_path / "mix", sequences=("01",))
     room = dataset.load_scene("01/000001")
     objects = [o for o in dataset.objects(room, 20) if o.instance_id in {row["instance_id"] for row in room_rows}]

@@ -290,22 +290,31 @@ def results_table(results: dict) -> list[str]:
 
 
 def class_tables(results: dict, max_clicks: int) -> list[str]:
-    """Per real set, one row per class: objects, NoC@85, IoU@10 and stuck objects of model and baseline."""
+    """Per real set, one row per class; for generated validation scans of a mix, one row per part (domain and
+    sensor): objects, NoC@85, IoU@10 and stuck objects of model and baseline."""
     k = min(RULE_CLICKS, max_clicks)
     lines: list[str] = []
     for eval_set in (s for s in EVAL_SETS if s.real):
         model, baseline = (results[eval_set.name][m]["per_class"] for m in METHODS)
-        lines += [f"### {eval_set.name}: per class", "",
-                  f"| Class | Objects | NoC@85 model | NoC@85 baseline | IoU@{k} model | IoU@{k} baseline "
-                  "| Stuck model | Stuck baseline |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
-        for name in sorted(model):
-            m, b = model[name], baseline.get(name, {})
-            stuck = ["–" if c.get("stuck_objects") is None else str(c["stuck_objects"]) for c in (m, b)]
-            lines.append(f"| {name} | {m['objects']} | {m['NoC@85']:.2f} | {b.get('NoC@85', float('nan')):.2f} | "
-                         f"{_percent(m['IoU@k'][k - 1])} | {_percent((b.get('IoU@k') or [None] * k)[k - 1])} | "
-                         f"{stuck[0]} | {stuck[1]} |")  # fmt: skip
-        lines.append("")
+        lines += group_table(f"{eval_set.name}: per class", "Class", model, baseline, k)
+    parts = [results.get("val", {}).get(m, {}).get("per_sensor") for m in METHODS]
+    if all(parts):
+        lines += group_table("val: per sensor (the generated mix's parts)", "Sensor", *parts, k)
     return lines
+
+
+def group_table(title: str, first: str, model: dict, baseline: dict, k: int) -> list[str]:
+    """One `class_tables` section: a row per group (class or sensor) of model and baseline figures."""
+    lines = [f"### {title}", "",
+             f"| {first} | Objects | NoC@85 model | NoC@85 baseline | IoU@{k} model | IoU@{k} baseline "
+             "| Stuck model | Stuck baseline |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for name in sorted(model):
+        m, b = model[name], baseline.get(name, {})
+        stuck = ["–" if c.get("stuck_objects") is None else str(c["stuck_objects"]) for c in (m, b)]
+        lines.append(f"| {name} | {m['objects']} | {m['NoC@85']:.2f} | {b.get('NoC@85', float('nan')):.2f} | "
+                     f"{_percent(m['IoU@k'][k - 1])} | {_percent((b.get('IoU@k') or [None] * k)[k - 1])} | "
+                     f"{stuck[0]} | {stuck[1]} |")  # fmt: skip
+    return lines + [""]
 
 
 def object_noc(ious: Sequence[float], threshold: float = 0.85) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,31 +25,41 @@ AP_CLICKS = (1, 3, 5, 10)  # rows of the AP table
 DATASET_TITLES = {"semantickitti": "SemanticKITTI", "kitti360": "KITTI-360", "scannet": "ScanNet", "s3dis": "S3DIS"}
 
 
-def build_results(run: dict[str, Any], rows: Sequence[ObjectResult], skipped: Sequence[tuple[str, str]]) -> dict:
-    """The results.json document: run settings, summary, per-class summaries and per-object rows."""
+def build_results(run: dict[str, Any], rows: Sequence[ObjectResult], skipped: Sequence[tuple[str, str]],
+                  sensors: dict[str, str] | None = None) -> dict:
+    """The results.json document: run settings, summary, per-class summaries and per-object rows.
+
+    `sensors` (scene -> "domain sensor", a generated mix's parts) adds a summary per part ("per_sensor"),
+    so that a win in one kind of scan cannot hide a loss in another."""
     max_clicks = int(run["max_clicks"])
     summary = summarize([r.ious for r in rows], [r.class_name for r in rows], max_clicks)
     collapses = {r.key: click_collapses(r.ious, r.clicks) for r in rows}
     summary.update(collapse_summary(list(collapses.values())))
     times = [t for r in rows for t in r.inference_ms]
     summary["mean_inference_ms"] = float(np.mean(times)) if times else float("nan")
-    per_class = {}
-    for name in sorted({r.class_name for r in rows}):
-        members = [r for r in rows if r.class_name == name]
-        class_summary = summarize([r.ious for r in members], [name] * len(members), max_clicks)
-        class_summary.update(collapse_summary([collapses[r.key] for r in members]))
-        per_class[name] = {k: v for k, v in class_summary.items() if k != "AP@k"}
+
+    def group_summary(members: list[ObjectResult]) -> dict:
+        part = summarize([r.ious for r in members], [r.class_name for r in members], max_clicks)
+        part.update(collapse_summary([collapses[r.key] for r in members]))
+        return {k: v for k, v in part.items() if k != "AP@k"}
+
+    per_class = {name: group_summary([r for r in rows if r.class_name == name])
+                 for name in sorted({r.class_name for r in rows})}  # fmt: skip
     objects = [
         {**r.to_dict(), "responsiveness": click_responsiveness(r.ious, max_clicks), "collapses": collapses[r.key]}
         for r in rows
     ]
-    return {
+    results = {
         "run": run,
         "summary": summary,
         "per_class": per_class,
         "skipped_scenes": [{"scene": s, "reason": reason} for s, reason in skipped],
         "objects": objects,
     }
+    if sensors:
+        parts = sorted({sensors[r.scene] for r in rows if r.scene in sensors})
+        results["per_sensor"] = {p: group_summary([r for r in rows if sensors.get(r.scene) == p]) for p in parts}
+    return results
 
 
 def summary_line(summary: dict) -> str:
@@ -128,6 +138,7 @@ def render_table(results: dict) -> str:
         header.replace("Method | Train → Eval", "Class | Objects"),
         rule,
         *(row(name, str(s["objects"]), s) for name, s in results["per_class"].items()),
+        *sensor_lines(results, header, rule, row),
         "",
         "### AP of the masks after k clicks (no mask confidence: every mask ranks equal)",
         "",
@@ -139,6 +150,19 @@ def render_table(results: dict) -> str:
             ap = summary["AP@k"][k - 1]
             lines.append(f"| {k} | " + " | ".join(f"{100 * ap[m]:.1f}" for m in ("AP", "AP50", "AP25")) + " |")
     return "\n".join(lines + responsiveness_lines(results)) + "\n"
+
+
+def sensor_lines(results: dict, header: str, rule: str, row: Callable[[str, str, dict], str]) -> list[str]:
+    """table.md's rows per part of a generated mix (domain and sensor), with stuck and collapsed counts; none
+    for other datasets."""
+    parts = results.get("per_sensor")
+    if not parts:
+        return []
+    return ["", "### Per sensor (the parts of the generated mix)", "",
+            header.replace("Method | Train → Eval", "Sensor | Objects") + " Stuck | Collapsed |",
+            rule + "---|---|",
+            *(row(name, str(s["objects"]), s) + f" {s.get('stuck_objects', '–')} | {s.get('collapsed_objects', '–')} |"
+              for name, s in parts.items())]  # fmt: skip
 
 
 def responsiveness_lines(results: dict) -> list[str]:

@@ -63,22 +63,42 @@ def part_counts(shares: list[float], total: int) -> list[int]:
     return counts.tolist()
 
 
+def frame_parts(config: SyntheticConfig, count: int) -> list[SyntheticPart]:
+    """The mix part of each of frames 0..count-1 of a split (parts in order); one part of the config's domain
+    and the generator's own sensor without a mix."""
+    if not config.mix:
+        return [SyntheticPart(config.domain, "", 1.0)] * count
+    parts: list[SyntheticPart] = []
+    for part, n in zip(config.mix, part_counts([p.share for p in config.mix], count), strict=True):
+        parts += [part] * n
+    return parts
+
+
 def frame_plan(config: SyntheticConfig, count: int) -> list[tuple[str, GeneratorConfig]]:
     """(domain, generator settings) of frames 0..count-1 of a split: the mix's parts in order, else one part."""
     base = generator_config(config)
-    if not config.mix:
-        return [(config.domain, base)] * count
-    plan = []
-    for part, n in zip(config.mix, part_counts([p.share for p in config.mix], count), strict=True):
-        plan += [(part.domain, part_generator(base, part))] * n
-    return plan
+    settings = {part: part_generator(base, part) for part in dict.fromkeys(frame_parts(config, count))}
+    return [(part.domain, settings[part]) for part in frame_parts(config, count)]
+
+
+def split_parts(config: SyntheticConfig, split: str) -> dict[str, SyntheticPart]:
+    """Scene name ("00/000123", the SemanticKITTI reader's) -> mix part of every frame of a generated split."""
+    count = config.train_scans if split == "train" else config.val_scans
+    return {f"{SPLIT_SEQUENCES[split]}/{frame:06d}": part for frame, part in enumerate(frame_parts(config, count))}
 
 
 def split_domains(config: SyntheticConfig, split: str) -> dict[str, str]:
-    """Scene name ("00/000123", the SemanticKITTI reader's) -> domain of every frame of a generated split."""
-    count = config.train_scans if split == "train" else config.val_scans
-    plan = frame_plan(config, count)
-    return {f"{SPLIT_SEQUENCES[split]}/{frame:06d}": domain for frame, (domain, _) in enumerate(plan)}
+    """Scene name -> domain of every frame of a generated split."""
+    return {name: part.domain for name, part in split_parts(config, split).items()}
+
+
+def manifest_config(root: Path) -> SyntheticConfig | None:
+    """The settings a generated folder was made with, from its record; None for any other folder."""
+    path = Path(root) / MANIFEST
+    record = yaml.safe_load(path.read_text()) if path.is_file() else None
+    if not isinstance(record, dict) or not isinstance(record.get("synthetic"), dict):
+        return None
+    return config_from_dict(SyntheticConfig, record["synthetic"])
 
 
 def manifest_domains(root: Path) -> dict[str, str]:
@@ -86,12 +106,24 @@ def manifest_domains(root: Path) -> dict[str, str]:
 
     A mix puts streets and rooms in one folder; the evaluation clicks each with its domain's preset.
     """
-    path = Path(root) / MANIFEST
-    record = yaml.safe_load(path.read_text()) if path.is_file() else None
-    if not isinstance(record, dict) or not isinstance(record.get("synthetic"), dict):
+    config = manifest_config(root)
+    if config is None:
         return {}
-    config = config_from_dict(SyntheticConfig, record["synthetic"])
     return {**split_domains(config, "train"), **split_domains(config, "val")}
+
+
+def manifest_sensors(root: Path) -> dict[str, str]:
+    """Scene -> "domain sensor" (e.g. "outdoor vlp16") of a generated mix, from its settings record; empty for a
+    folder without a mix (one sensor) and for any other folder.
+
+    The evaluation reports each part on its own, because the ship rule judges each kind of real set on its own:
+    a candidate's mean over all generated scans can be won in the rooms alone.
+    """
+    config = manifest_config(root)
+    if config is None or not config.mix:
+        return {}
+    parts = {**split_parts(config, "train"), **split_parts(config, "val")}
+    return {name: f"{part.domain} {part.sensor or 'default sensor'}" for name, part in parts.items()}
 
 
 def _frame_complete(root: Path, sequence: int, frame: int) -> bool:
