@@ -209,7 +209,8 @@ def test_evaluation_clicks_each_generated_scene_with_its_domain(tmp_path: Path) 
     assert room_rows and len(rows) > len(room_rows)
     results = json.loads((out / "results.json").read_text())  # each part summarised on its own
     parts = results["per_sensor"]
-    assert sorted(parts) == ["indoor rgbd", "outdoor vlp16"] and parts["indoor rgbd"]["objects"] == len(room_rows)
+    assert sorted(parts) == ["indoor (all sensors)", "indoor rgbd", "outdoor (all sensors)", "outdoor vlp16"]
+    assert parts["indoor rgbd"] == parts["indoor (all sensors)"] and parts["indoor rgbd"]["objects"] == len(room_rows)
     assert parts["outdoor vlp16"]["objects"] == len(rows) - len(room_rows)
     room_noc = sum(next((k + 1 for k, iou in enumerate(row["ious"]) if iou >= 0.85), 2) for row in room_rows)
     assert parts["indoor rgbd"]["NoC@85"] == pytest.approx(room_noc / len(room_rows))

@@ -56,9 +56,12 @@ def build_results(run: dict[str, Any], rows: Sequence[ObjectResult], skipped: Se
         "skipped_scenes": [{"scene": s, "reason": reason} for s, reason in skipped],
         "objects": objects,
     }
-    if sensors:
-        parts = sorted({sensors[r.scene] for r in rows if r.scene in sensors})
-        results["per_sensor"] = {p: group_summary([r for r in rows if sensors.get(r.scene) == p]) for p in parts}
+    if sensors:  # each part, and each domain over all its sensors ("outdoor (all sensors)")
+        groups: dict[str, list[ObjectResult]] = {}
+        for r in (r for r in rows if r.scene in sensors):
+            groups.setdefault(sensors[r.scene], []).append(r)
+            groups.setdefault(f"{sensors[r.scene].split()[0]} (all sensors)", []).append(r)
+        results["per_sensor"] = {name: group_summary(groups[name]) for name in sorted(groups)}
     return results
 
 
