@@ -221,7 +221,7 @@ def test_card_of_a_run_started_from_a_shipped_checkpoint_names_it(run_dir: Path,
 def test_refuses_an_untrained_model_that_loses_on_the_real_scans(run_dir: Path, scans: Path, indoor: Path,
                                                                  tmp_path: Path):
     out, eval_dir = tmp_path / "weights", tmp_path / "eval"
-    assert ship_model.main(_argv(run_dir, scans, out, eval_dir, indoor=indoor)) == 1
+    assert ship_model.main(_argv(run_dir, scans, out, eval_dir, "--no-validation-gate", indoor=indoor)) == 1
     assert not (out / "default.pt").exists() and not out.exists()
     card = (eval_dir / "README.md").read_text()
     assert "NOT SHIPPED" in card and "does NOT beat" in card and "default.pt was NOT written" in card
@@ -230,12 +230,13 @@ def test_refuses_an_untrained_model_that_loses_on_the_real_scans(run_dir: Path, 
 def test_reuse_eval_renders_the_card_again_without_evaluating(run_dir: Path, scans: Path, indoor: Path,
                                                               tmp_path: Path, capsys):
     out, eval_dir = tmp_path / "weights", tmp_path / "eval"
-    assert ship_model.main(_argv(run_dir, scans, out, eval_dir, indoor=indoor)) == 1
+    assert ship_model.main(_argv(run_dir, scans, out, eval_dir, "--no-validation-gate", indoor=indoor)) == 1
     first_card = (eval_dir / "README.md").read_text()
     stamps = {p: p.stat().st_mtime_ns for p in eval_dir.glob("*/results.json")}
     assert len(stamps) == 10
     capsys.readouterr()
-    assert ship_model.main(_argv(run_dir, scans, out, eval_dir, "--reuse-eval", indoor=indoor)) == 1
+    assert ship_model.main(_argv(run_dir, scans, out, eval_dir, "--reuse-eval", "--no-validation-gate",
+                                 indoor=indoor)) == 1  # fmt: skip
     assert capsys.readouterr().err.count("reusing") == 10
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps and (eval_dir / "README.md").read_text() == first_card
     other = tmp_path / "other.pt"
@@ -320,6 +321,40 @@ def test_rule_at_one_click_per_object_needs_only_the_higher_iou(tmp_path: Path, 
     results = _write_fake_runs(tmp_path, {"indoor": ((1.0, model_iou, 0), (1.0, 0.994, 0))})
     assert ship_model.set_verdict("indoor", results, 20)[0] is ships
     assert ship_model.verdict(results, 20)[0] is ships
+
+
+@pytest.mark.parametrize(("indoor_model", "passes", "why"), [
+    ((2.0, 0.90, 0), True, ""),
+    ((2.0, 0.90, 3), False, "generated indoor: NoC@85 2.00 vs 6.00, IoU@10 90.0 vs 70.0, stuck 3 vs 2"),
+    ((7.0, 0.90, 0), False, "generated indoor: NoC@85 7.00 vs 6.00"),  # a win in the streets does not carry it
+])  # fmt: skip
+def test_validation_gate_judges_each_generated_domain_by_the_real_sets_rule(indoor_model: tuple, passes: bool,
+                                                                            why: str) -> None:  # fmt: skip
+    def val(outdoor: tuple, indoor: tuple, whole: tuple) -> dict:
+        parts = {"outdoor (all sensors)": _fake_results(*outdoor)["summary"], "outdoor vlp16": {},
+                 "indoor (all sensors)": _fake_results(*indoor)["summary"]}  # fmt: skip
+        return {**_fake_results(*whole), "per_sensor": parts}
+
+    results = {"val": {"model": val((3.0, 0.9, 0), indoor_model, (2.5, 0.9, 0)),
+                       "baseline": val((3.5, 0.8, 1), (6.0, 0.7, 2), (4.0, 0.8, 3))}}  # fmt: skip
+    passes_gate, sentence = ship_model.validation_verdict(results, 20)
+    assert passes_gate is passes and why in sentence
+    assert "generated outdoor: NoC@85 3.00 vs 3.50" in sentence and "vlp16" not in sentence
+    assert ("real dev sets were not read" in sentence) is not passes
+    for method in ("model", "baseline"):  # no mix: the whole validation set decides
+        del results["val"][method]["per_sensor"]
+    whole_passes, whole = ship_model.validation_verdict(results, 20)
+    assert whole_passes and "val: NoC@85 2.50 vs 4.00" in whole
+
+
+def test_a_model_that_loses_the_generated_validation_scans_never_reads_the_real_sets(
+        run_dir: Path, scans: Path, indoor: Path, tmp_path: Path, capsys) -> None:  # fmt: skip
+    out, eval_dir = tmp_path / "weights", tmp_path / "eval"
+    assert ship_model.main(_argv(run_dir, scans, out, eval_dir, indoor=indoor)) == 1  # untrained: no win on val
+    assert sorted(p.parent.name for p in eval_dir.glob("*/results.json")) == ["val_baseline", "val_model"]
+    note = (eval_dir / "README.md").read_text()
+    assert note.startswith("# Not a candidate") and "is no candidate" in note and "| val | model |" in note
+    assert "refused before the real dev sets" in capsys.readouterr().err and not out.exists()
 
 
 def test_card_tables_show_every_set_and_class(tmp_path: Path) -> None:

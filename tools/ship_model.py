@@ -10,7 +10,10 @@ the training-free baseline on the same objects of the generated validation scans
 real dev sets (the `clickenhance-eval` code path, into `--eval-dir`): the vehicles of the real
 SemanticKITTI scans, their stuff objects (poles, trunks, signs, fences, ...), the same scans cut
 to every 4th laser ring (a 16-beam sensor), and the real indoor region; (3) write OUT/default.pt
-and the model card OUT/README.md. With `--refuse-if-worse` (the default) a model is shipped only
+and the model card OUT/README.md. The real dev sets are read only for a candidate that beats the
+baseline on the generated validation scans of every domain (streets, rooms: the "(all sensors)" rows
+of a mix) by the rule below; otherwise it stops there (exit 1, a note in the eval folder;
+`--no-validation-gate` reads them anyway). With `--refuse-if-worse` (the default) a model is shipped only
 if on EVERY real dev set it needs fewer clicks (NoC@85; as few, where the baseline needs one
 click per object), reaches a higher IoU@10 and leaves no more objects stuck (see
 `evaluation.metrics.click_responsiveness`) than the baseline; otherwise OUT is left untouched
@@ -119,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--views", type=int, choices=range(1, MAX_VIEWS + 1), metavar=f"{{1..{MAX_VIEWS}}}",
                         help="test-time views per crop, chosen on generated validation scans (clickenhance-eval "
                              "--views there): stored in the weights like --ground-gate")
+    parser.add_argument("--validation-gate", action=argparse.BooleanOptionalAction, default=True,
+                        help="read the real dev sets only for a model that beats the baseline on the generated "
+                             "validation scans of every domain, by the same rule (default on)")
     parser.add_argument("--refuse-if-worse", action=argparse.BooleanOptionalAction, default=True,
                         help="write default.pt only if the model beats the baseline on every real dev set")  # fmt: skip
     return parser
@@ -204,10 +210,11 @@ def run_eval(method: str, eval_set: EvalSet, out: Path, args: argparse.Namespace
     return json.loads((out / "results.json").read_text())
 
 
-def evaluate_all(candidate: Path, args: argparse.Namespace, sequences: list[str], eval_dir: Path) -> dict:
-    """results[set][method] for every set of EVAL_SETS and both methods, checked to cover the same objects."""
+def evaluate_all(candidate: Path, args: argparse.Namespace, sequences: list[str], eval_dir: Path,
+                 sets: Sequence[EvalSet] = EVAL_SETS) -> dict:
+    """results[set][method] for each of `sets` and both methods, checked to cover the same objects."""
     results: dict[str, dict[str, dict]] = {}
-    for eval_set in EVAL_SETS:
+    for eval_set in sets:
         stride = ["--scene-stride", str(args.val_scene_stride)]
         options = ["--sequences", *sequences, *stride] if eval_set.name == "val" else []
         model_options = ["--checkpoint", str(candidate), *options]
@@ -241,8 +248,12 @@ def set_verdict(name: str, results: dict, max_clicks: int) -> tuple[bool, str]:
     Where the baseline needs a single click for every object (NoC@85 1.00, the least possible),
     the model ties it by doing the same; IoU@10 must still be higher.
     """
+    return summary_verdict(name, *(results[name][m]["summary"] for m in METHODS), max_clicks)
+
+
+def summary_verdict(name: str, model: dict, baseline: dict, max_clicks: int) -> tuple[bool, str]:
+    """`set_verdict`'s rule on two summaries of the same objects (a set, or one part of the validation scans)."""
     k = min(RULE_CLICKS, max_clicks)
-    model, baseline = (results[name][m]["summary"] for m in METHODS)
     noc_m, noc_b = model["NoC@85"], baseline["NoC@85"]
     iou_m, iou_b = model["IoU@k"][k - 1], baseline["IoU@k"][k - 1]
     stuck_m, stuck_b = model.get("stuck_objects"), baseline.get("stuck_objects")
@@ -252,6 +263,24 @@ def set_verdict(name: str, results: dict, max_clicks: int) -> tuple[bool, str]:
     stuck = "not measured" if stuck_m is None or stuck_b is None else f"{stuck_m} vs {stuck_b}"
     return beats, (f"{name}: NoC@85 {noc_m:.2f} vs {noc_b:.2f}, IoU@{k} {_percent(iou_m)} vs {_percent(iou_b)}, "
                    f"stuck {stuck} ({model['objects']} objects)")  # fmt: skip
+
+
+def validation_verdict(results: dict, max_clicks: int) -> tuple[bool, str]:
+    """Whether the model beats the baseline, by the real sets' rule, on the generated validation scans of each
+    domain (a mix's "outdoor (all sensors)" and "indoor (all sensors)" rows; the whole set without a mix).
+
+    A candidate's real dev sets are read only when it does: the mean over a mix can be won in the rooms alone,
+    and the real sets judge streets and rooms each on their own.
+    """
+    parts = [results["val"][m].get("per_sensor") or {} for m in METHODS]
+    domains = sorted(name for name in parts[0] if name.endswith("(all sensors)") and name in parts[1])
+    checks = ([summary_verdict(f"generated {name.split()[0]}", parts[0][name], parts[1][name], max_clicks)
+               for name in domains] or [set_verdict("val", results, max_clicks)])  # fmt: skip
+    text = "; ".join(sentence for _, sentence in checks) + " (model vs baseline)"
+    if all(beats for beats, _ in checks):
+        return True, f"The model beats the baseline on the generated validation scans of every domain: {text}."
+    return False, (f"The model is no candidate: it does not beat the baseline on the generated validation scans of "
+                   f"every domain, so the real dev sets were not read: {text}.")  # fmt: skip
 
 
 def verdict(results: dict, max_clicks: int) -> tuple[bool, str]:
@@ -267,6 +296,16 @@ def verdict(results: dict, max_clicks: int) -> tuple[bool, str]:
                    f"{', '.join(losing)}): {figures_text}.")  # fmt: skip
 
 
+def validation_note(results: dict, gate: str, max_clicks: int) -> str:
+    """The eval folder's README.md for a model refused on the generated validation scans: why, and its figures
+    per part of the mix."""
+    parts = [results["val"][m].get("per_sensor") for m in METHODS]
+    tables = group_table("val: per sensor (the generated mix's parts)", "Sensor", *parts,
+                         min(RULE_CLICKS, max_clicks)) if all(parts) else []  # fmt: skip
+    return "\n".join(["# Not a candidate (the real dev sets were not read)", "", gate, "", *results_table(results),
+                      "", *tables])  # fmt: skip
+
+
 def _percent(value: float | None) -> str:
     """A fraction as a percent cell (– when absent)."""
     return "–" if value is None else f"{100 * value:.1f}"
@@ -279,7 +318,7 @@ def results_table(results: dict) -> list[str]:
     ious = " | ".join(f"IoU@{k} ↑" for k in IOU_CLICKS)
     lines = [f"| Set | Method | Objects | {nocs} | {ious} | Stuck ↓ | Collapsed (neg / pos) ↓ |",
              "|---|---|---|" + "---|" * 8]  # fmt: skip
-    for name in SETS:
+    for name in (name for name in SETS if name in results):
         for method in METHODS:
             row = figures(results[name][method])
             cells = [f"{row[f'NoC@{t}']:.2f}" for t in NOC_THRESHOLDS] + [_percent(row[f"IoU@{k}"]) for k in IOU_CLICKS]
@@ -535,7 +574,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         chosen = {name: getattr(args, name) for name in CHOSEN_ON_VALIDATION if getattr(args, name) is not None}
         size, metadata = strip_checkpoint(args.checkpoint, candidate, chosen)
         head = provenance(args.run_dir, args.checkpoint, size, metadata)
-        results = evaluate_all(candidate, args, sequences, eval_dir)
+        results = evaluate_all(candidate, args, sequences, eval_dir, EVAL_SETS[:1])
+        candidate_ok, gate = validation_verdict(results, args.max_clicks)
+        print(gate)
+        if not candidate_ok and args.validation_gate and args.refuse_if_worse:
+            (eval_dir / "README.md").write_text(validation_note(results, gate, args.max_clicks))
+            print(f"ship_model: refused before the real dev sets: {args.out / 'default.pt'} not written; note in "
+                  f"{eval_dir / 'README.md'} (--no-validation-gate reads them anyway)", file=sys.stderr)  # fmt: skip
+            return 1
+        results.update(evaluate_all(candidate, args, sequences, eval_dir, EVAL_SETS[1:]))
     except (ShipError, CheckpointError, ClickEnhanceError, ValueError, KeyError, OSError) as error:
         print(f"ship_model: error: {error}", file=sys.stderr)
         return 2
