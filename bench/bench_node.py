@@ -33,6 +33,7 @@ from std_srvs.srv import Trigger
 
 from clickenhance_ros.cloud_conversion import cloud_from_array, read_points, read_xyz, select_points
 from clickenhance_ros.demo import NodeRunner, call_service
+from clickenhance_ros.executor_shutdown import stop_executor
 from clickenhance_ros.msg import SegmentationState
 from clickenhance_ros.srv import AddClick, SegmentObject
 
@@ -103,7 +104,8 @@ class BenchClient:
         self.segment = self.node.create_client(SegmentObject, "/clickenhance/segment")
         self.triggers = {name: self.node.create_client(Trigger, f"/clickenhance/{name}")
                          for name in ("undo", "new_scan", "diagnostics")}
-        threading.Thread(target=self.executor.spin, daemon=True).start()
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
 
     def _on_object(self, cloud: PointCloud2) -> None:
         with self.lock:
@@ -153,7 +155,7 @@ class BenchClient:
         raise RuntimeError("no matching ~/state message")
 
     def close(self) -> None:
-        self.executor.shutdown()
+        stop_executor(self.executor, self._thread)
         self.node.destroy_node()
         rclpy.shutdown(context=self.context)
 

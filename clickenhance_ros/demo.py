@@ -40,6 +40,7 @@ from std_srvs.srv import Trigger
 
 from clickenhance_model.evaluation.simulated_user import next_click
 from clickenhance_ros.cloud_conversion import cloud_from_array, read_points
+from clickenhance_ros.executor_shutdown import stop_executor
 from clickenhance_ros.srv import AcceptObject, AddClick, SaveAnnotation
 
 FRAME = "velodyne"
@@ -227,8 +228,8 @@ class Operator:
                         if (labels[index] == object_id) == positive)
 
     def close(self) -> None:
-        """Stop spinning and release the context."""
-        self.executor.shutdown()
+        """Stop spinning (every callback finished) and release the context."""
+        stop_executor(self.executor, self._thread)
         self.node.destroy_node()
         rclpy.shutdown(context=self.context)
 

@@ -30,6 +30,7 @@ from std_srvs.srv import SetBool, Trigger
 from clickenhance_model.evaluation.simulated_user import next_click
 from clickenhance_ros.cloud_conversion import points_xyz, read_points
 from clickenhance_ros.demo import LATCHED, DemoScan, NodeRunner, call_service, click_request, scan_message
+from clickenhance_ros.executor_shutdown import stop_executor
 from clickenhance_ros.msg import FollowState
 from clickenhance_ros.srv import AddClick
 
@@ -85,7 +86,8 @@ class FollowClient:
             return self._arrived.wait_for(lambda: stamp in self.answers and stamp in self.states, timeout)
 
     def close(self) -> None:
-        self.executor.shutdown()
+        """Stop spinning (every callback finished) and release the context."""
+        stop_executor(self.executor, self._thread)
         self.node.destroy_node()
         rclpy.shutdown(context=self.context)
 

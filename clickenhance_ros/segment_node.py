@@ -74,6 +74,7 @@ from clickenhance_ros.cloud_conversion import (
     read_points,
     select_points,
 )
+from clickenhance_ros.executor_shutdown import stop_executor
 from clickenhance_ros.fair_lock import FairLock
 from clickenhance_ros.follow_worker import FollowedCloud, FollowWorker
 from clickenhance_ros.frames import ClickFrames
@@ -538,7 +539,8 @@ def main(argv: list[str] | None = None) -> int:
         # keep the process alive until launch or the operator escalates to SIGKILL: past the deadline every
         # thread's stack goes to stderr (the log says where it hung) and the process exits with 1.
         faulthandler.dump_traceback_later(SHUTDOWN_DEADLINE_S, exit=True)
-        executor.shutdown()
+        # The running callbacks finish before the node's entities go; one that hangs meets the deadline.
+        stop_executor(executor, timeout=SHUTDOWN_DEADLINE_S + 1.0)
         node.destroy_node()
         rclpy.try_shutdown()
     return 0

@@ -27,6 +27,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E
 from sensor_msgs.msg import PointCloud2, PointField  # noqa: E402
 
 from clickenhance_ros.demo import stop_node  # noqa: E402
+from clickenhance_ros.executor_shutdown import stop_executor  # noqa: E402
 
 NODE_MODULE = "clickenhance_ros.segment_node"
 FRAME = "lidar"
@@ -279,11 +280,10 @@ class RosClient:
         return self.node.create_timer(period, lambda: publisher.publish(message))
 
     def close(self) -> None:
-        """Stop spinning and shut the context down."""
-        self.executor.shutdown()
+        """Stop spinning (every callback finished), then destroy the node and shut the context down."""
+        stop_executor(self.executor, self._thread)
         self.node.destroy_node()
         rclpy.shutdown(context=self.context)
-        self._thread.join(5)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
