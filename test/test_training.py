@@ -15,6 +15,7 @@ import torch
 import yaml
 
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
+from clickenhance_model.datasets.scene import SceneObject
 from clickenhance_model.errors import CheckpointError
 from clickenhance_model.evaluation.protocol import ProtocolSettings, evaluate_scene
 from clickenhance_model.inference.network_input import collate, encode_crop
@@ -425,6 +426,17 @@ def test_sampling_is_seeded_and_shards_evenly(scenes_root: Path) -> None:
     assert all(first.count(o) in (2, 3) for o in objects)  # every object once per pass
     shards = [shard(first, ProcessContext(rank, 3, torch.device("cpu"))) for rank in range(3)]
     assert len({len(s) for s in shards}) == 1 and sum(len(s) for s in shards) >= len(first)
+
+
+def test_sqrt_point_weighting_draws_large_objects_in_proportion() -> None:
+    """Objects of 100 and 10000 points: the large one is drawn 10 times as often (sqrt of 100x), seeded."""
+    objects = [SceneObject("s", i, 1, "car", 100 if i % 2 else 10000) for i in range(10)]
+    first = sample_objects(objects, 22000, epoch_rng(0, 1), "sqrt_points")
+    assert first == sample_objects(objects, 22000, epoch_rng(0, 1), "sqrt_points")
+    large = sum(o.num_points == 10000 for o in first)
+    assert 9.0 < large / (len(first) - large) < 11.0
+    with pytest.raises(ValueError, match="object weighting"):
+        sample_objects(objects, 4, epoch_rng(0, 1), "by_size")
 
 
 @pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.yaml")), ids=lambda p: p.stem)

@@ -18,6 +18,7 @@ import yaml
 
 from clickenhance_model.config import config_from_dict, config_to_dict
 from clickenhance_model.model_config import DOMAINS, ModelConfig
+from clickenhance_model.training.sampling import OBJECT_WEIGHTINGS
 
 
 def _config_dir() -> Path:
@@ -118,6 +119,9 @@ class DataConfig:
         min_points: objects with fewer points are neither trained on nor validated.
         object_classes: semantic ids that count as objects; None = the reader's own choice.
         synthetic: generator settings, used when `dataset` is "synthetic".
+        object_weighting: how often each training object is drawn (`training.sampling.OBJECT_WEIGHTINGS`):
+            "uniform" (every object once per epoch) or "sqrt_points" (in proportion to the square root
+            of its point count, so that the few large objects, a van, a hedge, a wall, are seen often enough).
     """
 
     dataset: str = SYNTHETIC
@@ -127,13 +131,16 @@ class DataConfig:
     min_points: int = 100
     object_classes: tuple[int, ...] | None = None
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    object_weighting: str = "uniform"
 
     def __post_init__(self) -> None:
-        """Normalise the class list to a tuple and check the point threshold."""
+        """Normalise the class list to a tuple; check the point threshold and the object weighting."""
         if self.object_classes is not None:
             object.__setattr__(self, "object_classes", tuple(int(c) for c in self.object_classes))
         if self.min_points < 1:
             raise ValueError(f"data.min_points must be >= 1, got {self.min_points}")
+        if self.object_weighting not in OBJECT_WEIGHTINGS:
+            raise ValueError(f"data.object_weighting must be one of {OBJECT_WEIGHTINGS}, got {self.object_weighting!r}")
 
 
 @dataclass(frozen=True)

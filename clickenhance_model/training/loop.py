@@ -171,7 +171,8 @@ class TrainingRun:
 
     def _epoch_loader(self, epoch: int) -> torch.utils.data.DataLoader:
         """This rank's remaining samples of `epoch` (after the steps already done), as a loader of batches."""
-        samples = sample_objects(self.train_objects, self.samples_per_epoch, epoch_rng(self.config.seed, epoch))
+        samples = sample_objects(self.train_objects, self.samples_per_epoch, epoch_rng(self.config.seed, epoch),
+                                 self.config.data.object_weighting)
         numbered = shard(list(enumerate(samples)), self.context)
         remaining = numbered[self.state["epoch_step"] * self.config.batch_size :]
         domains = scene_domains(self.train_data, self.config.data, "train")
