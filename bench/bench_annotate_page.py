@@ -1,6 +1,6 @@
 """Figures of the browser annotator on a real scan, in headless Chromium (software WebGL).
 
-    python bench/bench_annotate_page.py                    # ../shared/real_scans 000000.bin, --method auto
+    python bench/bench_annotate_page.py                    # ../shared/real_scans 000000.bin, --method model
     python bench/bench_annotate_page.py --scan GENERATED.bin --screenshot docs/annotate_page.png   # README picture
 
 The README's picture is of a generated scan: the real scans' licence keeps renders of them out of the
@@ -77,7 +77,8 @@ def poll(condition, timeout: float = 120.0) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scan", type=Path, default=DEFAULT_SCAN)
-    parser.add_argument("--method", default="auto", choices=("auto", "model", "baseline"))
+    parser.add_argument("--method", default="model", choices=("auto", "model", "baseline"),
+                        help="the page's segmenter (default: the embedded default model)")
     parser.add_argument("--clicks", type=int, default=3)
     parser.add_argument("--screenshot", type=Path, help="save the page after the last click here (PNG)")
     args = parser.parse_args()

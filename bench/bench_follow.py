@@ -8,7 +8,7 @@
    once in frame 0 and followed: mean IoU, frames lost, time per frame, and the process's
    resident memory after the first and the last frames (flat = no growth per frame).
 
-    python bench/bench_follow.py                  # the shipped model (method auto)
+    python bench/bench_follow.py                  # the embedded default model (--method model)
     python bench/bench_follow.py --method baseline --frames 20
 
 Time per frame is `ObjectFollower.follow` (carry, session, inference, judge), without ROS;
@@ -27,6 +27,7 @@ import torch
 from clickenhance_model import load_segmenter
 from clickenhance_model.evaluation.simulated_user import next_click
 from clickenhance_model.object_following import ObjectFollower
+from clickenhance_model.shipped_facts import SHIPPED_CHECKPOINT, auto_method
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real_scans" / "semantickitti" / "seq00_frames"
 CARS = (10, 252)
@@ -109,7 +110,8 @@ def generated_drive(segmenter, args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--method", choices=["auto", "model", "baseline"], default="auto")
+    parser.add_argument("--method", choices=["auto", "model", "baseline"], default="model",
+                        help="the embedded default model, the node's own pick (auto) or the baseline")
     parser.add_argument("--frames", type=int, default=50)
     parser.add_argument("--speed", type=float, default=3.0, help="ego speed in m/s")
     parser.add_argument("--seed", type=int, default=0)
@@ -117,7 +119,7 @@ def main() -> None:
     parser.add_argument("--verbose", action=argparse.BooleanOptionalAction, default=False)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    method = "model" if args.method == "auto" else args.method  # auto: the shipped model
+    method = auto_method(SHIPPED_CHECKPOINT, "outdoor")[0] if args.method == "auto" else args.method  # the node's pick
     segmenter = load_segmenter(method)
     print(f"segmenter: {method}; torch threads {args.threads}")
     real_scans(segmenter)

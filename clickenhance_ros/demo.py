@@ -3,8 +3,9 @@
     python -m clickenhance_ros.demo --out out/demo
 
 1. generates a street scan with the ray-cast LiDAR simulator (ground truth per point);
-2. starts the `clickenhance` node as its own process (method auto: the learned model when
-   weights are shipped, else the training-free baseline, which it says in its first log line);
+2. starts the `clickenhance` node as its own process with the embedded default model (`--method
+   model`; `--method auto` shows what the node picks on its own: the training-free baseline while
+   the shipped model does not beat it, `shipped_facts.auto_method`; its first log line says which);
 3. publishes the scan as PointCloud2 on /cloud over DDS, like a sensor;
 4. for a few vehicles: the simulated user (clickenhance_model.evaluation.simulated_user)
    picks each click from the node's current mask (read from ~/segmentation) and the ground
@@ -311,8 +312,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="fail (exit 1) when an object's final IoU is below this; the shipped model's lowest "
                              "final IoU over seeds 0-5 is 0.911")
     parser.add_argument("--min-points", type=int, default=200, help="smallest object considered")
-    parser.add_argument("--method", choices=["auto", "model", "baseline"], default="auto",
-                        help="segmenter of the node (auto: the shipped model when present, else the baseline)")
+    parser.add_argument("--method", choices=["auto", "model", "baseline"], default="model",
+                        help="segmenter of the node (default: the embedded default model; auto: what the node picks "
+                             "on its own, the baseline while the shipped model does not beat it, weights/README.md)")
     args = parser.parse_args(argv)
     if args.objects < 1 or args.max_clicks < 1:
         parser.error(f"--objects and --max-clicks must be >= 1, got {args.objects} and {args.max_clicks}")

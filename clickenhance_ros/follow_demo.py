@@ -179,7 +179,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="publish at this rate in Hz like a sensor (stale clouds are skipped); 0 = one "
                              "frame after another's answer")
     parser.add_argument("--min-iou", type=float, default=0.85, help="fail (exit 1) below this mean IoU")
-    parser.add_argument("--method", choices=["auto", "model", "baseline"], default="auto")
+    parser.add_argument("--method", choices=["auto", "model", "baseline"], default="model",
+                        help="segmenter of the node (default: the embedded default model; auto: the node's own pick)")
     args = parser.parse_args(argv)
     if args.frames < 2 or not args.period > 0 or args.beams < 1 or args.rate < 0:
         parser.error("need --frames >= 2, --period > 0, --beams >= 1 and --rate >= 0")

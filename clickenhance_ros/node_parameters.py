@@ -94,7 +94,8 @@ def _int_range(low: int, high: int) -> dict:
 SPECS: dict[str, tuple[str, dict]] = {
     "method": ("Segmenter: 'model' (learned ClickEnhance network), 'baseline' (training-free), or 'auto' "
                "(the model when a checkpoint is given, or the shipped one when it was trained on this node's "
-               "domain, else the baseline).",
+               "domain and still beats today's baseline on the real dev sets, weights/README.md; else the "
+               "baseline).",
                {"additional_constraints": "one of: auto, model, baseline"}),
     "checkpoint": ("Path of the model checkpoint; empty = the shipped default model.", {}),
     "device": ("Inference device: 'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'.", {}),

@@ -1,29 +1,24 @@
 """Choosing and loading the node's segmenter from its parameters, and saying plainly which it is.
 
 `method: auto` takes the learned model when a checkpoint is given, or the shipped default when
-it exists and was trained on the node's `domain` (its facts file, `shipped_facts`), else the
-training-free baseline. The choice and its reason go into the start-up log. A checkpoint that
-cannot be loaded raises CheckpointError (the node exits with it).
+it exists, was trained on the node's `domain` and still beats today's baseline (its facts file,
+`shipped_facts.auto_method`), else the training-free baseline. The choice and its reason go into
+the start-up log. A checkpoint that cannot be loaded raises CheckpointError (the node exits with it).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import clickenhance_model
 from clickenhance_model import load_segmenter
-from clickenhance_model.shipped_facts import read_trained_domains
+from clickenhance_model.shipped_facts import SHIPPED_CHECKPOINT, auto_method  # no torch: a baseline starts in 1 s
 from clickenhance_ros.node_parameters import NodeParameters
 
 if TYPE_CHECKING:
     from clickenhance_model.model_config import InputConfig
 
-# Same path as clickenhance_model.segmenter.DEFAULT_CHECKPOINT (a test checks it), known here
-# without importing torch, so that a node running the baseline starts in about a second.
-SHIPPED_CHECKPOINT = Path(clickenhance_model.__file__).resolve().parent / "weights" / "default.pt"
 
 
 @dataclass(frozen=True)
@@ -37,18 +32,10 @@ class LoadedSegmenter:
 
 
 def resolve_method(params: NodeParameters) -> tuple[str, str]:
-    """The method to load and why, for `method: auto`."""
+    """The method to load and why (`shipped_facts.auto_method` for `method: auto`)."""
     if params.method != "auto":
         return params.method, f"method '{params.method}' requested"
-    if params.checkpoint:
-        return "model", f"auto: checkpoint {params.checkpoint} given"
-    if not SHIPPED_CHECKPOINT.is_file():
-        return "baseline", f"auto: no checkpoint given and no shipped model yet ({SHIPPED_CHECKPOINT} missing)"
-    trained = read_trained_domains(SHIPPED_CHECKPOINT)
-    if params.domain not in trained:
-        return "baseline", (f"auto: the shipped model was trained on {' and '.join(trained)} clouds only, not "
-                            f"{params.domain} ones (method 'model' serves it anyway)")  # fmt: skip
-    return "model", f"auto: shipped model {SHIPPED_CHECKPOINT}"
+    return auto_method(SHIPPED_CHECKPOINT, params.domain, params.checkpoint or None)
 
 
 def refuse_input_overrides(trained: InputConfig, params: NodeParameters) -> None:

@@ -61,7 +61,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 def test_the_demo_passes_and_its_printed_ious_match_the_saved_annotation(tmp_path: Path) -> None:
     result = run_demo(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "segmenter: learned ClickEnhance model" in result.stdout  # method auto found the shipped weights
+    assert "segmenter: learned ClickEnhance model" in result.stdout  # the demo runs the embedded default model
     assert f"demo passed: every object reached IoU >= {DEFAULT_MIN_IOU:.3f}" in result.stdout
     objects = printed_objects(result.stdout)
     assert len(objects) == len(OBJECT_LINE.findall(result.stdout)) == 3

@@ -235,7 +235,7 @@ def iou_of_count(count: int, truth: np.ndarray) -> bool:
 
 
 # --------------------------------------------- the shipped model on LiDAR scans, IoU per click
-# The node with `method: auto` (it finds the shipped clickenhance_model/weights/default.pt) in the
+# The node with `method: model` (the shipped clickenhance_model/weights/default.pt) in the
 # namespace /street, so it never meets the baseline node above; the simulated user of the
 # evaluation clicks through ~/add_click and the mask is read back from ~/object (the `t` field of
 # the Ouster-like layout carries each point's index in the published scan).
@@ -273,7 +273,7 @@ def street_scan() -> LabelledScan:
 def model_client(output_dir: Path) -> Iterator[RosClient]:
     """A client of the shipped-model node: ~/object subscribed, ready to publish scans on /street/cloud."""
     node = NodeProcess(output_dir / "model_node.log",
-                       node_parameters(output_dir / "street", method="auto", state_publish_rate=0.0),
+                       node_parameters(output_dir / "street", method="model", state_publish_rate=0.0),
                        ros_args=("-r", "__ns:=/street"))
     ros = RosClient("street_client")
     try:

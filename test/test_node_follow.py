@@ -240,7 +240,7 @@ def test_the_shipped_model_follows_real_cars_into_the_next_scans(tmp_path: Path,
             ids, counts = np.unique(cars, return_counts=True)
             car = ids[np.argmax(counts)]
         frames.append((points[:, :3].astype(np.float32), points[:, 3].astype(np.float32), labels == car))
-    node = run_node(tmp_path, "/follow_real", method="auto")
+    node = run_node(tmp_path, "/follow_real", method="model")  # the shipped weights, whatever auto picks
     client = Follow("/follow_real", "follow_real_client")
     try:
         ious, latencies, _ = follow_frames(client, frames, period=0.1)

@@ -85,6 +85,69 @@ def test_auto_serves_the_shipped_model_only_on_the_domains_it_was_trained_on(
     assert load_configured_segmenter(NodeParameters(device="cpu", domain="indoor")).method == "model"
 
 
+def test_auto_serves_the_baseline_once_a_rejudgement_refused_the_shipped_model(
+    tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refusal in the facts (`tools/ship_model.py --rejudge-installed`) sends `method: auto` to the baseline and
+    says why; the other facts stay, `method: model` and a named checkpoint still serve the weights, and a later
+    passing re-judgement (None) gives them back to auto."""
+    import json
+    import shutil
+
+    import clickenhance_model.segmenter as segmenter_module
+    from clickenhance_model.shipped_facts import (
+        read_auto_refusal,
+        read_trained_domains,
+        record_auto_refusal,
+        write_facts,
+    )
+
+    shipped = tmp_path / "weights" / "default.pt"
+    shipped.parent.mkdir()
+    shutil.copyfile(tiny_checkpoint, shipped)
+    monkeypatch.setattr(segmenter_loading, "SHIPPED_CHECKPOINT", shipped)
+    monkeypatch.setattr(segmenter_module, "DEFAULT_CHECKPOINT", shipped)
+    write_facts(shipped, load_train_config("synthetic_tiny").to_dict())
+    assert read_auto_refusal(shipped) is None
+    record_auto_refusal(shipped, "judged 2026-12-03: not better on stuff, rings16")
+    assert json.loads(shipped.with_suffix(".json").read_text())["trained_domains"] == ["outdoor"]  # kept
+    auto = load_configured_segmenter(NodeParameters(device="cpu"))
+    assert auto.method == "baseline" and isinstance(auto.segmenter, BaselineSegmenter)
+    assert "does not beat today's training-free baseline" in auto.description
+    assert "not better on stuff, rings16" in auto.description and "method 'model' serves it anyway" in auto.description
+    assert load_configured_segmenter(NodeParameters(method="model", device="cpu")).method == "model"
+    assert load_configured_segmenter(NodeParameters(checkpoint=str(shipped), device="cpu")).method == "model"
+    record_auto_refusal(shipped, None)
+    assert read_auto_refusal(shipped) is None and read_trained_domains(shipped) == ("outdoor",)
+    assert load_configured_segmenter(NodeParameters(device="cpu")).method == "model"
+    for broken in ("{not json", "[1, 2]", '{"auto_refused": 3}', '{"auto_refused": "  "}'):
+        shipped.with_suffix(".json").write_text(broken)  # nothing readable: nothing taken away
+        assert read_auto_refusal(shipped) is None
+        assert load_configured_segmenter(NodeParameters(device="cpu")).method == "model"
+
+
+def test_the_annotators_auto_follows_the_same_rule(tiny_checkpoint: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # fmt: skip
+    import shutil
+
+    import clickenhance_model.segmenter as segmenter_module
+    from clickenhance_model import shipped_facts
+    from clickenhance_model.annotate.__main__ import load_method
+    from clickenhance_model.segmenter import Segmenter
+
+    shipped = tmp_path / "weights" / "default.pt"
+    shipped.parent.mkdir()
+    shutil.copyfile(tiny_checkpoint, shipped)
+    monkeypatch.setattr(shipped_facts, "SHIPPED_CHECKPOINT", shipped)
+    monkeypatch.setattr(segmenter_module, "DEFAULT_CHECKPOINT", shipped)
+    assert isinstance(load_method("auto", None, "cpu"), Segmenter)
+    shipped_facts.record_auto_refusal(shipped, "judged 2026-12-03: not better on rings16")
+    assert isinstance(load_method("auto", None, "cpu"), BaselineSegmenter)
+    assert "not better on rings16" in capsys.readouterr().err
+    assert isinstance(load_method("auto", str(shipped), "cpu"), Segmenter)  # a named checkpoint is served
+    assert isinstance(load_method("model", None, "cpu"), Segmenter)
+
+
 def test_shipped_facts_match_the_shipped_weights() -> None:
     """weights/default.json says what the shipped checkpoint's own training config says."""
     from clickenhance_model.checkpoint import load_checkpoint
@@ -94,6 +157,23 @@ def test_shipped_facts_match_the_shipped_weights() -> None:
     _, _, extra = load_checkpoint(SHIPPED_CHECKPOINT)
     assert read_trained_domains(SHIPPED_CHECKPOINT) == trained_domains(train_config_from_dict(extra["train_config"]))
     assert read_trained_domains(SHIPPED_CHECKPOINT) == ("outdoor",)  # generated HDL-64 streets only
+
+
+def test_a_refusal_of_the_shipped_weights_is_in_their_card() -> None:
+    """default.json refuses the shipped weights to `method: auto` only with the re-judgement's section in the card,
+    which names the same lost sets."""
+    from clickenhance_model.shipped_facts import read_auto_refusal
+
+    refused = read_auto_refusal(SHIPPED_CHECKPOINT)
+    card = (SHIPPED_CHECKPOINT.parent / "README.md").read_text()
+    assert segmenter_loading.resolve_method(NodeParameters())[0] == ("model" if refused is None else "baseline")
+    if refused is None:
+        assert "serves the training-free baseline instead" not in card
+        return
+    section = card.split("## Judged again by today's rule")[-1]
+    assert "serves the training-free baseline instead" in section
+    lost = refused.split("not better on ")[-1]
+    assert f"it loses on {lost})" in section
 
 
 def test_auto_with_a_checkpoint_is_the_model_and_refuses_other_input_settings(tiny_checkpoint: Path) -> None:

@@ -247,6 +247,51 @@ def test_reuse_eval_renders_the_card_again_without_evaluating(run_dir: Path, sca
     assert ship_model.main(argv) == 2 and "other weights" in capsys.readouterr().err
 
 
+def test_rejudge_refuses_installed_weights_to_method_auto_and_says_so_in_their_card(
+        run_dir: Path, scans: Path, indoor: Path, tmp_path: Path, capsys) -> None:  # fmt: skip
+    """Weights shipped earlier, judged again by today's rule: an untrained network loses, so default.json records
+    the refusal (its other facts kept) and the card gets a pointer under its title and a section with the
+    figures; a second run replaces both instead of adding more. The weights themselves are not touched."""
+    from clickenhance_model.shipped_facts import read_auto_refusal, read_trained_domains, write_facts
+
+    out, eval_dir = tmp_path / "weights", tmp_path / "eval"
+    out.mkdir()
+    ship_model.strip_checkpoint(run_dir / "last.pt", out / "default.pt")
+    write_facts(out / "default.pt", load_train_config("synthetic_tiny").to_dict())
+    (out / "README.md").write_text("# ClickEnhance default model\n\nCard written 2026-11-26.\n\n**Verdict.** Old.\n")
+    weights = (out / "default.pt").read_bytes()
+    argv = ["--rejudge-installed", "--out", str(out), "--real-root", str(scans), "--indoor-root", str(indoor),
+            "--eval-dir", str(eval_dir), "--max-clicks", "3", "--min-points", "10", "--limit-objects", "3",
+            "--device", "cpu"]  # fmt: skip
+    assert ship_model.main(argv) == 1
+    refusal = read_auto_refusal(out / "default.pt")
+    assert refusal is not None and "not better on" in refusal and read_trained_domains(out / "default.pt") == (
+        "outdoor",)
+    assert (out / "default.pt").read_bytes() == weights
+    assert sorted(p.name for p in eval_dir.iterdir()) == sorted(f"{s}_{m}" for s in ("vehicles", "stuff", "rings16",
+                                                                                        "indoor")
+                                                                 for m in ("model", "baseline"))  # no val set
+    card = (out / "README.md").read_text()
+    lines = card.splitlines()
+    assert lines[0] == "# ClickEnhance default model" and lines[2].startswith("**Judged again")
+    assert "`method: auto` serves the baseline" in lines[2] and "**Verdict.** Old." in card
+    section = card.split(ship_model.REJUDGED_HEADING)[1]
+    assert "does NOT beat" in section and "serves the training-free baseline instead" in section
+    results = json.loads((eval_dir / "stuff_model" / "results.json").read_text())
+    assert any(line.startswith("| stuff | model |") and _expected_cells(results) == _card_rows(card)[("stuff",
+               "model")] for line in section.splitlines())  # fmt: skip
+    assert ship_model.main([*argv, "--reuse-eval"]) == 1
+    again = (out / "README.md").read_text()
+    assert again.count(ship_model.REJUDGED_HEADING) == 1 and again.count("**Judged again") == 1
+    assert again.count("\n\n\n") == 0 and again.splitlines()[:4] == lines[:4]
+    capsys.readouterr()
+    (out / "default.pt").unlink()
+    assert ship_model.main(argv) == 2 and "no installed weights" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        ship_model.main(["--out", str(out), "--real-root", str(scans), "--indoor-root", str(indoor)])
+    assert "--checkpoint, --run-dir, --val-root" in capsys.readouterr().err
+
+
 def test_refuses_weights_over_the_size_limit(run_dir: Path, scans: Path, indoor: Path,
                                              tmp_path: Path, monkeypatch, capsys):
     monkeypatch.setattr(ship_model, "MAX_BYTES", 1000)

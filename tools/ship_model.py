@@ -41,7 +41,7 @@ from clickenhance_model import evaluate
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.errors import CheckpointError, ClickEnhanceError
 from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, MAX_VIEWS, SegmenterConfig
-from clickenhance_model.shipped_facts import facts_path, write_facts
+from clickenhance_model.shipped_facts import facts_path, record_auto_refusal, write_facts
 from clickenhance_model.training.run_log import logged_seconds
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -90,9 +90,12 @@ class ShipError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options."""
     parser = argparse.ArgumentParser(prog="ship_model", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", required=True, type=Path, help="trained checkpoint, e.g. runs/NAME/best.pt")
-    parser.add_argument("--run-dir", required=True, type=Path, help="its run folder (train_config.yaml, *_log.csv)")
-    parser.add_argument("--val-root", required=True, type=Path, help="generated validation scans, SemanticKITTI layout")
+    parser.add_argument("--checkpoint", type=Path, help="trained checkpoint, e.g. runs/NAME/best.pt (required unless "
+                                                         "--rejudge-installed)")
+    parser.add_argument("--run-dir", type=Path, help="its run folder (train_config.yaml, *_log.csv; required unless "
+                                                      "--rejudge-installed)")
+    parser.add_argument("--val-root", type=Path, help="generated validation scans, SemanticKITTI layout (required "
+                                                       "unless --rejudge-installed)")
     parser.add_argument("--val-sequences", nargs="+", type=str,
                         help="sequences of --val-root to evaluate (default: the synthetic val split, 01)")  # fmt: skip
     parser.add_argument("--real-root", required=True, type=Path,
@@ -127,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "validation scans of every domain, by the same rule (default on)")
     parser.add_argument("--refuse-if-worse", action=argparse.BooleanOptionalAction, default=True,
                         help="write default.pt only if the model beats the baseline on every real dev set")  # fmt: skip
+    parser.add_argument("--rejudge-installed", action="store_true",
+                        help="judge the weights already in OUT (default.pt) again against today's baseline on the "
+                             "real dev sets; record in OUT/default.json whether `method: auto` may serve them and "
+                             "add the figures to OUT/README.md (no weights are written; --eval-dir default: "
+                             "runs/rejudge_default)")  # fmt: skip
     return parser
 
 
@@ -377,7 +385,7 @@ def differing_objects(results: dict, max_clicks: int) -> list[str]:
              f"Objects whose IoU differs from the baseline's after any click; better: fewer clicks to 85%, or as many "
              f"and a higher IoU@{k}.", "",
              "| Set | Objects | Differ | Model better | Model worse |", "|---|---|---|---|---|"]  # fmt: skip
-    for name in SETS:
+    for name in (name for name in SETS if name in results):
         model, baseline = ({(o["scene"], o["instance_id"]): o["ious"] for o in results[name][m].get("objects", [])}
                            for m in METHODS)  # fmt: skip
         paired = [(model[key], baseline[key]) for key in model if key in baseline]
@@ -493,6 +501,15 @@ def provenance(run_dir: Path, checkpoint: Path, size: int, metadata: dict) -> li
     return lines
 
 
+def set_lines(args: argparse.Namespace, sequences: Sequence[str], sets: Sequence[EvalSet]) -> list[str]:
+    """One Markdown list item per evaluated set: its name, what it is, its root and reader options."""
+    return [f"- {s.name}: {s.title}: `{getattr(args, s.root_option)}`"
+            + (f" sequences {', '.join(sequences)}" if s.name == "val" else "")
+            + (f" (`{' '.join(s.options)}`)" if s.options else "")
+            + (f", objects of at least {max(1, args.min_points // s.min_points_divisor)} points"
+               if s.min_points_divisor > 1 else "") for s in sets]  # fmt: skip
+
+
 def render_card(results: dict, head: list[str], shipped: bool, sentence: str, sequences: list[str],
                 args: argparse.Namespace) -> str:  # fmt: skip
     """The model card (Markdown): verdict, provenance (`head`), results beside the baseline, training config."""
@@ -514,11 +531,7 @@ def render_card(results: dict, head: list[str], shipped: bool, sentence: str, se
         + ". Model and baseline on the same objects. NoC in clicks, IoU in percent (– beyond the click budget); "
         "stuck: objects whose IoU gains under 2 points after click 5 while below 85% (– when the budget is 5 "
         "clicks or fewer). The verdict reads the real sets only.",
-        *(f"- {s.name}: {s.title}: `{getattr(args, s.root_option)}`"
-          + (f" sequences {', '.join(sequences)}" if s.name == "val" else "")
-          + (f" (`{' '.join(s.options)}`)" if s.options else "")
-          + (f", objects of at least {max(1, args.min_points // s.min_points_divisor)} points"
-             if s.min_points_divisor > 1 else "") for s in EVAL_SETS),
+        *set_lines(args, sequences, EVAL_SETS),
         "",
         *results_table(results),
         "",
@@ -552,16 +565,93 @@ def install(candidate: Path, out: Path, card: str, train_config: dict | None) ->
     (out / "README.md").write_text(card)
 
 
+REJUDGED_HEADING = "## Judged again by today's rule"
+
+
+def rejudge_section(results: dict, beats: bool, sentence: str, args: argparse.Namespace) -> str:
+    """The card section of a re-judgement: when, the verdict, what `method: auto` does now, the figures."""
+    real = [s for s in EVAL_SETS if s.real]
+    command = (f"PYTHONPATH=. python tools/ship_model.py --rejudge-installed --out {args.out} --real-root "
+               f"{args.real_root} --indoor-root {args.indoor_root}")  # fmt: skip
+    outcome = ("`method: auto` keeps serving these weights." if beats else
+               "`method: auto` (the ROS node, the browser annotator) serves the training-free baseline instead "
+               "(`default.json`: `auto_refused`); `method: model` and `Segmenter.load()` still serve these weights.")
+    lines = [f"{REJUDGED_HEADING} ({datetime.date.today().isoformat()})", "",
+             "The baseline keeps improving, so the installed weights were measured again against today's "
+             "training-free baseline by today's ship rule (fewer clicks to 85% IoU, a higher IoU@10 and no more "
+             f"stuck objects on each real dev set), with their own inference options: `{command}`.", "",
+             f"**Verdict.** {sentence} {outcome}", "",
+             f"Simulated user (deterministic, seed {args.seed}), at most {args.max_clicks} clicks, objects with at "
+             f"least {args.min_points} points.", *set_lines(args, [], real), "",
+             *results_table(results), "", *class_tables(results, args.max_clicks),
+             *differing_objects(results, args.max_clicks)]  # fmt: skip
+    return "\n".join(lines).rstrip() + "\n"
+
+
+REJUDGED_POINTER = "**Judged again"
+
+
+def with_section(card: str, section: str, pointer: str) -> str:
+    """`card` with its re-judgement section replaced by `section` (appended when it has none) and the
+    `pointer` line to it right under the title (replacing an earlier one)."""
+    head = card.partition(REJUDGED_HEADING)[0].rstrip()
+    if not head:
+        return section
+    lines = head.splitlines()
+    kept = [line for line in lines if not line.startswith(REJUDGED_POINTER)]
+    if len(kept) < len(lines) and len(kept) > 2 and kept[1] == kept[2] == "":
+        del kept[1]  # the blank line that came with the earlier pointer
+    return "\n".join([kept[0], "", pointer, *kept[1:]]) + "\n\n" + section
+
+
+def rejudge_installed(args: argparse.Namespace) -> int:
+    """Evaluate OUT/default.pt and today's baseline on the real dev sets and record the verdict for `method: auto`
+    (`shipped_facts.record_auto_refusal`) and in the card; 0 the weights still win, 1 they do not, 2 error."""
+    weights = args.out / "default.pt"
+    eval_dir = args.eval_dir or Path("runs") / "rejudge_default"
+    real = [s for s in EVAL_SETS if s.real]
+    try:
+        if not weights.is_file():
+            raise ShipError(f"{weights}: no installed weights to judge")
+        results = evaluate_all(weights, args, [], eval_dir, real)
+    except (ShipError, CheckpointError, ClickEnhanceError, ValueError, KeyError, OSError) as error:
+        print(f"ship_model: error: {error}", file=sys.stderr)
+        return 2
+    beats, sentence = verdict(results, args.max_clicks)
+    losing = [s.name for s in real if not set_verdict(s.name, results, args.max_clicks)[0]]
+    reason = None if beats else f"judged {datetime.date.today().isoformat()}: not better on {', '.join(losing)}"
+    record_auto_refusal(weights, reason)
+    card_path = args.out / "README.md"
+    card = card_path.read_text() if card_path.is_file() else ""
+    pointer = (f"{REJUDGED_POINTER} {datetime.date.today().isoformat()}:** "
+               + ("it still beats today's baseline on every real dev set." if beats else
+                  f"it no longer beats today's training-free baseline on every real dev set (not better on "
+                  f"{', '.join(losing)}), so `method: auto` serves the baseline (last section)."))  # fmt: skip
+    card_path.write_text(with_section(card, rejudge_section(results, beats, sentence, args), pointer))
+    print(sentence)
+    print(f"ship_model: {'kept' if beats else 'refused'} for method auto: {facts_path(weights)}; section added to "
+          f"{card_path}", file=sys.stderr)  # fmt: skip
+    return 0 if beats else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Strip, evaluate, and ship (or refuse); 0 shipped, 1 refused, 2 bad input or failed evaluation."""
+    """Strip, evaluate, and ship (or refuse); 0 shipped, 1 refused, 2 bad input or failed evaluation.
+
+    With --rejudge-installed: judge the installed weights again (`rejudge_installed`)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.max_clicks < 1 or (args.limit_objects is not None and args.limit_objects < 1):
         parser.error("--max-clicks and --limit-objects must be at least 1")
+    missing = [f"--{name.replace('_', '-')}" for name in ("checkpoint", "run_dir", "val_root")
+               if getattr(args, name) is None]  # fmt: skip
+    if missing and not args.rejudge_installed:
+        parser.error(f"the following arguments are required: {', '.join(missing)}")
     if args.threads > 0:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.rejudge_installed:
+        return rejudge_installed(args)
     eval_dir = args.eval_dir or args.run_dir / "ship_eval"
     try:
         for path in (args.run_dir / "train_config.yaml", args.run_dir / "train_log.csv"):

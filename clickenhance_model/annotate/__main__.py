@@ -45,17 +45,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def load_method(method: str, checkpoint: str | None, device: str) -> Any:
-    """The segmenter for `--method`; auto takes the model when one is shipped, else the baseline."""
+    """The segmenter for `--method`; auto is the node's rule (`shipped_facts.auto_method`): a given checkpoint, or
+    the shipped model while it beats today's baseline, else the baseline (also when the model cannot be loaded)."""
     from clickenhance_model import load_segmenter
     from clickenhance_model.errors import CheckpointError
+    from clickenhance_model.shipped_facts import SHIPPED_CHECKPOINT, auto_method
 
-    if method == "auto":
-        try:
-            return load_segmenter("model", checkpoint=checkpoint, device=device)
-        except CheckpointError as error:
-            print(f"annotate: no usable model ({error}); using the baseline", file=sys.stderr)
-            return load_segmenter("baseline")
-    return load_segmenter(method, checkpoint=checkpoint, device=device)
+    if method != "auto":
+        return load_segmenter(method, checkpoint=checkpoint, device=device)
+    chosen, reason = auto_method(SHIPPED_CHECKPOINT, "outdoor", checkpoint)  # the page's scans are LiDAR's
+    print(f"annotate: {chosen} ({reason})", file=sys.stderr)
+    if chosen == "baseline":
+        return load_segmenter("baseline")
+    try:
+        return load_segmenter("model", checkpoint=checkpoint, device=device)
+    except CheckpointError as error:
+        print(f"annotate: no usable model ({error}); using the baseline", file=sys.stderr)
+        return load_segmenter("baseline")
 
 
 def main(argv: list[str] | None = None) -> int:
