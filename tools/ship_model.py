@@ -18,6 +18,16 @@ if on EVERY real dev set it needs fewer clicks (NoC@85; as few, where the baseli
 click per object), reaches a higher IoU@10 and leaves no more objects stuck (see
 `evaluation.metrics.click_responsiveness`) than the baseline; otherwise OUT is left untouched
 and the card goes to the eval folder, saying why. Exit status: 0 shipped, 1 refused, 2 bad input.
+
+The baseline keeps improving, so weights shipped earlier can stop beating it. `--rejudge-installed`
+judges OUT/default.pt again, by the same rule on the real dev sets, against today's baseline:
+
+    PYTHONPATH=. python tools/ship_model.py --rejudge-installed --out clickenhance_model/weights \
+        --real-root ../shared/real_scans/semantickitti --indoor-root ../shared/real_scans/scannet
+
+It writes no weights. It records the verdict in OUT/default.json, which `method: auto` reads
+(`shipped_facts.auto_method`: refused weights are not served by default), and in a section of
+OUT/README.md. Exit status: 0 they still win, 1 they do not, 2 bad input.
 """
 
 from __future__ import annotations
