@@ -128,6 +128,8 @@ def _expected_cells(results: dict) -> list[str]:
 def test_ships_stripped_weights_with_a_card_matching_the_evaluations(run_dir: Path, scans: Path, indoor: Path,
                                                                      tmp_path: Path):
     out, eval_dir = tmp_path / "weights", tmp_path / "eval"
+    out.mkdir()  # the weights shipped before, refused to `method: auto` by a re-judgement
+    (out / "default.json").write_text('{"trained_domains": ["outdoor", "indoor"], "auto_refused": "judged"}')
     assert ship_model.main(_argv(run_dir, scans, out, eval_dir, "--no-refuse-if-worse", indoor=indoor)) == 0
 
     state_dict, _, extra = load_checkpoint(out / "default.pt")
@@ -136,7 +138,8 @@ def test_ships_stripped_weights_with_a_card_matching_the_evaluations(run_dir: Pa
     assert extra["train_config"] == original_extra["train_config"] and extra["state"]["step"] == 4
     assert all(torch.equal(state_dict[k], original[k]) for k in original)
     assert Segmenter.load(out / "default.pt", device="cpu").config == Segmenter.load(run_dir / "last.pt").config
-    # synthetic_tiny generates streets only: the node's `method: auto` will not serve this model on rooms
+    # synthetic_tiny generates streets only: the node's `method: auto` will not serve this model on rooms; the
+    # earlier weights' refusal is gone with them
     assert json.loads((out / "default.json").read_text()) == {"trained_domains": ["outdoor"]}
 
     card = (out / "README.md").read_text()
