@@ -91,6 +91,7 @@ EVAL_SETS = (
     EvalSet("indoor", "real indoor region (ScanNet, RGB-D, npy triplets)", "npy", "indoor_root"),
 )  # fmt: skip
 SETS = tuple(s.name for s in EVAL_SETS)
+REAL_SETS = tuple(s for s in EVAL_SETS if s.real)  # the sets the rule reads
 
 
 class ShipError(Exception):
@@ -304,7 +305,7 @@ def validation_verdict(results: dict, max_clicks: int) -> tuple[bool, str]:
 def verdict(results: dict, max_clicks: int) -> tuple[bool, str]:
     """Whether the model beats the baseline on EVERY real dev set, and a sentence saying so (and where it loses)."""
     k = min(RULE_CLICKS, max_clicks)
-    checks = [(s.name, *set_verdict(s.name, results, max_clicks)) for s in EVAL_SETS if s.real]
+    checks = [(s.name, *set_verdict(s.name, results, max_clicks)) for s in REAL_SETS]
     figures_text = "; ".join(text for _, _, text in checks) + " (model vs baseline)"
     losing = [name for name, beats, _ in checks if not beats]
     if not losing:
@@ -351,7 +352,7 @@ def class_tables(results: dict, max_clicks: int) -> list[str]:
     sensor): objects, NoC@85, IoU@10 and stuck objects of model and baseline."""
     k = min(RULE_CLICKS, max_clicks)
     lines: list[str] = []
-    for eval_set in (s for s in EVAL_SETS if s.real):
+    for eval_set in REAL_SETS:
         model, baseline = (results[eval_set.name][m]["per_class"] for m in METHODS)
         lines += group_table(f"{eval_set.name}: per class", "Class", model, baseline, k)
     parts = [results.get("val", {}).get(m, {}).get("per_sensor") for m in METHODS]
@@ -580,7 +581,6 @@ REJUDGED_HEADING = "## Judged again by today's rule"
 
 def rejudge_section(results: dict, beats: bool, sentence: str, args: argparse.Namespace) -> str:
     """The card section of a re-judgement: when, the verdict, what `method: auto` does now, the figures."""
-    real = [s for s in EVAL_SETS if s.real]
     command = (f"PYTHONPATH=. python tools/ship_model.py --rejudge-installed --out {args.out} --real-root "
                f"{args.real_root} --indoor-root {args.indoor_root}")  # fmt: skip
     outcome = ("`method: auto` keeps serving these weights." if beats else
@@ -592,7 +592,7 @@ def rejudge_section(results: dict, beats: bool, sentence: str, args: argparse.Na
              f"stuck objects on each real dev set), with their own inference options: `{command}`.", "",
              f"**Verdict.** {sentence} {outcome}", "",
              f"Simulated user (deterministic, seed {args.seed}), at most {args.max_clicks} clicks, objects with at "
-             f"least {args.min_points} points.", *set_lines(args, [], real), "",
+             f"least {args.min_points} points.", *set_lines(args, [], REAL_SETS), "",
              *results_table(results), "", *class_tables(results, args.max_clicks),
              *differing_objects(results, args.max_clicks)]  # fmt: skip
     return "\n".join(lines).rstrip() + "\n"
@@ -619,16 +619,15 @@ def rejudge_installed(args: argparse.Namespace) -> int:
     (`shipped_facts.record_auto_refusal`) and in the card; 0 the weights still win, 1 they do not, 2 error."""
     weights = args.out / "default.pt"
     eval_dir = args.eval_dir or Path("runs") / "rejudge_default"
-    real = [s for s in EVAL_SETS if s.real]
     try:
         if not weights.is_file():
             raise ShipError(f"{weights}: no installed weights to judge")
-        results = evaluate_all(weights, args, [], eval_dir, real)
+        results = evaluate_all(weights, args, [], eval_dir, REAL_SETS)
     except (ShipError, CheckpointError, ClickEnhanceError, ValueError, KeyError, OSError) as error:
         print(f"ship_model: error: {error}", file=sys.stderr)
         return 2
     beats, sentence = verdict(results, args.max_clicks)
-    losing = [s.name for s in real if not set_verdict(s.name, results, args.max_clicks)[0]]
+    losing = [s.name for s in REAL_SETS if not set_verdict(s.name, results, args.max_clicks)[0]]
     reason = None if beats else f"judged {datetime.date.today().isoformat()}: not better on {', '.join(losing)}"
     record_auto_refusal(weights, reason)
     card_path = args.out / "README.md"
