@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from clickenhance_model.model_config import InputConfig
 
 
-
 @dataclass(frozen=True)
 class LoadedSegmenter:
     """The segmenter, its method ("model" | "baseline"), device and a one-line description."""
