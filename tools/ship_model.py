@@ -579,14 +579,15 @@ def install(candidate: Path, out: Path, card: str, train_config: dict | None) ->
 REJUDGED_HEADING = "## Judged again by today's rule"
 
 
-def rejudge_section(results: dict, beats: bool, sentence: str, args: argparse.Namespace) -> str:
-    """The card section of a re-judgement: when, the verdict, what `method: auto` does now, the figures."""
+def rejudge_section(results: dict, beats: bool, sentence: str, args: argparse.Namespace, today: str) -> str:
+    """The card section of a re-judgement on `today` (ISO date): the verdict, what `method: auto` does now, the
+    figures."""
     command = (f"PYTHONPATH=. python tools/ship_model.py --rejudge-installed --out {args.out} --real-root "
                f"{args.real_root} --indoor-root {args.indoor_root}")  # fmt: skip
     outcome = ("`method: auto` keeps serving these weights." if beats else
                "`method: auto` (the ROS node, the browser annotator) serves the training-free baseline instead "
                "(`default.json`: `auto_refused`); `method: model` and `Segmenter.load()` still serve these weights.")
-    lines = [f"{REJUDGED_HEADING} ({datetime.date.today().isoformat()})", "",
+    lines = [f"{REJUDGED_HEADING} ({today})", "",
              "The baseline keeps improving, so the installed weights were measured again against today's "
              "training-free baseline by today's ship rule (fewer clicks to 85% IoU, a higher IoU@10 and no more "
              f"stuck objects on each real dev set), with their own inference options: `{command}`.", "",
@@ -628,15 +629,16 @@ def rejudge_installed(args: argparse.Namespace) -> int:
         return 2
     beats, sentence = verdict(results, args.max_clicks)
     losing = [s.name for s in REAL_SETS if not set_verdict(s.name, results, args.max_clicks)[0]]
-    reason = None if beats else f"judged {datetime.date.today().isoformat()}: not better on {', '.join(losing)}"
+    today = datetime.date.today().isoformat()  # one date for the facts, the pointer and the section
+    reason = None if beats else f"judged {today}: not better on {', '.join(losing)}"
     record_auto_refusal(weights, reason)
     card_path = args.out / "README.md"
     card = card_path.read_text() if card_path.is_file() else ""
-    pointer = (f"{REJUDGED_POINTER} {datetime.date.today().isoformat()}:** "
+    pointer = (f"{REJUDGED_POINTER} {today}:** "
                + ("it still beats today's baseline on every real dev set." if beats else
                   f"it no longer beats today's training-free baseline on every real dev set (not better on "
                   f"{', '.join(losing)}), so `method: auto` serves the baseline (last section)."))  # fmt: skip
-    card_path.write_text(with_section(card, rejudge_section(results, beats, sentence, args), pointer))
+    card_path.write_text(with_section(card, rejudge_section(results, beats, sentence, args, today), pointer))
     print(sentence)
     print(f"ship_model: {'kept' if beats else 'refused'} for method auto: {facts_path(weights)}; section added to "
           f"{card_path}", file=sys.stderr)  # fmt: skip
