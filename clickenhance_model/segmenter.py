@@ -273,9 +273,9 @@ class ModelSession(InteractiveSession):
         if not (self.segmenter.options.ground_prior and self.segmenter.config.network.prior_fusion):
             return False
         if self.prior is not None:
-            return bool(self.prior.graph.ground[self.prior.node_of_point[positive[0]]])
+            return self.prior.graph.object_on_ground(int(self.prior.node_of_point[positive[0]]))
         node = self.graph.nodes_near(self.xyz[positive[:1]], self.graph.config.max_edge)
-        return len(node) == 1 and bool(self.graph.ground[node[0]])
+        return len(node) == 1 and self.graph.object_on_ground(int(node[0]))
 
     def _ground_gate(self, positive: np.ndarray) -> np.ndarray:
         """Grid voxels the object may hold under the `ground_gate` option (all True when it is off).

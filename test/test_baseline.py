@@ -226,6 +226,27 @@ def test_a_click_off_the_ground_grows_after_a_first_click_taken_for_ground() -> 
     assert mask[upright & (xyz[:, 0] > 7.0)].mean() < 0.5  # a negative click off the ground cuts it back too
 
 
+def test_a_first_click_on_a_foot_that_only_joined_the_ground_makes_the_object() -> None:
+    """`joined_click_is_object`: a fence's foot joins the ground in the last step (a node just above the road);
+    a first click there grows the fence, where the ground's rule grows the road (real fences beside a raised
+    sidewalk got their first click there and flooded it)."""
+    xyz, labels = street(gap=1.0)
+    fence = np.stack(np.meshgrid(np.arange(3.0, 8.0, 0.06), [-3.0], np.arange(0.02, 1.5, 0.06)), -1).reshape(-1, 3)
+    xyz = np.concatenate([xyz, fence]).astype(np.float32)
+    labels = np.concatenate([labels, np.full(len(fence), 4)])
+    masks = {}
+    for rule in (False, True):
+        session = BaselineSegmenter(dataclasses.replace(OUTDOOR, joined_click_is_object=rule)).session(xyz)
+        graph, node = session.voxel_graph, session.geodesic.node_of_point
+        foot = np.flatnonzero((labels == 4) & graph.ground[node] & ~graph.grown_ground[node])
+        assert len(foot), "the fence's foot must only have joined the ground for this test to mean anything"
+        masks[rule] = session.add_click(int(foot[len(foot) // 2]), True)
+    fence_points = labels == 4
+    assert masks[False][labels == 0].mean() > 0.9 and masks[False][fence_points & (xyz[:, 2] > 0.5)].mean() == 0.0
+    assert masks[True][fence_points & (xyz[:, 2] > 0.2)].all() and masks[True][fence_points].mean() > 0.9  # the fence
+    assert masks[True][labels == 0].sum() < 0.05 * fence_points.sum() and not masks[True][labels == 1].any()
+
+
 def test_normal_penalty_leaves_smooth_surfaces_and_slows_creases_and_rough_ones() -> None:
     """Geodesic length with `normal_penalty` (no ground factor): a flat wall as before, a corner and a
     cloud without a surface (a hedge) longer."""

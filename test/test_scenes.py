@@ -127,6 +127,41 @@ def test_street_ground_heights_curbs_and_labels() -> None:
     assert semantic[0] == classes.SIDEWALK and normal[0].tolist() == [0.0, -1.0, 0.0]
 
 
+def test_verge_below_the_sidewalk_lowers_the_terrain_and_hides_its_foot() -> None:
+    level = StreetGround(curb_left=5.0, curb_right=4.0, curb_height_left=0.15, sidewalk_left=3.0, lane_marking_y=None)
+    g = dataclasses.replace(level, verge_drop_left=0.25)
+    assert g.surface_height(0.0, 7.9) == pytest.approx(0.15)  # the sidewalk keeps its height
+    assert g.surface_height(0.0, 8.1) == pytest.approx(-0.10)  # the verge past it lies 0.25 m lower
+    assert level.surface_height(0.0, 8.1) == pytest.approx(0.15)
+    assert g.label_below(np.array([0.0, 0.0]), np.array([7.9, 8.1])).tolist() == [classes.SIDEWALK, classes.TERRAIN]
+    origin = np.array([0.0, 0.0, 2.0])
+    targets = np.array([[0.0, 7.5, 0.15], [0.0, 10.0, -0.10], [0.0, -9.0, 0.15]])
+    dirs = (targets - origin) / np.linalg.norm(targets - origin, axis=1, keepdims=True)
+    t, semantic, _ = g.intersect(origin, dirs)
+    np.testing.assert_allclose(t, np.linalg.norm(targets - origin, axis=1), atol=1e-9)
+    assert semantic.tolist() == [classes.SIDEWALK, classes.TERRAIN, classes.TERRAIN]
+    # From the road the sidewalk's edge hides the verge just past it: a ray aimed at its foot meets the sidewalk.
+    foot = np.array([0.0, 8.3, -0.10]) - origin
+    t, semantic, _ = g.intersect(origin, (foot / np.linalg.norm(foot))[None])
+    hit = origin + t[0] * foot / np.linalg.norm(foot)
+    assert hit[1] < 8.0 and hit[2] == pytest.approx(0.15) and semantic[0] == classes.SIDEWALK
+    # Seen from beyond, the bank under the sidewalk's edge is terrain with a lateral normal.
+    beyond = np.array([0.0, 12.0, 0.5])
+    bank = np.array([0.0, 8.0, 0.0]) - beyond
+    t, semantic, normal = g.intersect(beyond, (bank / np.linalg.norm(bank))[None])
+    hit = beyond + t[0] * bank / np.linalg.norm(bank)
+    assert hit[1] == pytest.approx(8.0) and -0.10 < hit[2] < 0.15
+    assert semantic[0] == classes.TERRAIN and normal[0].tolist() == [0.0, 1.0, 0.0]
+    # Short of the sidewalk's outer edge nothing changes: rays that meet the level street there meet the same point.
+    rays = np.random.default_rng(0).normal(size=(2000, 3)) * (1.0, 1.0, 0.3) - (0.0, 0.0, 0.4)
+    rays /= np.linalg.norm(rays, axis=1, keepdims=True)
+    level_hit, verge_hit = level.intersect(origin, rays), g.intersect(origin, rays)
+    short = np.isfinite(level_hit[0]) & (origin[1] + level_hit[0] * rays[:, 1] < 7.99)
+    assert 500 < short.sum() < len(rays)
+    for a, b in zip(level_hit, verge_hit, strict=True):
+        np.testing.assert_array_equal(a[short], b[short])
+
+
 def test_box_in_front_of_the_sensor_occludes_what_is_behind_it() -> None:
     near = box(np.array([8.0, 0.0, 0.0]), np.array([0.5, 1.0, 3.0]), mat(instance=1))
     wall = box(np.array([20.0, 0.0, 0.0]), np.array([0.5, 15.0, 3.0]), mat(semantic=classes.BUILDING, instance=0))
@@ -404,6 +439,28 @@ def test_fence_overgrowth_grows_a_hedge_against_the_back_of_property_line_fences
     assert fenced > 50 and covered == 0.0
     with pytest.raises(ValueError, match="fence_overgrowth_prob"):
         OutdoorConfig(fence_overgrowth_prob=1.5)
+
+
+def test_verge_drop_lowers_the_terrain_and_puts_property_line_fences_at_its_top() -> None:
+    from clickenhance_model.scenes.outdoor import OutdoorConfig, generate_outdoor
+
+    fences_only = {"building_share": 0.0, "hedge_share": 0.0, "woods_share": 0.0}
+    street = generate_outdoor(np.random.default_rng(5), OutdoorConfig(verge_drop_prob=1.0, **fences_only))
+    g = street.scene.ground
+    assert 0.1 <= g.verge_drop_left <= 0.35 and 0.1 <= g.verge_drop_right <= 0.35
+    fences = [p for p in street.scene.primitives if p.shape == Shape.BOX and p.material.semantic in (classes.FENCE,
+              classes.OTHER_STRUCTURE) and p.size[1] <= 0.2 and p.size[0] > 0.2]  # fmt: skip
+    assert len(fences) > 5
+    for fence in fences:
+        y = fence.center[1]
+        edge = g.curb_left + g.sidewalk_left if y > 0 else -(g.curb_right + g.sidewalk_right)
+        assert 0.1 < abs(y - edge) < 1.1  # just past the sidewalk's edge, on the lowered verge
+        sidewalk = g.surface_height(fence.center[0], edge - np.sign(y) * 0.1)
+        assert fence.center[2] - fence.size[2] < sidewalk - 0.1  # its foot below the sidewalk
+    level = generate_outdoor(np.random.default_rng(5), OutdoorConfig(**fences_only)).scene.ground
+    assert level.verge_drop_left == level.verge_drop_right == 0.0
+    with pytest.raises(ValueError, match="verge_drop"):
+        OutdoorConfig(verge_drop_prob=0.5, verge_drop=(0.3, 0.1))
 
 
 def test_target_mix_refuses_unknown_groups_and_bad_chances() -> None:

@@ -28,6 +28,12 @@ the OUTDOOR preset (max_radius 6/10, negative_radius 3/6, neighbours 6/12, groun
 Once the networks' maps had their own frozen graph (`MAPS_PRESETS`), OUTDOOR took max_edge 1.0:
 0.5/0.6/0.7/0.8/1.0/1.2/1.5 scored 5.94/5.54/5.43/5.29/5.25/5.34/5.31 (`bench/tune_baseline.py
 --centre preset --domain outdoor --grid max_edge=...`, with the options in its docstring).
+`joined_click_is_object` stays off in both presets: on the bled street objects (`--scans
+runs/scenes/any_object_bleed --grid joined_click_is_object=1`, the same options) it scored NoC@85 5.19 vs
+5.20 and IoU@5 82.2 vs 82.0, a margin of one click in 113 objects; the rooms (`--centre indoor --domain
+indoor`) tied. On the real dev scans, read once, it moved three fences only: two stuff fences gained
+(IoU@10 0.19 to 0.44 and 0.12 to 0.38) and a 62-point fence of the 16-ring cut, pressed against a hedge,
+lost (NoC@85 5 to 21: grown as an object, its first click takes the hedge). docs/default_model.md, session 21.
 """
 
 from __future__ import annotations
@@ -71,6 +77,11 @@ class GraphConfig:
         min_component: graph components with fewer nodes are bridged to their nearest node.
         negative_radius: a negative click wins only nodes within this geodesic distance, so
             one click near the boundary cannot take half of a large object (a floor, a road).
+        joined_click_is_object: an object whose first positive click is on a node that only
+            joined the ground in `join_ground` (just above it, not grown over
+            the road's surface: a fence's foot beside a raised sidewalk, a car's sill) is an
+            object, not the ground; its growth may cross such joined nodes at their length.
+            False: any ground node makes the object the ground (the networks' frozen maps).
     """
 
     voxel_size: float = 0.1
@@ -85,6 +96,7 @@ class GraphConfig:
     ground_max_radius: float = float("inf")
     min_component: int = 10
     negative_radius: float = 8.0
+    joined_click_is_object: bool = False
 
     def __post_init__(self) -> None:
         """Reject settings that make no graph."""
@@ -129,28 +141,32 @@ class VoxelGraph:
         self.tree = cKDTree(nodes)  # one search tree for the edges and for placing clicks on nodes
         edges, lengths = knn_edges(self.tree, config.neighbours, config.max_edge)
         normals = surface_normals(nodes, edges)  # [V, 3], zero where unreliable
-        self.ground = ground_nodes(nodes, edges, normals[:, 2], config)  # [V] bool
+        self.grown_ground = grown_ground(nodes, edges, normals[:, 2], config)  # [V] bool: seeded and grown
+        self.ground = join_ground(nodes, self.grown_ground, config)  # [V] bool: with the nodes just above it
         bridges, bridge_lengths = bridge_edges(nodes, edges, config.min_component)
         self.edges = np.concatenate([edges, bridges])  # [E, 2]
         self.lengths = np.concatenate([lengths, bridge_lengths])  # [E] edge costs before the ground's factor
         if config.normal_penalty > 0:
             cos = np.abs((normals[self.edges[:, 0]] * normals[self.edges[:, 1]]).sum(axis=1))
             self.lengths = self.lengths * (1.0 + config.normal_penalty * (1.0 - cos))
-        self._costs: dict[bool, csr_matrix] = {}
+        self._costs: dict[tuple[bool, bool], csr_matrix] = {}
 
     def __len__(self) -> int:
         """Number of nodes."""
         return len(self.ground)
 
-    def costs(self, on_ground: bool) -> csr_matrix:
+    def costs(self, on_ground: bool, joined_free: bool = False) -> csr_matrix:
         """Edge costs for an object clicked on (True) or off (False) the ground, cached.
 
         Off the ground, edges touching ground nodes cost `ground_penalty` times their length
         (a reach limit keeps the object from spreading on them); on the ground, edges
         touching other nodes are dropped, since the ground's reach is not limited.
+        `joined_free` (off the ground only): only the grown ground's edges cost more, so an
+        object clicked on a joined node (`joined_click_is_object`) grows from it.
         """
-        if on_ground not in self._costs:
-            other = self.ground if not on_ground else ~self.ground
+        key = (on_ground, joined_free and not on_ground)
+        if key not in self._costs:
+            other = ~self.ground if on_ground else (self.grown_ground if key[1] else self.ground)
             crossing = other[self.edges[:, 0]] | other[self.edges[:, 1]]
             cost = np.where(crossing, self.lengths * self.config.ground_penalty, self.lengths) + 1e-9  # 0 = no edge
             keep = ~crossing if on_ground else np.ones(len(cost), dtype=bool)  # the ground has no reach limit
@@ -158,8 +174,17 @@ class VoxelGraph:
             n = len(self)
             rows = np.concatenate([edges[:, 0], edges[:, 1]])
             cols = np.concatenate([edges[:, 1], edges[:, 0]])
-            self._costs[on_ground] = csr_matrix((np.concatenate([cost, cost]), (rows, cols)), shape=(n, n))
-        return self._costs[on_ground]
+            self._costs[key] = csr_matrix((np.concatenate([cost, cost]), (rows, cols)), shape=(n, n))
+        return self._costs[key]
+
+    def clicked_on_joined(self, node: int) -> bool:
+        """Whether a first positive click on `node` makes an object although the node is ground: it only joined
+        the ground (`join_ground`) and the settings say such clicks are objects (`joined_click_is_object`)."""
+        return self.config.joined_click_is_object and bool(self.ground[node]) and not bool(self.grown_ground[node])
+
+    def object_on_ground(self, first_positive: int) -> bool:
+        """Whether the object whose first positive click is on node `first_positive` is the ground (road, floor)."""
+        return bool(self.ground[first_positive]) and not self.clicked_on_joined(first_positive)
 
     def nodes_near(self, positions: np.ndarray, max_gap: float) -> np.ndarray:
         """The node nearest to each position (float (K, 3)), for positions at most `max_gap` from it."""
@@ -178,9 +203,9 @@ class VoxelGraph:
             return np.ones(len(self), dtype=bool)
         return ~self.ground
 
-    def distance(self, sources: np.ndarray, on_ground: bool, limit: float) -> np.ndarray:
+    def distance(self, sources: np.ndarray, on_ground: bool, limit: float, joined_free: bool = False) -> np.ndarray:
         """Geodesic distance (float64 (V,)) from each node to the nearest source node; inf beyond `limit`."""
-        return geodesic_distance(self.costs(on_ground), np.unique(sources), limit)
+        return geodesic_distance(self.costs(on_ground, joined_free), np.unique(sources), limit)
 
     def click_distances(self, positive: np.ndarray, negative: np.ndarray) -> ClickDistances:
         """Geodesic distances of every node to the positive and to the negative click nodes (two Dijkstra runs).
@@ -199,12 +224,13 @@ class VoxelGraph:
         config = self.config
         positive = np.asarray(positive, dtype=np.int64)
         negative = np.asarray(negative, dtype=np.int64)
-        on_ground = bool(self.ground[positive[0]]) if len(positive) else False
+        on_ground = self.object_on_ground(positive[0]) if len(positive) else False
+        joined_free = len(positive) > 0 and self.clicked_on_joined(positive[0])
         reach = config.ground_max_radius if on_ground else config.max_radius
         negative_reach = min(reach, config.negative_radius)
         negative_limit = max(config.max_radius, negative_reach)
-        to_positive = self.distance(positive, on_ground, reach)
-        to_negative = self.distance(negative, on_ground, negative_limit)
+        to_positive = self.distance(positive, on_ground, reach, joined_free)
+        to_negative = self.distance(negative, on_ground, negative_limit, joined_free)
         if on_ground:
             raised = positive[~self.ground[positive]]
             if len(raised):
@@ -290,14 +316,13 @@ def bridge_edges(nodes: np.ndarray, edges: np.ndarray, min_component: int) -> tu
     return pairs, distance
 
 
-def ground_nodes(nodes: np.ndarray, edges: np.ndarray, normals_z: np.ndarray, config: GraphConfig) -> np.ndarray:
-    """Ground (road, floor) nodes: upright surfaces grown from low seeds, plus nodes just above them.
+def grown_ground(nodes: np.ndarray, edges: np.ndarray, normals_z: np.ndarray, config: GraphConfig) -> np.ndarray:
+    """The ground's surface: upright nodes grown from low seeds.
 
     `normals_z` is the vertical component of each node's normal (`surface_normals`).
     Seeds are upright nodes at most `ground_height` above the lowest node of the
     surrounding 3 x 3 grid cells. Ground grows along edges between upright nodes whose
-    height differs little (no curb faces, no car bumpers); finally nodes at most
-    `ground_height / 2` above the ground node below them join it.
+    height differs little (no curb faces, no car bumpers).
     """
     upright = np.abs(normals_z) >= config.ground_normal_z
     seeds = upright & (height_above_lowest(nodes, config.ground_cell) <= config.ground_height)
@@ -306,7 +331,13 @@ def ground_nodes(nodes: np.ndarray, edges: np.ndarray, normals_z: np.ndarray, co
     n = len(nodes)
     adjacency = csr_matrix((np.ones(int(flat.sum())), (edges[flat, 0], edges[flat, 1])), shape=(n, n))
     _, component = connected_components(adjacency, directed=False)
-    ground = np.isin(component, np.unique(component[seeds]))
+    return np.isin(component, np.unique(component[seeds]))
+
+
+def join_ground(nodes: np.ndarray, grown: np.ndarray, config: GraphConfig) -> np.ndarray:
+    """`grown` ground plus the nodes at most `ground_height / 2` above the grown node nearest in plan (within
+    `ground_cell`): kerb edges, gravel, an object's lowest points."""
+    ground = grown.copy()
     if ground.any() and not ground.all():
         distance, below = cKDTree(nodes[ground, :2]).query(nodes[~ground, :2], workers=-1)
         rise = nodes[~ground, 2] - nodes[ground][below, 2]

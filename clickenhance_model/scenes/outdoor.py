@@ -79,6 +79,15 @@ class OutdoorConfig:
     # chance that a property-line fence or wall has a hedge grown against its back (touching it, seen through a
     # mesh, often overtopping it), as on real streets; 0 keeps the yard 1 m behind (and the old random stream)
     fence_overgrowth_prob: float = 0.0
+    # chance per side that the terrain past the sidewalk (a verge or a ditch in front of the property line) lies
+    # `verge_drop` metres below the sidewalk, so the fences and walls there stand with their feet below it, often
+    # out of sight, as on real streets; 0 keeps that terrain level with the sidewalk (and the old random stream)
+    verge_drop_prob: float = 0.0
+    verge_drop: tuple[float, float] = (0.1, 0.35)
+    # chance that a property-line fence is a sparse mesh (70-95% of beams pass) on a solid plinth 0.15-0.45 m
+    # high, so it is seen mostly at its foot, as the real dev fences are (half their points 0.1-0.4 m above the
+    # sidewalk); 0 keeps the old fences (and the old random stream)
+    fence_plinth_prob: float = 0.0
     # Annotation, not geometry: chance that an object's point at the ground is labelled as the ground under it,
     # falling off as exp(-height / ground_label_bleed_height) (scenes.annotation_noise; 0 = exact labels)
     ground_label_bleed: float = 0.0
@@ -98,6 +107,11 @@ class OutdoorConfig:
             )
         if not 0.0 <= self.fence_overgrowth_prob <= 1.0:
             raise ValueError(f"OutdoorConfig.fence_overgrowth_prob must be in [0, 1], got {self.fence_overgrowth_prob}")
+        if not 0.0 <= self.fence_plinth_prob <= 1.0:
+            raise ValueError(f"OutdoorConfig.fence_plinth_prob must be in [0, 1], got {self.fence_plinth_prob}")
+        if not 0.0 <= self.verge_drop_prob <= 1.0 or not 0.0 <= self.verge_drop[0] <= self.verge_drop[1]:
+            raise ValueError("OutdoorConfig: verge_drop_prob must be in [0, 1] and verge_drop a (lo, hi) range of "
+                             f"depths >= 0, got {self.verge_drop_prob}, {self.verge_drop}")  # fmt: skip
         if any(not 0.0 <= float(p) <= 1.0 for p in self.target_mix.values()):
             raise ValueError(f"OutdoorConfig.target_mix: chances must be in [0, 1], got {self.target_mix}")
 
@@ -209,7 +223,7 @@ def _sample_ground(rng: np.random.Generator, config: OutdoorConfig) -> StreetGro
         park = [0.0, 0.0]
     drive_lo, drive_hi = -cr + park[1], cl - park[0]
     two_way = drive_hi - drive_lo >= 5.5
-    return StreetGround(
+    ground = StreetGround(
         slope_x=float(rng.uniform(-config.max_grade, config.max_grade)),
         slope_y=float(rng.uniform(-config.max_cross_slope, config.max_cross_slope)),
         curve_x=float(rng.uniform(-config.max_curvature, config.max_curvature)),
@@ -226,6 +240,10 @@ def _sample_ground(rng: np.random.Generator, config: OutdoorConfig) -> StreetGro
         remission_gain=float(rng.uniform(0.8, 1.25)),
         bumps=tuple(_bump(rng) for _ in range(4)),
     )
+    if config.verge_drop_prob <= 0:
+        return ground
+    drops = [float(rng.uniform(*config.verge_drop)) if rng.random() < config.verge_drop_prob else 0.0 for _ in "lr"]
+    return dataclasses.replace(ground, verge_drop_left=drops[0], verge_drop_right=drops[1])
 
 
 def _bump(rng: np.random.Generator) -> tuple[float, float, float, float]:
@@ -274,6 +292,11 @@ def _walk_width(g: StreetGround, side: int) -> float:
     return g.sidewalk_left if side > 0 else g.sidewalk_right
 
 
+def _verge_drop(g: StreetGround, side: int) -> float:
+    """How far the terrain past a side's sidewalk lies below it (0: level)."""
+    return g.verge_drop_left if side > 0 else g.verge_drop_right
+
+
 def _frontage(b: _Builder, side: int) -> None:
     """Segments along one side behind the sidewalk: buildings, hedges, fences with yards, open gaps."""
     cfg, rng = b.config, b.rng
@@ -293,6 +316,8 @@ def _frontage(b: _Builder, side: int) -> None:
         elif kind < cfg.building_share + cfg.hedge_share + cfg.woods_share:
             _woods(b, side, x, length, setback)
         else:
+            if _verge_drop(b.ground, side) > 0:  # at the verge's top: the fence's foot below the sidewalk, hidden by it
+                setback = _walk_width(b.ground, side) + float(rng.uniform(0.15, 0.8))
             back = _fence(b, side, x, length, setback)
             behind = _overgrowth(b, side, x, length, back) if cfg.fence_overgrowth_prob > 0 else 0.0
             _yard(b, side, x, length, setback + behind + 1.0)
@@ -379,16 +404,19 @@ def _fence(b: _Builder, side: int, x0: float, length: float, setback: float) -> 
     sem = classes.OTHER_STRUCTURE if wall else classes.FENCE
     mat = _mat(rng, sem, 0, (0.2, 0.45), pass_prob=0.0 if wall else float(rng.choice([0.0, rng.uniform(0.3, 0.7)])))
     thick = 0.2 if wall else 0.03
+    plinth = 0.0
+    if not wall and b.config.fence_plinth_prob > 0 and rng.random() < b.config.fence_plinth_prob:
+        plinth = float(rng.uniform(0.15, 0.45))  # a solid base under a sparse mesh
+        mat = dataclasses.replace(mat, pass_prob=float(rng.uniform(0.7, 0.95)))
     for s in np.arange(x0, x0 + length, 8.0):
         seg = min(8.0, x0 + length - s)
         stretch = b.relabel(mat, "wall" if wall else "fence")  # each 8 m stretch is one object under a mix
-        b.place(
-            [box(np.array([0.0, 0.0, h / 2 - 0.1]), np.array([seg / 2, thick, h / 2 + 0.1]), stretch)],
-            s + seg / 2,
-            y,
-            0.0,
-            on_ground=False,
-        )
+        parts = [box(np.array([0.0, 0.0, h / 2 - 0.1]), np.array([seg / 2, thick, h / 2 + 0.1]), stretch)]
+        if plinth:  # the mesh above the base; the base is the same object, solid and a little thicker
+            parts = [box(np.array([0.0, 0.0, (h + plinth) / 2]), np.array([seg / 2, thick, (h - plinth) / 2]), stretch),
+                     box(np.array([0.0, 0.0, plinth / 2 - 0.1]), np.array([seg / 2, 0.06, plinth / 2 + 0.1]),
+                         dataclasses.replace(stretch, pass_prob=0.0))]  # fmt: skip
+        b.place(parts, s + seg / 2, y, 0.0, on_ground=False)
         if not wall:  # the stretch's first post belongs to it
             post = dataclasses.replace(_mat(rng, classes.FENCE, 0, (0.2, 0.4)), instance=stretch.instance)
             b.place([cylinder(np.array([0.0, 0.0, h / 2]), 0.05, h / 2 + 0.05, post)], s, y, 0.0, on_ground=False)

@@ -185,16 +185,22 @@ GROUND_REMISSION = {
 }
 
 
+FLAT_KINDS = (0, 1, 2, 5, 6)  # `StreetGround.intersect`'s kinds of hit on the height field (not a vertical face)
+
+
 @dataclass(frozen=True)
 class StreetGround:
     """Street ground in the road frame (x along the road, y to the left, z up), labelled by region.
 
     Height z = h(x, y) = height0 + slope_x x + slope_y y + curve_x x^2 + curve_y y^2 (grade, cross
     slope, crest or sag, camber) on the road, -curb_right <= y <= curb_left; beyond each curb the
-    ground is raised by the curb height (sidewalk, then terrain). Parking strips run inside the curbs
-    and a dashed lane marking along y = lane_marking_y. `bumps` (kx, ky, phase, amplitude) sinusoids
-    roughen the surface (`terrain_roughness` times more on terrain), applied to the hit distance to
-    first order, which makes the scan rings wobble as on real roads.
+    ground is raised by the curb height (sidewalk, then terrain). Past a sidewalk's outer edge the
+    terrain (a verge or a ditch in front of the property line) may lie `verge_drop_*` below the
+    sidewalk, with a vertical bank at the edge: the fences and walls that stand there then have their
+    feet below the sidewalk, often out of the sensor's sight, as on real streets. Parking strips run
+    inside the curbs and a dashed lane marking along y = lane_marking_y. `bumps` (kx, ky, phase,
+    amplitude) sinusoids roughen the surface (`terrain_roughness` times more on terrain), applied to
+    the hit distance to first order, which makes the scan rings wobble as on real roads.
     """
 
     height0: float = 0.0
@@ -214,6 +220,8 @@ class StreetGround:
     remission_gain: float = 1.0
     bumps: tuple[tuple[float, float, float, float], ...] = ()
     terrain_roughness: float = 3.0
+    verge_drop_left: float = 0.0
+    verge_drop_right: float = 0.0
 
     def height(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Road-level height h(x, y) (without the curb step)."""
@@ -224,12 +232,22 @@ class StreetGround:
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
         step = np.where(y > self.curb_left, self.curb_height_left, 0.0)
         step = np.where(y < -self.curb_right, self.curb_height_right, step)
+        step = np.where(y > self._verge_edge(1), self.curb_height_left - self.verge_drop_left, step)
+        step = np.where(y < self._verge_edge(-1), self.curb_height_right - self.verge_drop_right, step)
         return self.height(x, y) + step
+
+    def _verge_edge(self, side: int) -> float:
+        """Lateral coordinate of a side's sidewalk outer edge where the terrain beyond drops (inf where it does
+        not: that side's terrain stays level with its sidewalk)."""
+        if side > 0:
+            return self.curb_left + self.sidewalk_left if self.verge_drop_left > 0 else np.inf
+        return -(self.curb_right + self.sidewalk_right) if self.verge_drop_right > 0 else -np.inf
 
     def label_below(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Semantic id of the ground surface under each (x, y): road, parking, lane marking, sidewalk or terrain."""
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
         kind = np.where(y > self.curb_left, 1, np.where(y < -self.curb_right, 2, 0))
+        kind = np.where(y > self._verge_edge(1), 5, np.where(y < self._verge_edge(-1), 6, kind))
         return self._label(x, y, kind)
 
     def normal(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -261,37 +279,54 @@ class StreetGround:
     def intersect(self, origin: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """First hit of each ray with the ground: (t [n] with inf for none, semantic [n], normal [n, 3])."""
         o, d = np.asarray(origin, dtype=np.float64), dirs
-        cands = []  # (t, kind): kind 0 road, 1 left raised, 2 right raised, 3 left curb face, 4 right curb face
-        for kind, offset in ((0, 0.0), (1, self.curb_height_left), (2, self.curb_height_right)):
+        edge_l, edge_r = self._verge_edge(1), self._verge_edge(-1)
+        # kind: 0 road, 1 left raised, 2 right raised, 3 left curb face, 4 right curb face, 5 left verge,
+        # 6 right verge, 7 left verge bank, 8 right verge bank (5-8 only where the terrain drops)
+        levels = (
+            (0, 0.0, lambda y: (y >= -self.curb_right) & (y <= self.curb_left)),
+            (1, self.curb_height_left, lambda y: (y > self.curb_left) & (y <= edge_l)),
+            (2, self.curb_height_right, lambda y: (y < -self.curb_right) & (y >= edge_r)),
+            (5, self.curb_height_left - self.verge_drop_left, lambda y: y > edge_l),
+            (6, self.curb_height_right - self.verge_drop_right, lambda y: y < edge_r),
+        )
+        faces = (  # (kind, y of the face, its foot and top over the road level h)
+            (3, self.curb_left, 0.0, self.curb_height_left),
+            (4, -self.curb_right, 0.0, self.curb_height_right),
+            (7, edge_l, self.curb_height_left - self.verge_drop_left, self.curb_height_left),
+            (8, edge_r, self.curb_height_right - self.verge_drop_right, self.curb_height_right),
+        )
+        cands, kinds = [], []
+        for kind, offset, inside in levels:
+            if kind >= 5 and not np.isfinite(edge_l if kind == 5 else edge_r):
+                continue
             for t in self._level_roots(o, d, offset):
                 y = o[1] + t * d[:, 1]
-                ok = (
-                    (y >= -self.curb_right) & (y <= self.curb_left)
-                    if kind == 0
-                    else ((y > self.curb_left) if kind == 1 else (y < -self.curb_right))
-                )
-                cands.append(np.where(ok & (t > _EPS), t, np.inf))
+                cands.append(np.where(inside(y) & (t > _EPS), t, np.inf))
+                kinds.append(kind)
         with np.errstate(divide="ignore", invalid="ignore"):
-            for y_face, step in ((self.curb_left, self.curb_height_left), (-self.curb_right, self.curb_height_right)):
+            for kind, y_face, foot, top in faces:
+                if not np.isfinite(y_face):
+                    continue
                 t = (y_face - o[1]) / d[:, 1]
                 z = o[2] + t * d[:, 2]
                 h = self.height(o[0] + t * d[:, 0], y_face)
-                ok = (t > _EPS) & (z >= h) & (z <= h + step)
+                ok = (t > _EPS) & (z >= h + foot) & (z <= h + top)
                 cands.append(np.where(ok, t, np.inf))
-        stack = np.nan_to_num(np.stack(cands, axis=1), nan=np.inf)  # [n, 8]
+                kinds.append(kind)
+        stack = np.nan_to_num(np.stack(cands, axis=1), nan=np.inf)  # [n, candidates]
         stack[stack > _FAR] = np.inf  # grazing rays meeting the infinite ground absurdly far away
         which = np.argmin(stack, axis=1)
         t = stack[np.arange(len(d)), which]
-        kind = np.array([0, 0, 1, 1, 2, 2, 3, 4])[which]
+        kind = np.array(kinds)[which]
         x, y = o[0] + t * d[:, 0], o[1] + t * d[:, 1]
         hit = np.isfinite(t)
         x, y = np.where(hit, x, 0.0), np.where(hit, y, 0.0)
         normal = self.normal(x, y)
-        normal[kind == 3] = (0.0, 1.0, 0.0)
-        normal[kind == 4] = (0.0, -1.0, 0.0)
+        normal[(kind == 3) | (kind == 7)] = (0.0, 1.0, 0.0)
+        normal[(kind == 4) | (kind == 8)] = (0.0, -1.0, 0.0)
         semantic = self._label(x, y, kind)
         if self.bumps:
-            t = self._roughen(t, x, y, d[:, 2], semantic, kind < 3)
+            t = self._roughen(t, x, y, d[:, 2], semantic, np.isin(kind, FLAT_KINDS))
         return t, semantic, normal
 
     def _roughen(
@@ -318,7 +353,7 @@ class StreetGround:
             sem[on_road & mark & ~park] = classes.LANE_MARKING
         walk_l = (kind == 1) & (y <= self.curb_left + self.sidewalk_left)
         walk_r = (kind == 2) & (y >= -self.curb_right - self.sidewalk_right)
-        sem[(kind == 1) | (kind == 2)] = classes.TERRAIN
+        sem[(kind == 1) | (kind == 2) | (kind >= 5)] = classes.TERRAIN  # 5-8: the verge and its bank
         sem[walk_l | walk_r | (kind == 3) | (kind == 4)] = classes.SIDEWALK
         return sem
 
