@@ -224,8 +224,8 @@ class VoxelGraph:
         config = self.config
         positive = np.asarray(positive, dtype=np.int64)
         negative = np.asarray(negative, dtype=np.int64)
-        on_ground = self.object_on_ground(positive[0]) if len(positive) else False
         joined_free = len(positive) > 0 and self.clicked_on_joined(positive[0])
+        on_ground = len(positive) > 0 and bool(self.ground[positive[0]]) and not joined_free
         reach = config.ground_max_radius if on_ground else config.max_radius
         negative_reach = min(reach, config.negative_radius)
         negative_limit = max(config.max_radius, negative_reach)

@@ -395,8 +395,8 @@ def _woods(b: _Builder, side: int, x0: float, length: float, setback: float) -> 
 
 
 def _fence(b: _Builder, side: int, x0: float, length: float, setback: float) -> float:
-    """A fence (see-through mesh or solid boards) with posts, or a low wall, along the property line; returns the
-    setback of its back face."""
+    """A fence (see-through mesh or solid boards, or with `fence_plinth_prob` a sparse mesh on a solid plinth) with
+    posts, or a low wall, along the property line; returns the setback of its back face."""
     rng = b.rng
     y = _side_y(b.ground, side, setback)
     h = float(rng.uniform(0.8, 2.0))
@@ -411,11 +411,12 @@ def _fence(b: _Builder, side: int, x0: float, length: float, setback: float) -> 
     for s in np.arange(x0, x0 + length, 8.0):
         seg = min(8.0, x0 + length - s)
         stretch = b.relabel(mat, "wall" if wall else "fence")  # each 8 m stretch is one object under a mix
-        parts = [box(np.array([0.0, 0.0, h / 2 - 0.1]), np.array([seg / 2, thick, h / 2 + 0.1]), stretch)]
         if plinth:  # the mesh above the base; the base is the same object, solid and a little thicker
             parts = [box(np.array([0.0, 0.0, (h + plinth) / 2]), np.array([seg / 2, thick, (h - plinth) / 2]), stretch),
                      box(np.array([0.0, 0.0, plinth / 2 - 0.1]), np.array([seg / 2, 0.06, plinth / 2 + 0.1]),
                          dataclasses.replace(stretch, pass_prob=0.0))]  # fmt: skip
+        else:
+            parts = [box(np.array([0.0, 0.0, h / 2 - 0.1]), np.array([seg / 2, thick, h / 2 + 0.1]), stretch)]
         b.place(parts, s + seg / 2, y, 0.0, on_ground=False)
         if not wall:  # the stretch's first post belongs to it
             post = dataclasses.replace(_mat(rng, classes.FENCE, 0, (0.2, 0.4)), instance=stretch.instance)
