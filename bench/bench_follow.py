@@ -12,7 +12,9 @@
     python bench/bench_follow.py --method baseline --frames 20
 
 Time per frame is `ObjectFollower.follow` (carry, session, inference, judge), without ROS;
-the node adds conversion and DDS transport (test/test_node_follow.py measures that path).
+the node adds conversion and DDS transport (test/test_node_follow.py prints that path's
+publish-to-answer time with `pytest -s`; a timed assertion there failed whenever training held
+the cores, so timing lives here).
 """
 
 from __future__ import annotations

@@ -78,16 +78,27 @@ def graph_overrides(base: GraphConfig, items: Iterable[str]) -> GraphConfig:
     A malformed item raises ValueError, an unknown setting AttributeError.
     """
     moved = dict(item.split("=", 1) for item in items)
-    return dataclasses.replace(base, **{k: type(getattr(base, k))(float(v)) for k, v in moved.items()})
+    return dataclasses.replace(base, **{k: setting_value(base, k, v) for k, v in moved.items()})
 
 
-def variants(base: GraphConfig, grid: dict[str, tuple[float, ...]]) -> dict[str, GraphConfig]:
+def setting_value(base: GraphConfig, name: str, value: float | str) -> float | int | bool | str:
+    """`value` as the type of `base`'s setting `name`: numbers (and 0/1 for switches) cast, words kept
+    (`joined_click=lifted`). A malformed number raises ValueError, an unknown setting AttributeError."""
+    current = getattr(base, name)
+    if isinstance(current, str):
+        return str(value)
+    return type(current)(float(value))
+
+
+def variants(base: GraphConfig, grid: dict[str, tuple[float | str, ...]]) -> dict[str, GraphConfig]:
     """The centre itself ("start") and one variant per value of `grid`, named setting=value."""
     found = {"start": base}
     for name, values in grid.items():
         for value in values:
+            value = setting_value(base, name, value)
             if value != getattr(base, name):
-                found[f"{name}={value:g}"] = dataclasses.replace(base, **{name: type(getattr(base, name))(value)})
+                shown = f"{value:g}" if isinstance(value, float) else str(value)
+                found[f"{name}={shown}"] = dataclasses.replace(base, **{name: value})
     return found
 
 
@@ -98,7 +109,7 @@ def rank(result: tuple[float, float]) -> tuple[float, float]:
 
 def combined(
     base: GraphConfig, configs: dict[str, GraphConfig], results: dict[str, tuple[float, float]],
-    grid: dict[str, tuple[float, ...]],
+    grid: dict[str, tuple[float | str, ...]],
 ) -> GraphConfig | None:
     """The centre with each setting at its best swept value, or None when fewer than two settings improved."""
     best = {}
@@ -165,13 +176,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         centre = graph_overrides(centre, args.set)
         if args.grid:
-            grid = {k: tuple(float(v) for v in values.split(",")) for k, values in (g.split("=", 1) for g in args.grid)}
+            grid = {k: tuple(values.split(",")) for k, values in (g.split("=", 1) for g in args.grid)}
     except (ValueError, TypeError, AttributeError) as error:  # a malformed item or an unknown setting
         parser.error(f"--set / --grid: {error}")
     unknown = set(grid) - {field.name for field in dataclasses.fields(GraphConfig)}
     if unknown:
         parser.error(f"--grid: no such GraphConfig setting: {', '.join(sorted(unknown))}")
-    configs = variants(centre, grid)
+    try:
+        configs = variants(centre, grid)
+    except ValueError as error:  # a word for a number
+        parser.error(f"--grid: {error}")
     results = {name: score(config, name, args) for name, config in configs.items()}
     mix = combined(centre, configs, results, grid)
     if mix is not None:

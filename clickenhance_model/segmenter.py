@@ -201,7 +201,7 @@ class ModelSession(InteractiveSession):
 
     def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
         """Crop + encode around the clicks, run the network, map voxel labels back to the points."""
-        ground_object = self._ground_object(positive)  # `ground_prior`: a road or a floor is the prior's region alone
+        ground_object = self._ground_object(positive, negative)  # `ground_prior`: a road or floor is the prior's alone
         if ground_object and self.prior is not None:  # no crop, no network
             self.last_crop_voxels = 0
             return self.prior.of_points(positive, negative)
@@ -259,7 +259,7 @@ class ModelSession(InteractiveSession):
         the prior, or a network whose prior comes with its own voxels). For fitting the refiner
         (`training.point_refiner_fit`)."""
         positive, negative, current = self._click_indices([self._make_click(index, bool(p)) for index, p in clicks])
-        if self.prior is None or len(positive) == 0 or self._ground_object(positive):
+        if self.prior is None or len(positive) == 0 or self._ground_object(positive, negative):
             return None
         sample = encode_crop(self.grid, self.xyz[positive], self.xyz[negative], self.xyz[current],
                              self.segmenter.config, self.graph)  # fmt: skip
@@ -267,15 +267,20 @@ class ModelSession(InteractiveSession):
                                                           positive, negative, True)  # fmt: skip
         return inside[band], fused[band], features
 
-    def _ground_object(self, positive: np.ndarray) -> bool:
-        """Whether the `ground_prior` option hands this object to the prior: a fusion network's first positive
-        click on a ground node of the prior's graph."""
+    def _ground_object(self, positive: np.ndarray, negative: np.ndarray) -> bool:
+        """Whether the `ground_prior` option hands this object to the prior: a fusion network's object that the
+        prior's graph takes for the ground (`VoxelGraph.object_on_ground`; clicks as point indices)."""
         if not (self.segmenter.options.ground_prior and self.segmenter.config.network.prior_fusion):
             return False
         if self.prior is not None:
-            return self.prior.graph.object_on_ground(int(self.prior.node_of_point[positive[0]]))
-        node = self.graph.nodes_near(self.xyz[positive[:1]], self.graph.config.max_edge)
-        return len(node) == 1 and self.graph.object_on_ground(int(node[0]))
+            node_of_point = self.prior.node_of_point
+            return self.prior.graph.object_on_ground(node_of_point[positive], node_of_point[negative])
+        graph, gap = self.graph, self.graph.config.max_edge
+        first = graph.nodes_near(self.xyz[positive[:1]], gap)
+        if len(first) == 0:
+            return False
+        return graph.object_on_ground(np.concatenate([first, graph.nodes_near(self.xyz[positive[1:]], gap)]),
+                                      graph.nodes_near(self.xyz[negative], gap))  # fmt: skip
 
     def _ground_gate(self, positive: np.ndarray) -> np.ndarray:
         """Grid voxels the object may hold under the `ground_gate` option (all True when it is off).

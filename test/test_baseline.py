@@ -226,25 +226,71 @@ def test_a_click_off_the_ground_grows_after_a_first_click_taken_for_ground() -> 
     assert mask[upright & (xyz[:, 0] > 7.0)].mean() < 0.5  # a negative click off the ground cuts it back too
 
 
-def test_a_first_click_on_a_foot_that_only_joined_the_ground_makes_the_object() -> None:
-    """`joined_click_is_object`: a fence's foot joins the ground in the last step (a node just above the road);
-    a first click there grows the fence, where the ground's rule grows the road (real fences beside a raised
-    sidewalk got their first click there and flooded it)."""
+def fence_on_street() -> tuple[np.ndarray, np.ndarray]:
+    """The street with a 5 m fence (label 4) standing on the road, its lowest row 2 cm above it."""
     xyz, labels = street(gap=1.0)
     fence = np.stack(np.meshgrid(np.arange(3.0, 8.0, 0.06), [-3.0], np.arange(0.02, 1.5, 0.06)), -1).reshape(-1, 3)
-    xyz = np.concatenate([xyz, fence]).astype(np.float32)
-    labels = np.concatenate([labels, np.full(len(fence), 4)])
+    return np.concatenate([xyz, fence]).astype(np.float32), np.concatenate([labels, np.full(len(fence), 4)])
+
+
+def fence_foot_click(session: BaselineSession, xyz: np.ndarray, labels: np.ndarray) -> int:
+    """A fence point whose voxel only joined the ground (`VoxelGraph.joined_only`), mid-length."""
+    graph, node = session.voxel_graph, session.geodesic.node_of_point
+    foot = np.flatnonzero((labels == 4) & graph.joined_only(node))
+    assert len(foot), "the fence's foot must only have joined the ground for this test to mean anything"
+    return int(foot[np.argsort(xyz[foot, 0])[len(foot) // 2]])
+
+
+@pytest.mark.parametrize("rule", ["free", "lifted"])
+def test_a_first_click_on_a_foot_that_only_joined_the_ground_makes_the_object(rule: str) -> None:
+    """`GraphConfig.joined_click`: a fence's foot joins the ground in the last step (a node just above the road);
+    a first click there grows the fence under "free" and "lifted", where the ground's rule grows the road (real
+    fences beside a raised sidewalk got their first click there and flooded it)."""
+    xyz, labels = fence_on_street()
     masks = {}
-    for rule in (False, True):
-        session = BaselineSegmenter(dataclasses.replace(OUTDOOR, joined_click_is_object=rule)).session(xyz)
-        graph, node = session.voxel_graph, session.geodesic.node_of_point
-        foot = np.flatnonzero((labels == 4) & graph.ground[node] & ~graph.grown_ground[node])
-        assert len(foot), "the fence's foot must only have joined the ground for this test to mean anything"
-        masks[rule] = session.add_click(int(foot[len(foot) // 2]), True)
+    for name in ("ground", rule):
+        session = BaselineSegmenter(dataclasses.replace(OUTDOOR, joined_click=name)).session(xyz)
+        masks[name] = session.add_click(fence_foot_click(session, xyz, labels), True)
     fence_points = labels == 4
-    assert masks[False][labels == 0].mean() > 0.9 and masks[False][fence_points & (xyz[:, 2] > 0.5)].mean() == 0.0
-    assert masks[True][fence_points & (xyz[:, 2] > 0.2)].all() and masks[True][fence_points].mean() > 0.9  # the fence
-    assert masks[True][labels == 0].sum() < 0.05 * fence_points.sum() and not masks[True][labels == 1].any()
+    assert masks["ground"][labels == 0].mean() > 0.9 and masks["ground"][fence_points & (xyz[:, 2] > 0.5)].mean() == 0
+    assert masks[rule][fence_points & (xyz[:, 2] > 0.2)].all() and masks[rule][fence_points].mean() > 0.9  # the fence
+    assert masks[rule][labels == 0].sum() < 0.05 * fence_points.sum() and not masks[rule][labels == 1].any()
+
+
+def test_a_deferred_foot_click_is_the_road_until_a_negative_click_refuses_the_road() -> None:
+    """`joined_click: deferred`: the first click on the fence's foot grows the road, as "ground" does; a negative
+    click on the grown road says the road is not the object, and the same clicks then grow the fence. A
+    negative click off the ground (a car) leaves the road the object."""
+    xyz, labels = fence_on_street()
+    session = BaselineSegmenter(dataclasses.replace(OUTDOOR, joined_click="deferred")).session(xyz)
+    fence_points = labels == 4
+    first = session.add_click(fence_foot_click(session, xyz, labels), True)
+    assert first[labels == 0].mean() > 0.9 and not first[fence_points & (xyz[:, 2] > 0.5)].any()
+    car = session.add_click(int(np.flatnonzero((labels == 1) & (xyz[:, 2] > 1.0))[0]), False)
+    assert car[labels == 0].mean() > 0.9 and not car[labels == 1].any()
+    road = np.flatnonzero((labels == 0) & (np.abs(xyz[:, 0]) < 1.0) & (xyz[:, 1] < -6.0))
+    refused = session.add_click(int(road[0]), False)
+    assert refused[fence_points & (xyz[:, 2] > 0.2)].all() and refused[labels == 0].sum() < 0.05 * fence_points.sum()
+    assert not refused[labels == 1].any()
+
+
+def test_an_object_that_takes_its_feet_steps_down_onto_them_but_not_along_them() -> None:
+    """The lifted costs (`joined_click: lifted`): an edge from the fence down to a joined node
+    costs its length; edges along the joined nodes and to the grown road keep the ground's penalty."""
+    xyz, labels = fence_on_street()
+    session = BaselineSegmenter(dataclasses.replace(OUTDOOR, joined_click="lifted")).session(xyz)
+    graph, node = session.voxel_graph, session.geodesic.node_of_point
+    feet, plain = graph.costs(False, "lifted").tocoo(), graph.costs(False).tocoo()
+    assert np.array_equal(feet.row, plain.row) and np.array_equal(feet.col, plain.col)
+    joined = graph.joined_only(np.stack([feet.row, feet.col], 1))
+    grown = graph.grown_ground[feet.row] | graph.grown_ground[feet.col]
+    down = (joined[:, 0] ^ joined[:, 1]) & ~grown
+    along = (joined[:, 0] & joined[:, 1]) | grown
+    assert down.any() and along.any()
+    assert np.allclose(feet.data[down], plain.data[down] / OUTDOOR.ground_penalty, rtol=1e-6)
+    assert np.array_equal(feet.data[along], plain.data[along])
+    foot = int(node[fence_foot_click(session, xyz, labels)])
+    assert graph.click_distances(np.array([foot]), np.array([], dtype=np.int64)).to_positive[foot] == 0
 
 
 def test_normal_penalty_leaves_smooth_surfaces_and_slows_creases_and_rough_ones() -> None:

@@ -249,5 +249,4 @@ def test_the_shipped_model_follows_real_cars_into_the_next_scans(tmp_path: Path,
         alive, code = node.alive(), node.stop()
     assert alive and code == 0, f"the node exited with {code}:\n{node.log()}"
     print(f"real frames 1-2: IoU {np.round(ious, 3)}, publish-to-answer {np.round(latencies, 2)} s")
-    assert np.mean(ious) >= 0.85 and min(ious) >= 0.7, ious
-    assert np.median(latencies) <= 1.5, latencies
+    assert np.mean(ious) >= 0.85 and min(ious) >= 0.7, ious  # the time is printed, not asserted: bench_follow.py

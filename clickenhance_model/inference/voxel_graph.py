@@ -28,12 +28,14 @@ the OUTDOOR preset (max_radius 6/10, negative_radius 3/6, neighbours 6/12, groun
 Once the networks' maps had their own frozen graph (`MAPS_PRESETS`), OUTDOOR took max_edge 1.0:
 0.5/0.6/0.7/0.8/1.0/1.2/1.5 scored 5.94/5.54/5.43/5.29/5.25/5.34/5.31 (`bench/tune_baseline.py
 --centre preset --domain outdoor --grid max_edge=...`, with the options in its docstring).
-`joined_click_is_object` stays off in both presets: on the bled street objects (`--scans
-runs/scenes/any_object_bleed --grid joined_click_is_object=1`, the same options) it scored NoC@85 5.19 vs
-5.20 and IoU@5 82.2 vs 82.0, a margin of one click in 113 objects; the rooms (`--centre indoor --domain
-indoor`) tied. On the real dev scans, read once, it moved three fences only: two stuff fences gained
-(IoU@10 0.19 to 0.44 and 0.12 to 0.38) and a 62-point fence of the 16-ring cut, pressed against a hedge,
-lost (NoC@85 5 to 21: grown as an object, its first click takes the hedge). docs/default_model.md, session 21.
+`joined_click` stays "ground" in both presets. Session 21's "free" (then a switch) scored NoC@85 5.19 vs
+5.20 on the bled street objects (`--scans runs/scenes/any_object_bleed --grid joined_click=free`, the same
+options; one click in 113 objects), the rooms tied, and on the real dev scans, read once, it moved three
+fences: two stuff fences gained, a 62-point 16-ring fence pressed against a hedge lost (NoC@85 5 to 21).
+Session 22 scored "free", "lifted" and "deferred" on the bled streets and on every validation street of
+`runs/scenes/any_object_fence_feet` (fences seen at their foot, a hedge behind; `--scene-stride 1`): no rule
+wins both (bled 5.20 / 5.19 / 5.19 / 5.20, fence-feet 5.716 / 5.717 / 5.726 / 5.717 for ground / free /
+lifted / deferred), so the real scans were not read. docs/default_model.md, sessions 21 and 22.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ from scipy.spatial import cKDTree
 if TYPE_CHECKING:
     from clickenhance_model.inference.voxel_grid import VoxelGrid
     from clickenhance_model.model_config import ModelConfig
+
+
+JOINED_CLICK_RULES = ("ground", "free", "lifted", "deferred")
 
 
 @dataclass(frozen=True)
@@ -77,11 +82,14 @@ class GraphConfig:
         min_component: graph components with fewer nodes are bridged to their nearest node.
         negative_radius: a negative click wins only nodes within this geodesic distance, so
             one click near the boundary cannot take half of a large object (a floor, a road).
-        joined_click_is_object: an object whose first positive click is on a node that only
-            joined the ground in `join_ground` (just above it, not grown over
-            the road's surface: a fence's foot beside a raised sidewalk, a car's sill) is an
-            object, not the ground; its growth may cross such joined nodes at their length.
-            False: any ground node makes the object the ground (the networks' frozen maps).
+        joined_click: what a first positive click on a node that only joined the ground in
+            `join_ground` (just above or below it, not grown over the road's surface: a fence's
+            foot beside a raised sidewalk, a car's sill) makes: "ground" (the road, as any ground
+            node; the networks' frozen maps), "free" (an object whose growth crosses such joined
+            nodes at their length), "lifted" (an object that may take the joined nodes it
+            stands on: an edge from an off-ground node down to one costs its length, edges along
+            them or to the grown ground keep the penalty) or "deferred" (the ground, until a
+            negative click lands on the grown ground while no positive one does; then "lifted").
     """
 
     voxel_size: float = 0.1
@@ -96,7 +104,7 @@ class GraphConfig:
     ground_max_radius: float = float("inf")
     min_component: int = 10
     negative_radius: float = 8.0
-    joined_click_is_object: bool = False
+    joined_click: str = "ground"
 
     def __post_init__(self) -> None:
         """Reject settings that make no graph."""
@@ -108,6 +116,8 @@ class GraphConfig:
             raise ValueError(f"GraphConfig.normal_penalty must be >= 0, got {self.normal_penalty}")
         if self.neighbours < 1:
             raise ValueError(f"GraphConfig.neighbours must be >= 1, got {self.neighbours}")
+        if self.joined_click not in JOINED_CLICK_RULES:
+            raise ValueError(f"GraphConfig.joined_click must be one of {JOINED_CLICK_RULES}, got {self.joined_click!r}")
 
 
 OUTDOOR = GraphConfig()
@@ -149,25 +159,34 @@ class VoxelGraph:
         if config.normal_penalty > 0:
             cos = np.abs((normals[self.edges[:, 0]] * normals[self.edges[:, 1]]).sum(axis=1))
             self.lengths = self.lengths * (1.0 + config.normal_penalty * (1.0 - cos))
-        self._costs: dict[tuple[bool, bool], csr_matrix] = {}
+        self._costs: dict[tuple[bool, str], csr_matrix] = {}
 
     def __len__(self) -> int:
         """Number of nodes."""
         return len(self.ground)
 
-    def costs(self, on_ground: bool, joined_free: bool = False) -> csr_matrix:
+    def costs(self, on_ground: bool, joined: str = "ground") -> csr_matrix:
         """Edge costs for an object clicked on (True) or off (False) the ground, cached.
 
         Off the ground, edges touching ground nodes cost `ground_penalty` times their length
         (a reach limit keeps the object from spreading on them); on the ground, edges
         touching other nodes are dropped, since the ground's reach is not limited.
-        `joined_free` (off the ground only): only the grown ground's edges cost more, so an
-        object clicked on a joined node (`joined_click_is_object`) grows from it.
+        `joined` (off the ground only) says what the nodes that only joined the ground are to the object:
+        "ground" (as the grown ground), "free" (only the grown ground's edges cost more) or "lifted" (an
+        edge between such a node and an off-ground one costs its length, so the object takes the feet
+        it stands on; edges along them, or to the grown ground, cost more).
         """
-        key = (on_ground, joined_free and not on_ground)
+        key = (on_ground, "ground" if on_ground else joined)
         if key not in self._costs:
-            other = ~self.ground if on_ground else (self.grown_ground if key[1] else self.ground)
-            crossing = other[self.edges[:, 0]] | other[self.edges[:, 1]]
+            if on_ground:
+                crossing = ~self.ground[self.edges[:, 0]] | ~self.ground[self.edges[:, 1]]
+            elif key[1] == "ground":
+                crossing = self.ground[self.edges[:, 0]] | self.ground[self.edges[:, 1]]
+            else:
+                crossing = self.grown_ground[self.edges[:, 0]] | self.grown_ground[self.edges[:, 1]]
+                if key[1] == "lifted":
+                    feet = self.joined_only(self.edges)
+                    crossing |= feet[:, 0] & feet[:, 1]
             cost = np.where(crossing, self.lengths * self.config.ground_penalty, self.lengths) + 1e-9  # 0 = no edge
             keep = ~crossing if on_ground else np.ones(len(cost), dtype=bool)  # the ground has no reach limit
             edges, cost = self.edges[keep], cost[keep]
@@ -177,14 +196,30 @@ class VoxelGraph:
             self._costs[key] = csr_matrix((np.concatenate([cost, cost]), (rows, cols)), shape=(n, n))
         return self._costs[key]
 
-    def clicked_on_joined(self, node: int) -> bool:
-        """Whether a first positive click on `node` makes an object although the node is ground: it only joined
-        the ground (`join_ground`) and the settings say such clicks are objects (`joined_click_is_object`)."""
-        return self.config.joined_click_is_object and bool(self.ground[node]) and not bool(self.grown_ground[node])
+    def joined_only(self, nodes: np.ndarray) -> np.ndarray:
+        """Which of `nodes` (int (K,)) only joined the ground (`join_ground`): ground, not grown over its surface."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        return self.ground[nodes] & ~self.grown_ground[nodes]
 
-    def object_on_ground(self, first_positive: int) -> bool:
-        """Whether the object whose first positive click is on node `first_positive` is the ground (road, floor)."""
-        return bool(self.ground[first_positive]) and not self.clicked_on_joined(first_positive)
+    def ground_rule(self, positive: np.ndarray, negative: np.ndarray = ()) -> str:
+        """How the object of these clicks (node ids, positives in click order) grows: "ground" (it is the road or
+        floor), "object" (off the ground) or "free" / "lifted" (an object first clicked on a joined node,
+        `GraphConfig.joined_click`)."""
+        positive = np.asarray(positive, dtype=np.int64)
+        if len(positive) == 0 or not self.ground[positive[0]]:
+            return "object"
+        rule = self.config.joined_click
+        if rule == "ground" or not self.joined_only(positive[:1])[0]:
+            return "ground"
+        if rule == "deferred":
+            negative = np.asarray(negative, dtype=np.int64)
+            refused = self.grown_ground[negative].any() and not self.grown_ground[positive].any()
+            return "lifted" if refused else "ground"
+        return rule
+
+    def object_on_ground(self, positive: np.ndarray, negative: np.ndarray = ()) -> bool:
+        """Whether the object of these clicks (node ids, positives in click order) is the ground (road, floor)."""
+        return self.ground_rule(np.atleast_1d(positive), negative) == "ground"
 
     def nodes_near(self, positions: np.ndarray, max_gap: float) -> np.ndarray:
         """The node nearest to each position (float (K, 3)), for positions at most `max_gap` from it."""
@@ -203,9 +238,9 @@ class VoxelGraph:
             return np.ones(len(self), dtype=bool)
         return ~self.ground
 
-    def distance(self, sources: np.ndarray, on_ground: bool, limit: float, joined_free: bool = False) -> np.ndarray:
+    def distance(self, sources: np.ndarray, on_ground: bool, limit: float, joined: str = "ground") -> np.ndarray:
         """Geodesic distance (float64 (V,)) from each node to the nearest source node; inf beyond `limit`."""
-        return geodesic_distance(self.costs(on_ground, joined_free), np.unique(sources), limit)
+        return geodesic_distance(self.costs(on_ground, joined), np.unique(sources), limit)
 
     def click_distances(self, positive: np.ndarray, negative: np.ndarray) -> ClickDistances:
         """Geodesic distances of every node to the positive and to the negative click nodes (two Dijkstra runs).
@@ -224,13 +259,14 @@ class VoxelGraph:
         config = self.config
         positive = np.asarray(positive, dtype=np.int64)
         negative = np.asarray(negative, dtype=np.int64)
-        joined_free = len(positive) > 0 and self.clicked_on_joined(positive[0])
-        on_ground = len(positive) > 0 and bool(self.ground[positive[0]]) and not joined_free
+        rule = self.ground_rule(positive, negative)
+        on_ground = rule == "ground"
+        joined = rule if rule in ("free", "lifted") else "ground"
         reach = config.ground_max_radius if on_ground else config.max_radius
         negative_reach = min(reach, config.negative_radius)
         negative_limit = max(config.max_radius, negative_reach)
-        to_positive = self.distance(positive, on_ground, reach, joined_free)
-        to_negative = self.distance(negative, on_ground, negative_limit, joined_free)
+        to_positive = self.distance(positive, on_ground, reach, joined)
+        to_negative = self.distance(negative, on_ground, negative_limit, joined)
         if on_ground:
             raised = positive[~self.ground[positive]]
             if len(raised):
