@@ -178,15 +178,11 @@ class VoxelGraph:
         """
         key = (on_ground, "ground" if on_ground else joined)
         if key not in self._costs:
-            if on_ground:
-                crossing = ~self.ground[self.edges[:, 0]] | ~self.ground[self.edges[:, 1]]
-            elif key[1] == "ground":
-                crossing = self.ground[self.edges[:, 0]] | self.ground[self.edges[:, 1]]
-            else:
-                crossing = self.grown_ground[self.edges[:, 0]] | self.grown_ground[self.edges[:, 1]]
-                if key[1] == "lifted":
-                    feet = self.joined_only(self.edges)
-                    crossing |= feet[:, 0] & feet[:, 1]
+            other = ~self.ground if on_ground else (self.ground if key[1] == "ground" else self.grown_ground)
+            crossing = other[self.edges[:, 0]] | other[self.edges[:, 1]]
+            if key[1] == "lifted":  # and the edges along the joined nodes
+                feet = self.joined_only(self.edges)
+                crossing |= feet[:, 0] & feet[:, 1]
             cost = np.where(crossing, self.lengths * self.config.ground_penalty, self.lengths) + 1e-9  # 0 = no edge
             keep = ~crossing if on_ground else np.ones(len(cost), dtype=bool)  # the ground has no reach limit
             edges, cost = self.edges[keep], cost[keep]
