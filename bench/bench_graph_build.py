@@ -59,7 +59,7 @@ def bench_cloud(name: str, xyz: np.ndarray, config: GraphConfig, repeat: int) ->
     lapack = median_seconds(lambda: np.linalg.eigh(covariance), repeat)
     build = median_seconds(lambda: VoxelGraph(nodes, config), repeat)
     reliable = counts >= 3
-    deviation = 1.0 - np.abs((smallest_axes(covariance) * np.linalg.eigh(covariance)[1][:, :, 0]).sum(axis=1))
+    deviation = 1.0 - np.abs((smallest_axes(covariance)[1] * np.linalg.eigh(covariance)[1][:, :, 0]).sum(axis=1))
     print(f"{name}: {len(nodes)} nodes | normals' solver: eigh {lapack * 1e3:.1f} ms, closed form "
           f"{closed * 1e3:.1f} ms (ratio {lapack / closed:.1f}) | graph build {build * 1e3:.0f} ms, of which the "
           f"closed form saves {(lapack - closed) / (build + lapack - closed):.0%} | normals differ by "

@@ -64,6 +64,7 @@ GRIDS: dict[str, dict[str, tuple[float, ...]]] = {  # per centre, values tried f
         "normal_penalty": (0.0, 1.0, 3.0),
         "negative_radius": (4.0, 6.0, 12.0),
         "max_edge": (0.7, 1.5),
+        "shape_penalty": (3.0, 10.0),
     },
     "indoor": {"normal_penalty": (0.0, 1.0, 2.0, 4.0, 6.0)},
 }

@@ -1,12 +1,15 @@
-"""The closed-form smallest axis behind the voxel graph's surface normals, against LAPACK's eigh."""
+"""The closed-form smallest axis behind the voxel graph's surface normals (against LAPACK's eigh), its surface
+variation, and the shape penalty that variation feeds."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clickenhance_model.inference.voxel_graph import smallest_axes, surface_normals
+from clickenhance_model.inference.voxel_graph import OUTDOOR, VoxelGraph, smallest_axes, surface_shape
 
 
 def scatter_matrices(rng: np.random.Generator, count: int, shapes: list[str]) -> np.ndarray:
@@ -30,7 +33,7 @@ def scatter_matrices(rng: np.random.Generator, count: int, shapes: list[str]) ->
     st.sampled_from(["plane", "flat", "line", "blob", "point", "sphere"]), min_size=1, max_size=6))  # fmt: skip
 def test_smallest_axes_are_unit_eigenvectors_of_the_smallest_eigenvalue(seed: int, shapes: list[str]) -> None:
     matrices = scatter_matrices(np.random.default_rng(seed), 60, shapes)
-    axes = smallest_axes(matrices)
+    lowest, axes = smallest_axes(matrices)
     values, vectors = np.linalg.eigh(matrices)
     scale = np.maximum(values[:, 2], 1e-300)
     lengths = np.linalg.norm(axes, axis=1)
@@ -38,6 +41,7 @@ def test_smallest_axes_are_unit_eigenvectors_of_the_smallest_eigenvalue(seed: in
     # each axis is an eigenvector of the smallest eigenvalue: A v = lowest v, to the matrix's precision
     residual = np.linalg.norm(np.einsum("nij,nj->ni", matrices, axes) - values[:, :1] * axes, axis=1)
     assert (residual <= 1e-7 * scale + 1e-12).all()
+    assert np.allclose(lowest, values[:, 0], atol=1e-9 * scale.max() + 1e-12)
     # where that eigenvalue stands clear of the next one, the axis is eigh's up to its sign
     clear = values[:, 1] - values[:, 0] > 1e-3 * scale
     agreement = np.abs((axes * vectors[:, :, 0]).sum(axis=1))
@@ -48,7 +52,9 @@ def test_smallest_axes_of_a_degenerate_matrix_fall_back_to_eigh() -> None:
     matrices = np.zeros((3, 3, 3))
     matrices[1] = np.diag([1.0, 0.0, 0.0])  # a line: every axis across it has eigenvalue 0
     matrices[2] = np.eye(3)  # isotropic
-    assert np.array_equal(smallest_axes(matrices), np.linalg.eigh(matrices)[1][:, :, 0])
+    lowest, axes = smallest_axes(matrices)
+    values, vectors = np.linalg.eigh(matrices)
+    assert np.array_equal(axes, vectors[:, :, 0]) and np.array_equal(lowest, values[:, 0])
 
 
 def test_surface_normals_of_a_tilted_plane_and_its_lone_node() -> None:
@@ -61,6 +67,59 @@ def test_surface_normals_of_a_tilted_plane_and_its_lone_node() -> None:
     nodes = np.concatenate([u[:, None] * a + v[:, None] * b + [10.0, -4.0, 2.0], [[50.0, 50.0, 50.0]]])
     neighbours = np.argsort(np.linalg.norm(nodes[:200, None] - nodes[None, :200], axis=2), axis=1)[:, 1:7]
     edges = np.stack([np.repeat(np.arange(200), 6), neighbours.reshape(-1)], axis=1)
-    normals = surface_normals(nodes, edges)
+    normals, variation = surface_shape(nodes, edges)
     assert np.allclose(np.abs(normals[:200] @ normal), 1.0, atol=1e-9)
-    assert np.array_equal(normals[200], np.zeros(3))  # no neighbour: no reliable normal
+    assert np.allclose(variation[:200], 0.0, atol=1e-9)  # a plane
+    assert np.array_equal(normals[200], np.zeros(3)) and variation[200] == 1.0  # no neighbour: no surface
+
+
+def fence_and_hedge(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A 4 m x 1.2 m fence plane (10 cm grid, x-z) with a 0.8 m deep hedge of scattered points 0.2 m behind it;
+    returns the nodes and a bool mask of the fence's."""
+    x, z = np.meshgrid(np.arange(0.0, 4.0, 0.1), np.arange(0.2, 1.4, 0.1))
+    fence = np.stack([x.ravel(), np.zeros(x.size), z.ravel()], axis=1)
+    hedge = rng.uniform([0.0, 0.2, 0.2], [4.0, 1.0, 1.4], (1500, 3))
+    return np.concatenate([fence, hedge]), np.arange(len(fence) + len(hedge)) < len(fence)
+
+
+def test_foliage_scatters_and_a_plane_does_not() -> None:
+    rng = np.random.default_rng(5)
+    nodes, on_fence = fence_and_hedge(rng)
+    graph = VoxelGraph(nodes, OUTDOOR)
+    _, variation = surface_shape(nodes, graph.edges)
+    inner_fence = on_fence & (nodes[:, 0] > 0.5) & (nodes[:, 0] < 3.5)
+    assert np.median(variation[inner_fence]) < 0.25 < np.median(variation[~on_fence])
+
+
+def test_shape_penalty_raises_the_edges_from_a_fence_into_its_hedge_and_not_along_the_fence() -> None:
+    nodes, on_fence = fence_and_hedge(np.random.default_rng(5))
+    plain = VoxelGraph(nodes, OUTDOOR)
+    graph = VoxelGraph(nodes, dataclasses.replace(OUTDOOR, shape_penalty=10.0))
+    assert np.array_equal(plain.edges, graph.edges)
+    shaped, unshaped = graph.costs(False, shaped=True), graph.costs(False)
+    assert (unshaped != plain.costs(False)).nnz == 0  # without the penalty the costs are the plain graph's
+    edges = graph.edges
+    at = (edges[:, 0], edges[:, 1])
+    ratio = np.asarray(shaped[at]).ravel() / np.asarray(unshaped[at]).ravel()
+    assert (ratio >= 1.0 - 1e-9).all()
+    inner_fence = on_fence & (nodes[:, 0] > 0.5) & (nodes[:, 0] < 3.5) & (nodes[:, 2] > 0.45) & (nodes[:, 2] < 1.15)
+    along = inner_fence[edges].all(axis=1)
+    into = on_fence[edges].any(axis=1) & (~on_fence)[edges].any(axis=1)
+    assert along.sum() > 100 and into.sum() > 20
+    assert np.median(ratio[along]) == 1.0 and np.median(ratio[into]) > 1.5
+
+
+def test_shape_penalty_applies_to_an_object_clicked_on_the_fence_and_not_to_one_clicked_in_the_hedge() -> None:
+    nodes, on_fence = fence_and_hedge(np.random.default_rng(5))
+    graph = VoxelGraph(nodes, dataclasses.replace(OUTDOOR, shape_penalty=10.0))
+    fence_click = int(np.argmin(np.linalg.norm(nodes - [2.0, 0.0, 0.8], axis=1)))
+    hedge_click = int(np.argmin(np.linalg.norm(nodes - [2.0, 0.6, 0.8], axis=1)))
+    assert on_fence[fence_click] and not on_fence[hedge_click]
+    assert graph.clicked_on_surface(np.array([fence_click, hedge_click]))
+    assert not graph.clicked_on_surface(np.array([hedge_click, fence_click]))  # the first click decides
+    assert not VoxelGraph(nodes, OUTDOOR).clicked_on_surface(np.array([fence_click]))  # off: no penalty anywhere
+    # clicked on the fence, the hedge lies farther away than it does for the same click without the penalty
+    with_penalty = graph.click_distances(np.array([fence_click]), np.array([], dtype=np.int64)).to_positive
+    without = VoxelGraph(nodes, OUTDOOR).click_distances(np.array([fence_click]), np.array([], dtype=np.int64))
+    hedge = ~on_fence & np.isfinite(with_penalty) & np.isfinite(without.to_positive)
+    assert np.median(with_penalty[hedge] - without.to_positive[hedge]) > 0.2
