@@ -174,14 +174,15 @@ class VoxelGraph:
         if config.normal_penalty > 0:
             cos = np.abs((normals[self.edges[:, 0]] * normals[self.edges[:, 1]]).sum(axis=1))
             self.lengths = self.lengths * (1.0 + config.normal_penalty * (1.0 - cos))
-        low, high = SCATTER_VARIATION
-        scatter = np.clip((variation - low) / (high - low), 0.0, 1.0)  # [V]: 0 a surface, 1 foliage or clutter
-        change = np.abs(scatter[self.edges[:, 0]] - scatter[self.edges[:, 1]])
-        self.shape_factor = 1.0 + config.shape_penalty * change  # [E] for objects clicked on a surface
-        ends = np.concatenate([self.edges[:, 0], self.edges[:, 1], np.arange(len(nodes))])
-        others = np.concatenate([self.edges[:, 1], self.edges[:, 0], np.arange(len(nodes))])
-        spread = np.bincount(ends, minlength=len(nodes))
-        self.scatter = np.bincount(ends, scatter[others], len(nodes)) / spread  # [V] over each node and neighbours
+        self.shape_factor: np.ndarray | None = None  # [E] for objects clicked on a surface (shape_penalty > 0)
+        self.scatter: np.ndarray | None = None  # [V] mean over each node and its neighbours (shape_penalty > 0)
+        if config.shape_penalty > 0:
+            low, high = SCATTER_VARIATION
+            scatter = np.clip((variation - low) / (high - low), 0.0, 1.0)  # [V]: 0 a surface, 1 foliage or clutter
+            change = np.abs(scatter[self.edges[:, 0]] - scatter[self.edges[:, 1]])
+            self.shape_factor = 1.0 + config.shape_penalty * change
+            owner, member = neighbourhoods(self.edges, len(nodes))
+            self.scatter = np.bincount(owner, scatter[member], len(nodes)) / np.bincount(owner, minlength=len(nodes))
         self._costs: dict[tuple[bool, str, bool], csr_matrix] = {}
 
     def __len__(self) -> int:
@@ -200,7 +201,7 @@ class VoxelGraph:
         it stands on; edges along them, or to the grown ground, cost more). `shaped`: with the shape penalty
         (`GraphConfig.shape_penalty`; no change when it is 0).
         """
-        key = (on_ground, "ground" if on_ground else joined, shaped and self.config.shape_penalty > 0)
+        key = (on_ground, "ground" if on_ground else joined, shaped and self.shape_factor is not None)
         if key not in self._costs:
             lengths = self.lengths * self.shape_factor if key[2] else self.lengths
             other = ~self.ground if on_ground else (self.ground if key[1] == "ground" else self.grown_ground)
@@ -243,7 +244,7 @@ class VoxelGraph:
         in foliage or clutter (the mean scatter of the first click's node and neighbours, `GraphConfig.shape_penalty`);
         its growth then pays the shape penalty."""
         positive = np.asarray(positive, dtype=np.int64)
-        return self.config.shape_penalty > 0 and len(positive) > 0 and bool(self.scatter[positive[0]] < SURFACE_CLICK)
+        return self.scatter is not None and len(positive) > 0 and bool(self.scatter[positive[0]] < SURFACE_CLICK)
 
     def object_on_ground(self, positive: np.ndarray, negative: np.ndarray = ()) -> bool:
         """Whether the object of these clicks (node ids, positives in click order) is the ground (road, floor)."""
@@ -466,8 +467,7 @@ def neighbourhood_covariances(nodes: np.ndarray, edges: np.ndarray) -> tuple[np.
     """Scatter matrix (float64 (V, 3, 3), unnormalised) of each node with its graph neighbours, and how many
     nodes each holds (float64 (V,), the node itself included)."""
     n = len(nodes)
-    owner = np.concatenate([edges[:, 0], edges[:, 1], np.arange(n)])  # each node's neighbourhood includes itself
-    member = np.concatenate([edges[:, 1], edges[:, 0], np.arange(n)])
+    owner, member = neighbourhoods(edges, n)
     counts = np.bincount(owner, minlength=n).astype(np.float64)
     mean = np.stack([np.bincount(owner, nodes[member, d], minlength=n) for d in range(3)], axis=1) / counts[:, None]
     offset = nodes[member] - mean[owner]  # [2E + V, 3]
@@ -476,6 +476,13 @@ def neighbourhood_covariances(nodes: np.ndarray, edges: np.ndarray) -> tuple[np.
         for b in range(a, 3):
             covariance[:, a, b] = covariance[:, b, a] = np.bincount(owner, offset[:, a] * offset[:, b], minlength=n)
     return covariance, counts
+
+
+def neighbourhoods(edges: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each node's neighbourhood as (owner, member) pairs (int (2E + n,) each): both ends of every undirected
+    edge, and every node with itself, for per-node sums by `np.bincount(owner, values[member])`."""
+    own = np.arange(n)
+    return np.concatenate([edges[:, 0], edges[:, 1], own]), np.concatenate([edges[:, 1], edges[:, 0], own])
 
 
 def smallest_axes(covariance: np.ndarray, min_gap: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
