@@ -33,7 +33,7 @@ from std_srvs.srv import Trigger
 
 from clickenhance_ros.cloud_conversion import cloud_from_array, read_points, read_xyz, select_points
 from clickenhance_ros.demo import NodeRunner, call_service
-from clickenhance_ros.executor_shutdown import stop_executor
+from clickenhance_ros.executor_shutdown import BackgroundSpin
 from clickenhance_ros.msg import SegmentationState
 from clickenhance_ros.srv import AddClick, SegmentObject
 
@@ -104,8 +104,7 @@ class BenchClient:
         self.segment = self.node.create_client(SegmentObject, "/clickenhance/segment")
         self.triggers = {name: self.node.create_client(Trigger, f"/clickenhance/{name}")
                          for name in ("undo", "new_scan", "diagnostics")}
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self._thread.start()
+        self._spin = BackgroundSpin(self.executor)
 
     def _on_object(self, cloud: PointCloud2) -> None:
         with self.lock:
@@ -155,7 +154,7 @@ class BenchClient:
         raise RuntimeError("no matching ~/state message")
 
     def close(self) -> None:
-        stop_executor(self.executor, self._thread)
+        self._spin.stop()
         self.node.destroy_node()
         rclpy.shutdown(context=self.context)
 

@@ -41,7 +41,7 @@ from std_srvs.srv import Trigger
 
 from clickenhance_model.evaluation.simulated_user import next_click
 from clickenhance_ros.cloud_conversion import cloud_from_array, read_points
-from clickenhance_ros.executor_shutdown import stop_executor
+from clickenhance_ros.executor_shutdown import BackgroundSpin
 from clickenhance_ros.srv import AcceptObject, AddClick, SaveAnnotation
 
 FRAME = "velodyne"
@@ -183,8 +183,7 @@ class Operator:
         self.node.create_subscription(PointCloud2, "/clickenhance/segmentation", self._on_segmentation, LATCHED)
         publisher = self.node.create_publisher(PointCloud2, "/cloud", 1)
         self.node.create_timer(0.5, lambda: publisher.publish(cloud))  # a 2 Hz "sensor"
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self._thread.start()
+        self._spin = BackgroundSpin(self.executor)
         self.clients = {name: self.node.create_client(kind, f"/clickenhance/{name}")
                         for name, kind in (("add_click", AddClick), ("accept", AcceptObject),
                                            ("save", SaveAnnotation), ("diagnostics", Trigger))}
@@ -230,7 +229,7 @@ class Operator:
 
     def close(self) -> None:
         """Stop spinning (every callback finished) and release the context."""
-        stop_executor(self.executor, self._thread)
+        self._spin.stop()
         self.node.destroy_node()
         rclpy.shutdown(context=self.context)
 

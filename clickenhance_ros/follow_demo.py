@@ -30,7 +30,7 @@ from std_srvs.srv import SetBool, Trigger
 from clickenhance_model.evaluation.simulated_user import next_click
 from clickenhance_ros.cloud_conversion import points_xyz, read_points
 from clickenhance_ros.demo import LATCHED, DemoScan, NodeRunner, call_service, click_request, scan_message
-from clickenhance_ros.executor_shutdown import stop_executor
+from clickenhance_ros.executor_shutdown import BackgroundSpin
 from clickenhance_ros.msg import FollowState
 from clickenhance_ros.srv import AddClick
 
@@ -54,8 +54,7 @@ class FollowClient:
         self.publisher = self.node.create_publisher(PointCloud2, "/cloud", 1)
         self.clients = {name: self.node.create_client(kind, f"/clickenhance/{name}")
                         for name, kind in (("add_click", AddClick), ("follow", SetBool), ("diagnostics", Trigger))}
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self._thread.start()
+        self._spin = BackgroundSpin(self.executor)
 
     def _on_object(self, cloud: PointCloud2) -> None:
         with self._arrived:
@@ -87,7 +86,7 @@ class FollowClient:
 
     def close(self) -> None:
         """Stop spinning (every callback finished) and release the context."""
-        stop_executor(self.executor, self._thread)
+        self._spin.stop()
         self.node.destroy_node()
         rclpy.shutdown(context=self.context)
 

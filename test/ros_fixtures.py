@@ -27,7 +27,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E
 from sensor_msgs.msg import PointCloud2, PointField  # noqa: E402
 
 from clickenhance_ros.demo import stop_node  # noqa: E402
-from clickenhance_ros.executor_shutdown import stop_executor  # noqa: E402
+from clickenhance_ros.executor_shutdown import BackgroundSpin  # noqa: E402
 
 NODE_MODULE = "clickenhance_ros.segment_node"
 FRAME = "lidar"
@@ -214,8 +214,7 @@ class RosClient:
         self.node = rclpy.create_node(name, context=self.context)
         self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
         self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self._thread.start()
+        self._spin = BackgroundSpin(self.executor)
         self._clients: dict[str, Any] = {}
 
     def client(self, service_type: type, name: str, timeout: float = 30.0) -> Any:
@@ -281,7 +280,7 @@ class RosClient:
 
     def close(self) -> None:
         """Stop spinning (every callback finished), then destroy the node and shut the context down."""
-        stop_executor(self.executor, self._thread)
+        self._spin.stop()
         self.node.destroy_node()
         rclpy.shutdown(context=self.context)
 
