@@ -6,10 +6,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clickenhance_model.inference.voxel_graph import OUTDOOR, VoxelGraph, smallest_axes, surface_shape
+from clickenhance_model.inference.voxel_graph import OUTDOOR, GraphConfig, VoxelGraph, smallest_axes, surface_shape
 
 
 def scatter_matrices(rng: np.random.Generator, count: int, shapes: list[str]) -> np.ndarray:
@@ -123,3 +124,30 @@ def test_shape_penalty_applies_to_an_object_clicked_on_the_fence_and_not_to_one_
     without = VoxelGraph(nodes, OUTDOOR).click_distances(np.array([fence_click]), np.array([], dtype=np.int64))
     hedge = ~on_fence & np.isfinite(with_penalty) & np.isfinite(without.to_positive)
     assert np.median(with_penalty[hedge] - without.to_positive[hedge]) > 0.2
+
+
+def test_contest_rule_grows_the_first_click_as_without_it_and_gives_a_negative_click_the_hedge() -> None:
+    """`shape_rule="contest"`: one click's region is the plain one; with a negative click in the hedge, the
+    shaped distances hand the negative the hedge and keep the fence, where the plain ones split by length."""
+    nodes, on_fence = fence_and_hedge(np.random.default_rng(5))
+    plain = VoxelGraph(nodes, OUTDOOR)
+    contest = VoxelGraph(nodes, dataclasses.replace(OUTDOOR, shape_penalty=10.0, shape_rule="contest"))
+    fence_click = int(np.argmin(np.linalg.norm(nodes - [2.0, 0.0, 0.8], axis=1)))
+    hedge_click = int(np.argmin(np.linalg.norm(nodes - [0.5, 0.9, 0.8], axis=1)))  # the hedge's far corner
+    none = np.array([], dtype=np.int64)
+    first = contest.click_distances(np.array([fence_click]), none)
+    assert first.contested is None
+    assert np.array_equal(first.region(), plain.click_distances(np.array([fence_click]), none).region())
+    with_negative = contest.click_distances(np.array([fence_click]), np.array([hedge_click]))
+    assert with_negative.contested is not None
+    shaped_region = with_negative.region()
+    plain_region = plain.click_distances(np.array([fence_click]), np.array([hedge_click])).region()
+    assert shaped_region[on_fence].mean() >= plain_region[on_fence].mean() - 0.01
+    assert shaped_region[~on_fence].mean() < plain_region[~on_fence].mean() - 0.1  # more of the hedge goes
+    # the region never leaves the plain reach of the positive click
+    assert not (shaped_region & ~np.isfinite(with_negative.to_positive)).any()
+
+
+def test_shape_rule_is_checked() -> None:
+    with pytest.raises(ValueError, match="shape_rule"):
+        GraphConfig(shape_rule="sometimes")
