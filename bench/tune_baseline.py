@@ -124,7 +124,8 @@ def combined(
 
 def score(config: GraphConfig, name: str, args: argparse.Namespace) -> tuple[float, float]:
     """NoC@85 and IoU@5 of one setting: the evaluation CLI's summary, or, with --domain, the summary
-    of that domain's objects only (the generator's record says each scene's domain)."""
+    of that domain's objects only (the generator's record says each scene's domain; the CLI clicks only
+    those scenes, `--scene-domain`, and the split here checks that every object it kept is of that domain)."""
     config_path = args.out / "configs" / f"{name}.yaml"
     config_path.parent.mkdir(parents=True, exist_ok=True)
     save_config(config, config_path)
@@ -135,6 +136,8 @@ def score(config: GraphConfig, name: str, args: argparse.Namespace) -> tuple[flo
                "--min-points", str(args.min_points)]  # fmt: skip
     if args.sequences:
         command += ["--sequences", *args.sequences]
+    if args.domain is not None:  # the other domain's scenes are not clicked at all
+        command += ["--scene-domain", args.domain]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     lines = done.stdout.strip().splitlines()
     match = SUMMARY.search(lines[-1]) if lines else None
@@ -164,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scene-stride", type=int, default=1, help="every k-th scan only")
     parser.add_argument("--min-points", type=int, default=100, help="smallest object scored (points)")
     parser.add_argument("--domain", choices=["outdoor", "indoor"],
-                        help="score only this domain's objects of a generated mix (its scenes' record)")
+                        help="click and score only this domain's scenes of a generated mix (its scenes' record)")
     parser.add_argument("--centre", choices=sorted(CENTRES), default="session3",
                         help="sweep around the session-3 start (default), today's OUTDOOR or INDOOR preset")
     parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", help="move the centre: these settings")

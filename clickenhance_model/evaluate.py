@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scene-stride", type=int, default=1,
                         help="evaluate every K-th scene only (a sample spread over a folder whose scans come "
                              "in groups, e.g. a generated mix of sensors and rooms)")  # fmt: skip
+    parser.add_argument("--scene-domain", choices=("outdoor", "indoor"),
+                        help="a generated mix: evaluate only its streets or only its rooms (the generator's record; "
+                             "after --scene-stride, so the objects are those of the whole run's split)")  # fmt: skip
     parser.add_argument("--sequences", nargs="+", type=str, help="semantickitti: sequences to read, e.g. 08")
     parser.add_argument("--label-set", choices=("scannet40", "scannet20", "unseen"), help="scannet: object classes")
     parser.add_argument("--scene-list", type=Path, help="scannet: file of scene names, e.g. scannetv2_val.txt")
@@ -210,8 +213,11 @@ def run_dataset(
     rows: list[ObjectResult] = []
     skipped: list[tuple[str, str]] = []
     limit = args.limit_objects
+    names = dataset.scene_names()[:: args.scene_stride]
+    if args.scene_domain is not None:
+        names = [name for name in names if domains.get(name, dataset.domain) == args.scene_domain]
     with (args.out / LOG_FILE).open("a") as log, tqdm(total=0, unit="object", file=sys.stderr) as bar:
-        for scene_name in dataset.scene_names()[:: args.scene_stride]:
+        for scene_name in names:
             if limit is not None and len(rows) >= limit:
                 break
             if scene_name in done_scenes:
@@ -259,6 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         dataset = build_dataset(args.dataset, args.root, **dataset_options(args))
         segmenters, method_info = load_segmenters(args, dataset)
         domains = scene_domains(args, dataset)
+        present = set(domains.values()) if domains else {dataset.domain}
+        if args.scene_domain is not None and args.scene_domain not in present:
+            raise ValueError(f"--scene-domain {args.scene_domain}: {args.root} has no such scene (its scenes are "
+                             f"{' and '.join(sorted(present))})")  # fmt: skip
         settings = ProtocolSettings(args.max_clicks, args.temperature, args.seed)
         run = {"dataset": args.dataset, "root": str(args.root.resolve()), "method": args.method,
                "dataset_options": {k: list(v) if isinstance(v, tuple) else v if isinstance(v, (int, float)) else str(v)
@@ -268,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                "scene_stride": args.scene_stride, **method_info}  # fmt: skip
         if args.classes is not None:
             run["classes"] = sorted(args.classes)
+        if args.scene_domain is not None:
+            run["scene_domain"] = args.scene_domain
         done, done_scenes = open_log(args.out, run, args.restart)
     except (ClickEnhanceError, ValueError, OSError) as error:
         print(f"clickenhance-eval: error: {error}", file=sys.stderr)

@@ -220,3 +220,31 @@ def test_evaluation_clicks_each_generated_scene_with_its_domain(tmp_path: Path) 
     objects = [o for o in dataset.objects(room, 20) if o.instance_id in {row["instance_id"] for row in room_rows}]
     indoor = list(evaluate_scene(BaselineSegmenter.for_domain("indoor"), room, objects, ProtocolSettings(max_clicks=2)))
     assert [r.ious for r in indoor] == [row["ious"] for row in sorted(room_rows, key=lambda r: r["instance_id"])]
+
+
+def test_evaluation_clicks_only_the_scene_domain_asked_for(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`clickenhance-eval --scene-domain`: of a mix, only its streets or only its rooms are clicked; asking a
+    folder of streets alone for rooms is an error, not an empty run."""
+    from clickenhance_model.evaluate import main
+
+    root = tmp_path / "mix"
+    ensure_generated(root, tiny_mix(), show_progress=False, workers=1)
+    common = ["--dataset", "semantickitti", "--root", str(root), "--sequences", "00", "--method", "baseline",
+              "--max-clicks", "2", "--min-points", "20"]  # fmt: skip
+    scenes = {}
+    for domain in ("outdoor", "indoor", None):
+        out = tmp_path / f"eval_{domain}"
+        assert main([*common, "--out", str(out), *(["--scene-domain", domain] if domain else [])]) == 0
+        results = json.loads((out / "results.json").read_text())
+        scenes[domain] = {o["scene"] for o in results["objects"]}
+        assert results["run"].get("scene_domain") == domain
+    assert scenes["outdoor"] and scenes["outdoor"] <= {"00/000000", "00/000001"}
+    assert scenes["indoor"] == {"00/000002"}
+    assert scenes[None] == scenes["outdoor"] | scenes["indoor"]
+    street_only = tmp_path / "streets"  # generated streets only
+    ensure_generated(street_only, SyntheticConfig(train_scans=1, val_scans=1, beams=16, azimuth_steps=256),
+                     show_progress=False, workers=1)  # fmt: skip
+    capsys.readouterr()
+    code = main(["--dataset", "semantickitti", "--root", str(street_only), "--method", "baseline",
+                 "--scene-domain", "indoor", "--out", str(tmp_path / "none")])  # fmt: skip
+    assert code == 2 and "has no such scene (its scenes are outdoor)" in capsys.readouterr().err
