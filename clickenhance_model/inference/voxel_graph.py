@@ -13,38 +13,10 @@ It is built once per cloud (a session, a training scene); a click then costs two
 Dijkstra runs (`limit=`: only the nodes within reach of the clicks are visited), whatever
 crop the network sees. The settings are a `GraphConfig` (presets OUTDOOR, INDOOR).
 
-The OUTDOOR preset (the defaults of `GraphConfig`) was chosen on generated street scans
-only, never on the real scans it is reported on: 12 scans from `clickenhance_model.scenes.generate
---kind outdoor --scenes 12 --seed 777 --sequence 0` (the training data uses seed 0), scored with
-the evaluation CLI (20 clicks) over a one-at-a-time sweep of neighbours, max_edge, ground_penalty,
-max_radius and negative_radius around the hand-picked start, plus the combination of the best
-values; lowest NoC@85 wins (tie: higher IoU@5). Rerun with `bench/tune_baseline.py`. The INDOOR
-preset is an untuned guess, but for `normal_penalty`: it was chosen later for both presets on the
-generated any-object validation scans (`runs/scenes/any_object`, sequence 01, every 5th scan, 20
-clicks), by domain, lowest NoC@85 of 0, 1, 2, 3, 4 and 6: outdoor 2 (NoC@85 6.82 vs 7.40 at 0),
-indoor 3 (11.25 vs 12.44). Then, on the same scans' 114 street objects, a one-at-a-time sweep of
-the OUTDOOR preset (max_radius 6/10, negative_radius 3/6, neighbours 6/12, ground_penalty
-20/100, max_edge 0.4/0.7) and pairs of the best: OUTDOOR took negative_radius 8 (5.94 vs 6.82).
-Once the networks' maps had their own frozen graph (`MAPS_PRESETS`), OUTDOOR took max_edge 1.0:
-0.5/0.6/0.7/0.8/1.0/1.2/1.5 scored 5.94/5.54/5.43/5.29/5.25/5.34/5.31 (`bench/tune_baseline.py
---centre preset --domain outdoor --grid max_edge=...`, with the options in its docstring).
-`joined_click` stays "ground" in both presets. Session 21's "free" (then a switch) scored NoC@85 5.19 vs
-5.20 on the bled street objects (`--scans runs/scenes/any_object_bleed --grid joined_click=free`, the same
-options; one click in 113 objects), the rooms tied, and on the real dev scans, read once, it moved three
-fences: two stuff fences gained, a 62-point 16-ring fence pressed against a hedge lost (NoC@85 5 to 21).
-Session 22 scored "free", "lifted" and "deferred" on the bled streets and on every validation street of
-`runs/scenes/any_object_fence_feet` (fences seen at their foot, a hedge behind; `--scene-stride 1`): no rule
-wins both (bled 5.20 / 5.19 / 5.19 / 5.20, fence-feet 5.716 / 5.717 / 5.726 / 5.717 for ground / free /
-lifted / deferred), so the real scans were not read. `shape_penalty` stays 0 in both presets: at 10, with
-the penalty only for objects first clicked on a surface, it scored NoC@85 4.63 vs 5.20 on the bled streets and
-4.75 vs 5.25 on the exact ones (`--grid shape_penalty=10`), but 5.853 vs 5.716 on the fence-feet streets,
-where vegetation targets lost 219 clicks (trunks, buildings, poles and fences gained 155). Session 24's
-`shape_rule: contest` at 10 (shaped costs only between an object's positive and negative clicks, s smoothed
-over each node's neighbours) won all three street sets (NoC@85 / IoU@10: bled 4.90 / 89.1 vs 5.20 / 88.3, exact
-4.91 / 90.8 vs 5.25 / 90.2, fence-feet 5.565 / 88.3 vs 5.716 / 88.1) with a few more stuck objects (19 / 4 / 1
-vs 15 / 3 / 0); read once on the real dev scans it lost IoU@10 on the stuff objects (90.6 vs 90.7) and the
-16-ring scans (98.7 vs 99.3), with one stuck stuff object, so it stays off too. docs/default_model.md, sessions
-21 to 24.
+The presets were chosen on generated scans only, never on the real scans they are reported on
+(`bench/tune_baseline.py`; lowest NoC@85 over the simulated user's 20 clicks wins). How each setting got its
+value, and the rules that were scored and kept off (`joined_click`, `shape_penalty`, `shape_rule`), is in
+docs/baseline_presets.md.
 """
 
 from __future__ import annotations
@@ -151,7 +123,7 @@ class GraphConfig:
 
 
 OUTDOOR = GraphConfig()
-INDOOR = GraphConfig(  # a guess for RGB-D scans (ScanNet, S3DIS), but for normal_penalty (module docstring)
+INDOOR = GraphConfig(  # a guess for RGB-D scans (ScanNet, S3DIS), but for normal_penalty (docs/baseline_presets.md)
     voxel_size=0.03, max_edge=0.12, ground_cell=1.0, ground_height=0.05, max_radius=2.5, negative_radius=0.5,
     normal_penalty=3.0,
 )
