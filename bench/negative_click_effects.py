@@ -63,6 +63,7 @@ def replay_object(region: GeodesicRegion, height: np.ndarray, obj: ObjectResult,
     node = region.node_of_point
     points = np.bincount(node, minlength=len(graph))  # points per node
     on_object = np.bincount(node[object_points], minlength=len(graph))
+    a, b = graph.edges[:, 0], graph.edges[:, 1]
     rows = []
     for i, (index, positive) in enumerate(obj.clicks):
         if positive or i == 0:
@@ -76,7 +77,6 @@ def replay_object(region: GeodesicRegion, height: np.ndarray, obj: ObjectResult,
         taken = before & ~after
         from_click = graph.distance(np.array([clicked]), False, DISTANCE_LIMIT)
         local = taken & (from_click <= LOCAL_CLAIM)
-        a, b = graph.edges[:, 0], graph.edges[:, 1]
         to_kept = int(((taken[a] & after[b]) | (taken[b] & after[a])).sum())
         to_outside = int(((taken[a] & ~before[b]) | (taken[b] & ~before[a])).sum())
         outside = ~before & np.isfinite(from_click)
@@ -122,6 +122,12 @@ def replay_run(run_dir: Path, domain: str | None, limit: int | None) -> list[dic
     return rows
 
 
+def beyond_claim(rows: list[dict], fires: Callable[[dict], bool], kind: str) -> int:
+    """Points of `kind` ("harm": object points, "benefit": others) that the clicks a guard fires on took beyond
+    `LOCAL_CLAIM`: what the guard would save (harm) or leave in the mask (benefit)."""
+    return sum(r[kind] - r[f"local_{kind}"] for r in rows if fires(r))
+
+
 def report(rows: list[dict]) -> str:
     """The counts, and per guard the object points it would save against the wrong points it would leave."""
     collapses = [r for r in rows if r["before"] >= NEARLY_DONE and r["after"] < r["before"] - DROP]
@@ -135,14 +141,9 @@ def report(rows: list[dict]) -> str:
                  "of which in collapses: saved | in fixes: left |")  # fmt: skip
     lines.append("|---|---|---|---|---|---|")
     for name, fires in GUARDS.items():
-        def saved(group: list[dict], fires: Callable[[dict], bool] = fires) -> int:
-            return sum(r["harm"] - r["local_harm"] for r in group if fires(r))
-
-        def left(group: list[dict], fires: Callable[[dict], bool] = fires) -> int:
-            return sum(r["benefit"] - r["local_benefit"] for r in group if fires(r))
-
-        lines.append(f"| {name} | {sum(map(fires, rows))} | {saved(rows)} | {left(rows)} | {saved(collapses)} | "
-                     f"{left(fixes)} |")  # fmt: skip
+        lines.append(f"| {name} | {sum(map(fires, rows))} | {beyond_claim(rows, fires, 'harm')} | "
+                     f"{beyond_claim(rows, fires, 'benefit')} | {beyond_claim(collapses, fires, 'harm')} | "
+                     f"{beyond_claim(fixes, fires, 'benefit')} |")  # fmt: skip
     for feature in FEATURES:
         quantiles = {name: np.quantile([r[feature] for r in group], [0.25, 0.5, 0.75]) if group else []
                      for name, group in (("collapses", collapses), ("fixes", fixes))}  # fmt: skip
