@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from cloud_factories import box_surface
 
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
@@ -25,6 +26,7 @@ from clickenhance_model.scenes.lidar import LidarConfig
 from clickenhance_model.scenes.writer import write_scan
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.training.config import load_train_config
+from clickenhance_model.training.synthetic import manifest_domains
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "ship_model.py"
 TRAIN_ROWS = ("step,epoch,lr,total,ce,dice,click,rounds,seconds_per_step\n"
@@ -402,6 +404,8 @@ def test_a_model_that_loses_the_generated_validation_scans_never_reads_the_real_
     assert sorted(p.parent.name for p in eval_dir.glob("*/results.json")) == ["val_baseline", "val_model"]
     note = (eval_dir / "README.md").read_text()
     assert note.startswith("# Not a candidate") and "is no candidate" in note and "| val | model |" in note
+    # the untrained model is worse on every object, and the noise table says so beside the means
+    assert "| val | 3 | +2.00 ± 0.00 (95%: +2.00 to +2.00; 0 better, 3 worse; worse) |" in note
     assert "refused before the real dev sets" in capsys.readouterr().err and not out.exists()
 
 
@@ -439,3 +443,26 @@ def test_card_counts_the_objects_where_the_model_changed_the_baselines_answer(tm
     assert "| vehicles | 4 | 3 | 2 | 1 |" in lines  # object 1 better (2 vs 11 clicks), 2 better (IoU@10), 3 worse
     assert "| indoor | 0 | 0 | 0 | 0 |" in lines  # no per-object rows: nothing paired
     assert ship_model.object_noc(late) == 11 and ship_model.object_noc([0.1] * 20) == 21
+
+
+def test_noise_table_splits_a_generated_mix_by_domain(tmp_path: Path) -> None:
+    root = tmp_path / "scenes"
+    root.mkdir()
+    mix = [{"domain": "outdoor", "sensor": "hdl64", "share": 0.5}, {"domain": "indoor", "sensor": "rgbd", "share": 0.5}]
+    (root / "synthetic.yaml").write_text(yaml.safe_dump({"synthetic": {"train_scans": 2, "val_scans": 4, "mix": mix}}))
+    domains = manifest_domains(root)
+    val_scenes = sorted(s for s in domains if s.startswith("01/"))
+    assert {domains[s] for s in val_scenes} == {"outdoor", "indoor"}
+
+    def run(first_hits: list[int]) -> dict:
+        objects = [{"scene": s, "instance_id": 1, "ious": [0.5] * (k - 1) + [0.9] * (21 - k)}
+                   for s, k in zip(val_scenes, first_hits, strict=True)]  # fmt: skip
+        return {"run": {"root": str(root)}, "objects": objects}
+
+    model = [1 if domains[s] == "indoor" else 4 for s in val_scenes]  # better in the rooms, worse in the streets
+    results = {"val": {"model": run(model), "baseline": run([3] * len(val_scenes))}}
+    assert [label for label, _, _ in ship_model.paired_parts(results)] == ["generated indoor", "generated outdoor"]
+    lines = ship_model.paired_lines(results, 20)
+    indoor = next(line for line in lines if line.startswith("| generated indoor |"))
+    outdoor = next(line for line in lines if line.startswith("| generated outdoor |"))
+    assert "| -2.00 ± 0.00" in indoor and "better)" in indoor and "| +1.00 ± 0.00" in outdoor

@@ -50,9 +50,11 @@ import yaml
 from clickenhance_model import evaluate
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.errors import CheckpointError, ClickEnhanceError
+from clickenhance_model.evaluation.paired import paired_difference
 from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, MAX_VIEWS, SegmenterConfig
 from clickenhance_model.shipped_facts import facts_path, record_auto_refusal, write_facts
 from clickenhance_model.training.run_log import logged_seconds
+from clickenhance_model.training.synthetic import manifest_domains
 
 MAX_BYTES = 20 * 1024 * 1024
 KEEP_EXTRA = ("train_config", "state", "metrics", "trained_on", "world_size",  # training metadata, no optimizer
@@ -322,7 +324,7 @@ def validation_note(results: dict, gate: str, max_clicks: int) -> str:
     tables = group_table("val: per sensor (the generated mix's parts)", "Sensor", *parts,
                          min(RULE_CLICKS, max_clicks)) if all(parts) else []  # fmt: skip
     return "\n".join(["# Not a candidate (the real dev sets were not read)", "", gate, "", *results_table(results),
-                      "", *tables])  # fmt: skip
+                      "", *tables, *paired_lines(results, max_clicks)])  # fmt: skip
 
 
 def _percent(value: float | None) -> str:
@@ -407,6 +409,47 @@ def differing_objects(results: dict, max_clicks: int) -> list[str]:
             better, worse = better + (order > 0), worse + (order < 0)
         lines.append(f"| {name} | {len(paired)} | {len(differ)} | {better} | {worse} |")
     return lines + [""]
+
+
+def paired_parts(results: dict) -> list[tuple[str, list[dict], list[dict]]]:
+    """(label, model objects, baseline objects) per set, the generated validation scans split by domain where
+    their folder records a mix (the gate's parts); sets without per-object results are left out."""
+    parts = []
+    for name in (name for name in SETS if name in results):
+        model, baseline = (results[name][m].get("objects") or [] for m in METHODS)
+        root = results[name]["model"].get("run", {}).get("root")
+        domains = manifest_domains(Path(root)) if name == "val" and root else {}
+        if domains:
+            for domain in sorted(set(domains.values())):
+                members = [o for o in model if domains.get(o["scene"]) == domain]
+                parts.append((f"generated {domain}", members, baseline))
+        else:
+            parts.append((name, model, baseline))
+    return [(label, model, baseline) for label, model, baseline in parts if model and baseline]
+
+
+def paired_lines(results: dict, max_clicks: int) -> list[str]:
+    """The card's noise table: per set (and generated domain), model minus baseline object by object, with the
+    mean's standard error and 95% bootstrap interval (`evaluation.paired`).
+
+    The rule compares means; where the interval holds zero the sign of the mean is within the noise of these
+    objects, and this table says so beside the verdict.
+    """
+    k = min(RULE_CLICKS, max_clicks)
+    rows = []
+    for label, model, baseline in paired_parts(results):
+        try:
+            diffs = [paired_difference(model, baseline, metric, max_clicks) for metric in ("NoC@85", f"IoU@{k}")]
+        except ValueError:  # no object in common: the evaluations already refused such sets
+            continue
+        rows.append(f"| {label} | {diffs[0].objects} | " + " | ".join(d.sentence(named=False) for d in diffs) + " |")
+    if not rows:
+        return []
+    return ["### Model minus baseline, object by object", "",
+            f"Per object, the model's NoC@85 (clicks) and IoU@{k} (points) minus the baseline's: mean ± standard "
+            f"error, the mean's 95% bootstrap interval, and the objects each does better on. Where the interval holds "
+            f"zero the two are level within what these objects can tell, whichever way the means point.", "",
+            f"| Set | Objects | NoC@85 | IoU@{k} |", "|---|---|---|---|", *rows, ""]  # fmt: skip
 
 
 def reproduce_command(train_config: dict, run_dir: Path) -> tuple[str, bool]:
@@ -548,6 +591,7 @@ def render_card(results: dict, head: list[str], shipped: bool, sentence: str, se
         "",
         *class_tables(results, args.max_clicks),
         *differing_objects(results, args.max_clicks),
+        *paired_lines(results, args.max_clicks),
         "## Training config (train_config.yaml)",
         "",
         "```yaml",
@@ -595,7 +639,7 @@ def rejudge_section(results: dict, beats: bool, sentence: str, args: argparse.Na
              f"Simulated user (deterministic, seed {args.seed}), at most {args.max_clicks} clicks, objects with at "
              f"least {args.min_points} points.", *set_lines(args, [], REAL_SETS), "",
              *results_table(results), "", *class_tables(results, args.max_clicks),
-             *differing_objects(results, args.max_clicks)]  # fmt: skip
+             *differing_objects(results, args.max_clicks), *paired_lines(results, args.max_clicks)]  # fmt: skip
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -677,7 +721,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         head = provenance(args.run_dir, args.checkpoint, size, metadata)
         results = evaluate_all(candidate, args, sequences, eval_dir, EVAL_SETS[:1])
         candidate_ok, gate = validation_verdict(results, args.max_clicks)
-        print(gate)
+        print(gate, "", *paired_lines(results, args.max_clicks), sep="\n")
         if not candidate_ok and args.validation_gate and args.refuse_if_worse:
             (eval_dir / "README.md").write_text(validation_note(results, gate, args.max_clicks))
             print(f"ship_model: refused before the real dev sets: {args.out / 'default.pt'} not written; note in "
