@@ -159,6 +159,30 @@ def test_fit_point_refiner_writes_a_network_with_its_refiner(scenes_root: Path, 
     assert "prior-fusion" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
 
 
+def test_as_fusion_fits_a_refiner_on_a_plain_network_at_network_gain_zero(scenes_root: Path,  # noqa: F811
+                                                                         tmp_path: Path) -> None:  # fmt: skip
+    """`--as-fusion` takes a network without prior fusion (the shipped default's kind): the output is a fusion
+    network at its start (network gain 0, so its voxel answer is the training-free region) with the source's
+    weights and a fitted refiner; a source the fusion cannot wrap (no geodesic maps) is refused."""
+    plain = dataclasses.replace(FUSION, network=dataclasses.replace(FUSION.network, prior_fusion=False))
+    source = Segmenter.from_config(plain, seed=0)
+    source.save(tmp_path / "plain.pt")
+    common = ["--root", str(scenes_root), "--scene-stride", "1", "--held-out-every", "2", "--epochs", "2",
+              "--views", "1", "--no-progress", "--threads", "1", "--as-fusion"]  # fmt: skip
+    assert main(["--checkpoint", str(tmp_path / "plain.pt"), "--out", str(tmp_path / "refined.pt"), *common]) == 0
+    refined = Segmenter.load(tmp_path / "refined.pt", device="cpu")
+    assert refined.config.network.prior_fusion and refined.config.network.point_refiner
+    assert refined.model.network_gain.item() == 0.0
+    fitted = refined.model.state_dict()
+    for name, value in source.model.state_dict().items():
+        assert torch.equal(fitted[name], value), name
+    assert fitted["point_refiner.layers.4.weight"].abs().sum() > 0
+    no_maps = ModelConfig(network=NetworkConfig(channels=(8, 16), cse_channels=(4, 8)))
+    Segmenter.from_config(no_maps).save(tmp_path / "no_maps.pt")
+    assert main(["--checkpoint", str(tmp_path / "no_maps.pt"), "--out", str(tmp_path / "no.pt"), *common]) == 2
+    assert not (tmp_path / "no.pt").exists()
+
+
 def test_click_states_are_the_first_and_drawn_ones_or_every_one() -> None:
     rng = np.random.default_rng(0)
     assert click_states(5, 0, rng) == [1, 2, 3, 4, 5]

@@ -12,7 +12,6 @@ the seed and the step alone).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from clickenhance_model.training.distributed import (
     shard,
     wrap_model,
 )
+from clickenhance_model.training.initialisation import initialise_weights
 from clickenhance_model.training.optimization import build_optimizer, build_scheduler
 from clickenhance_model.training.resume import check_resumable
 from clickenhance_model.training.run_log import TRAIN_FIELDS, VAL_FIELDS, CsvLog, TensorBoardLog, plot_curves
@@ -130,31 +130,8 @@ class TrainingRun:
         return True
 
     def initialise_from(self, path: Path) -> None:
-        """Start from the weights of checkpoint `path` (fine-tuning); its network config must be this run's.
-
-        A checkpoint without geodesic maps may start a run with them: the stem's weights for
-        the two new input channels start at zero, so the first step computes what the
-        checkpoint computed and training learns how much to use them; a run without them
-        (`input.geodesic_channels` false) keeps the other channels' weights. Likewise a checkpoint
-        without `network.prior_fusion` may start a run with it: the fusion starts as the prior
-        alone (gain 0 on the network), and training learns how much of the network to add.
-        """
-        state_dict, model_config, _ = load_checkpoint(path, self.context.device)
-        network = self.config.model.network
-        if dataclasses.replace(model_config.network, prior_fusion=network.prior_fusion) != network:
-            raise CheckpointError(f"{path}: init_from holds another network ({model_config.network}); "
-                                  "set model.network to that checkpoint's network")  # fmt: skip
-        old, new = model_config.input.main_features, self.config.model.input.main_features
-        if old != new:  # the geodesic maps are the last two channels: added ones start at zero weight
-            weight = state_dict["stem.conv.weight"]  # [C0, 3, 3, 3, in]
-            grown = torch.cat([weight, weight.new_zeros(*weight.shape[:-1], max(new - old, 0))], -1)
-            state_dict["stem.conv.weight"] = grown[..., :new]  # or dropped ones are cut off
-        if network.prior_fusion and not model_config.network.prior_fusion:  # the fusion scalars start at their init
-            fusion = {name: getattr(self.model, name).data for name in ("prior_scale", "network_gain")}
-            state_dict = {**state_dict, **fusion}
-        elif model_config.network.prior_fusion and not network.prior_fusion:
-            raise CheckpointError(f"{path}: init_from corrects a geodesic prior (network.prior_fusion), this run not")
-        self.model.load_state_dict(state_dict)
+        """Start from the weights of checkpoint `path` (fine-tuning; `initialisation.initialise_weights`)."""
+        initialise_weights(self.model, self.config.model, path, self.context.device)
 
     # ------------------------------------------------------------------- training
     def _step(self, items: list) -> dict[str, float]:

@@ -16,7 +16,10 @@ with the network as the user and every state); the fit itself takes seconds.
         --out runs/RUN/refined.pt
 
 The output checkpoint is the input one with `network.point_refiner` on and the fitted weights; its
-`extra["point_refiner_fit"]` records the settings and the held-out figures.
+`extra["point_refiner_fit"]` records the settings and the held-out figures. With `--as-fusion` the input
+may be a network without prior fusion (the shipped default): it starts as a fusion network whose network
+gain is 0, so the refiner corrects the training-free geodesic region itself (the baseline's answer, which
+such a network reproduces exactly) and the network's logits are only one of its inputs.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from clickenhance_model.datasets.semantic_kitti import SemanticKittiDataset
 from clickenhance_model.errors import ClickEnhanceError
 from clickenhance_model.evaluation.protocol import ProtocolSettings, object_rng, simulate_object
 from clickenhance_model.segmenter import Segmenter
+from clickenhance_model.training.initialisation import initialise_weights
 from clickenhance_model.training.synthetic import manifest_domains
 from clickenhance_model.unet import ClickEnhanceNet
 
@@ -212,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     for switch in ("ground-prior", "ground-gate"):
         parser.add_argument(f"--{switch}", action=argparse.BooleanOptionalAction, default=None,
                             help="inference switch as the evaluation's (default: the checkpoint's own)")  # fmt: skip
+    parser.add_argument("--as-fusion", action="store_true",
+                        help="a --checkpoint without prior fusion starts as a fusion network at its start (network "
+                             "gain 0): the refiner then corrects the training-free region itself, the network's "
+                             "logits one of its inputs")  # fmt: skip
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--rows", type=Path, help="npz of collected rows: read when it exists, else written after "
@@ -230,21 +238,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         settings = FitSettings(**{field: getattr(args, field) for field in asdict(FitSettings())})
-        state_dict, config, extra = load_checkpoint(args.checkpoint, args.device)
-        if not config.network.prior_fusion:
-            raise ValueError(f"{args.checkpoint}: the point refiner corrects a prior-fusion network; this one has none")
+        _, config, extra = load_checkpoint(args.checkpoint, args.device)
+        if not (config.network.prior_fusion or args.as_fusion):
+            raise ValueError(f"{args.checkpoint}: the point refiner corrects a prior-fusion network; this one has "
+                             "none (--as-fusion starts it as one at network gain 0)")  # fmt: skip
+        network = dataclasses.replace(config.network, prior_fusion=True, point_refiner=True)
+        config = dataclasses.replace(config, network=network)
+        torch.manual_seed(settings.seed)
+        model = ClickEnhanceNet(config)
+        unfitted = {k: v.clone() for k, v in model.state_dict().items() if k.startswith("point_refiner.")}
+        initialise_weights(model, config, args.checkpoint, args.device)
+        model.load_state_dict(unfitted, strict=False)  # a refiner the source has is fitted again from the seed
         dataset = SemanticKittiDataset(args.root, sequences=tuple(args.sequences))
         scenes = dataset.scene_names()[:: settings.scene_stride]
     except (ClickEnhanceError, ValueError, FileNotFoundError) as error:
         print(f"clickenhance-fit-point-refiner: {error}", file=sys.stderr)
-        return 2
-    config = dataclasses.replace(config, network=dataclasses.replace(config.network, point_refiner=True))
-    torch.manual_seed(settings.seed)
-    model = ClickEnhanceNet(config)
-    missing = model.load_state_dict({k: v for k, v in state_dict.items() if not k.startswith("point_refiner.")},
-                                    strict=False).missing_keys  # fmt: skip
-    if any(not key.startswith("point_refiner.") for key in missing):
-        print(f"clickenhance-fit-point-refiner: weights missing: {missing}", file=sys.stderr)
         return 2
     options = {**(extra.get("inference_options") or {}), "views": args.views}
     options.update({key: value for key in ("ground_prior", "ground_gate") if (value := getattr(args, key)) is not None})
