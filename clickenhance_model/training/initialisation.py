@@ -12,23 +12,23 @@ from pathlib import Path
 
 import torch
 
-from clickenhance_model.checkpoint import load_checkpoint
 from clickenhance_model.errors import CheckpointError
 from clickenhance_model.model_config import ModelConfig
 
 
-def initialise_weights(model: torch.nn.Module, config: ModelConfig, path: Path, device: torch.device | str) -> None:
-    """Load the weights of checkpoint `path` into `model` (built from `config`), widened as the module says.
+def initialise_weights(model: torch.nn.Module, config: ModelConfig, state_dict: dict, source: ModelConfig,
+                       path: Path) -> None:  # fmt: skip
+    """Load a checkpoint's weights (`state_dict`, `source`: what `load_checkpoint(path)` returned) into `model`
+    (built from `config`), widened as the module says.
 
     A checkpoint without geodesic maps may start a network with them: the stem's weights for the
     two new input channels start at zero, so the first step computes what the checkpoint computed
     (a network without them keeps the other channels' weights). A checkpoint without
     `network.prior_fusion` may start one with it: the fusion scalars keep `model`'s initial values
     (gain 0 on the network), so the fused answer starts as the geodesic prior itself; a point refiner
-    the checkpoint lacks starts unfitted (it changes nothing). Raises CheckpointError when the two
+    missing from `state_dict` starts unfitted (it changes nothing). Raises CheckpointError when the two
     networks differ otherwise, or when fusion would be dropped.
     """
-    state_dict, source, _ = load_checkpoint(path, device)
     network = config.network
     expected = dataclasses.replace(source.network, prior_fusion=network.prior_fusion)
     if network.point_refiner and not source.network.point_refiner:  # a refiner to fit on it starts unfitted

@@ -131,7 +131,8 @@ class TrainingRun:
 
     def initialise_from(self, path: Path) -> None:
         """Start from the weights of checkpoint `path` (fine-tuning; `initialisation.initialise_weights`)."""
-        initialise_weights(self.model, self.config.model, path, self.context.device)
+        state_dict, source, _ = load_checkpoint(path, self.context.device)
+        initialise_weights(self.model, self.config.model, state_dict, source, path)
 
     # ------------------------------------------------------------------- training
     def _step(self, items: list) -> dict[str, float]:

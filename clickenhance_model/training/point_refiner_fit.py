@@ -238,17 +238,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         settings = FitSettings(**{field: getattr(args, field) for field in asdict(FitSettings())})
-        _, config, extra = load_checkpoint(args.checkpoint, args.device)
-        if not (config.network.prior_fusion or args.as_fusion):
+        state_dict, source, extra = load_checkpoint(args.checkpoint, args.device)
+        if not (source.network.prior_fusion or args.as_fusion):
             raise ValueError(f"{args.checkpoint}: the point refiner corrects a prior-fusion network; this one has "
                              "none (--as-fusion starts it as one at network gain 0)")  # fmt: skip
-        network = dataclasses.replace(config.network, prior_fusion=True, point_refiner=True)
-        config = dataclasses.replace(config, network=network)
+        network = dataclasses.replace(source.network, prior_fusion=True, point_refiner=True)
+        config = dataclasses.replace(source, network=network)
         torch.manual_seed(settings.seed)
         model = ClickEnhanceNet(config)
-        unfitted = {k: v.clone() for k, v in model.state_dict().items() if k.startswith("point_refiner.")}
-        initialise_weights(model, config, args.checkpoint, args.device)
-        model.load_state_dict(unfitted, strict=False)  # a refiner the source has is fitted again from the seed
+        network_only = {k: v for k, v in state_dict.items() if not k.startswith("point_refiner.")}
+        initialise_weights(model, config, network_only, source, args.checkpoint)  # the refiner starts from the seed
         dataset = SemanticKittiDataset(args.root, sequences=tuple(args.sequences))
         scenes = dataset.scene_names()[:: settings.scene_stride]
     except (ClickEnhanceError, ValueError, FileNotFoundError) as error:
