@@ -23,7 +23,7 @@ from clickenhance_model.inference.point_features import (
 from clickenhance_model.inference.voxel_grid import voxelize
 from clickenhance_model.model_config import ModelConfig, NetworkConfig
 from clickenhance_model.segmenter import Segmenter
-from clickenhance_model.training.point_refiner_fit import click_states, informative_rows, main
+from clickenhance_model.training.point_refiner_fit import Rows, click_states, informative_rows, main
 
 REFINED = dataclasses.replace(FUSION, network=dataclasses.replace(FUSION.network, point_refiner=True))
 
@@ -181,6 +181,46 @@ def test_as_fusion_fits_a_refiner_on_a_plain_network_at_network_gain_zero(scenes
     Segmenter.from_config(no_maps).save(tmp_path / "no_maps.pt")
     assert main(["--checkpoint", str(tmp_path / "no_maps.pt"), "--out", str(tmp_path / "no.pt"), *common]) == 2
     assert not (tmp_path / "no.pt").exists()
+
+
+def test_iou_weighting_gives_each_click_state_the_weight_of_its_iou_error() -> None:
+    """Two states: a pole's (union 10 crop points) and a building's (union 1000). By points the building's rows
+    outweigh the pole's a hundredfold; by IoU one wrong point of each weighs as its share of its state's union."""
+    rows = Rows([np.zeros((2, 1)), np.zeros((3, 1))], [np.zeros(2), np.zeros(3)], [np.ones(2), np.ones(3)],
+                [np.array([1.0, 9.0]), np.array([1.0, 499.0, 500.0])], [np.full(2, 10.0), np.full(3, 1000.0)])
+    np.testing.assert_allclose(rows.loss_weights("points").numpy(), [1, 9, 1, 499, 500])
+    by_iou = rows.loss_weights("iou").numpy()
+    np.testing.assert_allclose(by_iou, [0.1, 0.9, 0.001, 0.499, 0.5], rtol=1e-6)
+    assert by_iou[:2].sum() == pytest.approx(by_iou[2:].sum())  # each state's rows weigh the same in all
+    old = dataclasses.replace(rows, unions=[])  # rows saved before unions were kept
+    with pytest.raises(ValueError, match="unions"):
+        old.loss_weights("iou")
+
+
+def test_iou_weighted_fit_reports_each_states_errors_and_refuses_rows_without_unions(
+        scenes_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:  # noqa: F811
+    """`--weighting iou` fits from rows with their states' unions and reports the held-out errors per state as a
+    share of its union; saved rows that lack the unions are refused with exit 2 and nothing written."""
+    fusion_segmenter(0.5).save(tmp_path / "fusion.pt", {"inference_options": {"ground_gate": False}})
+    common = ["--checkpoint", str(tmp_path / "fusion.pt"), "--root", str(scenes_root), "--scene-stride", "1",
+              "--held-out-every", "2", "--epochs", "2", "--views", "1", "--no-progress", "--threads", "1",
+              "--weighting", "iou"]  # fmt: skip
+    rows = tmp_path / "rows.npz"
+    assert main([*common, "--rows", str(rows), "--out", str(tmp_path / "iou.pt")]) == 0
+    report = load_checkpoint(tmp_path / "iou.pt")[2]["point_refiner_fit"]
+    assert report["settings"]["weighting"] == "iou"
+    for when in ("before", "after"):  # no wrong point, no share; a share is of a union, so at most 1
+        share = report[f"held_out_union_share_{when}"]
+        assert 0 <= share <= 1 and (share > 0) == (report[f"held_out_wrong_{when}"] > 0)
+    assert "share of its union" in capsys.readouterr().out
+    with np.load(rows) as data:
+        saved = {name: data[name] for name in data.files}
+    assert len(saved["fit_unions"]) == len(saved["fit_labels"]) and (saved["fit_unions"] >= 1).all()
+    old = tmp_path / "old_rows.npz"
+    np.savez(old, **{name: value for name, value in saved.items() if not name.endswith("_unions")})
+    assert main([*common, "--rows", str(old), "--out", str(tmp_path / "no.pt")]) == 2
+    assert "collect them again" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
+    assert main([*common[:-2], "--rows", str(old), "--out", str(tmp_path / "points.pt")]) == 0  # by points: fine
 
 
 def test_click_states_are_the_first_and_drawn_ones_or_every_one() -> None:

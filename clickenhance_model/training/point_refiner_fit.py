@@ -47,6 +47,7 @@ from clickenhance_model.training.synthetic import manifest_domains
 from clickenhance_model.unet import ClickEnhanceNet
 
 USERS = ("baseline", "network")
+WEIGHTINGS = ("points", "iou")
 
 
 @dataclass(frozen=True)
@@ -65,27 +66,44 @@ class FitSettings:
     batch: int = 8192
     lr: float = 3e-3
     seed: int = 0
+    # "points": every crop point weighs the same, so large objects' crops dominate the loss; "iou": a click
+    # state's rows are divided by its union (crop points of the object or of the answer), so each state weighs
+    # as its IoU error does and a pole's state counts as much as a building's (NoC and IoU are per object)
+    weighting: str = "points"
 
     def __post_init__(self) -> None:
-        if self.user not in USERS or self.states_per_object < 0 or self.clicks < 1:
-            raise ValueError(f"fit settings: user must be one of {USERS}, states_per_object >= 0 and clicks >= 1; "
-                             f"got {self.user!r}, {self.states_per_object}, {self.clicks}")  # fmt: skip
+        if self.user not in USERS or self.states_per_object < 0 or self.clicks < 1 or self.weighting not in WEIGHTINGS:
+            raise ValueError(f"fit settings: user must be one of {USERS}, weighting one of {WEIGHTINGS}, "
+                             f"states_per_object >= 0 and clicks >= 1; got {self.user!r}, {self.weighting!r}, "
+                             f"{self.states_per_object}, {self.clicks}")  # fmt: skip
 
 
 @dataclass
 class Rows:
-    """Training rows: refiner features [P, F], fused logits before the refiner [P], labels [P] (0/1) and weights
-    [P] (the crop points each row stands for)."""
+    """Training rows: refiner features [P, F], fused logits before the refiner [P], labels [P] (0/1), weights
+    [P] (the crop points each row stands for) and unions [P] (the union of object and answer, in crop points, of
+    the click state the row comes from; empty for rows saved before unions were kept)."""
 
     features: list[np.ndarray]
     fused: list[np.ndarray]
     labels: list[np.ndarray]
     weights: list[np.ndarray]
+    unions: list[np.ndarray] = dataclasses.field(default_factory=list)
 
     def arrays(self) -> tuple[torch.Tensor, ...]:
         """The rows as four tensors: features, fused logits, labels, weights."""
         return tuple(torch.from_numpy(np.concatenate(part).astype(np.float32))
                      for part in (self.features, self.fused, self.labels, self.weights))  # fmt: skip
+
+    def loss_weights(self, weighting: str) -> torch.Tensor:
+        """Each row's weight in the fit: the points it stands for, divided by its state's union for "iou"."""
+        weights = torch.from_numpy(np.concatenate(self.weights).astype(np.float64))
+        if weighting == "iou":
+            if sum(len(u) for u in self.unions) != len(weights):
+                raise ValueError("--weighting iou needs rows collected with their states' unions; these rows were "
+                                 "saved before unions were kept (collect them again)")  # fmt: skip
+            weights = weights / torch.from_numpy(np.concatenate(self.unions).astype(np.float64)).clamp(min=1.0)
+        return weights.float()
 
 
 def informative_rows(voxel: np.ndarray, labels: np.ndarray, wrong: np.ndarray, rest: int,
@@ -117,7 +135,7 @@ def click_states(clicks: int, states: int, rng: np.random.Generator) -> list[int
 def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Sequence[str], domains: dict[str, str],
                  settings: FitSettings, progress: bool = True) -> tuple[Rows, int]:  # fmt: skip
     """Rows of the click states of `scenes` and the number of states they came from."""
-    rows, states = Rows([], [], [], []), 0
+    rows, states = Rows([], [], [], [], []), 0
     baselines = {domain: BaselineSegmenter.for_domain(domain) for domain in ("outdoor", "indoor")}
     protocol = ProtocolSettings(max_clicks=settings.clicks, seed=settings.seed)
     for name in tqdm(scenes, desc="click states", unit="scan", disable=not progress):
@@ -150,6 +168,7 @@ def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Se
                 rows.fused.append(fused[keep])
                 rows.labels.append(labels[keep])
                 rows.weights.append(weights)
+                rows.unions.append(np.full(len(keep), float(((fused > 0) | (labels > 0)).sum())))
                 states += 1
     return rows, states
 
@@ -163,9 +182,10 @@ def wrong_points(fused: torch.Tensor, labels: torch.Tensor, weights: torch.Tenso
 
 
 def fit_refiner(model: ClickEnhanceNet, rows: Rows, settings: FitSettings, progress: bool = True) -> list[float]:
-    """Fit `model.point_refiner` (the rest frozen) by the weighted binary cross-entropy of the refined logits;
-    returns the mean loss of each epoch."""
-    features, fused, labels, weights = rows.arrays()
+    """Fit `model.point_refiner` (the rest frozen) by the weighted binary cross-entropy of the refined logits (rows
+    weighted by `settings.weighting`); returns the mean loss of each epoch."""
+    features, fused, labels, _ = rows.arrays()
+    weights = rows.loss_weights(settings.weighting)
     weights = weights / weights.mean()
     refiner = model.point_refiner
     refiner.train()
@@ -194,13 +214,15 @@ def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states:
     for prefix, part in (("fit", rows), ("held_out", test_rows)):
         for name, tensor in zip(("features", "fused", "labels", "weights"), part.arrays(), strict=True):
             parts[f"{prefix}_{name}"] = tensor.numpy()
+        parts[f"{prefix}_unions"] = np.concatenate(part.unions) if part.unions else np.zeros(0)
     np.savez(path, fit_states=states, held_out_states=test_states, **parts)
 
 
 def load_rows(path: Path) -> tuple[Rows, int, Rows, int]:
     """The rows `save_rows` wrote: (fit rows, their states, held-out rows, their states)."""
     with np.load(path) as data:
-        rows, test_rows = (Rows(*[[data[f"{prefix}_{name}"]] for name in ("features", "fused", "labels", "weights")])
+        rows, test_rows = (Rows(*[[data[f"{prefix}_{name}"]] for name in ("features", "fused", "labels", "weights")],
+                                [data[f"{prefix}_unions"]] if f"{prefix}_unions" in data else [])
                            for prefix in ("fit", "held_out"))  # fmt: skip
         return rows, int(data["fit_states"]), test_rows, int(data["held_out_states"])
 
@@ -226,8 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "collecting (refit with other fit settings without collecting again)")  # fmt: skip
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     for field, default in asdict(FitSettings()).items():
-        parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default,
-                            choices=USERS if field == "user" else None)  # fmt: skip
+        choices = {"user": USERS, "weighting": WEIGHTINGS}.get(field)
+        parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default, choices=choices)
     return parser
 
 
@@ -270,7 +292,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not sum(len(labels) for labels in rows.labels):
         print("clickenhance-fit-point-refiner: no point of a prior's boundary band to fit on", file=sys.stderr)
         return 2
-    history = fit_refiner(model, rows, settings, args.progress)
+    try:
+        history = fit_refiner(model, rows, settings, args.progress)
+    except ValueError as error:  # rows without unions for --weighting iou
+        print(f"clickenhance-fit-point-refiner: {error}", file=sys.stderr)
+        return 2
     features, fused, labels, weights = test_rows.arrays()
     with torch.no_grad():
         before = wrong_points(fused, labels, weights)
@@ -282,6 +308,15 @@ def main(argv: Sequence[str] | None = None) -> int:
               "held_out_wrong_after": after}  # fmt: skip
     print(f"held-out crop points answered wrong: {before:.0f} before, {after:.0f} with the refiner "
           f"({weights.sum():.0f} points, {test_states} click states)")
+    if test_rows.unions and test_states:  # the same errors as a share of each state's union, averaged over states
+        shares = test_rows.loss_weights("iou")
+        with torch.no_grad():
+            report["held_out_union_share_before"] = wrong_points(fused, labels, shares) / test_states
+            report["held_out_union_share_after"] = wrong_points(fused, labels, shares,
+                                                                model.point_refiner(features)) / test_states
+        print(f"held-out errors per click state, as a share of its union: "
+              f"{report['held_out_union_share_before']:.4f} before, {report['held_out_union_share_after']:.4f} "
+              "with the refiner")
     segmenter.save(args.out, {**extra, "point_refiner_fit": report})
     print(f"wrote {args.out}")
     return 0
