@@ -205,7 +205,7 @@ def test_iou_weighted_fit_reports_each_states_errors_and_refuses_rows_without_un
     common = ["--checkpoint", str(tmp_path / "fusion.pt"), "--root", str(scenes_root), "--scene-stride", "1",
               "--held-out-every", "2", "--epochs", "2", "--views", "1", "--no-progress", "--threads", "1",
               "--weighting", "iou"]  # fmt: skip
-    rows = tmp_path / "rows.npz"
+    rows = tmp_path / "new_folder" / "rows.npz"  # its folder is made
     assert main([*common, "--rows", str(rows), "--out", str(tmp_path / "iou.pt")]) == 0
     report = load_checkpoint(tmp_path / "iou.pt")[2]["point_refiner_fit"]
     assert report["settings"]["weighting"] == "iou"

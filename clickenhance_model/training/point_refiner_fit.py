@@ -19,7 +19,9 @@ The output checkpoint is the input one with `network.point_refiner` on and the f
 `extra["point_refiner_fit"]` records the settings and the held-out figures. With `--as-fusion` the input
 may be a network without prior fusion (the shipped default): it starts as a fusion network whose network
 gain is 0, so the refiner corrects the training-free geodesic region itself (the baseline's answer, which
-such a network reproduces exactly) and the network's logits are only one of its inputs.
+such a network reproduces exactly) and the network's logits are only one of its inputs. `--weighting iou`
+divides each click state's rows by its union (object or answer, in crop points): the loss then weighs every
+state as its IoU error, as NoC and IoU@k weigh every object, instead of letting large objects' crops decide.
 """
 
 from __future__ import annotations
@@ -209,7 +211,8 @@ def fit_refiner(model: ClickEnhanceNet, rows: Rows, settings: FitSettings, progr
 
 
 def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states: int) -> None:
-    """Write the fit's and the held-out rows to one npz."""
+    """Write the fit's and the held-out rows to one npz (its folder made if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     parts = {}
     for prefix, part in (("fit", rows), ("held_out", test_rows)):
         for name, tensor in zip(("features", "fused", "labels", "weights"), part.arrays(), strict=True):
