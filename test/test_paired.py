@@ -108,6 +108,24 @@ def test_the_cli_compares_two_real_evaluation_runs(tmp_path: Path, capsys) -> No
     assert len(rows) == 4  # all, and the one class the reader gives every object
 
 
+def test_by_kind_splits_objects_as_the_real_dev_sets_do(tmp_path: Path, capsys) -> None:
+    """A car is judged with the things, a trunk with the stuff objects, a building in no real set ("other")."""
+    ids = (10, 71, 50, 252, 80, 70)  # car, trunk, building, moving car, pole, vegetation
+    model = [{**_object(i, 1), "semantic_id": s} for i, s in enumerate(ids)]
+    hits = (2, 1, 1, 2, 3, 1)  # the baseline's clicks to 85% (the model needs one on each)
+    baseline = [{**_object(i, hit), "semantic_id": s} for i, (s, hit) in enumerate(zip(ids, hits, strict=True))]
+    for name, objects in (("model", model), ("baseline", baseline)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps({"run": {"max_clicks": 10}, "objects": objects}))
+    assert paired_main([str(tmp_path / "model"), str(tmp_path / "baseline"), "--by", "kind", "--metric",
+                        "NoC@85"]) == 0  # fmt: skip
+    rows = {line.split(" | ")[0][2:]: line for line in capsys.readouterr().out.splitlines()[2:]}
+    assert set(rows) == {"all", "things", "stuff", "other"}
+    assert rows["things"].startswith("| things | 2 | -1.00 ± 0.00")  # both vehicles a click better
+    assert rows["stuff"].startswith("| stuff | 2 | -1.00 ± 1.00")  # the pole two clicks better, the trunk level
+    assert rows["other"].startswith("| other | 2 | +0.00 ± 0.00")
+
+
 def test_the_cli_refuses_what_it_cannot_compare(tmp_path: Path, capsys) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "results.json").write_text("{truncated")

@@ -21,6 +21,7 @@ from cloud_factories import box_surface
 
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.config import save_config
+from clickenhance_model.datasets.semantic_kitti import object_kind
 from clickenhance_model.scenes.generate import GeneratorConfig, generate_scan
 from clickenhance_model.scenes.lidar import LidarConfig
 from clickenhance_model.scenes.writer import write_scan
@@ -445,7 +446,9 @@ def test_card_counts_the_objects_where_the_model_changed_the_baselines_answer(tm
     assert ship_model.object_noc(late) == 11 and ship_model.object_noc([0.1] * 20) == 21
 
 
-def test_noise_table_splits_a_generated_mix_by_domain(tmp_path: Path) -> None:
+def test_noise_table_splits_a_generated_mix_by_domain_and_its_streets_by_kind(tmp_path: Path) -> None:
+    """Rooms and streets apart; the streets also by the kind each real dev set judges (a car is a thing, a
+    building no real set holds)."""
     root = tmp_path / "scenes"
     root.mkdir()
     mix = [{"domain": "outdoor", "sensor": "hdl64", "share": 0.5}, {"domain": "indoor", "sensor": "rgbd", "share": 0.5}]
@@ -455,14 +458,21 @@ def test_noise_table_splits_a_generated_mix_by_domain(tmp_path: Path) -> None:
     assert {domains[s] for s in val_scenes} == {"outdoor", "indoor"}
 
     def run(first_hits: list[int]) -> dict:
-        objects = [{"scene": s, "instance_id": 1, "ious": [0.5] * (k - 1) + [0.9] * (21 - k)}
-                   for s, k in zip(val_scenes, first_hits, strict=True)]  # fmt: skip
+        objects = [{"scene": s, "instance_id": 1, "semantic_id": (10, 50)[i % 2],
+                    "ious": [0.5] * (k - 1) + [0.9] * (21 - k)}
+                   for i, (s, k) in enumerate(zip(val_scenes, first_hits, strict=True))]  # fmt: skip
         return {"run": {"root": str(root)}, "objects": objects}
 
     model = [1 if domains[s] == "indoor" else 4 for s in val_scenes]  # better in the rooms, worse in the streets
     results = {"val": {"model": run(model), "baseline": run([3] * len(val_scenes))}}
-    assert [label for label, _, _ in ship_model.paired_parts(results)] == ["generated indoor", "generated outdoor"]
+    held = {("things", "other")[i % 2] for i, s in enumerate(val_scenes) if domains[s] == "outdoor"}  # car, building
+    kinds = [f"generated outdoor: {kind}" for kind in ("things", "stuff", "other") if kind in held]
+    assert kinds and object_kind(10) == "things" and object_kind(50) == "other" and object_kind(71) == "stuff"
+    assert ([label for label, _, _ in ship_model.paired_parts(results)]
+            == ["generated indoor", "generated outdoor", *kinds])  # fmt: skip
     lines = ship_model.paired_lines(results, 20)
+    for kind in kinds:
+        assert "| +1.00 ± " in next(line for line in lines if line.startswith(f"| {kind} |"))
     indoor = next(line for line in lines if line.startswith("| generated indoor |"))
     outdoor = next(line for line in lines if line.startswith("| generated outdoor |"))
     assert "| -2.00 ± 0.00" in indoor and "better)" in indoor and "| +1.00 ± 0.00" in outdoor

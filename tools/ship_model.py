@@ -49,6 +49,7 @@ import yaml
 
 from clickenhance_model import evaluate
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
+from clickenhance_model.datasets.semantic_kitti import OBJECT_KINDS, object_kind
 from clickenhance_model.errors import CheckpointError, ClickEnhanceError
 from clickenhance_model.evaluation.paired import paired_difference
 from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, MAX_VIEWS, SegmenterConfig
@@ -413,7 +414,9 @@ def differing_objects(results: dict, max_clicks: int) -> list[str]:
 
 def paired_parts(results: dict) -> list[tuple[str, list[dict], list[dict]]]:
     """(label, model objects, baseline objects) per set, the generated validation scans split by domain where
-    their folder records a mix (the gate's parts); sets without per-object results are left out."""
+    their folder records a mix (the gate's parts) and their streets by the kind of object each real dev set judges
+    (things, stuff; other classes such as buildings and vegetation no real set holds); sets without per-object
+    results are left out."""
     parts = []
     for name in (name for name in SETS if name in results):
         model, baseline = (results[name][m].get("objects") or [] for m in METHODS)
@@ -423,6 +426,9 @@ def paired_parts(results: dict) -> list[tuple[str, list[dict], list[dict]]]:
             for domain in sorted(set(domains.values())):
                 members = [o for o in model if domains.get(o["scene"]) == domain]
                 parts.append((f"generated {domain}", members, baseline))
+                if domain == "outdoor":  # SemanticKITTI ids: split as the real sets are
+                    parts += [(f"generated outdoor: {kind}", [o for o in members if object_kind(
+                        int(o.get("semantic_id", 0))) == kind], baseline) for kind in OBJECT_KINDS]
         else:
             parts.append((name, model, baseline))
     return [(label, model, baseline) for label, model, baseline in parts if model and baseline]

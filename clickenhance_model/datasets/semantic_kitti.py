@@ -53,6 +53,17 @@ CLASS_NAMES = {
     259: "moving-other-vehicle",
 }  # fmt: skip
 STUFF_CLASSES = frozenset({11, 15, 30, 31, 32, 51, 71, 80, 81, 99, 253, 254, 255})
+THING_CLASSES = frozenset({10, 11, 13, 15, 16, 18, 20, 30, 31, 32, *range(252, 260)})  # labelled instances
+OBJECT_KINDS = ("things", "stuff", "other")
+
+
+def object_kind(semantic_id: int) -> str:
+    """The kind of real dev set a SemanticKITTI class is judged in: "things" (vehicles and people, the labelled
+    instances), "stuff" (fences, trunks, poles, signs, other objects: components of STUFF_CLASSES) or "other"
+    (buildings, vegetation, ground: classes no real dev set holds, though a generated street does)."""
+    if semantic_id in THING_CLASSES:
+        return "things"
+    return "stuff" if semantic_id in STUFF_CLASSES else "other"
 GROUND_GROUPS = ((40, 44, 48, 49, 60, 72),)  # one surface: road, parking, sidewalk, other-ground, markings, terrain
 
 

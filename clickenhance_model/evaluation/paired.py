@@ -7,10 +7,11 @@ holds zero the two runs are level within what this many objects can tell, and a 
 sign of the mean is a coin toss; `objects_to_decide` says how many objects would make a difference of this
 size clear of its noise.
 
-    python -m clickenhance_model.evaluation.paired RUN_DIR BASELINE_DIR [--by domain|class] [--domain outdoor]
+    python -m clickenhance_model.evaluation.paired RUN_DIR BASELINE_DIR [--by domain|class|kind] [--domain outdoor]
 
-prints one row per part (every object; each domain of a generated mix; or each class), over a mix's streets or
-rooms only with --domain.
+prints one row per part (every object; each domain of a generated mix; each class; or each kind of object the
+real dev sets judge: things, stuff and the other classes, a mix's rooms apart), over a mix's streets or rooms
+only with --domain.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from clickenhance_model.datasets.semantic_kitti import object_kind
 from clickenhance_model.evaluation.metrics import number_of_clicks, pad_ious
 
 RESAMPLES = 2000  # bootstrap resamples of the objects: the interval's ends move by ~0.01 click between seeds
@@ -142,6 +144,12 @@ def part_of(by: str, run: dict) -> Callable[[dict], str]:
     if by == "domain":
         domains = scene_domains(run)
         return lambda o: domains.get(o["scene"], "?")
+    if by == "kind":  # SemanticKITTI ids; a generated mix's rooms (NYU40 ids) are one part of their own
+        from clickenhance_model.training.synthetic import manifest_domains
+
+        domains = manifest_domains(Path(run["root"])) if run.get("root") else {}
+        return lambda o: ("indoor" if domains.get(o["scene"]) == "indoor"
+                          else object_kind(int(o.get("semantic_id", 0))))  # fmt: skip
     return lambda o: "all"
 
 
@@ -167,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("first", type=Path, help="evaluation folder of the run to judge (e.g. the model)")
     parser.add_argument("second", type=Path, help="evaluation folder of the run it is compared with (the baseline)")
-    parser.add_argument("--by", choices=["all", "domain", "class"], default="all",
-                        help="rows per domain of a generated mix, or per class, besides all objects")
+    parser.add_argument("--by", choices=["all", "domain", "class", "kind"], default="all",
+                        help="rows per domain of a generated mix, per class, or per kind the real dev sets judge "
+                             "(things, stuff, other classes), besides all objects")  # fmt: skip
     parser.add_argument("--domain", choices=["outdoor", "indoor"], default=None,
                         help="a generated mix: compare only its streets or only its rooms")
     parser.add_argument("--metric", action="append", default=None,
