@@ -14,6 +14,7 @@ answer an operator gets by default; `method: model` still serves it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +41,18 @@ def read_trained_domains(checkpoint: Path) -> tuple[str, ...]:
     return domains or DOMAINS
 
 
-def write_facts(checkpoint: Path, train_config: dict[str, Any]) -> Path:
-    """Write the facts file of `checkpoint` from its training config (the plain dict stored in it)."""
+def write_facts(checkpoint: Path, train_config: dict[str, Any] | None = None,
+                domains: Sequence[str] | None = None) -> Path:  # fmt: skip
+    """Write the facts file of `checkpoint`: the domains its training covered, from its training config (the plain
+    dict stored in it) or given as `domains` (weights fitted on scans of named domains, e.g. a point refiner's)."""
     from clickenhance_model.training.config import train_config_from_dict, trained_domains
 
+    if domains is None:
+        if train_config is None:
+            raise ValueError("write_facts needs a training config or the domains")
+        domains = trained_domains(train_config_from_dict(train_config))
     path = facts_path(checkpoint)
-    facts = {"trained_domains": list(trained_domains(train_config_from_dict(train_config)))}
-    path.write_text(json.dumps(facts, indent=2) + "\n")
+    path.write_text(json.dumps({"trained_domains": list(domains)}, indent=2) + "\n")
     return path
 
 

@@ -18,6 +18,7 @@ import pytest
 import torch
 import yaml
 from cloud_factories import box_surface
+from test_training import scenes_root  # noqa: F401 (fixture)
 
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.config import save_config
@@ -295,7 +296,7 @@ def test_rejudge_refuses_installed_weights_to_method_auto_and_says_so_in_their_c
     assert ship_model.main(argv) == 2 and "no installed weights" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         ship_model.main(["--out", str(out), "--real-root", str(scans), "--indoor-root", str(indoor)])
-    assert "--checkpoint, --run-dir, --val-root" in capsys.readouterr().err
+    assert "--checkpoint, --val-root" in capsys.readouterr().err
 
 
 def test_refuses_weights_over_the_size_limit(run_dir: Path, scans: Path, indoor: Path,
@@ -476,3 +477,46 @@ def test_noise_table_splits_a_generated_mix_by_domain_and_its_streets_by_kind(tm
     indoor = next(line for line in lines if line.startswith("| generated indoor |"))
     outdoor = next(line for line in lines if line.startswith("| generated outdoor |"))
     assert "| -2.00 ± 0.00" in indoor and "better)" in indoor and "| +1.00 ± 0.00" in outdoor
+
+
+def test_ships_a_point_refiner_fitted_on_shipped_weights_without_a_run_folder(scans: Path, indoor: Path,
+                                                                              scenes_root: Path,  # noqa: F811
+                                                                              tmp_path: Path, capsys) -> None:
+    """A refiner fitted (`clickenhance-fit-point-refiner --as-fusion`) on weights that have no run folder here
+    (the shipped ones) ships without --run-dir: the card names the source and the fit's command, the weights keep
+    the fit's report, and `default.json` gets the domains of the scans it was fitted on. A checkpoint of a training
+    run still needs its --run-dir."""
+    from test_prior_fusion import FUSION
+
+    from clickenhance_model.training.point_refiner_fit import main as fit_refiner
+
+    shipped = tmp_path / "weights_before" / "default.pt"  # stripped weights, no run folder beside them
+    plain = dataclasses.replace(FUSION, network=dataclasses.replace(FUSION.network, prior_fusion=False))
+    Segmenter.from_config(plain, seed=0).save(shipped)
+    refined = tmp_path / "refined" / "refined.pt"
+    assert fit_refiner(["--checkpoint", str(shipped), "--as-fusion", "--root", str(scenes_root), "--scene-stride",
+                        "1", "--held-out-every", "2", "--epochs", "2", "--views", "1", "--no-ground-gate",
+                        "--objects-per-scene", "3", "--min-points", "10", "--no-progress", "--threads", "1",
+                        "--out", str(refined)]) == 0  # fmt: skip
+    out = tmp_path / "weights"
+    argv = _argv(Path("unused"), scans, out, tmp_path / "eval", "--no-refuse-if-worse", "--no-ground-gate",
+                 "--views", "1", indoor=indoor)  # fmt: skip
+    argv[1] = str(refined)
+    del argv[2:4]  # no --run-dir
+    assert ship_model.main(argv) == 0
+    card = (out / "README.md").read_text()
+    assert f"the network of `{shipped}` as a prior-fusion network at network gain 0" in card
+    assert (f"clickenhance-fit-point-refiner --checkpoint {shipped} --root {scenes_root} --views 1 --no-ground-gate "
+            f"--as-fusion --objects-per-scene 3 --scene-stride 1 --held-out-every 2 --min-points 10 --epochs 2 "
+            f"--out {refined}") in card
+    assert "## Point refiner fit" in card and "## Training config" not in card
+    extra = load_checkpoint(out / "default.pt")[2]
+    assert extra["point_refiner_fit"]["source"] == str(shipped) and extra["inference_options"]["views"] == 1
+    assert json.loads((out / "default.json").read_text()) == {"trained_domains": ["outdoor"]}  # generated streets
+    loaded = Segmenter.load(out / "default.pt", device="cpu")
+    assert loaded.config.network.point_refiner and loaded.model.network_gain.item() == 0.0
+    capsys.readouterr()
+    trained = tmp_path / "trained.pt"  # the network alone: weights of a training run, whose folder is not given
+    Segmenter.from_config(plain, seed=1).save(trained)
+    argv[1] = str(trained)
+    assert ship_model.main(argv) == 2 and "--run-dir" in capsys.readouterr().err

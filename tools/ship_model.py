@@ -59,7 +59,7 @@ from clickenhance_model.training.synthetic import manifest_domains
 
 MAX_BYTES = 20 * 1024 * 1024
 KEEP_EXTRA = ("train_config", "state", "metrics", "trained_on", "world_size",  # training metadata, no optimizer
-              "inference_options")  # fmt: skip
+              "inference_options", "point_refiner_fit")  # fmt: skip
 NOC_THRESHOLDS = (80, 85, 90)
 IOU_CLICKS = (1, 5, 10)
 RULE_CLICKS = 10  # the rule compares IoU@10 (or the last click of a smaller budget)
@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", type=Path, help="trained checkpoint, e.g. runs/NAME/best.pt (required unless "
                                                          "--rejudge-installed)")
     parser.add_argument("--run-dir", type=Path, help="its run folder (train_config.yaml, *_log.csv; required unless "
-                                                      "--rejudge-installed)")
+                                                      "--rejudge-installed, or for a point refiner fitted on weights "
+                                                      "without a run folder here, such as the shipped ones)")
     parser.add_argument("--val-root", type=Path, help="generated validation scans, SemanticKITTI layout (required "
                                                        "unless --rejudge-installed)")
     parser.add_argument("--val-sequences", nargs="+", type=str,
@@ -561,6 +562,64 @@ def provenance(run_dir: Path, checkpoint: Path, size: int, metadata: dict) -> li
     return lines
 
 
+def refiner_fit(checkpoint: Path) -> dict | None:
+    """The report `clickenhance-fit-point-refiner` stored in `checkpoint` when the refiner was fitted on weights
+    without a run folder here (a shipped model, `--as-fusion`); None for the weights of a training run."""
+    fit = load_checkpoint(checkpoint)[2].get("point_refiner_fit")
+    if not isinstance(fit, dict) or not fit.get("source"):
+        return None
+    source = Path(fit["source"])
+    return None if (source.parent / "train_config.yaml").is_file() else fit
+
+
+def refiner_fit_command(fit: dict, checkpoint: Path) -> str:
+    """The `clickenhance-fit-point-refiner` command that fits these settings (the inference switches are the
+    card's, chosen on generated validation scans)."""
+    from clickenhance_model.training.point_refiner_fit import FitSettings
+
+    defaults = {field.name: field.default for field in dataclasses.fields(FitSettings)}
+    changed = [f"--{name.replace('_', '-')} {value}" for name, value in fit.get("settings", {}).items()
+               if name in defaults and value != defaults[name]]  # fmt: skip
+    options = fit.get("inference_options") or {}
+    switches = [f"--views {options['views']}"] if "views" in options else []
+    switches += [f"--{'' if options[name] else 'no-'}{name.replace('_', '-')}"
+                 for name in ("ground_prior", "ground_gate") if name in options]  # fmt: skip
+    switches += ["--as-fusion"] if fit.get("as_fusion") else []
+    return " ".join(["clickenhance-fit-point-refiner --checkpoint", str(fit["source"]), "--root", str(fit.get("root")),
+                     *switches, *changed, "--out", str(checkpoint)])  # fmt: skip
+
+
+def refiner_provenance(checkpoint: Path, size: int, metadata: dict, fit: dict) -> list[str]:
+    """Card lines for weights whose network is a shipped model's (its run folder is not here) and whose point
+    refiner was fitted on it (`clickenhance-fit-point-refiner --as-fusion`): the source, the fit and its figures."""
+    source = Path(fit["source"])
+    held = (f"held-out crop points answered wrong {fit.get('held_out_wrong_before', 0):.0f} before the refiner, "
+            f"{fit.get('held_out_wrong_after', 0):.0f} after, over {fit.get('held_out_states')} click states")
+    return [
+        f"Weights: `{checkpoint}`: the network of `{source}`"
+        + (" as a prior-fusion network at network gain 0 (its answer is the training-free geodesic region, the "
+           "network's logits one input of the refiner)" if fit.get("as_fusion") else "")
+        + f", with a point refiner fitted on click states of the generated scans in `{fit.get('root')}` "
+        f"({fit.get('fit_states')} states, "
+        f"{fit.get('fit_rows')} rows; {held}); stripped to weights + model config + metadata ({size / 2**20:.2f} "
+        "MiB).",
+        "",
+        "Inference options (what `Segmenter.load()`, the node and the evaluation use: the `SegmenterConfig` "
+        "defaults, with the weights' own where they carry some, chosen on generated validation scans): "
+        + ", ".join(f"{k}={v}" for k, v in inference_options(metadata).items()) + ".",
+        "",
+        "## Reproduce",
+        "",
+        f"0. Start: `{source}` as it was when the refiner was fitted (a shipped checkpoint whose run folder is not "
+        f"here; its card, in the git history of `{source.parent}/README.md`, lists the commands that made it).",
+        "",
+        "1. Fit the refiner (seconds, after the click states' rows: minutes per 100 scans on one core):",
+        "",
+        f"        {refiner_fit_command(fit, checkpoint)}",
+        "",
+    ]
+
+
 def set_lines(args: argparse.Namespace, sequences: Sequence[str], sets: Sequence[EvalSet]) -> list[str]:
     """One Markdown list item per evaluated set: its name, what it is, its root and reader options."""
     return [f"- {s.name}: {s.title}: `{getattr(args, s.root_option)}`"
@@ -571,8 +630,9 @@ def set_lines(args: argparse.Namespace, sequences: Sequence[str], sets: Sequence
 
 
 def render_card(results: dict, head: list[str], shipped: bool, sentence: str, sequences: list[str],
-                args: argparse.Namespace) -> str:  # fmt: skip
-    """The model card (Markdown): verdict, provenance (`head`), results beside the baseline, training config."""
+                args: argparse.Namespace, fit: dict | None = None) -> str:  # fmt: skip
+    """The model card (Markdown): verdict, provenance (`head`), results beside the baseline, training config (or
+    the settings of the point refiner's fit, `fit`)."""
     lines = [
         "# ClickEnhance default model" + ("" if shipped else " (NOT SHIPPED: refused)"),
         "",
@@ -598,18 +658,20 @@ def render_card(results: dict, head: list[str], shipped: bool, sentence: str, se
         *class_tables(results, args.max_clicks),
         *differing_objects(results, args.max_clicks),
         *paired_lines(results, args.max_clicks),
-        "## Training config (train_config.yaml)",
-        "",
-        "```yaml",
-        (args.run_dir / "train_config.yaml").read_text().rstrip(),
-        "```",
-    ]
+        *(["## Training config (train_config.yaml)", "", "```yaml",
+           (args.run_dir / "train_config.yaml").read_text().rstrip(), "```"] if fit is None else
+          ["## Point refiner fit (clickenhance-fit-point-refiner settings)", "", "```yaml",
+           yaml.safe_dump({"source": fit["source"], "root": fit.get("root"), **fit.get("settings", {})},
+                          sort_keys=False).rstrip(), "```"]),
+    ]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
-def install(candidate: Path, out: Path, card: str, train_config: dict | None) -> None:
+def install(candidate: Path, out: Path, card: str, train_config: dict | None,
+            domains: Sequence[str] | None = None) -> None:  # fmt: skip
     """Copy the evaluated weights to OUT/default.pt (atomically), write OUT/README.md and OUT/default.json (the
-    domains its training covered, which `method: auto` reads: `shipped_facts`; none without a training config)."""
+    domains its training covered, which `method: auto` reads: `shipped_facts`; from `domains` where given, else
+    from the training config; none without either)."""
     out.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(prefix=".default.pt.", suffix=".tmp", dir=out)
     os.close(handle)
@@ -619,10 +681,10 @@ def install(candidate: Path, out: Path, card: str, train_config: dict | None) ->
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-    if train_config is None:
+    if train_config is None and domains is None:
         facts_path(out / "default.pt").unlink(missing_ok=True)  # nothing known: no stale facts of an earlier model
     else:
-        write_facts(out / "default.pt", train_config)
+        write_facts(out / "default.pt", train_config, domains)
     (out / "README.md").write_text(card)
 
 
@@ -703,7 +765,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.max_clicks < 1 or (args.limit_objects is not None and args.limit_objects < 1):
         parser.error("--max-clicks and --limit-objects must be at least 1")
-    missing = [f"--{name.replace('_', '-')}" for name in ("checkpoint", "run_dir", "val_root")
+    missing = [f"--{name.replace('_', '-')}" for name in ("checkpoint", "val_root")
                if getattr(args, name) is None]  # fmt: skip
     if missing and not args.rejudge_installed:
         parser.error(f"the following arguments are required: {', '.join(missing)}")
@@ -713,18 +775,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     if args.rejudge_installed:
         return rejudge_installed(args)
-    eval_dir = args.eval_dir or args.run_dir / "ship_eval"
     try:
-        for path in (args.run_dir / "train_config.yaml", args.run_dir / "train_log.csv"):
+        fit = refiner_fit(args.checkpoint) if args.run_dir is None else None
+        if args.run_dir is None and fit is None:
+            raise ShipError("--run-dir (the checkpoint's run folder) is required, unless the checkpoint is a point "
+                            "refiner fitted on weights without a run folder here (clickenhance-fit-point-refiner)")
+        eval_dir = args.eval_dir or (args.checkpoint.parent if fit else args.run_dir) / "ship_eval"
+        for path in (() if fit else (args.run_dir / "train_config.yaml", args.run_dir / "train_log.csv")):
             if not path.is_file():
                 raise ShipError(f"{path}: missing (is --run-dir the checkpoint's run folder?)")
-        sequences = val_sequences(args, yaml.safe_load((args.run_dir / "train_config.yaml").read_text()))
+        sequences = val_sequences(args, {} if fit else yaml.safe_load((args.run_dir / "train_config.yaml").read_text()))
         candidate = eval_dir / "candidate.pt"  # the stripped file that is evaluated, then copied to OUT
         if args.reuse_eval:
             check_same_weights(args.checkpoint, candidate)
         chosen = {name: getattr(args, name) for name in CHOSEN_ON_VALIDATION if getattr(args, name) is not None}
         size, metadata = strip_checkpoint(args.checkpoint, candidate, chosen)
-        head = provenance(args.run_dir, args.checkpoint, size, metadata)
+        head = (refiner_provenance(args.checkpoint, size, metadata, fit) if fit else
+                provenance(args.run_dir, args.checkpoint, size, metadata))  # fmt: skip
         results = evaluate_all(candidate, args, sequences, eval_dir, EVAL_SETS[:1])
         candidate_ok, gate = validation_verdict(results, args.max_clicks)
         print(gate, "", *paired_lines(results, args.max_clicks), sep="\n")
@@ -739,14 +806,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     beats, sentence = verdict(results, args.max_clicks)
     shipped = beats or not args.refuse_if_worse
-    card = render_card(results, head, shipped, sentence, sequences, args)
+    card = render_card(results, head, shipped, sentence, sequences, args, fit)
     print(sentence)
     if not shipped:
         (eval_dir / "README.md").write_text(card)
         print(f"ship_model: refused (--refuse-if-worse): {args.out / 'default.pt'} not written; "
               f"card in {eval_dir / 'README.md'}", file=sys.stderr)  # fmt: skip
         return 1
-    install(candidate, args.out, card, metadata.get("train_config"))
+    domains = sorted(set(manifest_domains(Path(fit["root"])).values())) if fit and fit.get("root") else None
+    install(candidate, args.out, card, metadata.get("train_config"), domains or None)
     print(f"ship_model: wrote {args.out / 'default.pt'} ({size / 2**20:.2f} MiB) and {args.out / 'README.md'}",
           file=sys.stderr)  # fmt: skip
     return 0

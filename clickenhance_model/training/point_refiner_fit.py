@@ -305,6 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         before = wrong_points(fused, labels, weights)
         after = wrong_points(fused, labels, weights, model.point_refiner(features))
     report = {"settings": asdict(settings), "source": str(args.checkpoint), "root": str(args.root),
+              "as_fusion": args.as_fusion, "inference_options": options,
               "fit_states": states, "fit_rows": int(sum(len(x) for x in rows.labels)), "loss": history,
               "held_out_states": test_states, "held_out_rows": len(labels),
               "held_out_points": float(weights.sum()), "held_out_wrong_before": before,
