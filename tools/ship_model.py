@@ -49,9 +49,9 @@ import yaml
 
 from clickenhance_model import evaluate
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
-from clickenhance_model.datasets.semantic_kitti import OBJECT_KINDS, object_kind
+from clickenhance_model.datasets.semantic_kitti import OBJECT_KINDS
 from clickenhance_model.errors import CheckpointError, ClickEnhanceError
-from clickenhance_model.evaluation.paired import paired_difference
+from clickenhance_model.evaluation.paired import paired_difference, part_of
 from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, MAX_VIEWS, SegmenterConfig
 from clickenhance_model.shipped_facts import facts_path, record_auto_refusal, write_facts
 from clickenhance_model.training.run_log import logged_seconds
@@ -421,15 +421,16 @@ def paired_parts(results: dict) -> list[tuple[str, list[dict], list[dict]]]:
     parts = []
     for name in (name for name in SETS if name in results):
         model, baseline = (results[name][m].get("objects") or [] for m in METHODS)
-        root = results[name]["model"].get("run", {}).get("root")
-        domains = manifest_domains(Path(root)) if name == "val" and root else {}
+        run = results[name]["model"].get("run", {})
+        domains = manifest_domains(Path(run["root"])) if name == "val" and run.get("root") else {}
         if domains:
             for domain in sorted(set(domains.values())):
                 members = [o for o in model if domains.get(o["scene"]) == domain]
                 parts.append((f"generated {domain}", members, baseline))
-                if domain == "outdoor":  # SemanticKITTI ids: split as the real sets are
-                    parts += [(f"generated outdoor: {kind}", [o for o in members if object_kind(
-                        int(o.get("semantic_id", 0))) == kind], baseline) for kind in OBJECT_KINDS]
+                if domain == "outdoor":  # SemanticKITTI ids: split as the real sets are (`paired --by kind`)
+                    kind_of = part_of("kind", run)
+                    parts += [(f"generated outdoor: {kind}", [o for o in members if kind_of(o) == kind], baseline)
+                              for kind in OBJECT_KINDS]  # fmt: skip
         else:
             parts.append((name, model, baseline))
     return [(label, model, baseline) for label, model, baseline in parts if model and baseline]
@@ -511,6 +512,15 @@ def inference_options(metadata: dict) -> dict:
     return {**dataclasses.asdict(SegmenterConfig()), **(metadata.get("inference_options") or {})}
 
 
+def options_and_reproduce_heading(metadata: dict) -> list[str]:
+    """Card lines shared by every provenance: the inference options the weights load with, then the heading of
+    the reproduce steps."""
+    return ["Inference options (what `Segmenter.load()`, the node and the evaluation use: the `SegmenterConfig` "
+            "defaults, with the weights' own where they carry some, chosen on generated validation scans): "
+            + ", ".join(f"{k}={v}" for k, v in inference_options(metadata).items()) + ".",
+            "", "## Reproduce", ""]  # fmt: skip
+
+
 def provenance(run_dir: Path, checkpoint: Path, size: int, metadata: dict) -> list[str]:
     """Card lines: source checkpoint, its step, the reproduce command(s) and seed, the wall time to that step."""
     state, trained_on = metadata.get("state") or {}, metadata.get("trained_on") or {}
@@ -524,12 +534,7 @@ def provenance(run_dir: Path, checkpoint: Path, size: int, metadata: dict) -> li
         f"({size / 2**20:.2f} MiB). Trained on {trained_on.get('dataset', '?')} scenes in "
         f"`{trained_on.get('root', '?')}`.",
         "",
-        "Inference options (what `Segmenter.load()`, the node and the evaluation use: the `SegmenterConfig` "
-        "defaults, with the weights' own where they carry some, chosen on generated validation scans): "
-        + ", ".join(f"{k}={v}" for k, v in inference_options(metadata).items()) + ".",
-        "",
-        "## Reproduce",
-        "",
+        *options_and_reproduce_heading(metadata),
         "Run " + ("these commands in order (each stage starts from the previous stage's checkpoint, its "
                   "`init_from`)" if len(stages) > 1 or origin is not None else "this command")
         + " from the repository root:",
@@ -604,12 +609,7 @@ def refiner_provenance(checkpoint: Path, size: int, metadata: dict, fit: dict) -
         f"{fit.get('fit_rows')} rows; {held}); stripped to weights + model config + metadata ({size / 2**20:.2f} "
         "MiB).",
         "",
-        "Inference options (what `Segmenter.load()`, the node and the evaluation use: the `SegmenterConfig` "
-        "defaults, with the weights' own where they carry some, chosen on generated validation scans): "
-        + ", ".join(f"{k}={v}" for k, v in inference_options(metadata).items()) + ".",
-        "",
-        "## Reproduce",
-        "",
+        *options_and_reproduce_heading(metadata),
         f"0. Start: `{source}` as it was when the refiner was fitted (a shipped checkpoint whose run folder is not "
         f"here; its card, in the git history of `{source.parent}/README.md`, lists the commands that made it).",
         "",

@@ -127,11 +127,16 @@ def load_objects(run_dir: Path) -> tuple[list[dict], dict]:
     return results["objects"], results.get("run", {})
 
 
-def scene_domains(run: dict) -> dict[str, str]:
-    """Scene -> domain of a run over a generated mix (its root's record); ValueError for any other run."""
+def recorded_domains(run: dict) -> dict[str, str]:
+    """Scene -> domain of a run over generated scans (its root's record); empty for any other run."""
     from clickenhance_model.training.synthetic import manifest_domains
 
-    domains = manifest_domains(Path(run["root"])) if run.get("root") else {}
+    return manifest_domains(Path(run["root"])) if run.get("root") else {}
+
+
+def scene_domains(run: dict) -> dict[str, str]:
+    """Scene -> domain of a run over a generated mix (its root's record); ValueError for any other run."""
+    domains = recorded_domains(run)
     if not domains:
         raise ValueError("a domain needs a generated mix (the run's root has no domain record)")
     return domains
@@ -145,9 +150,7 @@ def part_of(by: str, run: dict) -> Callable[[dict], str]:
         domains = scene_domains(run)
         return lambda o: domains.get(o["scene"], "?")
     if by == "kind":  # SemanticKITTI ids; a generated mix's rooms (NYU40 ids) are one part of their own
-        from clickenhance_model.training.synthetic import manifest_domains
-
-        domains = manifest_domains(Path(run["root"])) if run.get("root") else {}
+        domains = recorded_domains(run)
         return lambda o: ("indoor" if domains.get(o["scene"]) == "indoor"
                           else object_kind(int(o.get("semantic_id", 0))))  # fmt: skip
     return lambda o: "all"

@@ -302,8 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     features, fused, labels, weights = test_rows.arrays()
     with torch.no_grad():
-        before = wrong_points(fused, labels, weights)
-        after = wrong_points(fused, labels, weights, model.point_refiner(features))
+        delta = model.point_refiner(features)  # the refiner's correction of the held-out rows, used by both reports
+    before, after = wrong_points(fused, labels, weights), wrong_points(fused, labels, weights, delta)
     report = {"settings": asdict(settings), "source": str(args.checkpoint), "root": str(args.root),
               "as_fusion": args.as_fusion, "inference_options": options,
               "fit_states": states, "fit_rows": int(sum(len(x) for x in rows.labels)), "loss": history,
@@ -314,10 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"({weights.sum():.0f} points, {test_states} click states)")
     if test_rows.unions and test_states:  # the same errors as a share of each state's union, averaged over states
         shares = test_rows.loss_weights("iou")
-        with torch.no_grad():
-            report["held_out_union_share_before"] = wrong_points(fused, labels, shares) / test_states
-            report["held_out_union_share_after"] = wrong_points(fused, labels, shares,
-                                                                model.point_refiner(features)) / test_states
+        report["held_out_union_share_before"] = wrong_points(fused, labels, shares) / test_states
+        report["held_out_union_share_after"] = wrong_points(fused, labels, shares, delta) / test_states
         print(f"held-out errors per click state, as a share of its union: "
               f"{report['held_out_union_share_before']:.4f} before, {report['held_out_union_share_after']:.4f} "
               "with the refiner")
