@@ -192,6 +192,9 @@ def test_iou_weighting_gives_each_click_state_the_weight_of_its_iou_error() -> N
     by_iou = rows.loss_weights("iou").numpy()
     np.testing.assert_allclose(by_iou, [0.1, 0.9, 0.001, 0.499, 0.5], rtol=1e-6)
     assert by_iou[:2].sum() == pytest.approx(by_iou[2:].sum())  # each state's rows weigh the same in all
+    collected = dataclasses.replace(rows, weights=[np.array([1 / 3, 2 / 3]), np.array([0.1, 0.2, 0.3])])
+    saved = dataclasses.replace(collected, weights=[w.astype(np.float32) for w in collected.weights])  # as stored
+    assert torch.equal(collected.loss_weights("iou"), saved.loss_weights("iou"))  # a refit fits the same rows
     old = dataclasses.replace(rows, unions=[])  # rows saved before unions were kept
     with pytest.raises(ValueError, match="unions"):
         old.loss_weights("iou")
@@ -209,6 +212,9 @@ def test_iou_weighted_fit_reports_each_states_errors_and_refuses_rows_without_un
     assert main([*common, "--rows", str(rows), "--out", str(tmp_path / "iou.pt")]) == 0
     report = load_checkpoint(tmp_path / "iou.pt")[2]["point_refiner_fit"]
     assert report["settings"]["weighting"] == "iou"
+    assert main([*common, "--rows", str(rows), "--out", str(tmp_path / "again.pt")]) == 0  # a refit from the rows
+    again = load_checkpoint(tmp_path / "again.pt")[2]["point_refiner_fit"]
+    assert again["loss"] == report["loss"] and again["held_out_wrong_after"] == report["held_out_wrong_after"]
     for when in ("before", "after"):  # no wrong point, no share; a share is of a union, so at most 1
         share = report[f"held_out_union_share_{when}"]
         assert 0 <= share <= 1 and (share > 0) == (report[f"held_out_wrong_{when}"] > 0)

@@ -99,7 +99,8 @@ class Rows:
 
     def loss_weights(self, weighting: str) -> torch.Tensor:
         """Each row's weight in the fit: the points it stands for, divided by its state's union for "iou"."""
-        weights = torch.from_numpy(np.concatenate(self.weights).astype(np.float64))
+        # float32 first, as `save_rows` stores them: a refit from saved rows then fits exactly what the first fit did
+        weights = torch.from_numpy(np.concatenate(self.weights).astype(np.float32).astype(np.float64))
         if weighting == "iou":
             if sum(len(u) for u in self.unions) != len(weights):
                 raise ValueError("--weighting iou needs rows collected with their states' unions; these rows were "
