@@ -138,6 +138,9 @@ class NetworkConfig:
             logit from what the point has and its voxel has not (`inference.point_features`). It is
             fitted on a trained network, frozen, by `clickenhance-fit-point-refiner`; off, every point of a voxel
             gets the voxel's network logit. Needs `prior_fusion`.
+        point_refiner_colour: whether the refiner reads colour. Off, it sees every cloud as a colourless
+            one (a LiDAR's), so the clean colours of generated rooms cannot teach it cues that a real
+            camera's colour, bled across depth edges and shaded by real light, does not keep.
     """
 
     channels: tuple[int, ...] = (16, 32, 64, 96, 128)
@@ -148,6 +151,7 @@ class NetworkConfig:
     embedding_dim: int = 16
     prior_fusion: bool = False
     point_refiner: bool = False
+    point_refiner_colour: bool = True
 
     def __post_init__(self) -> None:
         """Check that the widths describe a buildable network."""

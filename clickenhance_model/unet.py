@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from clickenhance_model.inference.network_input import CSE_FEATURES
-from clickenhance_model.inference.point_features import POINT_FEATURES
+from clickenhance_model.inference.point_features import COLOUR_FEATURES, POINT_FEATURES
 from clickenhance_model.model_config import ModelConfig, NetworkConfig
 from clickenhance_model.spconv_backend import spconv, use_convolution_algorithm
 
@@ -138,7 +138,7 @@ class ClickEnhanceNet(nn.Module):
             self.prior_scale = nn.Parameter(torch.tensor(PRIOR_SCALE_INIT))
             self.network_gain = nn.Parameter(torch.tensor(0.0))
         if config.network.point_refiner:
-            self.point_refiner = PointRefiner()
+            self.point_refiner = PointRefiner(colour=config.network.point_refiner_colour)
 
     def _build_encoders(self, net: NetworkConfig) -> None:
         """Main encoder, CSE and the joint stride-2 convolutions between levels."""
@@ -247,10 +247,12 @@ class ClickEnhanceNet(nn.Module):
 
 class PointRefiner(nn.Module):
     """A per-point correction of the fused object logit, from `inference.point_features` (an MLP of two
-    hidden layers). Its last layer starts at zero, so a refiner not yet fitted changes nothing."""
+    hidden layers). Its last layer starts at zero, so a refiner not yet fitted changes nothing. Without `colour`
+    it sees every cloud as colourless (`COLOUR_FEATURES` zero), in its fit as at inference."""
 
-    def __init__(self, hidden: int = 32):
+    def __init__(self, hidden: int = 32, colour: bool = True):
         super().__init__()
+        self.colour = colour
         self.layers = nn.Sequential(
             nn.Linear(POINT_FEATURES, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1)
         )
@@ -259,4 +261,7 @@ class PointRefiner(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Correction [M] of the object logit of M points, from their features [M, POINT_FEATURES]."""
+        if not self.colour:
+            features = features.clone()
+            features[:, COLOUR_FEATURES] = 0.0
         return self.layers(features).squeeze(1)

@@ -15,6 +15,7 @@ from test_training import scenes_root  # noqa: F401 (fixture)
 
 from clickenhance_model.checkpoint import load_checkpoint
 from clickenhance_model.inference.point_features import (
+    COLOUR_FEATURES,
     POINT_FEATURES,
     boundary_band,
     height_above_floor,
@@ -24,6 +25,7 @@ from clickenhance_model.inference.voxel_grid import voxelize
 from clickenhance_model.model_config import ModelConfig, NetworkConfig
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.training.point_refiner_fit import Rows, click_states, informative_rows, main
+from clickenhance_model.unet import PointRefiner
 
 REFINED = dataclasses.replace(FUSION, network=dataclasses.replace(FUSION.network, point_refiner=True))
 
@@ -119,6 +121,24 @@ def test_an_unfitted_refiner_changes_nothing_and_a_fitted_one_answers_per_point(
     assert (base & in_band).any() and (in_band & ~base).any()  # the band straddles the edge
 
 
+def test_a_refiner_without_colour_answers_a_coloured_point_as_a_colourless_one() -> None:
+    """`point_refiner_colour` off: the colour columns (and their flag) do not reach the refiner, in its fit as at
+    inference; on, they do. The other columns reach both."""
+    torch.manual_seed(0)
+    features = torch.rand(64, POINT_FEATURES)
+    recoloured = features.clone()
+    recoloured[:, COLOUR_FEATURES] = torch.rand(64, COLOUR_FEATURES.stop - COLOUR_FEATURES.start)
+    moved = features.clone()
+    moved[:, 0] += 1.0  # the fused logit
+    for colour in (True, False):
+        refiner = PointRefiner(colour=colour)
+        torch.nn.init.normal_(refiner.layers[-1].weight)  # a fitted refiner: it answers
+        with torch.no_grad():
+            assert not torch.equal(refiner(features), refiner(moved))
+            assert torch.equal(refiner(features), refiner(recoloured)) == (not colour)
+    assert not torch.equal(features[:, COLOUR_FEATURES], recoloured[:, COLOUR_FEATURES])  # the input is left as it was
+
+
 def test_informative_rows_keep_every_point_of_a_voxel_with_an_error_or_two_labels() -> None:
     voxel = np.array([0, 0, 1, 1, 2, 2, 3, 3, 3])
     labels = np.array([1, 0, 1, 1, 0, 0, 1, 1, 1.0])
@@ -153,6 +173,13 @@ def test_fit_point_refiner_writes_a_network_with_its_refiner(scenes_root: Path, 
     for name, value in source.model.state_dict().items():
         assert torch.equal(fitted[name], value), name  # the network itself is frozen
     assert fitted["point_refiner.layers.4.weight"].abs().sum() > 0
+    assert loaded.config.network.point_refiner_colour and report["refiner_colour"]
+    colourless = tmp_path / "colourless.pt"  # the same rows, a refiner that reads no colour
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(colourless), "--rows", str(rows),
+                 "--no-refiner-colour", *common]) == 0  # fmt: skip
+    blind = Segmenter.load(colourless, device="cpu")
+    assert not blind.config.network.point_refiner_colour and not blind.model.point_refiner.colour
+    assert load_checkpoint(colourless)[2]["point_refiner_fit"]["refiner_colour"] is False
     Segmenter.from_config(ModelConfig(network=NetworkConfig(channels=(8, 16), cse_channels=(4, 8)))).save(
         tmp_path / "plain.pt")
     assert main(["--checkpoint", str(tmp_path / "plain.pt"), "--out", str(tmp_path / "no.pt"), *common]) == 2

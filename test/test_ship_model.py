@@ -497,7 +497,7 @@ def test_ships_a_point_refiner_fitted_on_shipped_weights_without_a_run_folder(sc
     assert fit_refiner(["--checkpoint", str(shipped), "--as-fusion", "--root", str(scenes_root), "--scene-stride",
                         "1", "--held-out-every", "2", "--epochs", "2", "--views", "1", "--no-ground-gate",
                         "--objects-per-scene", "3", "--min-points", "10", "--no-progress", "--threads", "1",
-                        "--out", str(refined)]) == 0  # fmt: skip
+                        "--no-refiner-colour", "--out", str(refined)]) == 0  # fmt: skip
     out = tmp_path / "weights"
     argv = _argv(Path("unused"), scans, out, tmp_path / "eval", "--no-refuse-if-worse", "--no-ground-gate",
                  "--views", "1", indoor=indoor)  # fmt: skip
@@ -507,7 +507,7 @@ def test_ships_a_point_refiner_fitted_on_shipped_weights_without_a_run_folder(sc
     card = (out / "README.md").read_text()
     assert f"the network of `{shipped}` as a prior-fusion network at network gain 0" in card
     assert (f"clickenhance-fit-point-refiner --checkpoint {shipped} --root {scenes_root} --views 1 --no-ground-gate "
-            f"--as-fusion --objects-per-scene 3 --scene-stride 1 --held-out-every 2 --min-points 10 --epochs 2 "
+            f"--as-fusion --no-refiner-colour --objects-per-scene 3 --scene-stride 1 --held-out-every 2 --min-points 10 --epochs 2 "
             f"--out {refined}") in card
     assert "## Point refiner fit" in card and "## Training config" not in card
     extra = load_checkpoint(out / "default.pt")[2]
@@ -515,6 +515,7 @@ def test_ships_a_point_refiner_fitted_on_shipped_weights_without_a_run_folder(sc
     assert json.loads((out / "default.json").read_text()) == {"trained_domains": ["outdoor"]}  # generated streets
     loaded = Segmenter.load(out / "default.pt", device="cpu")
     assert loaded.config.network.point_refiner and loaded.model.network_gain.item() == 0.0
+    assert not loaded.config.network.point_refiner_colour and not loaded.model.point_refiner.colour  # as fitted
     capsys.readouterr()
     trained = tmp_path / "trained.pt"  # the network alone: weights of a training run, whose folder is not given
     Segmenter.from_config(plain, seed=1).save(trained)

@@ -21,6 +21,7 @@ from clickenhance_model.inference.voxel_graph import lowest_nearby
 from clickenhance_model.inference.voxel_grid import VoxelGrid
 
 POINT_FEATURES = 17
+COLOUR_FEATURES = slice(8, 15)  # the columns that come from colour (and its flag); zero for a colourless cloud
 LOGIT_SCALE = 8.0  # logits enter divided by this and clipped to [-2, 2]
 HEIGHT_SCALE = 0.1  # metres; height above the lowest nearby surface enters in these units, clipped to [0, 5]
 CLICK_REACH = 2.0  # metres; distances to the nearest click enter clipped to this (and as their value in metres)

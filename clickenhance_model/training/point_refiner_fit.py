@@ -19,7 +19,8 @@ The output checkpoint is the input one with `network.point_refiner` on and the f
 `extra["point_refiner_fit"]` records the settings and the held-out figures. With `--as-fusion` the input
 may be a network without prior fusion (the shipped default): it starts as a fusion network whose network
 gain is 0, so the refiner corrects the training-free geodesic region itself (the baseline's answer, which
-such a network reproduces exactly) and the network's logits are only one of its inputs. `--weighting iou`
+such a network reproduces exactly) and the network's logits are only one of its inputs. `--no-refiner-colour`
+fits a refiner that reads no colour (`NetworkConfig.point_refiner_colour`) from the same rows. `--weighting iou`
 divides each click state's rows by its union (object or answer, in crop points): the loss then weighs every
 state as its IoU error, as NoC and IoU@k weigh every object, instead of letting large objects' crops decide.
 """
@@ -246,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a --checkpoint without prior fusion starts as a fusion network at its start (network "
                              "gain 0): the refiner then corrects the training-free region itself, the network's "
                              "logits one of its inputs")  # fmt: skip
+    parser.add_argument("--refiner-colour", action=argparse.BooleanOptionalAction, default=True,
+                        help="whether the refiner reads colour (NetworkConfig.point_refiner_colour); rows collected "
+                             "with colour serve both")  # fmt: skip
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--rows", type=Path, help="npz of collected rows: read when it exists, else written after "
@@ -268,7 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (source.network.prior_fusion or args.as_fusion):
             raise ValueError(f"{args.checkpoint}: the point refiner corrects a prior-fusion network; this one has "
                              "none (--as-fusion starts it as one at network gain 0)")  # fmt: skip
-        network = dataclasses.replace(source.network, prior_fusion=True, point_refiner=True)
+        network = dataclasses.replace(source.network, prior_fusion=True, point_refiner=True,
+                                      point_refiner_colour=args.refiner_colour)  # fmt: skip
         config = dataclasses.replace(source, network=network)
         torch.manual_seed(settings.seed)
         model = ClickEnhanceNet(config)
@@ -306,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         delta = model.point_refiner(features)  # the refiner's correction of the held-out rows, used by both reports
     before, after = wrong_points(fused, labels, weights), wrong_points(fused, labels, weights, delta)
     report = {"settings": asdict(settings), "source": str(args.checkpoint), "root": str(args.root),
-              "as_fusion": args.as_fusion, "inference_options": options,
+              "as_fusion": args.as_fusion, "refiner_colour": args.refiner_colour, "inference_options": options,
               "fit_states": states, "fit_rows": int(sum(len(x) for x in rows.labels)), "loss": history,
               "held_out_states": test_states, "held_out_rows": len(labels),
               "held_out_points": float(weights.sum()), "held_out_wrong_before": before,
