@@ -507,8 +507,8 @@ def test_ships_a_point_refiner_fitted_on_shipped_weights_without_a_run_folder(sc
     card = (out / "README.md").read_text()
     assert f"the network of `{shipped}` as a prior-fusion network at network gain 0" in card
     assert (f"clickenhance-fit-point-refiner --checkpoint {shipped} --root {scenes_root} --views 1 --no-ground-gate "
-            f"--as-fusion --no-refiner-colour --objects-per-scene 3 --scene-stride 1 --held-out-every 2 --min-points 10 --epochs 2 "
-            f"--out {refined}") in card
+            f"--as-fusion --no-refiner-colour --objects-per-scene 3 --scene-stride 1 --held-out-every 2 "
+            f"--min-points 10 --epochs 2 --out {refined}") in card
     assert "## Point refiner fit" in card and "## Training config" not in card
     extra = load_checkpoint(out / "default.pt")[2]
     assert extra["point_refiner_fit"]["source"] == str(shipped) and extra["inference_options"]["views"] == 1

@@ -1,0 +1,101 @@
+"""How much of a first click's error the point refiner can reach at all: its boundary band against the errors.
+
+The refiner (`unet.PointRefiner`) answers only in the prior's boundary band (`inference.point_features.
+boundary_band`: points whose 10 cm voxel holds both prior values or touches a voxel of the other value). On a
+sparse scan (a 16-ring LiDAR, rings 0.3 to 0.6 m apart at 10 to 20 m) the points an object's first region
+misses may share no voxel edge with it: the band is then empty, and no fit of the refiner can save a click
+there. This script clicks once on each object as the evaluation's simulated user does (the object's point
+farthest from its border), and reports per object the IoU after that click, the band's points, and how many of
+the click's wrong points (missed object points, taken background points) lie in the band. The closing lines
+count the objects whose band is empty and the share of all first-click errors inside a band: what a refiner on
+this band can reach on these scans. Compare band rules on generated scans with it before judging one.
+
+    python bench/refiner_band_reach.py --checkpoint REFINED.pt --dataset semantickitti \\
+        --root ../shared/real_scans/semantickitti --objects all --keep-rings 4
+    python bench/refiner_band_reach.py --checkpoint REFINED.pt --dataset npy --root ../shared/real_scans/scannet
+    python bench/refiner_band_reach.py --checkpoint REFINED.pt --root runs/scenes/any_object_bleed --sequences 01 \
+        --min-points 100 --scene-stride 4
+
+The inference options are the checkpoint's own (a fusion model's `ground_prior` hands an object clicked on
+the ground to the prior: such objects are listed as "prior").
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from clickenhance_model.datasets import build_dataset
+from clickenhance_model.evaluation.simulated_user import next_click
+from clickenhance_model.segmenter import Segmenter
+from clickenhance_model.training.synthetic import manifest_domains
+
+
+def first_click_reach(segmenter: Segmenter, xyz: np.ndarray, rgb: np.ndarray | None,
+                      truth: np.ndarray) -> tuple[float, int, int, int] | None:  # fmt: skip
+    """(IoU after the first click, band points, wrong points, wrong points in the band) for one object; None where
+    the refiner takes no part (`ModelSession.refiner_inputs`)."""
+    click = next_click(xyz, np.zeros(len(xyz), dtype=bool), truth)
+    session = segmenter.session(xyz, rgb)
+    mask = session.add_click(click.index, positive=True)
+    inputs = session.refiner_inputs([(click.index, True)])
+    if inputs is None:
+        return None
+    band = np.zeros(len(xyz), dtype=bool)
+    band[session.valid_indices[inputs[0]]] = True
+    wrong = mask != truth
+    return float((mask & truth).sum() / max((mask | truth).sum(), 1)), int(band.sum()), int(wrong.sum()), \
+        int((wrong & band).sum())  # fmt: skip
+
+
+def main() -> None:
+    """One row per object, then the objects with an empty band and the share of errors the band holds."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", type=Path, required=True, help="a network with a point refiner")
+    parser.add_argument("--dataset", default="semantickitti", help="reader of --root (as clickenhance-eval's)")
+    parser.add_argument("--root", type=Path, required=True)
+    parser.add_argument("--sequences", nargs="+", help="semantickitti: sequences to read (a generated mix: 01, its "
+                        "validation split)")  # fmt: skip
+    parser.add_argument("--scene-stride", type=int, default=1, help="every K-th scan only")
+    parser.add_argument("--objects", help="semantickitti: things, stuff or all")
+    parser.add_argument("--keep-rings", type=int, help="semantickitti: keep every K-th laser ring")
+    parser.add_argument("--min-points", type=int, default=50, help="skip smaller objects")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    segmenter = Segmenter.load(args.checkpoint, device="cpu")
+    if not segmenter.config.network.point_refiner:
+        raise SystemExit(f"{args.checkpoint}: no point refiner to measure")
+    options = {k: v for k, v in (("objects", args.objects), ("keep_rings", args.keep_rings),
+                                 ("sequences", args.sequences and tuple(args.sequences))) if v is not None}  # fmt: skip
+    dataset = build_dataset(args.dataset, args.root, **options)
+    domains = manifest_domains(args.root)  # a generated mix: each scan's own domain, as the evaluation's
+    print("scene | class | points | IoU@1 | band points | wrong points | wrong in band")
+    empty = measured = prior = 0
+    wrong_all = wrong_band = 0
+    for name in dataset.scene_names()[:: args.scene_stride]:
+        scene = dataset.load_scene(name)
+        for obj in dataset.objects(scene, args.min_points):
+            truth = scene.object_mask(obj.instance_id)
+            reach = first_click_reach(segmenter.with_options(domain=domains.get(name, dataset.domain)), scene.xyz,
+                                      scene.rgb, truth)  # fmt: skip
+            if reach is None:
+                prior += 1
+                print(f"{name} | {obj.class_name} | {int(truth.sum())} | prior | | |")
+                continue
+            iou, band, wrong, in_band = reach
+            measured += 1
+            empty += band == 0
+            wrong_all, wrong_band = wrong_all + wrong, wrong_band + in_band
+            print(f"{name} | {obj.class_name} | {int(truth.sum())} | {100 * iou:.1f} | {band} | {wrong} | {in_band}")
+    print(f"objects: {measured} with the refiner ({prior} handed to the prior); band empty at the first click: "
+          f"{empty} of {measured}")
+    print(f"first-click wrong points inside the band: {wrong_band} of {wrong_all} "
+          f"({100 * wrong_band / max(wrong_all, 1):.1f}%)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""bench/refiner_band_reach.py: how much of a first click's error lies in the point refiner's band, on a real
+refined fusion network (tiny, random weights) and real clouds."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+from test_point_refiner import REFINED
+from test_prior_fusion import fusion_segmenter, room
+
+_SCRIPT = Path(__file__).parents[1] / "bench" / "refiner_band_reach.py"
+_SPEC = importlib.util.spec_from_file_location("refiner_band_reach", _SCRIPT)
+reach = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(reach)
+
+
+def test_a_dense_object_has_its_errors_in_the_band_and_a_sparse_one_has_no_band() -> None:
+    """A bin in a dense room: the band holds points and every count is a part of the one above it. Points 2 m
+    apart (a far object on a sparse scan): the first click's region shares no voxel edge with the rest of the
+    object, so the band is empty and none of the missed points can be reached."""
+    segmenter = fusion_segmenter(0.5, REFINED, domain="indoor")
+    points, on_bin = room()
+    iou, band, wrong, in_band = reach.first_click_reach(segmenter, points, None, on_bin)
+    assert 0 < band < len(points) and 0 <= in_band <= min(wrong, band) and 0 < iou <= 1
+    mask = segmenter.session(points).add_click(reach.next_click(points, np.zeros(len(points), bool), on_bin).index)
+    assert wrong == int((mask != on_bin).sum())  # the errors of the evaluation's own first click
+    rng = np.random.default_rng(0)
+    far = np.stack([np.arange(6) * 2.0, np.zeros(6), np.ones(6)], axis=1)  # six points along a line, 2 m apart
+    ground = np.concatenate([rng.uniform(-2, 12, (3000, 2)), np.zeros((3000, 1))], axis=1)
+    cloud = np.concatenate([far, ground])
+    truth = np.arange(len(cloud)) < len(far)
+    iou, band, wrong, in_band = reach.first_click_reach(fusion_segmenter(0.5, REFINED), cloud, None, truth)
+    assert band == 0 and in_band == 0 and wrong >= len(far) - 1 and iou < 0.5
