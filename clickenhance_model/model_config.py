@@ -141,6 +141,9 @@ class NetworkConfig:
         point_refiner_colour: whether the refiner reads colour. Off, it sees every cloud as a colourless
             one (a LiDAR's), so the clean colours of generated rooms cannot teach it cues that a real
             camera's colour, bled across depth edges and shaded by real light, does not keep.
+        point_refiner_reach: metres; the refiner also answers the points of sparse voxels within this
+            distance of a point of the other prior value (`inference.point_features.reach_band`), so
+            that on a sparse scan it can reach the rings a region misses. 0: the voxel band alone.
     """
 
     channels: tuple[int, ...] = (16, 32, 64, 96, 128)
@@ -152,6 +155,7 @@ class NetworkConfig:
     prior_fusion: bool = False
     point_refiner: bool = False
     point_refiner_colour: bool = True
+    point_refiner_reach: float = 0.0
 
     def __post_init__(self) -> None:
         """Check that the widths describe a buildable network."""

@@ -28,7 +28,12 @@ from clickenhance_model.config import config_from_dict
 from clickenhance_model.errors import CheckpointError
 from clickenhance_model.inference.geodesic_region import GeodesicRegion, needs_own_graph
 from clickenhance_model.inference.network_input import collate, encode_crop
-from clickenhance_model.inference.point_features import boundary_band, height_above_floor, point_features
+from clickenhance_model.inference.point_features import (
+    boundary_band,
+    height_above_floor,
+    point_features,
+    reach_band,
+)
 from clickenhance_model.inference.session import InteractiveSession
 from clickenhance_model.inference.symmetric_views import mean_over_views, view_samples
 from clickenhance_model.inference.voxel_graph import PRESETS, scan_graph
@@ -244,6 +249,9 @@ class ModelSession(InteractiveSession):
             return inside, fused, np.zeros(len(inside), dtype=bool), None
         voxel = self.grid.point_to_voxel[inside]
         band = boundary_band(self.grid.coords, voxel, region[inside])
+        reach = self.segmenter.config.network.point_refiner_reach
+        if reach > 0:  # the sparse voxels' points near the other value: across a sparse scan's ring gaps
+            band |= reach_band(self.xyz[inside], voxel, region[inside], reach)
         at = inside[band]
         if self._height is None:  # once per cloud
             self._height = height_above_floor(self.xyz)

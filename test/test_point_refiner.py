@@ -17,9 +17,11 @@ from clickenhance_model.checkpoint import load_checkpoint
 from clickenhance_model.inference.point_features import (
     COLOUR_FEATURES,
     POINT_FEATURES,
+    SPARSE_VOXEL_POINTS,
     boundary_band,
     height_above_floor,
     point_features,
+    reach_band,
 )
 from clickenhance_model.inference.voxel_grid import voxelize
 from clickenhance_model.model_config import ModelConfig, NetworkConfig
@@ -71,6 +73,40 @@ def test_the_boundary_band_is_the_voxels_at_the_priors_edge() -> None:
     band = boundary_band(grid.coords, grid.point_to_voxel, prior)
     assert list(np.flatnonzero(band[:10])) == [3, 4, 5] and band[10]
     assert boundary_band(grid.coords, np.zeros(0, dtype=np.int64), np.zeros(0)).shape == (0,)
+
+
+def test_the_reach_band_spans_a_sparse_scans_ring_gap_and_leaves_dense_surfaces_to_the_voxel_band() -> None:
+    """Two rings of a sparse scan, 0.4 m apart (one point per voxel), the region holding the lower: the voxel band
+    is empty, the reach band (0.6 m) holds both rings, and none at 0.3 m or with reach 0. A dense surface (2 cm
+    spacing) split by the region keeps the voxel band alone, however far the reach."""
+    x = np.arange(20) * 0.2 + 0.05
+    rings = np.concatenate([np.stack([x, np.full(20, 0.05), np.full(20, z)], axis=1) for z in (1.05, 1.45)])
+    prior = np.repeat([1.0, 0.0], 20)
+    grid = voxelize(rings, None, 0.1)
+    assert not boundary_band(grid.coords, grid.point_to_voxel, prior).any()
+    assert reach_band(rings, grid.point_to_voxel, prior, 0.6).all()
+    assert not reach_band(rings, grid.point_to_voxel, prior, 0.3).any()
+    assert not reach_band(rings, grid.point_to_voxel, prior, 0.0).any()
+    xs, ys = np.meshgrid(np.arange(0, 1, 0.02), np.arange(0, 1, 0.02), indexing="ij")
+    plane = np.stack([xs.ravel(), ys.ravel(), np.zeros(xs.size)], axis=1)
+    dense = voxelize(plane, None, 0.1)
+    assert not reach_band(plane, dense.point_to_voxel, (plane[:, 0] < 0.5).astype(float), 5.0).any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 2), st.floats(0, 2), st.floats(0, 0.5), st.booleans()), min_size=1,
+                max_size=40), st.floats(0.05, 1.0))  # fmt: skip
+def test_the_reach_band_is_the_sparse_points_near_the_other_value(points: list, reach: float) -> None:
+    """Random clouds: a point is in the reach band exactly when its voxel holds at most SPARSE_VOXEL_POINTS points
+    and a point of the other prior value lies within `reach` (checked pair by pair)."""
+    xyz = np.array([p[:3] for p in points])
+    prior = np.array([p[3] for p in points], dtype=float)
+    grid = voxelize(xyz, None, 0.1)
+    band = reach_band(xyz, grid.point_to_voxel, prior, reach)
+    counts = np.bincount(grid.point_to_voxel)
+    for i in range(len(xyz)):
+        near = any(prior[j] != prior[i] and np.linalg.norm(xyz[i] - xyz[j]) <= reach for j in range(len(xyz)))
+        assert band[i] == (near and counts[grid.point_to_voxel[i]] <= SPARSE_VOXEL_POINTS), i
 
 
 @settings(max_examples=60, deadline=None)
@@ -180,6 +216,15 @@ def test_fit_point_refiner_writes_a_network_with_its_refiner(scenes_root: Path, 
     blind = Segmenter.load(colourless, device="cpu")
     assert not blind.config.network.point_refiner_colour and not blind.model.point_refiner.colour
     assert load_checkpoint(colourless)[2]["point_refiner_fit"]["refiner_colour"] is False
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "far.pt"), "--rows", str(rows),
+                 "--refiner-reach", "0.5", *common]) == 2  # fmt: skip
+    assert "collect them again" in capsys.readouterr().err and not (tmp_path / "far.pt").exists()
+    reaching = tmp_path / "reach_rows.npz"  # rows of the reach band, collected with it
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "far.pt"), "--rows",
+                 str(reaching), "--refiner-reach", "0.5", *common]) == 0  # fmt: skip
+    far = Segmenter.load(tmp_path / "far.pt", device="cpu")
+    assert far.config.network.point_refiner_reach == 0.5
+    assert load_checkpoint(tmp_path / "far.pt")[2]["point_refiner_fit"]["refiner_reach"] == 0.5
     Segmenter.from_config(ModelConfig(network=NetworkConfig(channels=(8, 16), cse_channels=(4, 8)))).save(
         tmp_path / "plain.pt")
     assert main(["--checkpoint", str(tmp_path / "plain.pt"), "--out", str(tmp_path / "no.pt"), *common]) == 2

@@ -3,6 +3,7 @@ refined fusion network (tiny, random weights) and real clouds."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from pathlib import Path
 
@@ -33,3 +34,7 @@ def test_a_dense_object_has_its_errors_in_the_band_and_a_sparse_one_has_no_band(
     truth = np.arange(len(cloud)) < len(far)
     iou, band, wrong, in_band = reach.first_click_reach(fusion_segmenter(0.5, REFINED), cloud, None, truth)
     assert band == 0 and in_band == 0 and wrong >= len(far) - 1 and iou < 0.5
+    network = dataclasses.replace(REFINED.network, point_refiner_reach=2.5)  # a reach across the 2 m gaps
+    reaching = fusion_segmenter(0.5, dataclasses.replace(REFINED, network=network))
+    iou, band, wrong, in_band = reach.first_click_reach(reaching, cloud, None, truth)
+    assert band > 0 and in_band >= 1  # the line points one gap from the region are now the refiner's to answer

@@ -591,6 +591,7 @@ def refiner_fit_command(fit: dict, checkpoint: Path) -> str:
                  for name in ("ground_prior", "ground_gate") if name in options]  # fmt: skip
     switches += ["--as-fusion"] if fit.get("as_fusion") else []
     switches += ["--no-refiner-colour"] if fit.get("refiner_colour") is False else []
+    switches += [f"--refiner-reach {fit['refiner_reach']}"] if fit.get("refiner_reach") else []
     return " ".join(["clickenhance-fit-point-refiner --checkpoint", str(fit["source"]), "--root", str(fit.get("root")),
                      *switches, *changed, "--out", str(checkpoint)])  # fmt: skip
 

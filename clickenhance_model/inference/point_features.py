@@ -16,6 +16,7 @@ cut a region.
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from clickenhance_model.inference.voxel_graph import lowest_nearby
 from clickenhance_model.inference.voxel_grid import VoxelGrid
@@ -25,6 +26,7 @@ COLOUR_FEATURES = slice(8, 15)  # the columns that come from colour (and its fla
 LOGIT_SCALE = 8.0  # logits enter divided by this and clipped to [-2, 2]
 HEIGHT_SCALE = 0.1  # metres; height above the lowest nearby surface enters in these units, clipped to [0, 5]
 CLICK_REACH = 2.0  # metres; distances to the nearest click enter clipped to this (and as their value in metres)
+SPARSE_VOXEL_POINTS = 2  # a voxel with at most this many points is a sparse scan's (`reach_band`)
 FLOOR_CELL = 0.5  # metres; the cells of `lowest_nearby` that give each point its floor or road height
 
 
@@ -62,6 +64,25 @@ def boundary_band(coords: np.ndarray, voxel: np.ndarray, prior: np.ndarray) -> n
         neighbour = order[at]
         band |= found & ((has_in & has_out[neighbour]) | (has_out & has_in[neighbour]))
     return band[groups]
+
+
+def reach_band(xyz: np.ndarray, voxel: np.ndarray, prior: np.ndarray, reach: float) -> np.ndarray:
+    """Which points (bool (M,)) of sparse voxels (at most `SPARSE_VOXEL_POINTS` points) lie within `reach` metres
+    of a point of the other prior value. On a sparse scan (a 16-ring LiDAR's rings 0.3 to 0.6 m apart at 10 to
+    20 m) the points a region misses share no voxel edge with it, so `boundary_band` is empty there; this band
+    reaches across the gap. Dense voxels (a near or indoor surface) keep the voxel band alone."""
+    band = np.zeros(len(xyz), dtype=bool)
+    if reach <= 0 or len(xyz) == 0:
+        return band
+    _, groups, counts = np.unique(voxel, return_inverse=True, return_counts=True)
+    sparse = counts[groups] <= SPARSE_VOXEL_POINTS
+    held = np.asarray(prior) > 0.5
+    for side in (held, ~held):  # the points of one value, measured against the other's
+        asked, other = np.flatnonzero(sparse & side), xyz[~side]
+        if len(asked) and len(other):
+            distance, _ = cKDTree(other).query(xyz[asked], distance_upper_bound=reach)
+            band[asked[np.isfinite(distance)]] = True
+    return band
 
 
 def _group_mean(values: np.ndarray, groups: np.ndarray, weights: np.ndarray, count: int

@@ -212,15 +212,22 @@ def fit_refiner(model: ClickEnhanceNet, rows: Rows, settings: FitSettings, progr
     return history
 
 
-def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states: int) -> None:
-    """Write the fit's and the held-out rows to one npz (its folder made if missing)."""
+def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states: int, reach: float = 0.0) -> None:
+    """Write the fit's and the held-out rows to one npz (its folder made if missing), with the refiner reach whose
+    band they were collected in."""
     path.parent.mkdir(parents=True, exist_ok=True)
     parts = {}
     for prefix, part in (("fit", rows), ("held_out", test_rows)):
         for name, tensor in zip(("features", "fused", "labels", "weights"), part.arrays(), strict=True):
             parts[f"{prefix}_{name}"] = tensor.numpy()
         parts[f"{prefix}_unions"] = np.concatenate(part.unions) if part.unions else np.zeros(0)
-    np.savez(path, fit_states=states, held_out_states=test_states, **parts)
+    np.savez(path, fit_states=states, held_out_states=test_states, refiner_reach=reach, **parts)
+
+
+def rows_reach(path: Path) -> float | None:
+    """The refiner reach the rows in `path` were collected with; None for rows saved before it was recorded."""
+    with np.load(path) as data:
+        return float(data["refiner_reach"]) if "refiner_reach" in data else None
 
 
 def load_rows(path: Path) -> tuple[Rows, int, Rows, int]:
@@ -250,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--refiner-colour", action=argparse.BooleanOptionalAction, default=True,
                         help="whether the refiner reads colour (NetworkConfig.point_refiner_colour); rows collected "
                              "with colour serve both")  # fmt: skip
+    parser.add_argument("--refiner-reach", type=float, default=0.0,
+                        help="metres: the refiner also answers sparse voxels' points this near the other prior value "
+                             "(NetworkConfig.point_refiner_reach; 0: the voxel band alone); rows must be collected "
+                             "with it")  # fmt: skip
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--rows", type=Path, help="npz of collected rows: read when it exists, else written after "
@@ -273,7 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(f"{args.checkpoint}: the point refiner corrects a prior-fusion network; this one has "
                              "none (--as-fusion starts it as one at network gain 0)")  # fmt: skip
         network = dataclasses.replace(source.network, prior_fusion=True, point_refiner=True,
-                                      point_refiner_colour=args.refiner_colour)  # fmt: skip
+                                      point_refiner_colour=args.refiner_colour,
+                                      point_refiner_reach=args.refiner_reach)  # fmt: skip
         config = dataclasses.replace(source, network=network)
         torch.manual_seed(settings.seed)
         model = ClickEnhanceNet(config)
@@ -292,12 +304,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     held = set(held_out)
     fitted = [name for name in scenes if name not in held]
     if args.rows and args.rows.is_file():
+        if (reach := rows_reach(args.rows)) is not None and reach != args.refiner_reach:
+            print(f"clickenhance-fit-point-refiner: {args.rows} holds rows of the band of --refiner-reach {reach}, "
+                  f"not {args.refiner_reach} (collect them again)", file=sys.stderr)  # fmt: skip
+            return 2
         rows, states, test_rows, test_states = load_rows(args.rows)
     else:
         rows, states = collect_rows(segmenter, dataset, fitted, domains, settings, args.progress)
         test_rows, test_states = collect_rows(segmenter, dataset, held_out, domains, settings, args.progress)
         if args.rows:
-            save_rows(args.rows, rows, states, test_rows, test_states)
+            save_rows(args.rows, rows, states, test_rows, test_states, args.refiner_reach)
     if not sum(len(labels) for labels in rows.labels):
         print("clickenhance-fit-point-refiner: no point of a prior's boundary band to fit on", file=sys.stderr)
         return 2
@@ -311,7 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         delta = model.point_refiner(features)  # the refiner's correction of the held-out rows, used by both reports
     before, after = wrong_points(fused, labels, weights), wrong_points(fused, labels, weights, delta)
     report = {"settings": asdict(settings), "source": str(args.checkpoint), "root": str(args.root),
-              "as_fusion": args.as_fusion, "refiner_colour": args.refiner_colour, "inference_options": options,
+              "as_fusion": args.as_fusion, "refiner_colour": args.refiner_colour,
+              "refiner_reach": args.refiner_reach, "inference_options": options,
               "fit_states": states, "fit_rows": int(sum(len(x) for x in rows.labels)), "loss": history,
               "held_out_states": test_states, "held_out_rows": len(labels),
               "held_out_points": float(weights.sum()), "held_out_wrong_before": before,
