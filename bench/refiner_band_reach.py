@@ -13,7 +13,7 @@ this band can reach on these scans. Compare band rules on generated scans with i
     python bench/refiner_band_reach.py --checkpoint REFINED.pt --dataset semantickitti \\
         --root ../shared/real_scans/semantickitti --objects all --keep-rings 4
     python bench/refiner_band_reach.py --checkpoint REFINED.pt --dataset npy --root ../shared/real_scans/scannet
-    python bench/refiner_band_reach.py --checkpoint REFINED.pt --root runs/scenes/any_object_bleed --sequences 01 \
+    python bench/refiner_band_reach.py --checkpoint REFINED.pt --root runs/scenes/any_object_bleed --sequences 01 \\
         --min-points 100 --scene-stride 4
 
 The inference options are the checkpoint's own (a fusion model's `ground_prior` hands an object clicked on
@@ -30,16 +30,16 @@ import torch
 
 from clickenhance_model.datasets import build_dataset
 from clickenhance_model.evaluation.simulated_user import next_click
-from clickenhance_model.segmenter import Segmenter
+from clickenhance_model.segmenter import ModelSession, Segmenter
 from clickenhance_model.training.synthetic import manifest_domains
 
 
-def first_click_reach(segmenter: Segmenter, xyz: np.ndarray, rgb: np.ndarray | None,
-                      truth: np.ndarray) -> tuple[float, int, int, int] | None:  # fmt: skip
-    """(IoU after the first click, band points, wrong points, wrong points in the band) for one object; None where
-    the refiner takes no part (`ModelSession.refiner_inputs`)."""
+def first_click_reach(session: ModelSession, xyz: np.ndarray, truth: np.ndarray) -> tuple[float, int, int, int] | None:
+    """(IoU after the first click, band points, wrong points, wrong points in the band) for one object of the cloud
+    `xyz` of `session` (its clicks cleared first, so one session serves every object of a scan); None where the
+    refiner takes no part (`ModelSession.refiner_inputs`)."""
     click = next_click(xyz, np.zeros(len(xyz), dtype=bool), truth)
-    session = segmenter.session(xyz, rgb)
+    session.reset()
     mask = session.add_click(click.index, positive=True)
     inputs = session.refiner_inputs([(click.index, True)])
     if inputs is None:
@@ -78,10 +78,10 @@ def main() -> None:
     wrong_all = wrong_band = 0
     for name in dataset.scene_names()[:: args.scene_stride]:
         scene = dataset.load_scene(name)
+        session = segmenter.with_options(domain=domains.get(name, dataset.domain)).session(scene.xyz, scene.rgb)
         for obj in dataset.objects(scene, args.min_points):
             truth = scene.object_mask(obj.instance_id)
-            reach = first_click_reach(segmenter.with_options(domain=domains.get(name, dataset.domain)), scene.xyz,
-                                      scene.rgb, truth)  # fmt: skip
+            reach = first_click_reach(session, scene.xyz, truth)
             if reach is None:
                 prior += 1
                 print(f"{name} | {obj.class_name} | {int(truth.sum())} | prior | | |")

@@ -23,18 +23,20 @@ def test_a_dense_object_has_its_errors_in_the_band_and_a_sparse_one_has_no_band(
     object, so the band is empty and none of the missed points can be reached."""
     segmenter = fusion_segmenter(0.5, REFINED, domain="indoor")
     points, on_bin = room()
-    iou, band, wrong, in_band = reach.first_click_reach(segmenter, points, None, on_bin)
+    session = segmenter.session(points)
+    iou, band, wrong, in_band = reach.first_click_reach(session, points, on_bin)
     assert 0 < band < len(points) and 0 <= in_band <= min(wrong, band) and 0 < iou <= 1
     mask = segmenter.session(points).add_click(reach.next_click(points, np.zeros(len(points), bool), on_bin).index)
     assert wrong == int((mask != on_bin).sum())  # the errors of the evaluation's own first click
+    assert reach.first_click_reach(session, points, on_bin) == (iou, band, wrong, in_band)  # a reused session: reset
     rng = np.random.default_rng(0)
     far = np.stack([np.arange(6) * 2.0, np.zeros(6), np.ones(6)], axis=1)  # six points along a line, 2 m apart
     ground = np.concatenate([rng.uniform(-2, 12, (3000, 2)), np.zeros((3000, 1))], axis=1)
     cloud = np.concatenate([far, ground])
     truth = np.arange(len(cloud)) < len(far)
-    iou, band, wrong, in_band = reach.first_click_reach(fusion_segmenter(0.5, REFINED), cloud, None, truth)
+    iou, band, wrong, in_band = reach.first_click_reach(fusion_segmenter(0.5, REFINED).session(cloud), cloud, truth)
     assert band == 0 and in_band == 0 and wrong >= len(far) - 1 and iou < 0.5
     network = dataclasses.replace(REFINED.network, point_refiner_reach=2.5)  # a reach across the 2 m gaps
     reaching = fusion_segmenter(0.5, dataclasses.replace(REFINED, network=network))
-    iou, band, wrong, in_band = reach.first_click_reach(reaching, cloud, None, truth)
+    iou, band, wrong, in_band = reach.first_click_reach(reaching.session(cloud), cloud, truth)
     assert band > 0 and in_band >= 1  # the line points one gap from the region are now the refiner's to answer
