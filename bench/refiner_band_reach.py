@@ -8,7 +8,9 @@ there. This script clicks once on each object as the evaluation's simulated user
 farthest from its border), and reports per object the IoU after that click, the band's points, and how many of
 the click's wrong points (missed object points, taken background points) lie in the band. The closing lines
 count the objects whose band is empty and the share of all first-click errors inside a band: what a refiner on
-this band can reach on these scans. Compare band rules on generated scans with it before judging one.
+this band can reach on these scans. They also split what the refiner changed against the region it corrects
+(points it took out of the region, points it added) into right and wrong changes: a refiner whose additions are
+mostly wrong gains nothing from a wider band. Compare band rules on generated scans with it before judging one.
 
     python bench/refiner_band_reach.py --checkpoint REFINED.pt --dataset semantickitti \\
         --root ../shared/real_scans/semantickitti --objects all --keep-rings 4
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -34,21 +37,41 @@ from clickenhance_model.segmenter import ModelSession, Segmenter
 from clickenhance_model.training.synthetic import manifest_domains
 
 
-def first_click_reach(session: ModelSession, xyz: np.ndarray, truth: np.ndarray) -> tuple[float, int, int, int] | None:
-    """(IoU after the first click, band points, wrong points, wrong points in the band) for one object of the cloud
-    `xyz` of `session` (its clicks cleared first, so one session serves every object of a scan); None where the
-    refiner takes no part (`ModelSession.refiner_inputs`)."""
+class FirstClick(NamedTuple):
+    """One object's first click: its IoU, the refiner's band, the errors, and what the refiner changed against the
+    region it corrects (removed: points it took out of it; added: points it put in; right: the change is correct)."""
+
+    iou: float
+    band: int
+    wrong: int
+    in_band: int
+    removed_right: int
+    removed_wrong: int
+    added_right: int
+    added_wrong: int
+
+
+def first_click_reach(session: ModelSession, xyz: np.ndarray, truth: np.ndarray) -> FirstClick | None:
+    """The first click of the evaluation's simulated user on one object of the cloud `xyz` of `session` (its clicks
+    cleared first, so one session serves every object of a scan); None where the refiner takes no part
+    (`ModelSession.refiner_inputs`)."""
     click = next_click(xyz, np.zeros(len(xyz), dtype=bool), truth)
     session.reset()
     mask = session.add_click(click.index, positive=True)
     inputs = session.refiner_inputs([(click.index, True)])
     if inputs is None:
         return None
+    at = session.valid_indices[inputs[0]]
     band = np.zeros(len(xyz), dtype=bool)
-    band[session.valid_indices[inputs[0]]] = True
+    band[at] = True
+    before = inputs[1] > session.segmenter.logit_threshold  # the band's answer before the refiner
+    after, object_point = mask[at], truth[at]
+    removed, added = before & ~after, ~before & after
     wrong = mask != truth
-    return float((mask & truth).sum() / max((mask | truth).sum(), 1)), int(band.sum()), int(wrong.sum()), \
-        int((wrong & band).sum())  # fmt: skip
+    return FirstClick(float((mask & truth).sum() / max((mask | truth).sum(), 1)), int(band.sum()), int(wrong.sum()),
+                      int((wrong & band).sum()), int((removed & ~object_point).sum()),
+                      int((removed & object_point).sum()), int((added & object_point).sum()),
+                      int((added & ~object_point).sum()))  # fmt: skip
 
 
 def main() -> None:
@@ -73,9 +96,11 @@ def main() -> None:
                                  ("sequences", args.sequences and tuple(args.sequences))) if v is not None}  # fmt: skip
     dataset = build_dataset(args.dataset, args.root, **options)
     domains = manifest_domains(args.root)  # a generated mix: each scan's own domain, as the evaluation's
-    print("scene | class | points | IoU@1 | band points | wrong points | wrong in band")
+    print("scene | class | points | IoU@1 | band points | wrong points | wrong in band | removed right / wrong | "
+          "added right / wrong")
     empty = measured = prior = 0
     wrong_all = wrong_band = 0
+    changes = np.zeros(4, dtype=np.int64)
     for name in dataset.scene_names()[:: args.scene_stride]:
         scene = dataset.load_scene(name)
         session = segmenter.with_options(domain=domains.get(name, dataset.domain)).session(scene.xyz, scene.rgb)
@@ -86,15 +111,19 @@ def main() -> None:
                 prior += 1
                 print(f"{name} | {obj.class_name} | {int(truth.sum())} | prior | | |")
                 continue
-            iou, band, wrong, in_band = reach
             measured += 1
-            empty += band == 0
-            wrong_all, wrong_band = wrong_all + wrong, wrong_band + in_band
-            print(f"{name} | {obj.class_name} | {int(truth.sum())} | {100 * iou:.1f} | {band} | {wrong} | {in_band}")
+            empty += reach.band == 0
+            wrong_all, wrong_band = wrong_all + reach.wrong, wrong_band + reach.in_band
+            changes += reach[4:]
+            print(f"{name} | {obj.class_name} | {int(truth.sum())} | {100 * reach.iou:.1f} | {reach.band} | "
+                  f"{reach.wrong} | {reach.in_band} | {reach.removed_right} / {reach.removed_wrong} | "
+                  f"{reach.added_right} / {reach.added_wrong}")
     print(f"objects: {measured} with the refiner ({prior} handed to the prior); band empty at the first click: "
           f"{empty} of {measured}")
     print(f"first-click wrong points inside the band: {wrong_band} of {wrong_all} "
           f"({100 * wrong_band / max(wrong_all, 1):.1f}%)")
+    print(f"the refiner's first-click changes: removed {changes[0]} right / {changes[1]} wrong, added {changes[2]} "
+          f"right / {changes[3]} wrong")
 
 
 if __name__ == "__main__":

@@ -301,6 +301,45 @@ def test_iou_weighted_fit_reports_each_states_errors_and_refuses_rows_without_un
     assert main([*common[:-2], "--rows", str(old), "--out", str(tmp_path / "points.pt")]) == 0  # by points: fine
 
 
+def test_ring_cuts_add_the_thinned_scans_rows_and_several_row_files_fit_together(
+        scenes_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:  # noqa: F811
+    """The tiny streets are 32-ring scans: `--ring-cuts 2` collects their 16-ring cut and `--ring-cuts 1 2` both,
+    the cut's states adding to the full scans' (cut 1 draws what a fit without cuts draws); a cut that would leave
+    8 rings is skipped. Row files collected apart fit together, with their states summed; a missing or repeated
+    file, several files to collect into, or a bad cut exit 2 with nothing written."""
+    fusion_segmenter(0.5).save(tmp_path / "fusion.pt", {"inference_options": {"ground_gate": False}})
+    common = ["--checkpoint", str(tmp_path / "fusion.pt"), "--root", str(scenes_root), "--scene-stride", "1",
+              "--held-out-every", "2", "--epochs", "1", "--views", "1", "--no-progress", "--threads", "1",
+              "--weighting", "iou"]  # fmt: skip
+
+    def fit(name: str, *options: str) -> dict:
+        assert main([*common, "--out", str(tmp_path / f"{name}.pt"), *options]) == 0
+        return load_checkpoint(tmp_path / f"{name}.pt")[2]["point_refiner_fit"]
+
+    full = fit("full", "--rows", str(tmp_path / "full.npz"))
+    cut = fit("cut", "--ring-cuts", "2", "--rows", str(tmp_path / "cut.npz"))
+    both = fit("both", "--ring-cuts", "1", "2")
+    assert full["fit_states"] > 0 and cut["fit_states"] > 0 and list(both["settings"]["ring_cuts"]) == [1, 2]
+    assert both["fit_states"] == full["fit_states"] + cut["fit_states"]
+    assert both["held_out_states"] == full["held_out_states"] + cut["held_out_states"]
+    assert both["fit_rows"] == full["fit_rows"] + cut["fit_rows"]
+    with np.load(tmp_path / "cut.npz") as data:
+        assert data["ring_cuts"].tolist() == [2]
+    joined = fit("joined", "--rows", str(tmp_path / "full.npz"), str(tmp_path / "cut.npz"))
+    assert joined["fit_states"] == both["fit_states"] and joined["fit_rows"] == both["fit_rows"]
+    assert joined["held_out_rows"] == both["held_out_rows"] and len(joined["rows"]) == 2
+    assert main([*common, "--out", str(tmp_path / "thin.pt"), "--ring-cuts", "4"]) == 2  # 8 rings: no rows at all
+    assert "no point" in capsys.readouterr().err
+    for bad in (["--rows", str(tmp_path / "full.npz"), str(tmp_path / "none.npz")],
+                ["--rows", str(tmp_path / "full.npz"), str(tmp_path / "full.npz")],
+                ["--rows", str(tmp_path / "a.npz"), str(tmp_path / "b.npz")], ["--ring-cuts", "0"]):
+        assert main([*common, "--out", str(tmp_path / "no.pt"), *bad]) == 2, bad
+        assert not (tmp_path / "no.pt").exists() and not (tmp_path / "a.npz").exists()
+    assert main([*common, "--out", str(tmp_path / "no.pt"), "--refiner-reach", "0.5", "--rows",
+                 str(tmp_path / "full.npz"), str(tmp_path / "cut.npz")]) == 2  # fmt: skip
+    assert "collect them again" in capsys.readouterr().err
+
+
 def test_click_states_are_the_first_and_drawn_ones_or_every_one() -> None:
     rng = np.random.default_rng(0)
     assert click_states(5, 0, rng) == [1, 2, 3, 4, 5]

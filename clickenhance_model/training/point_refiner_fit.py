@@ -23,6 +23,11 @@ such a network reproduces exactly) and the network's logits are only one of its 
 fits a refiner that reads no colour (`NetworkConfig.point_refiner_colour`) from the same rows. `--weighting iou`
 divides each click state's rows by its union (object or answer, in crop points): the loss then weighs every
 state as its IoU error, as NoC and IoU@k weigh every object, instead of letting large objects' crops decide.
+`--ring-cuts 1 4` also collects each street scan of a spinning LiDAR on its every-4th-ring cut (`datasets.laser_rings`,
+as the evaluation's `--keep-rings 4` makes a 16-ring sensor of an HDL-64E) where that cut keeps at least 16 rings, so
+the rows hold the uneven ring gaps of a thinned real sensor, which the generated 16-ring sensor's even spacing lacks.
+`--rows A.npz B.npz` fits on several collections at once (collected with the same reach), e.g. cuts collected in
+parallel.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from tqdm import tqdm
 
 from clickenhance_model.baseline import BaselineSegmenter
 from clickenhance_model.checkpoint import load_checkpoint
+from clickenhance_model.datasets.laser_rings import ring_index
 from clickenhance_model.datasets.semantic_kitti import SemanticKittiDataset
 from clickenhance_model.errors import ClickEnhanceError
 from clickenhance_model.evaluation.protocol import ProtocolSettings, object_rng, simulate_object
@@ -50,6 +56,7 @@ from clickenhance_model.training.synthetic import manifest_domains
 from clickenhance_model.unet import ClickEnhanceNet
 
 USERS = ("baseline", "network")
+MIN_CUT_RINGS = 16  # a ring cut sparser than a 16-ring sensor is no sensor the project serves
 WEIGHTINGS = ("points", "iou")
 
 
@@ -73,12 +80,18 @@ class FitSettings:
     # state's rows are divided by its union (crop points of the object or of the answer), so each state weighs
     # as its IoU error does and a pole's state counts as much as a building's (NoC and IoU are per object)
     weighting: str = "points"
+    # every k-th laser ring of the street scans of spinning sensors, one collection per cut (1: every ring); a cut
+    # k > 1 is used where it leaves at least MIN_CUT_RINGS rings, on objects of at least min_points / k points
+    ring_cuts: tuple[int, ...] = (1,)
 
     def __post_init__(self) -> None:
         if self.user not in USERS or self.states_per_object < 0 or self.clicks < 1 or self.weighting not in WEIGHTINGS:
             raise ValueError(f"fit settings: user must be one of {USERS}, weighting one of {WEIGHTINGS}, "
                              f"states_per_object >= 0 and clicks >= 1; got {self.user!r}, {self.weighting!r}, "
                              f"{self.states_per_object}, {self.clicks}")  # fmt: skip
+        object.__setattr__(self, "ring_cuts", tuple(int(k) for k in self.ring_cuts))  # argparse gives a list
+        if not self.ring_cuts or min(self.ring_cuts) < 1 or len(set(self.ring_cuts)) != len(self.ring_cuts):
+            raise ValueError(f"fit settings: ring_cuts must be distinct integers >= 1, got {self.ring_cuts}")
 
 
 @dataclass
@@ -138,15 +151,23 @@ def click_states(clicks: int, states: int, rng: np.random.Generator) -> list[int
 
 def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Sequence[str], domains: dict[str, str],
                  settings: FitSettings, progress: bool = True) -> tuple[Rows, int]:  # fmt: skip
-    """Rows of the click states of `scenes` and the number of states they came from."""
+    """Rows of the click states of `scenes`, each on every ring cut of `settings` that applies to it, and the
+    number of states they came from."""
     rows, states = Rows([], [], [], [], []), 0
     baselines = {domain: BaselineSegmenter.for_domain(domain) for domain in ("outdoor", "indoor")}
     protocol = ProtocolSettings(max_clicks=settings.clicks, seed=settings.seed)
-    for name in tqdm(scenes, desc="click states", unit="scan", disable=not progress):
-        scene = dataset.load_scene(name)
+    readers = {k: dataset if k == 1 else SemanticKittiDataset(dataset.root, dataset.sequences, keep_rings=k)
+               for k in settings.ring_cuts}  # fmt: skip
+    work = [(name, cut) for name in scenes for cut in settings.ring_cuts
+            if cut == 1 or domains.get(name, dataset.domain) == "outdoor"]  # fmt: skip
+    for name, cut in tqdm(work, desc="click states", unit="scan", disable=not progress):
+        scene = readers[cut].load_scene(name)
+        if cut > 1 and (len(scene.xyz) < 2 or int(ring_index(scene.xyz).max()) + 1 < MIN_CUT_RINGS):
+            continue  # not a spinning sensor with rings enough to thin
         domain = domains.get(name, dataset.domain)
-        objects = dataset.objects(scene, settings.min_points)
-        rng = np.random.default_rng([settings.seed, zlib.crc32(name.encode())])
+        objects = dataset.objects(scene, max(settings.min_points // cut, 1))
+        key = name if cut == 1 else f"{name}@{cut}"  # cut 1 draws what a fit without cuts draws
+        rng = np.random.default_rng([settings.seed, zlib.crc32(key.encode())])
         if not objects:
             continue
         picked = rng.choice(len(objects), min(settings.objects_per_scene, len(objects)), replace=False)
@@ -155,7 +176,7 @@ def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Se
         for k in picked:
             obj = objects[k]
             truth = scene.object_mask(obj.instance_id)
-            user = object_rng(settings.seed, name, obj.instance_id)
+            user = object_rng(settings.seed, key, obj.instance_id)
             _, clicks, _ = simulate_object(user_session, scene.xyz, truth, protocol, user)
             if not clicks:
                 continue
@@ -212,16 +233,18 @@ def fit_refiner(model: ClickEnhanceNet, rows: Rows, settings: FitSettings, progr
     return history
 
 
-def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states: int, reach: float = 0.0) -> None:
+def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states: int, reach: float = 0.0,
+              ring_cuts: Sequence[int] = (1,)) -> None:  # fmt: skip
     """Write the fit's and the held-out rows to one npz (its folder made if missing), with the refiner reach whose
-    band they were collected in."""
+    band they were collected in and the ring cuts they were collected on."""
     path.parent.mkdir(parents=True, exist_ok=True)
     parts = {}
     for prefix, part in (("fit", rows), ("held_out", test_rows)):
         for name, tensor in zip(("features", "fused", "labels", "weights"), part.arrays(), strict=True):
             parts[f"{prefix}_{name}"] = tensor.numpy()
         parts[f"{prefix}_unions"] = np.concatenate(part.unions) if part.unions else np.zeros(0)
-    np.savez(path, fit_states=states, held_out_states=test_states, refiner_reach=reach, **parts)
+    np.savez(path, fit_states=states, held_out_states=test_states, refiner_reach=reach,
+             ring_cuts=np.asarray(ring_cuts, dtype=np.int64), **parts)  # fmt: skip
 
 
 def rows_reach(path: Path) -> float | None:
@@ -237,6 +260,18 @@ def load_rows(path: Path) -> tuple[Rows, int, Rows, int]:
                                 [data[f"{prefix}_unions"]] if f"{prefix}_unions" in data else [])
                            for prefix in ("fit", "held_out"))  # fmt: skip
         return rows, int(data["fit_states"]), test_rows, int(data["held_out_states"])
+
+
+def join_rows(parts: Sequence[tuple[Rows, int, Rows, int]]) -> tuple[Rows, int, Rows, int]:
+    """Several `load_rows` results as one: rows side by side, states summed. Unions are kept only when every part
+    has them (else `--weighting iou` refuses the joined rows, as it would any part without)."""
+    joined = []
+    for index in (0, 2):
+        rows = [part[index] for part in parts]
+        unions = [u for r in rows for u in r.unions] if all(r.unions for r in rows) else []
+        joined.append(Rows(*[[array for r in rows for array in getattr(r, name)]
+                             for name in ("features", "fused", "labels", "weights")], unions))  # fmt: skip
+    return joined[0], sum(part[1] for part in parts), joined[1], sum(part[3] for part in parts)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -263,10 +298,17 @@ def build_parser() -> argparse.ArgumentParser:
                              "with it")  # fmt: skip
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    parser.add_argument("--rows", type=Path, help="npz of collected rows: read when it exists, else written after "
-                        "collecting (refit with other fit settings without collecting again)")  # fmt: skip
+    parser.add_argument("--rows", type=Path, nargs="+",
+                        help="npz of collected rows: read when it exists, else written after collecting (refit with "
+                             "other fit settings without collecting again); several existing files are fitted on "
+                             "together")  # fmt: skip
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     for field, default in asdict(FitSettings()).items():
+        if field == "ring_cuts":
+            parser.add_argument("--ring-cuts", type=int, nargs="+", default=list(default),
+                                help="collect the street scans of spinning LiDARs on every k-th ring for each k "
+                                     "given (1: every ring; a cut must keep 16 rings)")  # fmt: skip
+            continue
         choices = {"user": USERS, "weighting": WEIGHTINGS}.get(field)
         parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default, choices=choices)
     return parser
@@ -303,17 +345,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     held_out = scenes[settings.held_out_every - 1 :: settings.held_out_every]  # the k-th, 2k-th, ... scan
     held = set(held_out)
     fitted = [name for name in scenes if name not in held]
-    if args.rows and args.rows.is_file():
-        if (reach := rows_reach(args.rows)) is not None and reach != args.refiner_reach:
-            print(f"clickenhance-fit-point-refiner: {args.rows} holds rows of the band of --refiner-reach {reach}, "
-                  f"not {args.refiner_reach} (collect them again)", file=sys.stderr)  # fmt: skip
+    present = [path.is_file() for path in args.rows or []]
+    if any(present):
+        if not all(present) or len(present) > 1 and len(set(args.rows)) < len(present):
+            missing = ", ".join(str(path) for path, there in zip(args.rows, present, strict=True) if not there)
+            print(f"clickenhance-fit-point-refiner: --rows: several files are fitted on together and must all "
+                  f"exist once each; missing or repeated: {missing or 'a repeated file'}", file=sys.stderr)  # fmt: skip
             return 2
-        rows, states, test_rows, test_states = load_rows(args.rows)
+        for path in args.rows:
+            if (reach := rows_reach(path)) is not None and reach != args.refiner_reach:
+                print(f"clickenhance-fit-point-refiner: {path} holds rows of the band of --refiner-reach {reach}, "
+                      f"not {args.refiner_reach} (collect them again)", file=sys.stderr)  # fmt: skip
+                return 2
+        rows, states, test_rows, test_states = join_rows([load_rows(path) for path in args.rows])
     else:
+        if args.rows and len(args.rows) > 1:
+            print("clickenhance-fit-point-refiner: --rows: collected rows are written to one file", file=sys.stderr)
+            return 2
         rows, states = collect_rows(segmenter, dataset, fitted, domains, settings, args.progress)
         test_rows, test_states = collect_rows(segmenter, dataset, held_out, domains, settings, args.progress)
         if args.rows:
-            save_rows(args.rows, rows, states, test_rows, test_states, args.refiner_reach)
+            save_rows(args.rows[0], rows, states, test_rows, test_states, args.refiner_reach, settings.ring_cuts)
     if not sum(len(labels) for labels in rows.labels):
         print("clickenhance-fit-point-refiner: no point of a prior's boundary band to fit on", file=sys.stderr)
         return 2
@@ -327,6 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         delta = model.point_refiner(features)  # the refiner's correction of the held-out rows, used by both reports
     before, after = wrong_points(fused, labels, weights), wrong_points(fused, labels, weights, delta)
     report = {"settings": asdict(settings), "source": str(args.checkpoint), "root": str(args.root),
+              "rows": [str(path) for path in args.rows or []],
               "as_fusion": args.as_fusion, "refiner_colour": args.refiner_colour,
               "refiner_reach": args.refiner_reach, "inference_options": options,
               "fit_states": states, "fit_rows": int(sum(len(x) for x in rows.labels)), "loss": history,
