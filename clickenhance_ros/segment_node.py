@@ -74,7 +74,7 @@ from clickenhance_ros.cloud_conversion import (
     read_points,
     select_points,
 )
-from clickenhance_ros.executor_shutdown import stop_executor
+from clickenhance_ros.executor_shutdown import spin_until_shutdown, stop_executor
 from clickenhance_ros.fair_lock import FairLock
 from clickenhance_ros.follow_worker import FollowedCloud, FollowWorker
 from clickenhance_ros.frames import ClickFrames
@@ -531,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     executor = MultiThreadedExecutor(num_threads=node.params.service_threads)
     executor.add_node(node)
     try:
-        executor.spin()
+        spin_until_shutdown(executor)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

@@ -132,3 +132,48 @@ def test_stop_executor_after_a_main_thread_spin_waits_then_shuts_down() -> None:
     finally:
         node.destroy_node()
         rclpy.shutdown(context=context)
+
+
+_SPIN_SCRIPT = """
+import signal, sys
+import rclpy
+from rclpy.executors import MultiThreadedExecutor
+from clickenhance_ros.executor_shutdown import spin_until_shutdown
+
+rclpy.init()
+node = rclpy.create_node("sleepy")
+executor = MultiThreadedExecutor(num_threads=2)
+executor.add_node(node)
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's handler alone: no guard condition is woken
+print("spinning", flush=True)
+try:
+    spin_until_shutdown(executor) if sys.argv[1] == "rounds" else executor.spin()
+except KeyboardInterrupt:
+    print("stopped", flush=True)
+"""
+
+
+@pytest.mark.parametrize("loop", ["rounds", "endless"])
+def test_a_sigint_that_wakes_no_wait_set_still_stops_the_main_spin_loop(loop: str) -> None:
+    """A node process spinning with nothing to do gets a SIGINT that wakes none of its wait sets (Python's own
+    handler, which only marks the signal pending). `spin_until_shutdown` waits in short rounds and stops within
+    a second; `Executor.spin`'s one endless wait sleeps on, which is how a node came to be killed at a stop."""
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", _SPIN_SCRIPT, loop], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "spinning"
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=3.0)
+        except subprocess.TimeoutExpired:
+            assert loop == "endless", "spin_until_shutdown did not stop within 3 s of SIGINT"
+            return
+        assert loop == "rounds", "the endless wait stopped: this test no longer shows the missed wake-up"
+        assert process.stdout.read().strip() == "stopped" and process.returncode == 0
+    finally:
+        process.kill()
+        process.wait()
