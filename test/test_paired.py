@@ -126,6 +126,27 @@ def test_by_kind_splits_objects_as_the_real_dev_sets_do(tmp_path: Path, capsys) 
     assert rows["other"].startswith("| other | 2 | +0.00 ± 0.00")
 
 
+def test_nearly_right_keeps_the_objects_whose_baseline_first_click_is_nearly_right(tmp_path: Path, capsys) -> None:
+    """Objects 0-2: the baseline is at 90% after one click, and the model spoils two of those first clicks (a
+    click more each). Objects 3-5: the baseline needs three clicks and the model one. Over all six the model is
+    better; over the nearly-right ones (`--nearly-right 0.9`) it is worse, a click on two of the three."""
+    baseline = [_object(i, 1 if i < 3 else 3) for i in range(6)]
+    model = [_object(i, 2 if i in (0, 1) else 1) for i in range(6)]
+    for name, objects in (("model", model), ("baseline", baseline)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps({"run": {"max_clicks": 10}, "objects": objects}))
+    pair = [str(tmp_path / "model"), str(tmp_path / "baseline"), "--metric", "NoC@85"]
+    assert paired_main(pair) == 0
+    assert capsys.readouterr().out.splitlines()[2].startswith("| all | 6 | -0.67 ± ")  # (+1 +1 +0 -2 -2 -2) / 6
+    assert paired_main([*pair, "--nearly-right", "0.9"]) == 0
+    row = capsys.readouterr().out.splitlines()[2]
+    assert row.startswith("| all | 3 | +0.67 ± ") and "0 better, 2 worse" in row
+    assert paired_main([*pair, "--nearly-right", "0.95"]) == 2  # no baseline first click is that good
+    assert "share no object" in capsys.readouterr().err
+    assert paired_main([*pair, "--nearly-right", "90"]) == 2
+    assert "IoU in 0..1" in capsys.readouterr().err
+
+
 def test_the_cli_refuses_what_it_cannot_compare(tmp_path: Path, capsys) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "results.json").write_text("{truncated")
