@@ -497,7 +497,7 @@ def test_ships_a_point_refiner_fitted_on_shipped_weights_without_a_run_folder(sc
     assert fit_refiner(["--checkpoint", str(shipped), "--as-fusion", "--root", str(scenes_root), "--scene-stride",
                         "1", "--held-out-every", "2", "--epochs", "2", "--views", "1", "--no-ground-gate",
                         "--objects-per-scene", "3", "--min-points", "10", "--no-progress", "--threads", "1",
-                        "--no-refiner-colour", "--out", str(refined)]) == 0  # fmt: skip
+                        "--no-refiner-colour", "--ring-cuts", "1", "2", "--out", str(refined)]) == 0  # fmt: skip
     out = tmp_path / "weights"
     argv = _argv(Path("unused"), scans, out, tmp_path / "eval", "--no-refuse-if-worse", "--no-ground-gate",
                  "--views", "1", indoor=indoor)  # fmt: skip
@@ -508,7 +508,7 @@ def test_ships_a_point_refiner_fitted_on_shipped_weights_without_a_run_folder(sc
     assert f"the network of `{shipped}` as a prior-fusion network at network gain 0" in card
     assert (f"clickenhance-fit-point-refiner --checkpoint {shipped} --root {scenes_root} --views 1 --no-ground-gate "
             f"--as-fusion --no-refiner-colour --objects-per-scene 3 --scene-stride 1 --held-out-every 2 "
-            f"--min-points 10 --epochs 2 --out {refined}") in card
+            f"--min-points 10 --epochs 2 --ring-cuts 1 2 --out {refined}") in card
     assert "## Point refiner fit" in card and "## Training config" not in card
     extra = load_checkpoint(out / "default.pt")[2]
     assert extra["point_refiner_fit"]["source"] == str(shipped) and extra["inference_options"]["views"] == 1

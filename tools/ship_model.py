@@ -582,9 +582,12 @@ def refiner_fit_command(fit: dict, checkpoint: Path) -> str:
     card's, chosen on generated validation scans)."""
     from clickenhance_model.training.point_refiner_fit import FitSettings
 
+    def text(value: object) -> str:  # a sequence (ring cuts) is several values of one option
+        return " ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+
     defaults = {field.name: field.default for field in dataclasses.fields(FitSettings)}
-    changed = [f"--{name.replace('_', '-')} {value}" for name, value in fit.get("settings", {}).items()
-               if name in defaults and value != defaults[name]]  # fmt: skip
+    changed = [f"--{name.replace('_', '-')} {text(value)}" for name, value in fit.get("settings", {}).items()
+               if name in defaults and text(value) != text(defaults[name])]  # fmt: skip
     options = fit.get("inference_options") or {}
     switches = [f"--views {options['views']}"] if "views" in options else []
     switches += [f"--{'' if options[name] else 'no-'}{name.replace('_', '-')}"
