@@ -328,6 +328,7 @@ def test_ring_cuts_add_the_thinned_scans_rows_and_several_row_files_fit_together
     joined = fit("joined", "--rows", str(tmp_path / "full.npz"), str(tmp_path / "cut.npz"))
     assert joined["fit_states"] == both["fit_states"] and joined["fit_rows"] == both["fit_rows"]
     assert joined["held_out_rows"] == both["held_out_rows"] and len(joined["rows"]) == 2
+    assert list(joined["settings"]["ring_cuts"]) == [1, 2]  # the cuts the joined rows hold, whatever --ring-cuts says
     assert main([*common, "--out", str(tmp_path / "thin.pt"), "--ring-cuts", "4"]) == 2  # 8 rings: no rows at all
     assert "no point" in capsys.readouterr().err
     for bad in (["--rows", str(tmp_path / "full.npz"), str(tmp_path / "none.npz")],

@@ -247,10 +247,12 @@ def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states:
              ring_cuts=np.asarray(ring_cuts, dtype=np.int64), **parts)  # fmt: skip
 
 
-def rows_reach(path: Path) -> float | None:
-    """The refiner reach the rows in `path` were collected with; None for rows saved before it was recorded."""
+def rows_record(path: Path) -> tuple[float | None, tuple[int, ...]]:
+    """The refiner reach the rows in `path` were collected with (None for rows saved before it was recorded) and
+    their ring cuts (every ring for rows saved before cuts)."""
     with np.load(path) as data:
-        return float(data["refiner_reach"]) if "refiner_reach" in data else None
+        reach = float(data["refiner_reach"]) if "refiner_reach" in data else None
+        return reach, tuple(int(k) for k in data["ring_cuts"]) if "ring_cuts" in data else (1,)
 
 
 def load_rows(path: Path) -> tuple[Rows, int, Rows, int]:
@@ -352,11 +354,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"clickenhance-fit-point-refiner: --rows: several files are fitted on together and must all "
                   f"exist once each; missing or repeated: {missing or 'a repeated file'}", file=sys.stderr)  # fmt: skip
             return 2
+        cuts = set()
         for path in args.rows:
-            if (reach := rows_reach(path)) is not None and reach != args.refiner_reach:
+            reach, collected = rows_record(path)
+            if reach is not None and reach != args.refiner_reach:
                 print(f"clickenhance-fit-point-refiner: {path} holds rows of the band of --refiner-reach {reach}, "
                       f"not {args.refiner_reach} (collect them again)", file=sys.stderr)  # fmt: skip
                 return 2
+            cuts.update(collected)
+        settings = dataclasses.replace(settings, ring_cuts=tuple(sorted(cuts)))  # what the rows hold, as recorded
         rows, states, test_rows, test_states = join_rows([load_rows(path) for path in args.rows])
     else:
         if args.rows and len(args.rows) > 1:
