@@ -470,13 +470,22 @@ def test_noise_table_splits_a_generated_mix_by_domain_and_its_streets_by_kind(tm
     kinds = [f"generated outdoor: {kind}" for kind in ("things", "stuff", "other") if kind in held]
     assert kinds and object_kind(10) == "things" and object_kind(50) == "other" and object_kind(71) == "stuff"
     assert ([label for label, _, _ in ship_model.paired_parts(results)]
-            == ["generated indoor", "generated outdoor", *kinds])  # fmt: skip
+            == ["generated indoor", "generated outdoor", *kinds])  # fmt: skip (no baseline first click is at 90%)
     lines = ship_model.paired_lines(results, 20)
     for kind in kinds:
         assert "| +1.00 ± " in next(line for line in lines if line.startswith(f"| {kind} |"))
     indoor = next(line for line in lines if line.startswith("| generated indoor |"))
     outdoor = next(line for line in lines if line.startswith("| generated outdoor |"))
     assert "| -2.00 ± 0.00" in indoor and "better)" in indoor and "| +1.00 ± 0.00" in outdoor
+    baseline = [1 if i < 2 else 3 for i in range(len(val_scenes))]  # two baseline first clicks already at 90%
+    model = [2 if i < 2 else 1 for i in range(len(val_scenes))]  # the model spoils those and wins the others
+    results = {"val": {"model": run(model), "baseline": run(baseline)}}
+    parts = {label: members for label, members, _ in ship_model.paired_parts(results)}
+    near = [f"generated {domains[s]}: first click nearly right" for s in val_scenes[:2]]
+    assert set(near) <= set(parts) and sum(len(parts[label]) for label in set(near)) == 2
+    lines = ship_model.paired_lines(results, 20)
+    for label in set(near):
+        assert "| +1.00 ± " in next(line for line in lines if line.startswith(f"| {label} |"))
 
 
 def test_ships_a_point_refiner_fitted_on_shipped_weights_without_a_run_folder(scans: Path, indoor: Path,
