@@ -87,14 +87,20 @@ def metric_values(objects: Sequence[dict], metric: str, max_clicks: int) -> np.n
     raise ValueError(f"unknown metric {metric!r} (NoC@80/85/90 or IoU@k)")
 
 
+def matched_pairs(first: Sequence[dict], second: Sequence[dict]) -> list[tuple[dict, dict]]:
+    """(object of `first`, its match in `second`) by (scene, instance_id), in `first`'s order; objects only one
+    run has are left out."""
+    index = {(o["scene"], o["instance_id"]): o for o in second}
+    return [(o, index[key]) for o in first if (key := (o["scene"], o["instance_id"])) in index]
+
+
 def paired_difference(first: Sequence[dict], second: Sequence[dict], metric: str, max_clicks: int,
                       seed: int = 0, resamples: int = RESAMPLES) -> PairedDifference:
     """`metric` of `first` minus `second`, matched by (scene, instance_id); objects only one run has are left out.
 
     Raises ValueError when the runs share no object.
     """
-    index = {(o["scene"], o["instance_id"]): o for o in second}
-    pairs = [(o, index[(o["scene"], o["instance_id"])]) for o in first if (o["scene"], o["instance_id"]) in index]
+    pairs = matched_pairs(first, second)
     if not pairs:
         raise ValueError("the two runs share no object")
     diff = (metric_values([a for a, _ in pairs], metric, max_clicks)
@@ -162,11 +168,9 @@ def part_of(by: str, run: dict) -> Callable[[dict], str]:
 
 
 def nearly_right(first: Sequence[dict], second: Sequence[dict], at_least: float) -> list[dict]:
-    """The objects of `first` whose match in `second` (by scene and instance) has an IoU of at least `at_least`
-    after its first click."""
-    index = {(o["scene"], o["instance_id"]): o for o in second}
-    return [o for o in first if (match := index.get((o["scene"], o["instance_id"]))) is not None
-            and match["ious"] and float(match["ious"][0]) >= at_least]  # fmt: skip
+    """The objects of `first` whose match in `second` (`matched_pairs`) has an IoU of at least `at_least` after
+    its first click."""
+    return [a for a, b in matched_pairs(first, second) if b["ious"] and float(b["ious"][0]) >= at_least]
 
 
 def comparison_rows(first: Sequence[dict], second: Sequence[dict], part: Callable[[dict], str],
