@@ -463,6 +463,52 @@ def test_verge_drop_lowers_the_terrain_and_puts_property_line_fences_at_its_top(
         OutdoorConfig(verge_drop_prob=0.5, verge_drop=(0.3, 0.1))
 
 
+def _crown_bottoms(config) -> np.ndarray:
+    """Height above the ground of the lowest point of every tree crown (an ellipsoid of vegetation centred more
+    than 2 m up; bushes sit lower) on one street."""
+    from clickenhance_model.scenes.outdoor import generate_outdoor
+
+    street = generate_outdoor(np.random.default_rng(3), config)
+    crowns = [p for p in street.scene.primitives if p.shape == Shape.ELLIPSOID
+              and p.material.semantic == classes.VEGETATION
+              and p.center[2] - street.scene.ground.surface_height(*p.center[:2]) > 2.0]  # fmt: skip
+    return np.array([p.center[2] - p.size[2] - street.scene.ground.surface_height(*p.center[:2]) for p in crowns])
+
+
+def test_tree_crown_base_lifts_every_crown() -> None:
+    from clickenhance_model.scenes.outdoor import OutdoorConfig
+
+    low = _crown_bottoms(OutdoorConfig())
+    high = _crown_bottoms(OutdoorConfig(tree_crown_base=(3.5, 3.5)))
+    # a crown starts 0.1 of its height (at most 5.5 m) under where the trunk meets it, over ground that may lie a
+    # curb higher than the trunk's foot
+    assert len(high) > 10 and high.min() > 3.5 - 0.56 - 0.3
+    assert len(low) > 10 and (low < 2.0).mean() > 0.3
+    with pytest.raises(ValueError, match="tree_crown_base"):
+        OutdoorConfig(tree_crown_base=(3.0, 2.0))
+
+
+def test_trunks_with_crown_in_reach_tells_a_crown_from_plants_at_the_foot() -> None:
+    from clickenhance_model.scenes.statistics import trunks_with_crown_in_reach
+
+    rng = np.random.default_rng(0)
+    trunk = np.column_stack([rng.normal(0, 0.05, 60), rng.normal(0, 0.05, 60), np.linspace(0.0, 2.0, 60)])
+    foot = np.column_stack([rng.uniform(-0.8, 0.8, (80, 2)), rng.uniform(0.0, 0.4, 80)])  # plants round its base
+    crown = np.column_stack([rng.uniform(-0.8, 0.8, (80, 2)), rng.uniform(2.3, 2.9, 80)])  # a crown 0.3 m above it
+    far = trunk + np.array([10.0, 0.0, 0.0])
+    labels = {"trunk": classes.TRUNK, "vegetation": classes.VEGETATION}
+
+    def share(*parts: tuple[np.ndarray, str]) -> float:
+        xyz = np.concatenate([p for p, _ in parts])
+        return trunks_with_crown_in_reach(xyz, np.concatenate([np.full(len(p), labels[k]) for p, k in parts]))
+
+    assert share((trunk, "trunk"), (foot, "vegetation")) == 0.0
+    assert share((trunk, "trunk"), (crown, "vegetation")) == 1.0
+    assert share((trunk, "trunk"), (far, "trunk"), (crown, "vegetation")) == 0.5  # the far trunk has none near
+    assert np.isnan(share((crown, "vegetation")))  # no trunk
+    assert np.isnan(share((trunk[:10], "trunk"), (crown, "vegetation")))  # too few points to be a trunk
+
+
 def test_target_mix_refuses_unknown_groups_and_bad_chances() -> None:
     from clickenhance_model.scenes.outdoor import OutdoorConfig
 

@@ -10,6 +10,8 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from clickenhance_model.inference.voxel_graph import lowest_nearby
@@ -27,6 +29,10 @@ BASE_CLASSES = frozenset(
 BASE_BANDS = ((0.0, 0.1), (0.1, 0.2), (0.2, 0.35))  # metres above the object's local base
 BASE_CELL = 0.5  # metres: the object's base under a point is the lowest of its points in the 5 x 5 cells around
 EMBEDDED_NEIGHBOURS = (16, 11)  # a point lies inside an object when 11 of its 16 nearest points are of its class
+TRUNK_LINK = 0.4  # metres: trunk points this near belong to one trunk
+TRUNK_MIN_POINTS = 30
+CROWN_REACH = 1.0  # metres: the baseline graph's longest edge, so vegetation this near a trunk is one step away
+CROWN_HEIGHT = 1.2  # metres above a trunk's lowest point: vegetation higher than this near a trunk is its crown
 
 
 def scan_statistics(
@@ -57,7 +63,36 @@ def scan_statistics(
         stats[f"car points {lo}-{hi} m (median)"] = float(np.median(sel)) if sel else float("nan")
     stats["cars >= 100 points"] = float(sum(pts >= 100 for _, pts in cars))
     stats.update(base_ground_label_shares(xyz, semantic))
+    stats["trunks with crown in reach"] = trunks_with_crown_in_reach(xyz, semantic)
     return stats
+
+
+def trunks_with_crown_in_reach(xyz: np.ndarray, semantic: np.ndarray) -> float:
+    """Share of the trunks (TRUNK_LINK components of at least TRUNK_MIN_POINTS points) most of whose vegetation
+    within CROWN_REACH lies over CROWN_HEIGHT above the trunk's lowest point: trunks a click's region can leave
+    for their crown in one graph step (nan without such trunks).
+
+    On the real dev frames the vegetation by a trunk is mostly at its foot; generated crowns that start low
+    put it in the crown, and a click on the trunk grows into the crown.
+    """
+    xyz, semantic = np.asarray(xyz, dtype=np.float64), np.asarray(semantic)
+    trunk = np.flatnonzero(semantic == classes.TRUNK)
+    vegetation = xyz[semantic == classes.VEGETATION]
+    if len(trunk) < TRUNK_MIN_POINTS:
+        return float("nan")
+    pairs = cKDTree(xyz[trunk]).query_pairs(TRUNK_LINK, output_type="ndarray")
+    links = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(trunk), len(trunk)))
+    _, component = connected_components(links, directed=False)
+    sizes = np.bincount(component)
+    tree = cKDTree(vegetation) if len(vegetation) else None
+    crowned = []
+    for c in np.flatnonzero(sizes >= TRUNK_MIN_POINTS):
+        points = xyz[trunk[component == c]]
+        near = [] if tree is None else tree.query_ball_point(points, CROWN_REACH)
+        near = np.unique(np.concatenate([np.asarray(n, dtype=np.int64) for n in near])) if len(near) else []
+        high = vegetation[near, 2] - points[:, 2].min() > CROWN_HEIGHT if len(near) else np.zeros(0, dtype=bool)
+        crowned.append(bool(len(high)) and high.mean() > 0.5)
+    return float(np.mean(crowned)) if crowned else float("nan")
 
 
 def base_ground_label_shares(xyz: np.ndarray, semantic: np.ndarray) -> dict[str, float]:

@@ -21,8 +21,10 @@ may be a network without prior fusion (the shipped default): it starts as a fusi
 gain is 0, so the refiner corrects the training-free geodesic region itself (the baseline's answer, which
 such a network reproduces exactly) and the network's logits are only one of its inputs. `--no-refiner-colour`
 fits a refiner that reads no colour (`NetworkConfig.point_refiner_colour`) from the same rows. `--weighting iou`
-divides each click state's rows by its union (object or answer, in crop points): the loss then weighs every
-state as its IoU error, as NoC and IoU@k weigh every object, instead of letting large objects' crops decide.
+divides each click state's rows by its union in the band (the band's points of the object or of the answer): the
+loss then weighs every state as its error within the band where the refiner acts (not the object's IoU error; a
+nearly right region has a band mostly wrong too), as NoC and IoU@k weigh every object, instead of letting large
+objects' crops decide.
 `--ring-cuts 1 4` also collects each street scan of a spinning LiDAR on its every-4th-ring cut (`datasets.laser_rings`,
 as the evaluation's `--keep-rings 4` makes a 16-ring sensor of an HDL-64E) where that cut keeps at least 16 rings, so
 the rows hold the uneven ring gaps of a thinned real sensor, which the generated 16-ring sensor's even spacing lacks.
@@ -77,8 +79,9 @@ class FitSettings:
     lr: float = 3e-3
     seed: int = 0
     # "points": every crop point weighs the same, so large objects' crops dominate the loss; "iou": a click
-    # state's rows are divided by its union (crop points of the object or of the answer), so each state weighs
-    # as its IoU error does and a pole's state counts as much as a building's (NoC and IoU are per object)
+    # state's rows are divided by its union in the band (band points of the object or of the answer), so each
+    # state weighs as its error in the band does and a pole's state counts as much as a building's (NoC and IoU
+    # are per object)
     weighting: str = "points"
     # every k-th laser ring of the street scans of spinning sensors, one collection per cut (1: every ring); a cut
     # k > 1 is used where it leaves at least MIN_CUT_RINGS rings, on objects of at least min_points / k points
@@ -97,8 +100,9 @@ class FitSettings:
 @dataclass
 class Rows:
     """Training rows: refiner features [P, F], fused logits before the refiner [P], labels [P] (0/1), weights
-    [P] (the crop points each row stands for) and unions [P] (the union of object and answer, in crop points, of
-    the click state the row comes from; empty for rows saved before unions were kept)."""
+    [P] (the crop points each row stands for) and unions [P] (the union of object and answer among the band's points,
+    the points the refiner answers, of the click state the row comes from; empty for rows saved before unions
+    were kept)."""
 
     features: list[np.ndarray]
     fused: list[np.ndarray]
