@@ -12,6 +12,7 @@ with the same settings. The last stdout line is the summary:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,8 @@ from tqdm import tqdm
 from clickenhance_model.config import config_to_dict, load_config
 from clickenhance_model.datasets import DATASETS, SceneDataset, build_dataset
 from clickenhance_model.datasets.npy_triplets import DOMAINS
+from clickenhance_model.datasets.scannet import NYU40_NAMES
+from clickenhance_model.datasets.scene import SceneObject
 from clickenhance_model.datasets.stuff_objects import DEFAULT_GAP, OBJECT_SETS
 from clickenhance_model.errors import ClickEnhanceError, DatasetError
 from clickenhance_model.evaluation.protocol import ObjectResult, ProtocolSettings, SupportsSession, evaluate_scene
@@ -120,6 +123,19 @@ def load_segmenters(
         if "baseline_config" in info:
             info["baseline_config"] = {domain: loaded[domain][1]["baseline_config"] for domain in domains}
     return {domain: segmenter for domain, (segmenter, _) in loaded.items()}, info
+
+
+# Class names of a generated mix's scans whose domain is not their reader's: the generator writes NYU40 ids in rooms
+# (scenes.classes), which a SemanticKITTI reader would name as street classes (NYU bookshelf 10 as "car").
+MIX_CLASS_NAMES = {"indoor": NYU40_NAMES}
+
+
+def named_for_domain(objects: list[SceneObject], domain: str, reader_domain: str) -> list[SceneObject]:
+    """`objects` of a scan of `domain`, named by that domain's classes where the reader's are another domain's."""
+    names = MIX_CLASS_NAMES.get(domain) if domain != reader_domain else None
+    if names is None:
+        return objects
+    return [dataclasses.replace(o, class_name=names.get(o.semantic_id, f"class_{o.semantic_id}")) for o in objects]
 
 
 def scene_domains(args: argparse.Namespace, dataset: SceneDataset) -> dict[str, str]:
@@ -239,8 +255,10 @@ def run_dataset(
             objects = objects if complete else objects[: limit - len(rows)]
             bar.total += len(objects)
             bar.set_description(scene_name)
+            domain = domains.get(scene_name, dataset.domain)
+            objects = named_for_domain(objects, domain, dataset.domain)
             todo = [o for o in objects if (o.scene, o.instance_id) not in done]
-            segmenter = segmenters[domains.get(scene_name, dataset.domain)]
+            segmenter = segmenters[domain]
             for result in evaluate_scene(segmenter, scene, todo, settings):
                 done[result.key] = result
                 log.write(json.dumps({"object": result.to_dict()}) + "\n")

@@ -207,6 +207,12 @@ def test_evaluation_clicks_each_generated_scene_with_its_domain(tmp_path: Path) 
     rows = [entry["object"] for entry in entries if "object" in entry]
     room_rows = [row for row in rows if row["scene"] == "01/000001"]
     assert room_rows and len(rows) > len(room_rows)
+    from clickenhance_model.datasets.scannet import NYU40_NAMES
+    from clickenhance_model.datasets.semantic_kitti import CLASS_NAMES
+
+    # a room's objects carry their NYU40 names (a SemanticKITTI reader would call the NYU bookshelf, 10, a car)
+    assert all(row["class_name"] == NYU40_NAMES[row["semantic_id"]] for row in room_rows)
+    assert all(row["class_name"] == CLASS_NAMES[row["semantic_id"]] for row in rows if row not in room_rows)
     results = json.loads((out / "results.json").read_text())  # each part summarised on its own
     parts = results["per_sensor"]
     assert sorted(parts) == ["indoor (all sensors)", "indoor rgbd", "outdoor (all sensors)", "outdoor vlp16"]
