@@ -505,6 +505,7 @@ def test_trunks_with_crown_in_reach_tells_a_crown_from_plants_at_the_foot() -> N
     assert share((trunk, "trunk"), (foot, "vegetation")) == 0.0
     assert share((trunk, "trunk"), (crown, "vegetation")) == 1.0
     assert share((trunk, "trunk"), (far, "trunk"), (crown, "vegetation")) == 0.5  # the far trunk has none near
+    assert share((trunk, "trunk")) == 0.0  # no vegetation at all
     assert np.isnan(share((crown, "vegetation")))  # no trunk
     assert np.isnan(share((trunk[:10], "trunk"), (crown, "vegetation")))  # too few points to be a trunk
 

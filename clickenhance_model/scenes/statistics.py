@@ -88,10 +88,13 @@ def trunks_with_crown_in_reach(xyz: np.ndarray, semantic: np.ndarray) -> float:
     crowned = []
     for c in np.flatnonzero(sizes >= TRUNK_MIN_POINTS):
         points = xyz[trunk[component == c]]
-        near = [] if tree is None else tree.query_ball_point(points, CROWN_REACH)
-        near = np.unique(np.concatenate([np.asarray(n, dtype=np.int64) for n in near])) if len(near) else []
-        high = vegetation[near, 2] - points[:, 2].min() > CROWN_HEIGHT if len(near) else np.zeros(0, dtype=bool)
-        crowned.append(bool(len(high)) and high.mean() > 0.5)
+        if tree is None:
+            crowned.append(False)  # no vegetation in the scan: no crown in reach
+            continue
+        near = np.unique(np.fromiter((i for ball in tree.query_ball_point(points, CROWN_REACH) for i in ball),
+                                     dtype=np.int64))  # fmt: skip
+        heights = vegetation[near, 2] - points[:, 2].min()
+        crowned.append(len(near) > 0 and (heights > CROWN_HEIGHT).mean() > 0.5)
     return float(np.mean(crowned)) if crowned else float("nan")
 
 
