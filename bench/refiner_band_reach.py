@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from clickenhance_model.datasets import build_dataset
+from clickenhance_model.evaluate import named_for_domain
 from clickenhance_model.evaluation.simulated_user import next_click
 from clickenhance_model.segmenter import ModelSession, Segmenter
 from clickenhance_model.training.synthetic import manifest_domains
@@ -103,8 +104,9 @@ def main() -> None:
     changes = np.zeros(4, dtype=np.int64)
     for name in dataset.scene_names()[:: args.scene_stride]:
         scene = dataset.load_scene(name)
-        session = segmenter.with_options(domain=domains.get(name, dataset.domain)).session(scene.xyz, scene.rgb)
-        for obj in dataset.objects(scene, args.min_points):
+        domain = domains.get(name, dataset.domain)
+        session = segmenter.with_options(domain=domain).session(scene.xyz, scene.rgb)
+        for obj in named_for_domain(dataset.objects(scene, args.min_points), domain, dataset.domain):
             truth = scene.object_mask(obj.instance_id)
             reach = first_click_reach(session, scene.xyz, truth)
             if reach is None:
