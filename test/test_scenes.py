@@ -510,6 +510,53 @@ def test_trunks_with_crown_in_reach_tells_a_crown_from_plants_at_the_foot() -> N
     assert np.isnan(share((trunk[:10], "trunk"), (crown, "vegetation")))  # too few points to be a trunk
 
 
+def test_border_colour_bleed_counts_border_points_coloured_like_the_other_side(tmp_path: Path) -> None:
+    from clickenhance_model.scenes.statistics import border_colour_bleed, mean_statistics
+
+    grid = np.stack(np.meshgrid(np.arange(20) * 0.02, np.arange(20) * 0.02, indexing="ij"), -1).reshape(-1, 2)
+    xyz = np.column_stack([grid, np.zeros(len(grid))])  # a 40 x 40 cm sheet, two objects split at x = 0.19
+    objects = (xyz[:, 0] > 0.19).astype(np.int64)
+    exact = np.where(objects[:, None] == 1, [200, 40, 40], [40, 40, 200]).astype(np.uint8)
+    assert border_colour_bleed(xyz, exact, objects) == 0.0
+    bled = exact.copy()
+    first_column = np.isclose(xyz[:, 0], 0.20)
+    bled[first_column] = [40, 40, 200]  # object 1's border column wears object 0's colour
+    # within 5 cm the border is the columns at x = 0.16 to 0.22 (80 points); of those only the bled column lies
+    # nearer the other side's colour than its own side's
+    assert border_colour_bleed(xyz, bled, objects, radius=0.05) == pytest.approx(20 / 80)
+    assert np.isnan(border_colour_bleed(xyz, exact, np.zeros(len(xyz), dtype=np.int64)))  # one object, no border
+    assert np.isnan(border_colour_bleed(xyz[:1], exact[:1], objects[:1]))
+    # the command line reads a labelled NumPy cloud (the real indoor region's format) as well as a frame
+    np.save(tmp_path / "sheet.xyz.npy", xyz)
+    np.save(tmp_path / "sheet.instance.npy", objects + 1)
+    np.save(tmp_path / "sheet.rgb.npy", bled)
+    stats = mean_statistics([tmp_path / "sheet.xyz.npy"])
+    assert stats["border colour from the other side"] == border_colour_bleed(xyz, bled, objects)
+
+
+def test_room_colour_bleed_blurs_colours_across_borders_and_keeps_the_room() -> None:
+    from clickenhance_model.scenes.indoor import bleed_colours
+    from clickenhance_model.scenes.statistics import border_colour_bleed
+
+    config = IndoorConfig(sensor="rgbd", camera_views=(2, 2), viewpoints=(2, 2), tables=(1, 1), chairs_per_table=(2, 2))
+    exact = scan_room(generate_indoor(np.random.default_rng(5), config), config, np.random.default_rng(6))
+    bled_config = dataclasses.replace(config, colour_bleed=(0.08, 0.08))
+    bled = scan_room(generate_indoor(np.random.default_rng(5), bled_config), bled_config, np.random.default_rng(6))
+    np.testing.assert_array_equal(bled.xyz, exact.xyz)  # the bleed is drawn last: the same points and labels
+    np.testing.assert_array_equal(bled.instance, exact.instance)
+    objects = exact.semantic.astype(np.int64) * 65536 + exact.instance
+    assert border_colour_bleed(bled.xyz, bled.rgb, objects) > border_colour_bleed(exact.xyz, exact.rgb, objects) + 0.05
+    assert 0 < np.mean(np.any(bled.rgb != exact.rgb, axis=1)) < 1
+    # a blur by a ball around each point itself (one frame, no offset) averages a point's own neighbourhood
+    xyz = np.array([[0.0, 0, 0], [0.05, 0, 0], [1.0, 0, 0]])
+    rgb = np.array([[0, 0, 0], [100, 200, 50], [7, 7, 7]], dtype=np.uint8)
+    blurred = bleed_colours(xyz, rgb, np.zeros(3, dtype=np.int64), 0.1, np.random.default_rng(0))
+    assert blurred[2].tolist() == [7, 7, 7]  # alone in any ball it can be moved into
+    assert bleed_colours(xyz, rgb, np.zeros(3, dtype=np.int64), 0.0, np.random.default_rng(0)) is rgb
+    with pytest.raises(ValueError, match="colour_bleed"):
+        IndoorConfig(colour_bleed=(0.1, 0.05))
+
+
 def test_target_mix_refuses_unknown_groups_and_bad_chances() -> None:
     from clickenhance_model.scenes.outdoor import OutdoorConfig
 

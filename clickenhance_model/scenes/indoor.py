@@ -7,7 +7,8 @@ shapes. Scanning (`sensor` "fused") casts a dense spherical ray pattern from sev
 height and merges the hits on a voxel grid, so, as in ScanNet, surfaces hidden from every viewpoint
 (under sofas, behind shelves) have no points, and the density is even. `sensor` "rgbd" instead takes a
 few frames of a depth camera (pinhole, limited range, noise growing with depth) looking into the room.
-Colours come from each part's base colour, shaded by incidence, with noise. Points are in the room frame.
+Colours come from each part's base colour, shaded by incidence, with noise; `colour_bleed` blurs them across
+borders as an RGB-D reconstruction's fused, slightly misregistered colour frames do. Points are in the room frame.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from clickenhance_model.scenes import classes
 from clickenhance_model.scenes.layout import Footprints
@@ -63,10 +65,17 @@ class IndoorConfig:
     # The floor, each wall and the door as objects (ScanNet labels them as instances, and an operator
     # clicks them); off: they are background, as before.
     structure_targets: bool = False
+    # Metres: each room's colours are blurred over a ball of a radius drawn from this range, centred a random
+    # offset of up to that radius away, one per scan frame (each colour frame's misregistration), so colour
+    # runs across borders as in a ScanNet reconstruction (`scenes.statistics.border_colour_bleed`, `bleed_colours`).
+    # (0, 0): exact part colours.
+    colour_bleed: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
         if self.sensor not in INDOOR_SENSORS:
             raise ValueError(f"IndoorConfig.sensor must be one of {INDOOR_SENSORS}, got {self.sensor!r}")
+        if not 0.0 <= self.colour_bleed[0] <= self.colour_bleed[1]:
+            raise ValueError(f"IndoorConfig.colour_bleed must be a range 0 <= lo <= hi, got {self.colour_bleed}")
         unknown = set(self.chair_styles) - set(CHAIR_STYLES)
         if not self.chair_styles or unknown:
             raise ValueError(f"IndoorConfig.chair_styles must name some of {CHAIR_STYLES}, got {self.chair_styles}")
@@ -515,6 +524,9 @@ def scan_room(room: GeneratedRoom, config: IndoorConfig, rng: np.random.Generato
     points = np.concatenate(xyz)
     keep = _one_per_voxel(points, config.voxel_size)
     colors = np.concatenate(rgb)[keep]
+    if config.colour_bleed[1] > 0:  # drawn last, so the room's geometry and labels match those without bleed
+        frame = np.repeat(np.arange(len(xyz)), [len(part) for part in xyz])[keep]
+        colors = bleed_colours(points[keep], colors, frame, float(rng.uniform(*config.colour_bleed)), rng)
     return LidarScan(
         xyz=points[keep].astype(np.float32),
         remission=(colors.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32) / 255).round(2),
@@ -522,6 +534,28 @@ def scan_room(room: GeneratedRoom, config: IndoorConfig, rng: np.random.Generato
         instance=np.concatenate(inst)[keep],
         rgb=colors,
     )
+
+
+def bleed_colours(xyz: np.ndarray, rgb: np.ndarray, frame: np.ndarray, radius: float, rng: np.random.Generator
+                  ) -> np.ndarray:  # fmt: skip
+    """Colours (uint8 (N, 3)) blurred as an RGB-D reconstruction's: each point takes the mean colour of the points
+    within `radius` of itself moved by its frame's offset (`frame`: which scan frame each point came from), one
+    offset of up to `radius` in a random direction per frame, as each colour frame is registered to the depth a
+    little off; a point with no point there keeps its colour."""
+    frames = int(frame.max(initial=-1)) + 1
+    direction = rng.normal(size=(frames, 3))
+    length = radius * rng.uniform(size=(frames, 1))
+    offset = direction / np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-9) * length
+    if radius <= 0 or len(xyz) == 0:
+        return rgb
+    balls = cKDTree(xyz).query_ball_point(xyz + offset[frame], radius)
+    sizes = np.fromiter((len(b) for b in balls), dtype=np.int64, count=len(balls))
+    members = np.fromiter((i for b in balls for i in b), dtype=np.int64, count=int(sizes.sum()))
+    owner = np.repeat(np.arange(len(xyz)), sizes)
+    colour = np.asarray(rgb, dtype=np.float64)
+    mean = np.stack([np.bincount(owner, weights=colour[members, c], minlength=len(xyz)) for c in range(3)], axis=1)
+    mean /= np.maximum(sizes, 1)[:, None]
+    return np.where(sizes[:, None] > 0, np.round(mean), colour).astype(np.uint8)
 
 
 def _camera_poses(room: GeneratedRoom, config: IndoorConfig, rng: np.random.Generator) -> list[SensorPose]:

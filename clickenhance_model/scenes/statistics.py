@@ -1,12 +1,14 @@
 """Summary statistics of labelled LiDAR scans, to compare generated scans with real ones.
 
 `python -m clickenhance_model.scenes.statistics A.bin B.bin ...` prints a table of the mean statistics of
-the given SemanticKITTI frames (e.g. a generated sequence against `../shared/real_scans`).
+the given SemanticKITTI frames (e.g. a generated sequence against `../shared/real_scans`). A path ending in
+`.xyz.npy` is read as a labelled NumPy cloud (`datasets.npy_triplets`, the real indoor region's format).
 """
 
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +16,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from clickenhance_model.datasets import npy_triplets
 from clickenhance_model.inference.voxel_graph import lowest_nearby
 from clickenhance_model.scenes import classes
+from clickenhance_model.scenes.lidar import LidarScan
 from clickenhance_model.scenes.writer import read_scan
 
 RANGE_BINS = (0.0, 5.0, 10.0, 20.0, 30.0, 40.0, 60.0, 80.0, 1000.0)
@@ -33,12 +37,15 @@ TRUNK_LINK = 0.4  # metres: trunk points this near belong to one trunk
 TRUNK_MIN_POINTS = 30
 CROWN_REACH = 1.0  # metres: the baseline graph's longest edge, so vegetation this near a trunk is one step away
 CROWN_HEIGHT = 1.2  # metres above a trunk's lowest point: vegetation higher than this near a trunk is its crown
+BLEED_RADIUS = 0.06  # metres: the neighbourhood that tells a point at an object's border and its two sides' colours
+BLEED_SIDE_POINTS = 2  # a border point needs this many neighbours of its own object and of another
 
 
 def scan_statistics(
-    xyz: np.ndarray, semantic: np.ndarray, instance: np.ndarray, remission: np.ndarray
+    xyz: np.ndarray, semantic: np.ndarray, instance: np.ndarray, remission: np.ndarray, rgb: np.ndarray | None = None
 ) -> dict[str, float]:
-    """Point count, range histogram (horizontal range, fractions), ground/class shares, cars and remission."""
+    """Point count, range histogram (horizontal range, fractions), ground/class shares, cars and remission; with
+    colours, the share of border points coloured like their neighbour (`border_colour_bleed`)."""
     xyz = np.asarray(xyz, dtype=np.float64)
     semantic = np.asarray(semantic)
     n = len(xyz)
@@ -64,7 +71,44 @@ def scan_statistics(
     stats["cars >= 100 points"] = float(sum(pts >= 100 for _, pts in cars))
     stats.update(base_ground_label_shares(xyz, semantic))
     stats["trunks with crown in reach"] = trunks_with_crown_in_reach(xyz, semantic)
+    if rgb is not None:
+        objects = np.asarray(semantic).astype(np.int64) * 65536 + np.asarray(instance)
+        stats["border colour from the other side"] = border_colour_bleed(xyz, rgb, objects)
     return stats
+
+
+def border_colour_bleed(xyz: np.ndarray, rgb: np.ndarray, objects: np.ndarray, radius: float = BLEED_RADIUS) -> float:
+    """Share of the border points whose colour lies nearer the mean colour of their neighbours (within `radius`) of
+    another object than that of their neighbours of their own object (nan without border points).
+
+    A border point has at least BLEED_SIDE_POINTS neighbours on each side; `objects` is any integer label per
+    point (an instance, or class and instance together). An RGB-D reconstruction blends the colours of the
+    frames it fuses, which are registered to the depth a few centimetres off, so colour runs across an
+    object's border: on the real indoor region about a quarter of the border points take the other side's
+    colour. Each generated part has its own palette colour, so none do unless `IndoorConfig.colour_bleed`
+    blurs them.
+    """
+    xyz = np.asarray(xyz, dtype=np.float64)
+    rgb = np.asarray(rgb, dtype=np.float64)
+    rgb = rgb / 255.0 if rgb.max(initial=0.0) > 1.0 else rgb
+    objects = np.asarray(objects)
+    pairs = cKDTree(xyz).query_pairs(radius, output_type="ndarray")
+    if len(pairs) == 0:
+        return float("nan")
+    first, second = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+    same = objects[first] == objects[second]
+    sums = {}
+    for side, chosen in (("own", same), ("other", ~same)):
+        at, of = first[chosen], second[chosen]
+        count = np.bincount(at, minlength=len(xyz))
+        total = np.stack([np.bincount(at, weights=rgb[of, c], minlength=len(xyz)) for c in range(3)], axis=1)
+        sums[side] = (count, total / np.maximum(count, 1)[:, None])
+    border = (sums["own"][0] >= BLEED_SIDE_POINTS) & (sums["other"][0] >= BLEED_SIDE_POINTS)
+    if not border.any():
+        return float("nan")
+    to_own = np.linalg.norm(rgb[border] - sums["own"][1][border], axis=1)
+    to_other = np.linalg.norm(rgb[border] - sums["other"][1][border], axis=1)
+    return float(np.mean(to_other < to_own - 1e-6))  # a tie (both sides alike) is no bleed
 
 
 def trunks_with_crown_in_reach(xyz: np.ndarray, semantic: np.ndarray) -> float:
@@ -140,15 +184,31 @@ def _car_points(ranges: np.ndarray, semantic: np.ndarray, instance: np.ndarray) 
 
 
 def mean_statistics(paths: list[Path]) -> dict[str, float]:
-    """Statistics averaged over several frames (nan-aware for car columns)."""
-    rows = [scan_statistics(s.xyz, s.semantic, s.instance, s.remission) for s in map(read_scan, paths)]
-    return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
+    """Statistics averaged over several frames (nan-aware for columns some frames lack: cars, colour)."""
+    rows = [scan_statistics(s.xyz, s.semantic, s.instance, s.remission, s.rgb) for s in map(_read, paths)]
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with warnings.catch_warnings():  # a column no frame has (no car in a room) is nan, not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {k: float(np.nanmean([r.get(k, np.nan) for r in rows])) for k in keys}
+
+
+def _read(path: Path) -> LidarScan:
+    """A SemanticKITTI frame, or a labelled NumPy cloud (`NAME.xyz.npy`: its instances, no classes, no remission)."""
+    if not path.name.endswith(npy_triplets.SUFFIX):
+        return read_scan(path)
+    stem = str(path)[: -len(npy_triplets.SUFFIX)]
+    xyz = npy_triplets.load_array(path, "positions (N, 3)", None, 3).astype(np.float32)
+    instance = npy_triplets.load_array(Path(stem + ".instance.npy"), "instance ids (N,)", len(xyz), None)
+    colour_path = Path(stem + ".rgb.npy")
+    rgb = npy_triplets.read_colors(colour_path, len(xyz)) if colour_path.is_file() else None
+    return LidarScan(xyz, np.zeros(len(xyz), dtype=np.float32), np.zeros(len(xyz), dtype=np.uint32),
+                     instance.astype(np.uint32), rgb)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
     """Print mean statistics of two groups of frames side by side (the second group is optional)."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("frames", type=Path, nargs="+", help="velodyne .bin files of the first group")
+    parser.add_argument("frames", type=Path, nargs="+", help="velodyne .bin (or NAME.xyz.npy) files of the first group")
     parser.add_argument("--compare", type=Path, nargs="+", default=[], help="velodyne .bin files of a second group")
     args = parser.parse_args(argv)
     first = mean_statistics(args.frames)
