@@ -534,27 +534,66 @@ def test_border_colour_bleed_counts_border_points_coloured_like_the_other_side(t
     assert stats["border colour from the other side"] == border_colour_bleed(xyz, bled, objects)
 
 
-def test_room_colour_bleed_blurs_colours_across_borders_and_keeps_the_room() -> None:
+def test_room_colour_bleed_and_part_colours_keep_the_room_and_match_their_statistics() -> None:
     from clickenhance_model.scenes.indoor import bleed_colours
-    from clickenhance_model.scenes.statistics import border_colour_bleed
+    from clickenhance_model.scenes.statistics import border_colour_bleed, inner_colour_edges
 
     config = IndoorConfig(sensor="rgbd", camera_views=(2, 2), viewpoints=(2, 2), tables=(1, 1), chairs_per_table=(2, 2))
     exact = scan_room(generate_indoor(np.random.default_rng(5), config), config, np.random.default_rng(6))
+    objects = exact.semantic.astype(np.int64) * 65536 + exact.instance
+    things = np.where(exact.instance > 0, objects, 0)
     bled_config = dataclasses.replace(config, colour_bleed=(0.08, 0.08))
     bled = scan_room(generate_indoor(np.random.default_rng(5), bled_config), bled_config, np.random.default_rng(6))
-    np.testing.assert_array_equal(bled.xyz, exact.xyz)  # the bleed is drawn last: the same points and labels
-    np.testing.assert_array_equal(bled.instance, exact.instance)
-    objects = exact.semantic.astype(np.int64) * 65536 + exact.instance
-    assert border_colour_bleed(bled.xyz, bled.rgb, objects) > border_colour_bleed(exact.xyz, exact.rgb, objects) + 0.05
+    parted_config = dataclasses.replace(config, part_colour_prob=1.0)
+    parted_room = generate_indoor(np.random.default_rng(5), parted_config)
+    parted = scan_room(parted_room, parted_config, np.random.default_rng(6))
+    for scan in (bled, parted):  # drawn from their own streams or last: the same points and labels
+        np.testing.assert_array_equal(scan.xyz, exact.xyz)
+        np.testing.assert_array_equal(scan.instance, exact.instance)
+        np.testing.assert_array_equal(scan.semantic, exact.semantic)
+    assert border_colour_bleed(bled.xyz, bled.rgb, objects) > border_colour_bleed(exact.xyz, exact.rgb, objects) + 0.1
     assert 0 < np.mean(np.any(bled.rgb != exact.rgb, axis=1)) < 1
-    # a blur by a ball around each point itself (one frame, no offset) averages a point's own neighbourhood
+    assert not np.array_equal(parted.rgb, exact.rgb)
+
+    def colours_per_object(chance: float) -> list[int]:
+        room = generate_indoor(np.random.default_rng(5), dataclasses.replace(config, part_colour_prob=chance))
+        colours: dict[int, set] = {}
+        for prim in room.scene.primitives:
+            if prim.material.instance:
+                colours.setdefault(prim.material.instance, set()).add(prim.material.color)
+        return [len(c) for c in colours.values()]
+
+    before, after = colours_per_object(0.0), colours_per_object(1.0)
+    assert np.mean(before) < 1.2  # mostly one colour per object (a shelf's books have their own), as before
+    assert np.mean(after) > np.mean(before) + 1 and max(after) >= 3  # a chair's legs, seat and back each their own
+    assert np.isfinite(inner_colour_edges(parted.xyz, parted.rgb, things))
+    # a lone point (nothing but itself around its shifted place) keeps its colour; no radius, no change
     xyz = np.array([[0.0, 0, 0], [0.05, 0, 0], [1.0, 0, 0]])
     rgb = np.array([[0, 0, 0], [100, 200, 50], [7, 7, 7]], dtype=np.uint8)
-    blurred = bleed_colours(xyz, rgb, np.zeros(3, dtype=np.int64), 0.1, np.random.default_rng(0))
-    assert blurred[2].tolist() == [7, 7, 7]  # alone in any ball it can be moved into
-    assert bleed_colours(xyz, rgb, np.zeros(3, dtype=np.int64), 0.0, np.random.default_rng(0)) is rgb
+    labels, frames = np.array([1, 2, 3]), np.zeros(3, dtype=np.int64)
+    assert bleed_colours(xyz, rgb, labels, frames, 0.1, np.random.default_rng(0))[2].tolist() == [7, 7, 7]
+    assert bleed_colours(xyz, rgb, labels, frames, 0.0, np.random.default_rng(0)) is rgb
     with pytest.raises(ValueError, match="colour_bleed"):
         IndoorConfig(colour_bleed=(0.1, 0.05))
+    with pytest.raises(ValueError, match="part_colour_prob"):
+        IndoorConfig(part_colour_prob=1.5)
+
+
+def test_inner_colour_edges_counts_colour_steps_inside_an_object() -> None:
+    from clickenhance_model.scenes.statistics import inner_colour_edges
+
+    grid = np.stack(np.meshgrid(np.arange(20) * 0.02, np.arange(20) * 0.02, indexing="ij"), -1).reshape(-1, 2)
+    xyz = np.column_stack([grid, np.zeros(len(grid))])
+    one = np.ones(len(xyz), dtype=np.int64)
+    plain = np.full((len(xyz), 3), 120, dtype=np.uint8)
+    assert inner_colour_edges(xyz, plain, one) == 0.0
+    two_tone = plain.copy()
+    two_tone[xyz[:, 0] > 0.19] = [250, 250, 250]  # a light part beside a grey one, one object
+    share = inner_colour_edges(xyz, two_tone, one, radius=0.05)
+    assert 0.1 < share < 0.5  # the points within 5 cm of the step, not the rest
+    split = np.where(xyz[:, 0] > 0.19, 2, 1)  # the same step as a border between two objects is no inner edge
+    assert inner_colour_edges(xyz, two_tone, split, radius=0.05) == 0.0
+    assert np.isnan(inner_colour_edges(xyz, plain, np.zeros(len(xyz), dtype=np.int64)))  # no object
 
 
 def test_target_mix_refuses_unknown_groups_and_bad_chances() -> None:

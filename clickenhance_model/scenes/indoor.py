@@ -70,12 +70,18 @@ class IndoorConfig:
     # runs across borders as in a ScanNet reconstruction (`scenes.statistics.border_colour_bleed`, `bleed_colours`).
     # (0, 0): exact part colours.
     colour_bleed: tuple[float, float] = (0.0, 0.0)
+    # Chance that a part of a piece of furniture (a leg, a seat, a door, a shelf board) takes a colour of its own
+    # (`scenes.statistics.inner_colour_edges`: real furniture has parts of other colours); drawn from its own random
+    # stream, so the room's shapes and the scan are those without it. 0: one colour per object, as before.
+    part_colour_prob: float = 0.0
 
     def __post_init__(self) -> None:
         if self.sensor not in INDOOR_SENSORS:
             raise ValueError(f"IndoorConfig.sensor must be one of {INDOOR_SENSORS}, got {self.sensor!r}")
         if not 0.0 <= self.colour_bleed[0] <= self.colour_bleed[1]:
             raise ValueError(f"IndoorConfig.colour_bleed must be a range 0 <= lo <= hi, got {self.colour_bleed}")
+        if not 0.0 <= self.part_colour_prob <= 1.0:
+            raise ValueError(f"IndoorConfig.part_colour_prob must be in [0, 1], got {self.part_colour_prob}")
         unknown = set(self.chair_styles) - set(CHAIR_STYLES)
         if not self.chair_styles or unknown:
             raise ValueError(f"IndoorConfig.chair_styles must name some of {CHAIR_STYLES}, got {self.chair_styles}")
@@ -245,7 +251,25 @@ def generate_indoor(rng: np.random.Generator, config: IndoorConfig | None = None
                 position = np.array([x, y, rng.uniform(1.2, 1.7)])
                 viewpoints.append(SensorPose(position, yaw_matrix(float(rng.uniform(0, 2 * np.pi)))))
                 break
-    return GeneratedRoom(Scene(room.prims), viewpoints, room.objects)
+    prims = room.prims
+    if config.part_colour_prob > 0:  # a spawned stream: the draws above and the scan's below are unchanged
+        prims = recolour_parts(prims, config.part_colour_prob, rng.spawn(1)[0])
+    return GeneratedRoom(Scene(prims), viewpoints, room.objects)
+
+
+def recolour_parts(prims: list[Primitive], chance: float, rng: np.random.Generator) -> list[Primitive]:
+    """The primitives with each part of an object (instance > 0) given, with `chance`, a jittered colour of its own
+    from any furniture palette; labels, shapes and remission (what the depth sensor's dropout reads) are kept."""
+    palette = _WOOD + _FABRIC + _PLASTIC + _METAL
+    out = []
+    for prim in prims:
+        if prim.material.instance and rng.random() < chance:
+            base = np.array(palette[int(rng.integers(len(palette)))], dtype=float)
+            color = tuple(int(c) for c in np.clip(base * rng.uniform(0.85, 1.15, 3), 0, 255))
+            material = dataclasses.replace(prim.material, color=color)
+            prim = dataclasses.replace(prim, material=material)
+        out.append(prim)
+    return out
 
 
 def _shell(room: _Room, height: float, ceiling: bool, targets: bool = False) -> None:
@@ -526,7 +550,8 @@ def scan_room(room: GeneratedRoom, config: IndoorConfig, rng: np.random.Generato
     colors = np.concatenate(rgb)[keep]
     if config.colour_bleed[1] > 0:  # drawn last, so the room's geometry and labels match those without bleed
         frame = np.repeat(np.arange(len(xyz)), [len(part) for part in xyz])[keep]
-        colors = bleed_colours(points[keep], colors, frame, float(rng.uniform(*config.colour_bleed)), rng)
+        objects = np.concatenate(sem)[keep].astype(np.int64) * 65536 + np.concatenate(inst)[keep]
+        colors = bleed_colours(points[keep], colors, objects, frame, float(rng.uniform(*config.colour_bleed)), rng)
     return LidarScan(
         xyz=points[keep].astype(np.float32),
         remission=(colors.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32) / 255).round(2),
@@ -536,26 +561,42 @@ def scan_room(room: GeneratedRoom, config: IndoorConfig, rng: np.random.Generato
     )
 
 
-def bleed_colours(xyz: np.ndarray, rgb: np.ndarray, frame: np.ndarray, radius: float, rng: np.random.Generator
-                  ) -> np.ndarray:  # fmt: skip
-    """Colours (uint8 (N, 3)) blurred as an RGB-D reconstruction's: each point takes the mean colour of the points
-    within `radius` of itself moved by its frame's offset (`frame`: which scan frame each point came from), one
-    offset of up to `radius` in a random direction per frame, as each colour frame is registered to the depth a
-    little off; a point with no point there keeps its colour."""
+def bleed_colours(xyz: np.ndarray, rgb: np.ndarray, objects: np.ndarray, frame: np.ndarray, radius: float,
+                  rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+    """Colours (uint8 (N, 3)) bled as an RGB-D reconstruction's: each point takes the mean colour within `radius` of
+    itself shifted by its frame's offset (whatever object lies there), plus its own detail (its colour less the
+    mean of its own object's points within `radius`: shading and noise), so colour runs across borders and the
+    surfaces keep their texture. `objects`: an integer label per point; `frame`: which scan frame each point came
+    from, with one offset of up to `radius` in a random direction per frame, as each colour frame is registered
+    to the depth a little off. A point with no point around its shifted place keeps its colour."""
     frames = int(frame.max(initial=-1)) + 1
     direction = rng.normal(size=(frames, 3))
     length = radius * rng.uniform(size=(frames, 1))
     offset = direction / np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-9) * length
     if radius <= 0 or len(xyz) == 0:
         return rgb
-    balls = cKDTree(xyz).query_ball_point(xyz + offset[frame], radius)
+    tree = cKDTree(xyz)
+    colour = np.asarray(rgb, dtype=np.float64)
+    shifted, found = _ball_means(tree, xyz + offset[frame], colour, radius)
+    own, _ = _ball_means(tree, xyz, colour, radius, objects)
+    bled = np.clip(np.round(shifted + colour - own), 0, 255)
+    return np.where(found[:, None], bled, colour).astype(np.uint8)
+
+
+def _ball_means(tree: cKDTree, at: np.ndarray, colour: np.ndarray, radius: float, objects: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Mean colour (N, 3) of the tree's points within `radius` of each of `at` (with `objects`, `at` are the tree's
+    own points and only those of the same object count), and whether any point counted."""
+    balls = tree.query_ball_point(at, radius)
     sizes = np.fromiter((len(b) for b in balls), dtype=np.int64, count=len(balls))
     members = np.fromiter((i for b in balls for i in b), dtype=np.int64, count=int(sizes.sum()))
-    owner = np.repeat(np.arange(len(xyz)), sizes)
-    colour = np.asarray(rgb, dtype=np.float64)
-    mean = np.stack([np.bincount(owner, weights=colour[members, c], minlength=len(xyz)) for c in range(3)], axis=1)
-    mean /= np.maximum(sizes, 1)[:, None]
-    return np.where(sizes[:, None] > 0, np.round(mean), colour).astype(np.uint8)
+    owner = np.repeat(np.arange(len(at)), sizes)
+    if objects is not None:
+        same = objects[members] == objects[owner]
+        members, owner = members[same], owner[same]
+    count = np.bincount(owner, minlength=len(at))
+    total = np.stack([np.bincount(owner, weights=colour[members, c], minlength=len(at)) for c in range(3)], axis=1)
+    return total / np.maximum(count, 1)[:, None], count > 0
 
 
 def _camera_poses(room: GeneratedRoom, config: IndoorConfig, rng: np.random.Generator) -> list[SensorPose]:

@@ -39,6 +39,8 @@ CROWN_REACH = 1.0  # metres: the baseline graph's longest edge, so vegetation th
 CROWN_HEIGHT = 1.2  # metres above a trunk's lowest point: vegetation higher than this near a trunk is its crown
 BLEED_RADIUS = 0.06  # metres: the neighbourhood that tells a point at an object's border and its two sides' colours
 BLEED_SIDE_POINTS = 2  # a border point needs this many neighbours of its own object and of another
+INNER_NEIGHBOURS = 4  # an inner point needs this many neighbours of its own object (and none of another)
+INNER_EDGE_STEP = 0.1  # RGB in [0, 1]: a colour this far from its object neighbours' mean is an edge inside it
 
 
 def scan_statistics(
@@ -74,6 +76,8 @@ def scan_statistics(
     if rgb is not None:
         objects = np.asarray(semantic).astype(np.int64) * 65536 + np.asarray(instance)
         stats["border colour from the other side"] = border_colour_bleed(xyz, rgb, objects)
+        things = np.where(np.asarray(instance) > 0, objects, 0)
+        stats["colour edges inside objects"] = inner_colour_edges(xyz, rgb, things)
     return stats
 
 
@@ -85,30 +89,52 @@ def border_colour_bleed(xyz: np.ndarray, rgb: np.ndarray, objects: np.ndarray, r
     point (an instance, or class and instance together). An RGB-D reconstruction blends the colours of the
     frames it fuses, which are registered to the depth a few centimetres off, so colour runs across an
     object's border: on the real indoor region about a quarter of the border points take the other side's
-    colour. Each generated part has its own palette colour, so none do unless `IndoorConfig.colour_bleed`
+    colour. Each generated part has its own palette colour, so few do unless `IndoorConfig.colour_bleed`
     blurs them.
     """
-    xyz = np.asarray(xyz, dtype=np.float64)
-    rgb = np.asarray(rgb, dtype=np.float64)
-    rgb = rgb / 255.0 if rgb.max(initial=0.0) > 1.0 else rgb
-    objects = np.asarray(objects)
-    pairs = cKDTree(xyz).query_pairs(radius, output_type="ndarray")
-    if len(pairs) == 0:
-        return float("nan")
-    first, second = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
-    same = objects[first] == objects[second]
-    sums = {}
-    for side, chosen in (("own", same), ("other", ~same)):
-        at, of = first[chosen], second[chosen]
-        count = np.bincount(at, minlength=len(xyz))
-        total = np.stack([np.bincount(at, weights=rgb[of, c], minlength=len(xyz)) for c in range(3)], axis=1)
-        sums[side] = (count, total / np.maximum(count, 1)[:, None])
-    border = (sums["own"][0] >= BLEED_SIDE_POINTS) & (sums["other"][0] >= BLEED_SIDE_POINTS)
+    colour, (own_count, own_mean), (other_count, other_mean) = _side_colours(xyz, rgb, objects, radius)
+    border = (own_count >= BLEED_SIDE_POINTS) & (other_count >= BLEED_SIDE_POINTS)
     if not border.any():
         return float("nan")
-    to_own = np.linalg.norm(rgb[border] - sums["own"][1][border], axis=1)
-    to_other = np.linalg.norm(rgb[border] - sums["other"][1][border], axis=1)
+    to_own = np.linalg.norm(colour[border] - own_mean[border], axis=1)
+    to_other = np.linalg.norm(colour[border] - other_mean[border], axis=1)
     return float(np.mean(to_other < to_own - 1e-6))  # a tie (both sides alike) is no bleed
+
+
+def inner_colour_edges(xyz: np.ndarray, rgb: np.ndarray, objects: np.ndarray, radius: float = BLEED_RADIUS,
+                       step: float = INNER_EDGE_STEP) -> float:  # fmt: skip
+    """Share of the inner points of objects (`objects` > 0; no other object's point within `radius`, at least
+    INNER_NEIGHBOURS of their own) whose colour differs from the mean of those neighbours by more than `step`
+    (RGB in [0, 1], Euclidean): colour edges inside an object, which are no border (nan without inner points).
+
+    Real furniture has parts of other colours (a chair's dark frame under a light seat, a patterned back); a
+    point refiner that has only seen one colour per object reads such an edge as the object's border.
+    """
+    colour, (own_count, own_mean), (other_count, _) = _side_colours(xyz, rgb, objects, radius)
+    inner = (np.asarray(objects) > 0) & (other_count == 0) & (own_count >= INNER_NEIGHBOURS)
+    if not inner.any():
+        return float("nan")
+    return float(np.mean(np.linalg.norm(colour[inner] - own_mean[inner], axis=1) > step))
+
+
+def _side_colours(xyz: np.ndarray, rgb: np.ndarray, objects: np.ndarray, radius: float
+                  ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """Colours in [0, 1] and, per point, the count and mean colour of its neighbours within `radius` of its own
+    object and of other objects."""
+    xyz = np.asarray(xyz, dtype=np.float64)
+    colour = np.asarray(rgb, dtype=np.float64)
+    colour = colour / 255.0 if colour.max(initial=0.0) > 1.0 else colour
+    objects = np.asarray(objects)
+    pairs = cKDTree(xyz).query_pairs(radius, output_type="ndarray").reshape(-1, 2)
+    first, second = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+    same = objects[first] == objects[second]
+    sides = []
+    for chosen in (same, ~same):
+        at, of = first[chosen], second[chosen]
+        count = np.bincount(at, minlength=len(xyz))
+        total = np.stack([np.bincount(at, weights=colour[of, c], minlength=len(xyz)) for c in range(3)], axis=1)
+        sides.append((count, total / np.maximum(count, 1)[:, None]))
+    return colour, sides[0], sides[1]
 
 
 def trunks_with_crown_in_reach(xyz: np.ndarray, semantic: np.ndarray) -> float:
