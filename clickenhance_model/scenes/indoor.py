@@ -7,8 +7,9 @@ shapes. Scanning (`sensor` "fused") casts a dense spherical ray pattern from sev
 height and merges the hits on a voxel grid, so, as in ScanNet, surfaces hidden from every viewpoint
 (under sofas, behind shelves) have no points, and the density is even. `sensor` "rgbd" instead takes a
 few frames of a depth camera (pinhole, limited range, noise growing with depth) looking into the room.
-Colours come from each part's base colour, shaded by incidence, with noise; `colour_bleed` blurs them across
-borders as an RGB-D reconstruction's fused, slightly misregistered colour frames do. Points are in the room frame.
+Colours come from each part's base colour, shaded by incidence, with noise; `colour_bleed` carries them across
+borders as an RGB-D reconstruction's fused, slightly misregistered colour frames do, and `part_colour_prob` gives
+furniture parts colours of their own. Points are in the room frame.
 """
 
 from __future__ import annotations
@@ -65,10 +66,10 @@ class IndoorConfig:
     # The floor, each wall and the door as objects (ScanNet labels them as instances, and an operator
     # clicks them); off: they are background, as before.
     structure_targets: bool = False
-    # Metres: each room's colours are blurred over a ball of a radius drawn from this range, centred a random
-    # offset of up to that radius away, one per scan frame (each colour frame's misregistration), so colour
-    # runs across borders as in a ScanNet reconstruction (`scenes.statistics.border_colour_bleed`, `bleed_colours`).
-    # (0, 0): exact part colours.
+    # Metres: each point takes the mean colour within a radius drawn per room from this range, around itself moved
+    # by its scan frame's offset (up to that radius; each colour frame's misregistration), its own texture kept, so
+    # colour runs across borders as in a ScanNet reconstruction (`bleed_colours`,
+    # `scenes.statistics.border_colour_bleed`). (0, 0): exact part colours.
     colour_bleed: tuple[float, float] = (0.0, 0.0)
     # Chance that a part of a piece of furniture (a leg, a seat, a door, a shelf board) takes a colour of its own
     # (`scenes.statistics.inner_colour_edges`: real furniture has parts of other colours); drawn from its own random

@@ -47,7 +47,8 @@ def scan_statistics(
     xyz: np.ndarray, semantic: np.ndarray, instance: np.ndarray, remission: np.ndarray, rgb: np.ndarray | None = None
 ) -> dict[str, float]:
     """Point count, range histogram (horizontal range, fractions), ground/class shares, cars and remission; with
-    colours, the share of border points coloured like their neighbour (`border_colour_bleed`)."""
+    colours, the share of border points coloured like the other side (`border_colour_bleed`) and of colour edges
+    inside objects (`inner_colour_edges`)."""
     xyz = np.asarray(xyz, dtype=np.float64)
     semantic = np.asarray(semantic)
     n = len(xyz)
@@ -90,7 +91,7 @@ def border_colour_bleed(xyz: np.ndarray, rgb: np.ndarray, objects: np.ndarray, r
     frames it fuses, which are registered to the depth a few centimetres off, so colour runs across an
     object's border: on the real indoor region about a quarter of the border points take the other side's
     colour. Each generated part has its own palette colour, so few do unless `IndoorConfig.colour_bleed`
-    blurs them.
+    bleeds them.
     """
     colour, (own_count, own_mean), (other_count, other_mean) = _side_colours(xyz, rgb, objects, radius)
     border = (own_count >= BLEED_SIDE_POINTS) & (other_count >= BLEED_SIDE_POINTS)
@@ -225,6 +226,7 @@ def _read(path: Path) -> LidarScan:
     stem = str(path)[: -len(npy_triplets.SUFFIX)]
     xyz = npy_triplets.load_array(path, "positions (N, 3)", None, 3).astype(np.float32)
     instance = npy_triplets.load_array(Path(stem + ".instance.npy"), "instance ids (N,)", len(xyz), None)
+    instance = np.where(instance > 0, instance, 0)  # 0 or negative: no object
     colour_path = Path(stem + ".rgb.npy")
     rgb = npy_triplets.read_colors(colour_path, len(xyz)) if colour_path.is_file() else None
     return LidarScan(xyz, np.zeros(len(xyz), dtype=np.float32), np.zeros(len(xyz), dtype=np.uint32),
@@ -235,7 +237,8 @@ def main(argv: list[str] | None = None) -> None:
     """Print mean statistics of two groups of frames side by side (the second group is optional)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("frames", type=Path, nargs="+", help="velodyne .bin (or NAME.xyz.npy) files of the first group")
-    parser.add_argument("--compare", type=Path, nargs="+", default=[], help="velodyne .bin files of a second group")
+    parser.add_argument("--compare", type=Path, nargs="+", default=[],
+                        help="velodyne .bin (or NAME.xyz.npy) files of a second group")
     args = parser.parse_args(argv)
     first = mean_statistics(args.frames)
     second = mean_statistics(args.compare) if args.compare else {}
