@@ -105,6 +105,12 @@ _PLASTIC = [(30, 30, 35), (200, 40, 40), (40, 90, 180), (230, 200, 60), (240, 24
 _METAL = [(170, 170, 175), (60, 60, 65), (200, 190, 160)]
 
 
+def jittered_colour(rng: np.random.Generator, palette: list[tuple[int, int, int]]) -> tuple[int, int, int]:
+    """One palette colour, each channel scaled by 0.85 to 1.15 (a material's colour, not two pieces alike)."""
+    base = np.array(palette[int(rng.integers(len(palette)))], dtype=float)
+    return tuple(int(c) for c in np.clip(base * rng.uniform(0.85, 1.15, 3), 0, 255))
+
+
 class _Room:
     """Collects a room's primitives, instance ids and floor occupancy."""
 
@@ -119,8 +125,7 @@ class _Room:
 
     def material(self, semantic: int, palette: list[tuple[int, int, int]], thing: bool = True) -> Material:
         """A material for a new object (a fresh instance id for things) with a jittered palette colour."""
-        base = np.array(palette[int(self.rng.integers(len(palette)))], dtype=float)
-        color = tuple(int(c) for c in np.clip(base * self.rng.uniform(0.85, 1.15, 3), 0, 255))
+        color = jittered_colour(self.rng, palette)
         instance = 0
         if thing:
             instance, self._next_id = self._next_id, self._next_id + 1
@@ -265,9 +270,7 @@ def recolour_parts(prims: list[Primitive], chance: float, rng: np.random.Generat
     out = []
     for prim in prims:
         if prim.material.instance and rng.random() < chance:
-            base = np.array(palette[int(rng.integers(len(palette)))], dtype=float)
-            color = tuple(int(c) for c in np.clip(base * rng.uniform(0.85, 1.15, 3), 0, 255))
-            material = dataclasses.replace(prim.material, color=color)
+            material = dataclasses.replace(prim.material, color=jittered_colour(rng, palette))
             prim = dataclasses.replace(prim, material=material)
         out.append(prim)
     return out

@@ -220,17 +220,12 @@ def mean_statistics(paths: list[Path]) -> dict[str, float]:
 
 
 def _read(path: Path) -> LidarScan:
-    """A SemanticKITTI frame, or a labelled NumPy cloud (`NAME.xyz.npy`: its instances, no classes, no remission)."""
+    """A SemanticKITTI frame, or a labelled NumPy cloud (`NAME.xyz.npy`, read by `datasets.npy_triplets`; no
+    remission)."""
     if not path.name.endswith(npy_triplets.SUFFIX):
         return read_scan(path)
-    stem = str(path)[: -len(npy_triplets.SUFFIX)]
-    xyz = npy_triplets.load_array(path, "positions (N, 3)", None, 3).astype(np.float32)
-    instance = npy_triplets.load_array(Path(stem + ".instance.npy"), "instance ids (N,)", len(xyz), None)
-    instance = np.where(instance > 0, instance, 0)  # 0 or negative: no object
-    colour_path = Path(stem + ".rgb.npy")
-    rgb = npy_triplets.read_colors(colour_path, len(xyz)) if colour_path.is_file() else None
-    return LidarScan(xyz, np.zeros(len(xyz), dtype=np.float32), np.zeros(len(xyz), dtype=np.uint32),
-                     instance.astype(np.uint32), rgb)  # fmt: skip
+    scene = npy_triplets.NpyTripletDataset(path.parent).load_scene(path.name[: -len(npy_triplets.SUFFIX)])
+    return LidarScan(scene.xyz, np.zeros(len(scene.xyz), dtype=np.float32), scene.semantic, scene.instance, scene.rgb)
 
 
 def main(argv: list[str] | None = None) -> None:
