@@ -144,6 +144,15 @@ class NetworkConfig:
         point_refiner_reach: metres; the refiner also answers the points of sparse voxels within this
             distance of a point of the other prior value (`inference.point_features.reach_band`), so
             that on a sparse scan it can reach the rings a region misses. 0: the voxel band alone.
+        point_refiner_flips: the refiner also answers every point the latest click moved into or out of the
+            prior (`inference.point_features.flip_band`), told which way it moved. A later click on a sparse
+            scan moves whole rings at once (a positive click on a fence floods the hedge behind it, a
+            negative one at a trunk's foot takes the trunk's lower rings), far from any voxel band; this lets
+            the refiner judge that change point by point.
+        point_refiner_column: metres; the refiner also answers the points outside the prior that lie under a
+            prior point, within this horizontal distance of it and at most `COLUMN_DEPTH` below
+            (`inference.point_features.column_band`): an object's lowest ring on a sparse scan, which the
+            region misses when it lies within the ground's height. 0: off.
     """
 
     channels: tuple[int, ...] = (16, 32, 64, 96, 128)
@@ -156,6 +165,8 @@ class NetworkConfig:
     point_refiner: bool = False
     point_refiner_colour: bool = True
     point_refiner_reach: float = 0.0
+    point_refiner_flips: bool = False
+    point_refiner_column: float = 0.0
 
     def __post_init__(self) -> None:
         """Check that the widths describe a buildable network."""

@@ -30,6 +30,8 @@ from clickenhance_model.inference.geodesic_region import GeodesicRegion, needs_o
 from clickenhance_model.inference.network_input import collate, encode_crop
 from clickenhance_model.inference.point_features import (
     boundary_band,
+    column_band,
+    flip_band,
     height_above_floor,
     point_features,
     reach_band,
@@ -228,17 +230,33 @@ class ModelSession(InteractiveSession):
         region = self.prior.of_points(positive, negative)  # [M] the domain preset's geodesic region
         logit = self.segmenter.prior_logit(region)  # outside the crop: the prior alone
         refiner = self.segmenter.config.network.point_refiner
-        inside, fused, band, features = self._crop_points(sample, region, positive, negative, refiner)
+        previous = self._previous_region(region, positive, negative, current) if refiner else None
+        inside, fused, band, features = self._crop_points(sample, region, positive, negative, refiner, previous)
         logit[inside] = fused
         if features is not None:  # the point refiner, in the prior's boundary band
             logit[inside[band]] += self.segmenter.refine(features)
         return (logit > self.segmenter.logit_threshold) & gate[self.grid.point_to_voxel]
 
+    def _previous_region(self, region: np.ndarray, positive: np.ndarray, negative: np.ndarray,
+                         current: int) -> np.ndarray | None:  # fmt: skip
+        """For a refiner with flips (`NetworkConfig.point_refiner_flips`), the prior of the clicks before the latest
+        one (`current`, the last of its kind); `region` itself where no positive click came before it (nothing
+        moved). None without flips."""
+        if not self.segmenter.config.network.point_refiner_flips:
+            return None
+        if len(positive) and positive[-1] == current:
+            positive = positive[:-1]
+        else:
+            negative = negative[:-1]
+        return self.prior.of_points(positive, negative) if len(positive) else region
+
     def _crop_points(self, sample: dict, region: np.ndarray, positive: np.ndarray, negative: np.ndarray,
-                     with_features: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
+                     with_features: bool, previous: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
         """The points inside the crop of `sample` (indices into `self.xyz`), their fused logits before the point
         refiner and, when `with_features`, which of them lie in the prior's boundary band (bool) and the
-        refiner features of those (`inference.point_features`)."""
+        refiner features of those (`inference.point_features`). With `previous` (the prior before the latest
+        click, `_previous_region`) the band also holds the points the latest click moved (`flip_band`)."""
         crop = sample["crop"].numpy()
         lookup = np.full(len(self.grid), -1, dtype=np.int64)  # grid voxel -> crop voxel
         lookup[crop] = np.arange(len(crop))
@@ -252,12 +270,18 @@ class ModelSession(InteractiveSession):
         reach = self.segmenter.config.network.point_refiner_reach
         if reach > 0:  # the sparse voxels' points near the other value: across a sparse scan's ring gaps
             band |= reach_band(self.xyz[inside], voxel, region[inside], reach)
+        column = self.segmenter.config.network.point_refiner_column
+        if column > 0:  # what lies straight under the region: a sparse scan's lowest ring of an object
+            band |= column_band(self.xyz[inside], region[inside], column)
+        if previous is not None:  # what the latest click moved, however far from a boundary voxel
+            band |= flip_band(region[inside], previous[inside])
         at = inside[band]
         if self._height is None:  # once per cloud
             self._height = height_above_floor(self.xyz)
         features = point_features(self.xyz[at], None if self.rgb is None else self.rgb[at], self._height[at],
                                   self.grid, voxel[band], region[at], fused[band], network[band],
-                                  self.xyz[positive], self.xyz[negative])  # fmt: skip
+                                  self.xyz[positive], self.xyz[negative],
+                                  None if previous is None else previous[at])  # fmt: skip
         return inside, fused, band, features
 
     def refiner_inputs(self, clicks: list[tuple[int, bool]]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -271,8 +295,9 @@ class ModelSession(InteractiveSession):
             return None
         sample = encode_crop(self.grid, self.xyz[positive], self.xyz[negative], self.xyz[current],
                              self.segmenter.config, self.graph)  # fmt: skip
-        inside, fused, band, features = self._crop_points(sample, self.prior.of_points(positive, negative),
-                                                          positive, negative, True)  # fmt: skip
+        region = self.prior.of_points(positive, negative)
+        previous = self._previous_region(region, positive, negative, current)
+        inside, fused, band, features = self._crop_points(sample, region, positive, negative, True, previous)
         return inside[band], fused[band], features
 
     def _ground_object(self, positive: np.ndarray, negative: np.ndarray) -> bool:

@@ -16,9 +16,13 @@ from test_training import scenes_root  # noqa: F401 (fixture)
 from clickenhance_model.checkpoint import load_checkpoint
 from clickenhance_model.inference.point_features import (
     COLOUR_FEATURES,
+    COLUMN_DEPTH,
+    FLIP_FEATURES,
     POINT_FEATURES,
     SPARSE_VOXEL_POINTS,
     boundary_band,
+    column_band,
+    flip_band,
     height_above_floor,
     point_features,
     reach_band,
@@ -30,6 +34,8 @@ from clickenhance_model.training.point_refiner_fit import Rows, click_states, in
 from clickenhance_model.unet import PointRefiner
 
 REFINED = dataclasses.replace(FUSION, network=dataclasses.replace(FUSION.network, point_refiner=True))
+FLIPS = dataclasses.replace(FUSION, network=dataclasses.replace(FUSION.network, point_refiner=True,
+                                                                 point_refiner_flips=True))  # fmt: skip
 
 
 def test_point_features_set_each_point_against_its_voxel() -> None:
@@ -130,6 +136,111 @@ def test_the_boundary_band_matches_a_neighbour_by_neighbour_count(points: list) 
         assert band[i] == expected, (cell, values[cell], near)
 
 
+def test_flip_features_say_which_way_the_latest_click_moved_each_point() -> None:
+    """With the prior before the latest click, two more columns: moved in (0 -> 1) and moved out (1 -> 0); the
+    other columns are the plain features."""
+    xyz = np.array([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [1.0, 0.0, 0.0], [1.5, 0.0, 0.0]])
+    grid = voxelize(xyz, None, 0.1)
+    prior, previous = np.array([1.0, 1.0, 0.0, 0.0]), np.array([1.0, 0.0, 1.0, 0.0])
+    args = (xyz, None, height_above_floor(xyz), grid, grid.point_to_voxel, prior, np.zeros(4), np.zeros(4), xyz[:1],
+            np.zeros((0, 3)))  # fmt: skip
+    plain, flipped = point_features(*args), point_features(*args, previous=previous)
+    assert flipped.shape == (4, POINT_FEATURES + FLIP_FEATURES)
+    np.testing.assert_array_equal(flipped[:, :POINT_FEATURES], plain)
+    np.testing.assert_array_equal(flipped[:, POINT_FEATURES:], [[0, 0], [1, 0], [0, 1], [0, 0]])
+    np.testing.assert_array_equal(flip_band(prior, previous), [False, True, True, False])
+    assert not flip_band(prior, prior).any()
+
+
+def test_the_column_band_is_what_lies_under_the_region_not_the_road_before_it() -> None:
+    """A 16-ring bin seen from the sensor at x = 0: rings at 0.25 and 0.6 m on its face at x = 10 (the region holds
+    the upper one), the road at x = 9.4 and 10.6, and a branch 1.5 m under nothing but 1.2 m below the ring. Only the
+    lowest ring, straight under the region, is in the band; the band grows with the radius and is empty at 0."""
+    ys = np.arange(-0.3, 0.31, 0.05)
+
+    def ring(x: float, z: float) -> np.ndarray:
+        return np.stack([np.full_like(ys, x), ys, np.full_like(ys, z)], axis=1)
+
+    xyz = np.concatenate([ring(10.0, 0.6), ring(10.0, 0.25), ring(9.4, 0.0), ring(10.6, 0.0),
+                          ring(10.03, 0.6 - COLUMN_DEPTH - 0.2)])  # fmt: skip
+    part = np.repeat(np.arange(5), len(ys))
+    prior = part == 0
+    np.testing.assert_array_equal(column_band(xyz, prior, 0.1), part == 1)
+    assert not column_band(xyz, prior, 0.0).any() and not column_band(xyz, np.zeros(len(xyz)), 0.1).any()
+    wide = column_band(xyz, prior, 0.7)  # a radius past the road's offset takes the road too
+    assert wide[part == 2].all() and wide[part == 3].all() and not wide[prior].any() and not wide[part == 4].any()
+
+
+def test_a_refiner_with_a_column_answers_what_lies_under_the_region() -> None:
+    """Clicked on a 1.2 m table top floating 0.7 m over a floor, a refiner with a column of 5 cm answers the floor
+    points under the top besides its voxel band; without the column it answers none of those under its middle."""
+    step = 0.02
+    xs, ys = np.meshgrid(np.arange(0, 3, step), np.arange(0, 3, step), indexing="ij")
+    floor = np.stack([xs.ravel(), ys.ravel(), np.zeros(xs.size)], axis=1)
+    inside = (floor[:, 0] > 0.9) & (floor[:, 0] < 2.1) & (floor[:, 1] > 0.9) & (floor[:, 1] < 2.1)
+    points = np.concatenate([floor, floor[inside] + [0.0, 0.0, 0.7]]).astype(np.float32)
+    click = len(points) - 1 - int(inside.sum()) // 2  # the top's middle
+    column = dataclasses.replace(REFINED, network=dataclasses.replace(REFINED.network, point_refiner_column=0.05))
+    plain = fusion_segmenter(0.5, REFINED, domain="indoor").session(points)
+    session = fusion_segmenter(0.5, column, domain="indoor").session(points)
+    band = session.refiner_inputs([(click, True)])[0]
+    region = session.prior.of_points(np.array([click]), np.array([], dtype=np.int64))
+    assert region[len(floor):].all() and not region[: len(floor)].any()
+    under = np.flatnonzero(column_band(points, region, 0.05))
+    assert np.isin(np.flatnonzero(inside), under).all() and np.isin(under, band).all()
+    middle = np.flatnonzero(inside & (np.abs(floor[:, :2] - 1.5).max(axis=1) < 0.3))
+    assert len(middle) > 100 and not np.isin(middle, plain.refiner_inputs([(click, True)])[0]).any()
+
+
+@given(st.lists(st.tuples(*[st.floats(-2, 2, allow_nan=False)] * 3, st.booleans()), min_size=1, max_size=40),
+       st.floats(0.01, 1.0))  # fmt: skip
+@settings(max_examples=60, deadline=None)
+def test_the_column_band_matches_a_point_by_point_count(points: list, radius: float) -> None:
+    """Every band point lies outside the prior with a prior point within the radius horizontally and at most
+    COLUMN_DEPTH above it, and every such point with 16 or fewer prior points is in the band."""
+    xyz = np.array([p[:3] for p in points], dtype=np.float64)
+    prior = np.array([p[3] for p in points])
+    band = column_band(xyz, prior, radius)
+    for i in range(len(xyz)):
+        horizontal = np.linalg.norm(xyz[prior, :2] - xyz[i, :2], axis=1)
+        drop = xyz[prior, 2] - xyz[i, 2]
+        under = bool(((horizontal <= radius) & (drop > 0) & (drop <= COLUMN_DEPTH)).any())
+        if band[i]:
+            assert not prior[i] and under
+        elif prior.sum() <= 16:
+            assert prior[i] or not under
+
+
+def test_a_refiner_with_flips_answers_every_point_the_latest_click_moved() -> None:
+    """A positive click on the bin, then a negative one on its far side: the second state's band holds every point
+    the negative click took (inside the crop), flagged as moved out, and a refiner that answers "object" there puts
+    them all back; the first click moved nothing (its flip columns are zero)."""
+    points, on_bin = room()
+    segmenter = fusion_segmenter(0.5, FLIPS, domain="indoor")
+    session = segmenter.session(points)
+    bin_points = np.flatnonzero(on_bin)
+    top = bin_points[np.argmax(points[bin_points, 2] - points[bin_points, 0])]  # high, at the cabinet's side
+    far = bin_points[np.argmin(np.abs(points[bin_points] - [1.76, 1.0, 0.3]).sum(axis=1))]  # on the far side
+    first = session.refiner_inputs([(int(top), True)])
+    assert first[2].shape[1] == POINT_FEATURES + FLIP_FEATURES and not first[2][:, POINT_FEATURES:].any()
+    region = segmenter.session(points).prior
+    before = region.of_points(np.array([top]), np.array([], dtype=np.int64))
+    after = region.of_points(np.array([top]), np.array([far]))
+    moved = np.flatnonzero(before & ~after)
+    assert len(moved) > 500  # the negative click takes half the bin
+    band, _, features = session.refiner_inputs([(int(top), True), (int(far), False)])
+    in_band = np.isin(moved, band)
+    assert in_band.mean() > 0.9  # all but what lies outside the crop
+    flagged = features[np.isin(band, moved)]
+    assert (flagged[:, POINT_FEATURES + 1] == 1).all() and not flagged[:, POINT_FEATURES].any()
+    session.add_click(int(top))
+    with torch.no_grad():
+        segmenter.model.point_refiner.layers[-1].bias.fill_(50.0)  # the band's points: object
+    mask = session.add_click(int(far), positive=False)
+    away = np.linalg.norm(points - points[far], axis=1) > session.click_rules.radius  # the click rules keep the rest
+    assert mask[moved[in_band & away[moved]]].all()
+
+
 def test_an_unfitted_refiner_changes_nothing_and_a_fitted_one_answers_per_point() -> None:
     """A refiner starts at zero (the network's answer exactly); its correction reaches every point of the crop."""
     points, on_bin = room()
@@ -225,6 +336,27 @@ def test_fit_point_refiner_writes_a_network_with_its_refiner(scenes_root: Path, 
     far = Segmenter.load(tmp_path / "far.pt", device="cpu")
     assert far.config.network.point_refiner_reach == 0.5
     assert load_checkpoint(tmp_path / "far.pt")[2]["point_refiner_fit"]["refiner_reach"] == 0.5
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "flips.pt"), "--rows", str(rows),
+                 "--refiner-flips", *common]) == 2  # rows without flips  # fmt: skip
+    assert "--refiner-flips" in capsys.readouterr().err and not (tmp_path / "flips.pt").exists()
+    flipped = tmp_path / "flip_rows.npz"  # rows with the latest click's flips, collected with them
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "flips.pt"), "--rows",
+                 str(flipped), "--refiner-flips", *common]) == 0  # fmt: skip
+    flips = Segmenter.load(tmp_path / "flips.pt", device="cpu")
+    assert flips.config.network.point_refiner_flips and load_checkpoint(tmp_path / "flips.pt")[2][
+        "point_refiner_fit"]["refiner_flips"] is True
+    assert flips.model.point_refiner.layers[0].in_features == POINT_FEATURES + FLIP_FEATURES
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"), "--rows",
+                 str(flipped), *common]) == 2  # rows with flips, a fit without  # fmt: skip
+    assert "collect them again" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "column.pt"), "--rows",
+                 str(tmp_path / "column_rows.npz"), "--refiner-column", "0.1", *common]) == 0  # fmt: skip
+    column = Segmenter.load(tmp_path / "column.pt", device="cpu")
+    assert column.config.network.point_refiner_column == 0.1
+    assert load_checkpoint(tmp_path / "column.pt")[2]["point_refiner_fit"]["refiner_column"] == 0.1
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"), "--rows",
+                 str(tmp_path / "column_rows.npz"), "--refiner-column", "0.2", *common]) == 2  # fmt: skip
+    assert "--refiner-column 0.1, not 0.2" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
     Segmenter.from_config(ModelConfig(network=NetworkConfig(channels=(8, 16), cse_channels=(4, 8)))).save(
         tmp_path / "plain.pt")
     assert main(["--checkpoint", str(tmp_path / "plain.pt"), "--out", str(tmp_path / "no.pt"), *common]) == 2

@@ -10,7 +10,9 @@ negative click (so that it learns to leave the clicks' surroundings to them). Cl
 colour get zeros there and a flag. The refiner answers only in the prior's boundary band
 (`boundary_band`): voxels that hold both prior values or touch a voxel of the other value.
 Everywhere else the voxel decides, so a refiner can move a boundary by a voxel but cannot flood or
-cut a region.
+cut a region. A refiner with flips (`NetworkConfig.point_refiner_flips`) also answers the points the latest
+click moved into or out of the prior (`flip_band`), with two more features saying which way each moved: there it
+judges a click's whole change, such as a positive click that floods the hedge behind a fence.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from clickenhance_model.inference.voxel_graph import lowest_nearby
 from clickenhance_model.inference.voxel_grid import VoxelGrid
 
 POINT_FEATURES = 17
+FLIP_FEATURES = 2  # with flips: moved in by the latest click, moved out by it (`point_features`' `previous`)
 COLOUR_FEATURES = slice(8, 15)  # the columns that come from colour (and its flag); zero for a colourless cloud
 LOGIT_SCALE = 8.0  # logits enter divided by this and clipped to [-2, 2]
 HEIGHT_SCALE = 0.1  # metres; height above the lowest nearby surface enters in these units, clipped to [0, 5]
 CLICK_REACH = 2.0  # metres; distances to the nearest click enter clipped to this (and as their value in metres)
 SPARSE_VOXEL_POINTS = 2  # a voxel with at most this many points is a sparse scan's (`reach_band`)
+COLUMN_DEPTH = 1.0  # metres; how far under a prior point `column_band` looks
+COLUMN_NEIGHBOURS = 16  # the horizontally nearest prior points `column_band` looks under
 FLOOR_CELL = 0.5  # metres; the cells of `lowest_nearby` that give each point its floor or road height
 
 
@@ -85,6 +90,32 @@ def reach_band(xyz: np.ndarray, voxel: np.ndarray, prior: np.ndarray, reach: flo
     return band
 
 
+def column_band(xyz: np.ndarray, prior: np.ndarray, radius: float) -> np.ndarray:
+    """Which points (bool (M,)) lie outside the prior under one of its points: one of their `COLUMN_NEIGHBOURS`
+    horizontally nearest prior points lies within `radius` metres of them horizontally and up to `COLUMN_DEPTH`
+    above them. On a sparse scan an object's lowest ring, within the ground's height, is joined to the rest of it
+    by no graph edge; it lies straight under the ring above, while the road in front of the object lies farther
+    from the sensor or nearer."""
+    band = np.zeros(len(xyz), dtype=bool)
+    held = np.asarray(prior) > 0.5
+    if radius <= 0 or not held.any() or held.all():
+        return band
+    above, asked = xyz[held], np.flatnonzero(~held)
+    k = min(COLUMN_NEIGHBOURS, len(above))
+    distance, nearest = cKDTree(above[:, :2]).query(xyz[asked, :2], k=k, distance_upper_bound=radius)
+    distance, nearest = distance.reshape(len(asked), k), nearest.reshape(len(asked), k)
+    found = np.isfinite(distance)
+    drop = np.where(found, above[np.minimum(nearest, len(above) - 1), 2] - xyz[asked, 2][:, None], -1.0)
+    band[asked] = ((drop > 0) & (drop <= COLUMN_DEPTH)).any(axis=1)
+    return band
+
+
+def flip_band(prior: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """Which points (bool (M,)) the latest click moved into or out of the prior: `prior` is the region of every
+    click, `previous` that of the clicks before the latest one (0/1 or bool, (M,) each)."""
+    return (np.asarray(prior) > 0.5) != (np.asarray(previous) > 0.5)
+
+
 def _group_mean(values: np.ndarray, groups: np.ndarray, weights: np.ndarray, count: int
                 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Weighted mean of `values` [M, 3] per group (count groups) and the weight per group."""
@@ -104,8 +135,10 @@ def point_features(
     network: np.ndarray,
     positive_xyz: np.ndarray,
     negative_xyz: np.ndarray,
+    previous: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Features float32 [M, POINT_FEATURES] of M points of one crop.
+    """Features float32 [M, POINT_FEATURES] of M points of one crop; [M, POINT_FEATURES + FLIP_FEATURES] with
+    `previous`.
 
     Args:
         xyz: the points (metres).
@@ -118,12 +151,18 @@ def point_features(
         network: the network's own logit of each point's voxel.
         positive_xyz: the positive clicks (K, 3).
         negative_xyz: the negative clicks (K', 3), possibly none.
+        previous: for a refiner with flips, each point's prior before the latest click (0/1; the first click: the
+            prior itself, so nothing moved); the last two columns say the click moved the point in / out.
     """
     m = len(xyz)
     prior = np.asarray(prior, dtype=np.float64)
     local, groups = np.unique(voxel, return_inverse=True)  # the crop's voxels that hold these points
     share = np.bincount(groups, weights=prior, minlength=len(local)) / np.bincount(groups, minlength=len(local))
-    features = np.zeros((m, POINT_FEATURES), dtype=np.float32)
+    features = np.zeros((m, POINT_FEATURES + (FLIP_FEATURES if previous is not None else 0)), dtype=np.float32)
+    if previous is not None:
+        before = np.asarray(previous, dtype=np.float64) > 0.5
+        features[:, POINT_FEATURES] = (prior > 0.5) & ~before
+        features[:, POINT_FEATURES + 1] = before & ~(prior > 0.5)
     features[:, 0] = np.clip(fused / LOGIT_SCALE, -2, 2)
     features[:, 1] = np.clip(network / LOGIT_SCALE, -2, 2)
     features[:, 2] = prior

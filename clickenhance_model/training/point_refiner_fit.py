@@ -20,11 +20,13 @@ The output checkpoint is the input one with `network.point_refiner` on and the f
 may be a network without prior fusion (the shipped default): it starts as a fusion network whose network
 gain is 0, so the refiner corrects the training-free geodesic region itself (the baseline's answer, which
 such a network reproduces exactly) and the network's logits are only one of its inputs. `--no-refiner-colour`
-fits a refiner that reads no colour (`NetworkConfig.point_refiner_colour`) from the same rows. `--weighting iou`
-divides each click state's rows by its union in the band (the band's points of the object or of the answer): the
-loss then weighs every state as its error within the band where the refiner acts (not the object's IoU error; a
-nearly right region has a band mostly wrong too), as NoC and IoU@k weigh every object, instead of letting large
-objects' crops decide.
+fits a refiner that reads no colour (`NetworkConfig.point_refiner_colour`) from the same rows. `--refiner-reach M`,
+`--refiner-flips` and `--refiner-column M` widen the band the refiner answers (`NetworkConfig.point_refiner_reach`,
+`point_refiner_flips`, `point_refiner_column`); rows are collected in that band and fit only a refiner of the same.
+`--weighting iou` divides each click state's rows by its union in the band (the band's points of the object or of
+the answer): the loss then weighs every state as its error within the band where the refiner acts (not the object's
+IoU error; a nearly right region has a band mostly wrong too), as NoC and IoU@k weigh every object, instead of
+letting large objects' crops decide.
 `--ring-cuts 1 4` also collects each street scan of a spinning LiDAR on its every-4th-ring cut (`datasets.laser_rings`,
 as the evaluation's `--keep-rings 4` makes a 16-ring sensor of an HDL-64E) where that cut keeps at least 16 rings, so
 the rows hold the uneven ring gaps of a thinned real sensor, which the generated 16-ring sensor's even spacing lacks.
@@ -58,6 +60,8 @@ from clickenhance_model.training.synthetic import manifest_domains
 from clickenhance_model.unet import ClickEnhanceNet
 
 USERS = ("baseline", "network")
+# the settings of the refiner's band that rows are collected in (a fit must use the rows' own): their defaults
+BAND_DEFAULTS: dict[str, float | bool] = {"refiner_reach": 0.0, "refiner_flips": False, "refiner_column": 0.0}
 MIN_CUT_RINGS = 16  # a ring cut sparser than a 16-ring sensor is no sensor the project serves
 WEIGHTINGS = ("points", "iou")
 
@@ -237,26 +241,30 @@ def fit_refiner(model: ClickEnhanceNet, rows: Rows, settings: FitSettings, progr
     return history
 
 
-def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states: int, reach: float = 0.0,
-              ring_cuts: Sequence[int] = (1,)) -> None:  # fmt: skip
-    """Write the fit's and the held-out rows to one npz (its folder made if missing), with the refiner reach whose
-    band they were collected in and the ring cuts they were collected on."""
+def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states: int,
+              band: dict[str, float | bool] | None = None, ring_cuts: Sequence[int] = (1,)) -> None:  # fmt: skip
+    """Write the fit's and the held-out rows to one npz (its folder made if missing), with the refiner's band
+    settings they were collected with (`BAND_DEFAULTS`' fields; None: those defaults) and the ring cuts they were
+    collected on."""
     path.parent.mkdir(parents=True, exist_ok=True)
     parts = {}
     for prefix, part in (("fit", rows), ("held_out", test_rows)):
         for name, tensor in zip(("features", "fused", "labels", "weights"), part.arrays(), strict=True):
             parts[f"{prefix}_{name}"] = tensor.numpy()
         parts[f"{prefix}_unions"] = np.concatenate(part.unions) if part.unions else np.zeros(0)
-    np.savez(path, fit_states=states, held_out_states=test_states, refiner_reach=reach,
+    np.savez(path, fit_states=states, held_out_states=test_states, **{**BAND_DEFAULTS, **(band or {})},
              ring_cuts=np.asarray(ring_cuts, dtype=np.int64), **parts)  # fmt: skip
 
 
-def rows_record(path: Path) -> tuple[float | None, tuple[int, ...]]:
-    """The refiner reach the rows in `path` were collected with (None for rows saved before it was recorded) and
-    their ring cuts (every ring for rows saved before cuts)."""
+def rows_record(path: Path) -> tuple[dict[str, float | bool | None], tuple[int, ...]]:
+    """The refiner's band settings the rows in `path` were collected with (`BAND_DEFAULTS`' fields; a reach of None
+    for rows saved before it was recorded, the defaults for the others) and their ring cuts (every ring for rows
+    saved before cuts)."""
     with np.load(path) as data:
-        reach = float(data["refiner_reach"]) if "refiner_reach" in data else None
-        return reach, tuple(int(k) for k in data["ring_cuts"]) if "ring_cuts" in data else (1,)
+        band = {key: type(default)(data[key]) if key in data else default for key, default in BAND_DEFAULTS.items()}
+        if "refiner_reach" not in data:
+            band["refiner_reach"] = None
+        return band, tuple(int(k) for k in data["ring_cuts"]) if "ring_cuts" in data else (1,)
 
 
 def load_rows(path: Path) -> tuple[Rows, int, Rows, int]:
@@ -302,6 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="metres: the refiner also answers sparse voxels' points this near the other prior value "
                              "(NetworkConfig.point_refiner_reach; 0: the voxel band alone); rows must be collected "
                              "with it")  # fmt: skip
+    parser.add_argument("--refiner-flips", action="store_true",
+                        help="the refiner also answers the points the latest click moved into or out of the prior, "
+                             "told which way (NetworkConfig.point_refiner_flips); rows must be collected with "
+                             "it")  # fmt: skip
+    parser.add_argument("--refiner-column", type=float, default=0.0,
+                        help="metres: the refiner also answers the points under the prior within this horizontal "
+                             "distance (NetworkConfig.point_refiner_column; 0: off); rows must be collected with "
+                             "it")  # fmt: skip
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--rows", type=Path, nargs="+",
@@ -333,7 +349,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "none (--as-fusion starts it as one at network gain 0)")  # fmt: skip
         network = dataclasses.replace(source.network, prior_fusion=True, point_refiner=True,
                                       point_refiner_colour=args.refiner_colour,
-                                      point_refiner_reach=args.refiner_reach)  # fmt: skip
+                                      point_refiner_reach=args.refiner_reach,
+                                      point_refiner_flips=args.refiner_flips,
+                                      point_refiner_column=args.refiner_column)  # fmt: skip
         config = dataclasses.replace(source, network=network)
         torch.manual_seed(settings.seed)
         model = ClickEnhanceNet(config)
@@ -360,11 +378,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         cuts = set()
         for path in args.rows:
-            reach, collected = rows_record(path)
-            if reach is not None and reach != args.refiner_reach:
-                print(f"clickenhance-fit-point-refiner: {path} holds rows of the band of --refiner-reach {reach}, "
-                      f"not {args.refiner_reach} (collect them again)", file=sys.stderr)  # fmt: skip
-                return 2
+            band, collected = rows_record(path)
+            for key, value in band.items():
+                if value is not None and value != getattr(args, key):
+                    print(f"clickenhance-fit-point-refiner: {path} holds rows collected with "
+                          f"--{key.replace('_', '-')} {value}, not {getattr(args, key)} (collect them again)",
+                          file=sys.stderr)  # fmt: skip
+                    return 2
             cuts.update(collected)
         settings = dataclasses.replace(settings, ring_cuts=tuple(sorted(cuts)))  # what the rows hold, as recorded
         rows, states, test_rows, test_states = join_rows([load_rows(path) for path in args.rows])
@@ -375,7 +395,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows, states = collect_rows(segmenter, dataset, fitted, domains, settings, args.progress)
         test_rows, test_states = collect_rows(segmenter, dataset, held_out, domains, settings, args.progress)
         if args.rows:
-            save_rows(args.rows[0], rows, states, test_rows, test_states, args.refiner_reach, settings.ring_cuts)
+            save_rows(args.rows[0], rows, states, test_rows, test_states,
+                      {key: getattr(args, key) for key in BAND_DEFAULTS}, settings.ring_cuts)
     if not sum(len(labels) for labels in rows.labels):
         print("clickenhance-fit-point-refiner: no point of a prior's boundary band to fit on", file=sys.stderr)
         return 2
@@ -391,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = {"settings": asdict(settings), "source": str(args.checkpoint), "root": str(args.root),
               "rows": [str(path) for path in args.rows or []],
               "as_fusion": args.as_fusion, "refiner_colour": args.refiner_colour,
-              "refiner_reach": args.refiner_reach, "inference_options": options,
+              **{key: getattr(args, key) for key in BAND_DEFAULTS}, "inference_options": options,
               "fit_states": states, "fit_rows": int(sum(len(x) for x in rows.labels)), "loss": history,
               "held_out_states": test_states, "held_out_rows": len(labels),
               "held_out_points": float(weights.sum()), "held_out_wrong_before": before,
