@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scene-domain", choices=("outdoor", "indoor"),
                         help="a generated mix: evaluate only its streets or only its rooms (the generator's record; "
                              "after --scene-stride, so the objects are those of the whole run's split)")  # fmt: skip
+    parser.add_argument("--scene-sensors", nargs="+", metavar="SENSOR",
+                        help="a generated mix: evaluate only the scans of these sensors (the generator's record, "
+                             "e.g. hdl64 os1_128 os2_128: the spinning LiDARs of 64 rings and more, which "
+                             "--keep-rings 4 cuts to a 16-ring sensor); after --scene-stride")  # fmt: skip
     parser.add_argument("--sequences", nargs="+", type=str, help="semantickitti: sequences to read, e.g. 08")
     parser.add_argument("--label-set", choices=("scannet40", "scannet20", "unseen"), help="scannet: object classes")
     parser.add_argument("--scene-list", type=Path, help="scannet: file of scene names, e.g. scannetv2_val.txt")
@@ -232,6 +236,9 @@ def run_dataset(
     names = dataset.scene_names()[:: args.scene_stride]
     if args.scene_domain is not None:
         names = [name for name in names if domains.get(name, dataset.domain) == args.scene_domain]
+    if args.scene_sensors is not None:
+        sensors = scene_sensors(args)
+        names = [name for name in names if sensors.get(name, " ").split(" ", 1)[1] in args.scene_sensors]
     with (args.out / LOG_FILE).open("a") as log, tqdm(total=0, unit="object", file=sys.stderr) as bar:
         for scene_name in names:
             if limit is not None and len(rows) >= limit:
@@ -287,6 +294,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.scene_domain is not None and args.scene_domain not in present:
             raise ValueError(f"--scene-domain {args.scene_domain}: {args.root} has no such scene (its scenes are "
                              f"{' and '.join(sorted(present))})")  # fmt: skip
+        if args.scene_sensors is not None:
+            recorded = {sensor.split(" ", 1)[1] for sensor in scene_sensors(args).values()}
+            if unknown := sorted(set(args.scene_sensors) - recorded):
+                raise ValueError(f"--scene-sensors: {args.root} records no scan of {', '.join(unknown)} (its sensors: "
+                                 f"{', '.join(sorted(recorded)) or 'none recorded'})")  # fmt: skip
         settings = ProtocolSettings(args.max_clicks, args.temperature, args.seed)
         run = {"dataset": args.dataset, "root": str(args.root.resolve()), "method": args.method,
                "dataset_options": {k: list(v) if isinstance(v, tuple) else v if isinstance(v, (int, float)) else str(v)
@@ -298,6 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             run["classes"] = sorted(args.classes)
         if args.scene_domain is not None:
             run["scene_domain"] = args.scene_domain
+        if args.scene_sensors is not None:
+            run["scene_sensors"] = sorted(args.scene_sensors)
         done, done_scenes = open_log(args.out, run, args.restart)
     except (ClickEnhanceError, ValueError, OSError) as error:
         print(f"clickenhance-eval: error: {error}", file=sys.stderr)

@@ -203,6 +203,7 @@ class ModelSession(InteractiveSession):
         self.last_crop_voxels = 0  # voxels fed to the network by the latest click
         self.prior: GeodesicRegion | None = None  # the domain's geodesic prior, when not the network's graph
         self._height: np.ndarray | None = None  # height of each point above the floor, for the point refiner
+        self._prior_regions: dict[tuple[bytes, bytes], np.ndarray] = {}  # the latest two click states' priors
         if needs_own_graph(config, options.domain):
             self.prior = GeodesicRegion(self.xyz, PRESETS[options.domain])
 
@@ -227,7 +228,7 @@ class ModelSession(InteractiveSession):
                 voxel_mask = self.segmenter.prior_logit(sample["scan_prior"]) > self.segmenter.logit_threshold
             voxel_mask[crop] = self.segmenter.predict(sample)
             return (voxel_mask & gate)[self.grid.point_to_voxel]
-        region = self.prior.of_points(positive, negative)  # [M] the domain preset's geodesic region
+        region = self._prior_region(positive, negative)  # [M] the domain preset's geodesic region
         logit = self.segmenter.prior_logit(region)  # outside the crop: the prior alone
         refiner = self.segmenter.config.network.point_refiner
         previous = self._previous_region(region, positive, negative, current) if refiner else None
@@ -248,7 +249,19 @@ class ModelSession(InteractiveSession):
             positive = positive[:-1]
         else:
             negative = negative[:-1]
-        return self.prior.of_points(positive, negative) if len(positive) else region
+        return self._prior_region(positive, negative) if len(positive) else region
+
+    def _prior_region(self, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+        """The domain prior's region of a click state (point indices), kept for the latest two states: the next
+        click's `_previous_region` is this click's region, so a refiner with flips solves one region per click.
+        Read-only: callers copy before changing it."""
+        key = (positive.tobytes(), negative.tobytes())
+        region = self._prior_regions.get(key)
+        if region is None:
+            region = self.prior.of_points(positive, negative)
+            region.flags.writeable = False
+            self._prior_regions = {**dict(list(self._prior_regions.items())[-1:]), key: region}
+        return region
 
     def _crop_points(self, sample: dict, region: np.ndarray, positive: np.ndarray, negative: np.ndarray,
                      with_features: bool, previous: np.ndarray | None = None
@@ -295,7 +308,7 @@ class ModelSession(InteractiveSession):
             return None
         sample = encode_crop(self.grid, self.xyz[positive], self.xyz[negative], self.xyz[current],
                              self.segmenter.config, self.graph)  # fmt: skip
-        region = self.prior.of_points(positive, negative)
+        region = self._prior_region(positive, negative)
         previous = self._previous_region(region, positive, negative, current)
         inside, fused, band, features = self._crop_points(sample, region, positive, negative, True, previous)
         return inside[band], fused[band], features

@@ -241,6 +241,31 @@ def test_a_refiner_with_flips_answers_every_point_the_latest_click_moved() -> No
     assert mask[moved[in_band & away[moved]]].all()
 
 
+def test_a_refiner_with_flips_solves_one_prior_region_per_click() -> None:
+    """The region before the latest click is the previous click's region: a session keeps it, so three clicks
+    solve three regions (not five), and its masks equal those of sessions that solve every state afresh."""
+    points, on_bin = room()
+    segmenter = fusion_segmenter(0.5, FLIPS, domain="indoor")
+    bin_points = np.flatnonzero(on_bin)
+    clicks = [(int(bin_points[0]), True), (int(bin_points[len(bin_points) // 2]), False),
+              (int(bin_points[-1]), True)]  # fmt: skip
+    session = segmenter.session(points)
+    solved = []
+    solve = session.prior.of_points
+    session.prior.of_points = lambda positive, negative: solved.append(1) or solve(positive, negative)
+    masks = [session.add_click(index, positive=positive) for index, positive in clicks]
+    assert len(solved) == 3
+    for k in range(1, 4):
+        fresh = segmenter.session(points)
+        for index, positive in clicks[: k - 1]:
+            fresh.add_click(index, positive=positive)
+        fresh._prior_regions.clear()  # the latest click solves both its region and the one before it
+        np.testing.assert_array_equal(fresh.add_click(*clicks[k - 1]), masks[k - 1])
+    session.undo()
+    np.testing.assert_array_equal(session.add_click(*clicks[2]), masks[2])  # after an undo, the same state
+    assert len(solved) == 3  # undo shows the kept mask; the same click again finds both its regions kept
+
+
 def test_an_unfitted_refiner_changes_nothing_and_a_fitted_one_answers_per_point() -> None:
     """A refiner starts at zero (the network's answer exactly); its correction reaches every point of the crop."""
     points, on_bin = room()

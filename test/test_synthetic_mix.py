@@ -229,8 +229,9 @@ def test_evaluation_clicks_each_generated_scene_with_its_domain(tmp_path: Path) 
 
 
 def test_evaluation_clicks_only_the_scene_domain_asked_for(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """`clickenhance-eval --scene-domain`: of a mix, only its streets or only its rooms are clicked; asking a
-    folder of streets alone for rooms is an error, not an empty run."""
+    """`clickenhance-eval --scene-domain` and `--scene-sensors`: of a mix, only its streets or only its rooms, or
+    only one sensor's scans, are clicked; asking a folder of streets alone for rooms, or a mix for a sensor it
+    does not hold, is an error, not an empty run."""
     from clickenhance_model.evaluate import main
 
     root = tmp_path / "mix"
@@ -247,6 +248,15 @@ def test_evaluation_clicks_only_the_scene_domain_asked_for(tmp_path: Path, capsy
     assert scenes["outdoor"] and scenes["outdoor"] <= {"00/000000", "00/000001"}
     assert scenes["indoor"] == {"00/000002"}
     assert scenes[None] == scenes["outdoor"] | scenes["indoor"]
+    for sensors, expected in ((["vlp16"], scenes["outdoor"]), (["rgbd", "vlp16"], scenes[None])):
+        out = tmp_path / f"eval_{'_'.join(sensors)}"
+        assert main([*common, "--out", str(out), "--scene-sensors", *sensors]) == 0
+        results = json.loads((out / "results.json").read_text())
+        assert {o["scene"] for o in results["objects"]} == expected
+        assert results["run"]["scene_sensors"] == sorted(sensors)
+    capsys.readouterr()
+    assert main([*common, "--out", str(tmp_path / "os1"), "--scene-sensors", "os1_128"]) == 2
+    assert "records no scan of os1_128 (its sensors: rgbd, vlp16)" in capsys.readouterr().err
     street_only = tmp_path / "streets"  # generated streets only
     ensure_generated(street_only, SyntheticConfig(train_scans=1, val_scans=1, beams=16, azimuth_steps=256),
                      show_progress=False, workers=1)  # fmt: skip
