@@ -134,7 +134,8 @@ class Segmenter:
     def prior_logit(self, prior: np.ndarray) -> np.ndarray:
         """Object logit (float32) of a `prior_fusion` network where it sees nothing but the prior (0/1 per point)."""
         with torch.inference_mode():
-            return self.model.prior_logit(torch.as_tensor(prior, dtype=torch.float32)).cpu().numpy()
+            prior = torch.from_numpy(np.array(prior, dtype=np.float32))  # a copy: a session's kept prior is read-only
+            return self.model.prior_logit(prior).cpu().numpy()
 
     def object_logit(self, sample: dict) -> np.ndarray:
         """Object logit (float32) of each crop voxel of `sample` (a prior finer than the voxels is fused per point
