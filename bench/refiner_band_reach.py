@@ -17,6 +17,8 @@ mostly wrong gains nothing from a wider band. Compare band rules on generated sc
     python bench/refiner_band_reach.py --checkpoint REFINED.pt --dataset npy --root ../shared/real_scans/scannet
     python bench/refiner_band_reach.py --checkpoint REFINED.pt --root runs/scenes/any_object_bleed --sequences 01 \\
         --min-points 100 --scene-stride 4
+    python bench/refiner_band_reach.py --checkpoint REFINED.pt --root runs/scenes/any_object_rgbd_colour \\
+        --sequences 01 --scene-sensors hdl64 os1_128 os2_128 --keep-rings 4 --min-points 25
 
 The inference options are the checkpoint's own (a fusion model's `ground_prior` hands an object clicked on
 the ground to the prior: such objects are listed as "prior").
@@ -35,7 +37,7 @@ from clickenhance_model.datasets import build_dataset
 from clickenhance_model.evaluate import named_for_domain
 from clickenhance_model.evaluation.simulated_user import next_click
 from clickenhance_model.segmenter import ModelSession, Segmenter
-from clickenhance_model.training.synthetic import manifest_domains
+from clickenhance_model.training.synthetic import manifest_domains, scans_of_sensors
 
 
 class FirstClick(NamedTuple):
@@ -84,6 +86,9 @@ def main() -> None:
     parser.add_argument("--sequences", nargs="+", help="semantickitti: sequences to read (a generated mix: 01, its "
                         "validation split)")  # fmt: skip
     parser.add_argument("--scene-stride", type=int, default=1, help="every K-th scan only")
+    parser.add_argument("--scene-sensors", nargs="+", metavar="SENSOR",
+                        help="a generated mix: only the scans of these sensors (as clickenhance-eval's; e.g. hdl64 "
+                             "os1_128 os2_128 with --keep-rings 4: the generated 16-ring cut)")  # fmt: skip
     parser.add_argument("--objects", help="semantickitti: things, stuff or all")
     parser.add_argument("--keep-rings", type=int, help="semantickitti: keep every K-th laser ring")
     parser.add_argument("--min-points", type=int, default=50, help="skip smaller objects")
@@ -102,7 +107,10 @@ def main() -> None:
     empty = measured = prior = 0
     wrong_all = wrong_band = 0
     changes = np.zeros(4, dtype=np.int64)
-    for name in dataset.scene_names()[:: args.scene_stride]:
+    names = dataset.scene_names()[:: args.scene_stride]
+    if args.scene_sensors:
+        names = scans_of_sensors(args.root, names, args.scene_sensors)
+    for name in names:
         scene = dataset.load_scene(name)
         domain = domains.get(name, dataset.domain)
         session = segmenter.with_options(domain=domain).session(scene.xyz, scene.rgb)

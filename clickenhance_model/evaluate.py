@@ -236,9 +236,10 @@ def run_dataset(
     names = dataset.scene_names()[:: args.scene_stride]
     if args.scene_domain is not None:
         names = [name for name in names if domains.get(name, dataset.domain) == args.scene_domain]
-    if args.scene_sensors is not None:
-        sensors = scene_sensors(args)
-        names = [name for name in names if sensors.get(name, " ").split(" ", 1)[1] in args.scene_sensors]
+    if args.scene_sensors is not None:  # main checked the dataset and the sensors
+        from clickenhance_model.training.synthetic import scans_of_sensors
+
+        names = scans_of_sensors(args.root, names, args.scene_sensors)
     with (args.out / LOG_FILE).open("a") as log, tqdm(total=0, unit="object", file=sys.stderr) as bar:
         for scene_name in names:
             if limit is not None and len(rows) >= limit:

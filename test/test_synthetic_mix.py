@@ -27,6 +27,7 @@ from clickenhance_model.training.synthetic import (
     generator_config,
     part_counts,
     part_generator,
+    scans_of_sensors,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -254,6 +255,9 @@ def test_evaluation_clicks_only_the_scene_domain_asked_for(tmp_path: Path, capsy
         results = json.loads((out / "results.json").read_text())
         assert {o["scene"] for o in results["objects"]} == expected
         assert results["run"]["scene_sensors"] == sorted(sensors)
+    names = ["00/000000", "00/000001", "00/000002", "00/000003"]
+    assert scans_of_sensors(root, names, {"rgbd"}) == ["00/000002"]
+    assert scans_of_sensors(root, names[::-1], ["vlp16", "rgbd"]) == names[2::-1]  # in the order given
     capsys.readouterr()
     assert main([*common, "--out", str(tmp_path / "os1"), "--scene-sensors", "os1_128"]) == 2
     assert "records no scan of os1_128 (its sensors: rgbd, vlp16)" in capsys.readouterr().err
@@ -264,3 +268,4 @@ def test_evaluation_clicks_only_the_scene_domain_asked_for(tmp_path: Path, capsy
     code = main(["--dataset", "semantickitti", "--root", str(street_only), "--method", "baseline",
                  "--scene-domain", "indoor", "--out", str(tmp_path / "none")])  # fmt: skip
     assert code == 2 and "has no such scene (its scenes are outdoor)" in capsys.readouterr().err
+    assert scans_of_sensors(street_only, ["00/000000"], ["vlp16"]) == []  # no mix: no sensor recorded

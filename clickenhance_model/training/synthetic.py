@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+from collections.abc import Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -124,6 +125,13 @@ def manifest_sensors(root: Path) -> dict[str, str]:
         return {}
     parts = {**split_parts(config, "train"), **split_parts(config, "val")}
     return {name: f"{part.domain} {part.sensor or 'default sensor'}" for name, part in parts.items()}
+
+
+def scans_of_sensors(root: Path, names: Sequence[str], sensors: Collection[str]) -> list[str]:
+    """The scans among `names` that a generated mix under `root` records as seen by one of `sensors` (e.g.
+    "hdl64"; `manifest_sensors`), in their order; none for a folder without a mix."""
+    recorded = manifest_sensors(root)
+    return [name for name in names if name in recorded and recorded[name].split(" ", 1)[1] in sensors]
 
 
 def _frame_complete(root: Path, sequence: int, frame: int) -> bool:
