@@ -28,7 +28,8 @@ def test_a_dense_object_has_its_errors_in_the_band_and_a_sparse_one_has_no_band(
     first = reach.first_click_reach(session, points, on_bin)
     iou, band, wrong, in_band = first[:4]
     assert 0 < band < len(points) and 0 <= in_band <= min(wrong, band) and 0 < iou <= 1
-    assert sum(first[4:]) <= band  # the refiner changes band points only
+    assert sum(first.changes) <= band  # the refiner changes band points only
+    assert first.missed + first.taken == wrong  # every wrong point is a missed object point or a taken one
     assert first.removed_wrong + first.added_wrong <= in_band  # a wrong change leaves a wrong point in the band
     mask = segmenter.session(points).add_click(reach.next_click(points, np.zeros(len(points), bool), on_bin).index)
     assert wrong == int((mask != on_bin).sum())  # the errors of the evaluation's own first click
@@ -38,9 +39,10 @@ def test_a_dense_object_has_its_errors_in_the_band_and_a_sparse_one_has_no_band(
     ground = np.concatenate([rng.uniform(-2, 12, (3000, 2)), np.zeros((3000, 1))], axis=1)
     cloud = np.concatenate([far, ground])
     truth = np.arange(len(cloud)) < len(far)
-    iou, band, wrong, in_band, *changes = reach.first_click_reach(fusion_segmenter(0.5, REFINED).session(cloud), cloud,
-                                                                  truth)  # fmt: skip
-    assert band == 0 and in_band == 0 and wrong >= len(far) - 1 and iou < 0.5 and changes == [0, 0, 0, 0]
+    line = reach.first_click_reach(fusion_segmenter(0.5, REFINED).session(cloud), cloud, truth)
+    iou, band, wrong, in_band = line[:4]
+    assert band == 0 and in_band == 0 and wrong >= len(far) - 1 and iou < 0.5 and line.changes == (0, 0, 0, 0)
+    assert line.missed >= len(far) - 1  # the line's points across the gaps stay out
     network = dataclasses.replace(REFINED.network, point_refiner_reach=2.5)  # a reach across the 2 m gaps
     reaching = fusion_segmenter(0.5, dataclasses.replace(REFINED, network=network))
     iou, band, wrong, in_band = reach.first_click_reach(reaching.session(cloud), cloud, truth)[:4]
