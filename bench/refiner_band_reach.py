@@ -123,7 +123,10 @@ def main() -> None:
     below = 0
     names = dataset.scene_names()[:: args.scene_stride]
     if args.scene_sensors:
-        names = scans_of_sensors(args.root, names, args.scene_sensors)
+        try:
+            names = scans_of_sensors(args.root, names, args.scene_sensors)
+        except ValueError as error:
+            raise SystemExit(f"--scene-sensors: {error}") from error
     for name in names:
         scene = dataset.load_scene(name)
         domain = domains.get(name, dataset.domain)

@@ -236,7 +236,7 @@ def run_dataset(
     names = dataset.scene_names()[:: args.scene_stride]
     if args.scene_domain is not None:
         names = [name for name in names if domains.get(name, dataset.domain) == args.scene_domain]
-    if args.scene_sensors is not None:  # main checked the dataset and the sensors
+    if args.scene_sensors is not None:  # main checked the sensors
         from clickenhance_model.training.synthetic import scans_of_sensors
 
         names = scans_of_sensors(args.root, names, args.scene_sensors)
@@ -296,10 +296,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(f"--scene-domain {args.scene_domain}: {args.root} has no such scene (its scenes are "
                              f"{' and '.join(sorted(present))})")  # fmt: skip
         if args.scene_sensors is not None:
-            recorded = {sensor.split(" ", 1)[1] for sensor in scene_sensors(args).values()}
-            if unknown := sorted(set(args.scene_sensors) - recorded):
-                raise ValueError(f"--scene-sensors: {args.root} records no scan of {', '.join(unknown)} (its sensors: "
-                                 f"{', '.join(sorted(recorded)) or 'none recorded'})")  # fmt: skip
+            from clickenhance_model.training.synthetic import scans_of_sensors
+
+            try:
+                scans_of_sensors(args.root, (), args.scene_sensors)  # refuses a sensor the folder records no scan of
+            except ValueError as error:
+                raise ValueError(f"--scene-sensors: {error}") from error
         settings = ProtocolSettings(args.max_clicks, args.temperature, args.seed)
         run = {"dataset": args.dataset, "root": str(args.root.resolve()), "method": args.method,
                "dataset_options": {k: list(v) if isinstance(v, tuple) else v if isinstance(v, (int, float)) else str(v)

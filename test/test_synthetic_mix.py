@@ -258,6 +258,8 @@ def test_evaluation_clicks_only_the_scene_domain_asked_for(tmp_path: Path, capsy
     names = ["00/000000", "00/000001", "00/000002", "00/000003"]
     assert scans_of_sensors(root, names, {"rgbd"}) == ["00/000002"]
     assert scans_of_sensors(root, names[::-1], ["vlp16", "rgbd"]) == names[2::-1]  # in the order given
+    with pytest.raises(ValueError, match="records no scan of hdl64 "):  # a misspelt or absent sensor: no empty pick
+        scans_of_sensors(root, names, ["vlp16", "hdl64"])
     capsys.readouterr()
     assert main([*common, "--out", str(tmp_path / "os1"), "--scene-sensors", "os1_128"]) == 2
     assert "records no scan of os1_128 (its sensors: rgbd, vlp16)" in capsys.readouterr().err
@@ -268,4 +270,5 @@ def test_evaluation_clicks_only_the_scene_domain_asked_for(tmp_path: Path, capsy
     code = main(["--dataset", "semantickitti", "--root", str(street_only), "--method", "baseline",
                  "--scene-domain", "indoor", "--out", str(tmp_path / "none")])  # fmt: skip
     assert code == 2 and "has no such scene (its scenes are outdoor)" in capsys.readouterr().err
-    assert scans_of_sensors(street_only, ["00/000000"], ["vlp16"]) == []  # no mix: no sensor recorded
+    with pytest.raises(ValueError, match="records no scan of vlp16 \\(its sensors: none recorded\\)"):
+        scans_of_sensors(street_only, ["00/000000"], ["vlp16"])  # no mix: no sensor recorded

@@ -129,9 +129,13 @@ def manifest_sensors(root: Path) -> dict[str, str]:
 
 def scans_of_sensors(root: Path, names: Sequence[str], sensors: Collection[str]) -> list[str]:
     """The scans among `names` that a generated mix under `root` records as seen by one of `sensors` (e.g.
-    "hdl64"; `manifest_sensors`), in their order; none for a folder without a mix."""
-    recorded = manifest_sensors(root)
-    return [name for name in names if name in recorded and recorded[name].split(" ", 1)[1] in sensors]
+    "hdl64"; `manifest_sensors`), in their order. Raises ValueError for a sensor the folder records no scan of
+    (every sensor, for a folder without a mix), so a misspelt name is an error, not an empty selection."""
+    sensor_of = {name: recorded.split(" ", 1)[1] for name, recorded in manifest_sensors(root).items()}
+    if unknown := sorted(set(sensors) - set(sensor_of.values())):
+        raise ValueError(f"{root} records no scan of {', '.join(unknown)} (its sensors: "
+                         f"{', '.join(sorted(set(sensor_of.values()))) or 'none recorded'})")  # fmt: skip
+    return [name for name in names if sensor_of.get(name) in sensors]
 
 
 def _frame_complete(root: Path, sequence: int, frame: int) -> bool:
