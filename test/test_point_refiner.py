@@ -510,6 +510,45 @@ def test_click_states_are_the_first_and_drawn_ones_or_every_one() -> None:
         assert drawn[0] == 1 and drawn == sorted(set(drawn)) and len(drawn) <= 3 and drawn[-1] <= 10
 
 
+def test_collapsed_states_join_the_drawn_ones_without_changing_the_draw() -> None:
+    """The states after a collapse are answered as well; they take nothing from the generator, so the drawn states
+    (and every later object's draw) are those of a collection without them. Click numbers past the run are dropped."""
+    plain, with_collapses = np.random.default_rng(3), np.random.default_rng(3)
+    for _ in range(20):
+        drawn = click_states(10, 3, plain)
+        joined = click_states(10, 3, with_collapses, collapsed=[7, 4, 12, 0])
+        assert joined == sorted(set(drawn) | {4, 7})
+    assert click_states(5, 0, plain, collapsed=[3]) == [1, 2, 3, 4, 5]
+
+
+def test_collapse_states_add_the_states_after_a_collapse_and_are_recorded(
+        scenes_root: Path, tmp_path: Path) -> None:  # noqa: F811
+    """`--collapse-states` answers the drawn states and those right after each click that collapsed the user's
+    mask: its fit has the plain fit's states and more when a user's run collapsed. The rows record it, and a
+    refit from them (alone or joined with plain rows) reports it."""
+    fusion_segmenter(0.5).save(tmp_path / "fusion.pt", {"inference_options": {"ground_gate": False}})
+    common = ["--checkpoint", str(tmp_path / "fusion.pt"), "--root", str(scenes_root), "--scene-stride", "1",
+              "--held-out-every", "2", "--epochs", "1", "--views", "1", "--no-progress", "--threads", "1",
+              "--objects-per-scene", "4", "--clicks", "10"]  # fmt: skip
+
+    def fit(name: str, *options: str) -> dict:
+        assert main([*common, "--out", str(tmp_path / f"{name}.pt"), *options]) == 0
+        return load_checkpoint(tmp_path / f"{name}.pt")[2]["point_refiner_fit"]
+
+    plain = fit("plain", "--rows", str(tmp_path / "plain.npz"))
+    collapses = fit("collapses", "--collapse-states", "--rows", str(tmp_path / "collapses.npz"))
+    assert collapses["settings"]["collapse_states"] and not plain["settings"]["collapse_states"]
+    assert collapses["fit_states"] + collapses["held_out_states"] > plain["fit_states"] + plain["held_out_states"]
+    assert collapses["fit_rows"] > plain["fit_rows"]
+    with np.load(tmp_path / "collapses.npz") as data:
+        assert bool(data["collapse_states"])
+    assert fit("refit", "--rows", str(tmp_path / "collapses.npz"))["settings"]["collapse_states"]
+    joined = fit("joined", "--rows", str(tmp_path / "plain.npz"), str(tmp_path / "collapses.npz"))
+    assert joined["settings"]["collapse_states"]
+    assert joined["fit_states"] == plain["fit_states"] + collapses["fit_states"]
+    assert not fit("plain_again", "--rows", str(tmp_path / "plain.npz"))["settings"]["collapse_states"]
+
+
 def test_the_network_as_the_users_counterpart_answers_every_click_state(scenes_root: Path,  # noqa: F811
                                                                          tmp_path: Path) -> None:  # fmt: skip
     """With `--user network --states-per-object 0` the simulated user corrects the frozen network and every

@@ -32,6 +32,10 @@ as the evaluation's `--keep-rings 4` makes a 16-ring sensor of an HDL-64E) where
 the rows hold the uneven ring gaps of a thinned real sensor, which the generated 16-ring sensor's even spacing lacks.
 `--rows A.npz B.npz` fits on several collections at once (collected with the same reach), e.g. cuts collected in
 parallel.
+`--collapse-states` also answers every state right after a click that collapsed the user's mask (an IoU drop of over
+20 points, `evaluation.metrics.click_collapses`): drawn states rarely hit one, yet a late negative click taking most
+of a nearly finished car is what leaves a real object stuck; with `--refiner-flips` the points it took are in the
+band, told which way they moved.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from clickenhance_model.checkpoint import load_checkpoint
 from clickenhance_model.datasets.laser_rings import ring_index
 from clickenhance_model.datasets.semantic_kitti import SemanticKittiDataset
 from clickenhance_model.errors import ClickEnhanceError
+from clickenhance_model.evaluation.metrics import click_collapses
 from clickenhance_model.evaluation.protocol import ProtocolSettings, object_rng, simulate_object
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.training.initialisation import initialise_weights
@@ -90,6 +95,8 @@ class FitSettings:
     # every k-th laser ring of the street scans of spinning sensors, one collection per cut (1: every ring); a cut
     # k > 1 is used where it leaves at least MIN_CUT_RINGS rings, on objects of at least min_points / k points
     ring_cuts: tuple[int, ...] = (1,)
+    # also answer the state right after each click that collapsed the user's mask (`click_collapses`)
+    collapse_states: bool = False
 
     def __post_init__(self) -> None:
         if self.user not in USERS or self.states_per_object < 0 or self.clicks < 1 or self.weighting not in WEIGHTINGS:
@@ -149,12 +156,14 @@ def informative_rows(voxel: np.ndarray, labels: np.ndarray, wrong: np.ndarray, r
     return np.concatenate([hard, easy]), np.concatenate([np.ones(len(hard)), np.full(len(easy), weight)])
 
 
-def click_states(clicks: int, states: int, rng: np.random.Generator) -> list[int]:
+def click_states(clicks: int, states: int, rng: np.random.Generator, collapsed: Sequence[int] = ()) -> list[int]:
     """Which click states (numbers of clicks given, ascending) of a run of `clicks` clicks are answered: the first
-    and `states - 1` drawn ones (repeats merge), or every one when `states` is 0."""
+    and `states - 1` drawn ones (repeats merge), or every one when `states` is 0; and the `collapsed` ones (click
+    numbers after which the user's mask collapsed), which draw nothing from `rng`."""
     if states == 0:
         return list(range(1, clicks + 1))
-    return sorted({1, *(int(rng.integers(1, clicks + 1)) for _ in range(states - 1))})
+    drawn = {1, *(int(rng.integers(1, clicks + 1)) for _ in range(states - 1))}
+    return sorted(drawn | {int(k) for k in collapsed if 1 <= k <= clicks})
 
 
 def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Sequence[str], domains: dict[str, str],
@@ -185,10 +194,11 @@ def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Se
             obj = objects[k]
             truth = scene.object_mask(obj.instance_id)
             user = object_rng(settings.seed, key, obj.instance_id)
-            _, clicks, _ = simulate_object(user_session, scene.xyz, truth, protocol, user)
+            ious, clicks, _ = simulate_object(user_session, scene.xyz, truth, protocol, user)
             if not clicks:
                 continue
-            for count in click_states(len(clicks), settings.states_per_object, rng):
+            collapsed = [c["click"] for c in click_collapses(ious, clicks)] if settings.collapse_states else []
+            for count in click_states(len(clicks), settings.states_per_object, rng, collapsed):
                 inputs = session.refiner_inputs(clicks[:count])
                 if inputs is None:
                     continue
@@ -242,10 +252,11 @@ def fit_refiner(model: ClickEnhanceNet, rows: Rows, settings: FitSettings, progr
 
 
 def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states: int,
-              band: dict[str, float | bool] | None = None, ring_cuts: Sequence[int] = (1,)) -> None:  # fmt: skip
+              band: dict[str, float | bool] | None = None, ring_cuts: Sequence[int] = (1,),
+              collapse_states: bool = False) -> None:  # fmt: skip
     """Write the fit's and the held-out rows to one npz (its folder made if missing), with the refiner's band
-    settings they were collected with (`BAND_DEFAULTS`' fields; None: those defaults) and the ring cuts they were
-    collected on."""
+    settings they were collected with (`BAND_DEFAULTS`' fields; None: those defaults), the ring cuts they were
+    collected on and whether they hold the collapsed states (`FitSettings.collapse_states`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     parts = {}
     for prefix, part in (("fit", rows), ("held_out", test_rows)):
@@ -253,18 +264,20 @@ def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states:
             parts[f"{prefix}_{name}"] = tensor.numpy()
         parts[f"{prefix}_unions"] = np.concatenate(part.unions) if part.unions else np.zeros(0)
     np.savez(path, fit_states=states, held_out_states=test_states, **{**BAND_DEFAULTS, **(band or {})},
-             ring_cuts=np.asarray(ring_cuts, dtype=np.int64), **parts)  # fmt: skip
+             ring_cuts=np.asarray(ring_cuts, dtype=np.int64), collapse_states=bool(collapse_states),
+             **parts)  # fmt: skip
 
 
-def rows_record(path: Path) -> tuple[dict[str, float | bool | None], tuple[int, ...]]:
+def rows_record(path: Path) -> tuple[dict[str, float | bool | None], tuple[int, ...], bool]:
     """The refiner's band settings the rows in `path` were collected with (`BAND_DEFAULTS`' fields; a reach of None
-    for rows saved before it was recorded, the defaults for the others) and their ring cuts (every ring for rows
-    saved before cuts)."""
+    for rows saved before it was recorded, the defaults for the others), their ring cuts (every ring for rows
+    saved before cuts) and whether they hold the collapsed states (False for rows saved before)."""
     with np.load(path) as data:
         band = {key: type(default)(data[key]) if key in data else default for key, default in BAND_DEFAULTS.items()}
         if "refiner_reach" not in data:
             band["refiner_reach"] = None
-        return band, tuple(int(k) for k in data["ring_cuts"]) if "ring_cuts" in data else (1,)
+        cuts = tuple(int(k) for k in data["ring_cuts"]) if "ring_cuts" in data else (1,)
+        return band, cuts, bool(data["collapse_states"]) if "collapse_states" in data else False
 
 
 def load_rows(path: Path) -> tuple[Rows, int, Rows, int]:
@@ -331,6 +344,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="collect the street scans of spinning LiDARs on every k-th ring for each k "
                                      "given (1: every ring; a cut must keep 16 rings)")  # fmt: skip
             continue
+        if field == "collapse_states":
+            parser.add_argument("--collapse-states", action="store_true",
+                                help="also answer the state right after each click that collapsed the user's mask "
+                                     "(an IoU drop of over 20 points)")  # fmt: skip
+            continue
         choices = {"user": USERS, "weighting": WEIGHTINGS}.get(field)
         parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default, choices=choices)
     return parser
@@ -376,9 +394,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"clickenhance-fit-point-refiner: --rows: several files are fitted on together and must all "
                   f"exist once each; missing or repeated: {missing or 'a repeated file'}", file=sys.stderr)  # fmt: skip
             return 2
-        cuts = set()
+        cuts, with_collapses = set(), False
         for path in args.rows:
-            band, collected = rows_record(path)
+            band, collected, collapses = rows_record(path)
+            with_collapses |= collapses
             for key, value in band.items():
                 if value is not None and value != getattr(args, key):
                     print(f"clickenhance-fit-point-refiner: {path} holds rows collected with "
@@ -386,7 +405,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                           file=sys.stderr)  # fmt: skip
                     return 2
             cuts.update(collected)
-        settings = dataclasses.replace(settings, ring_cuts=tuple(sorted(cuts)))  # what the rows hold, as recorded
+        settings = dataclasses.replace(settings, ring_cuts=tuple(sorted(cuts)),
+                                       collapse_states=with_collapses)  # what the rows hold, as recorded
         rows, states, test_rows, test_states = join_rows([load_rows(path) for path in args.rows])
     else:
         if args.rows and len(args.rows) > 1:
@@ -396,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         test_rows, test_states = collect_rows(segmenter, dataset, held_out, domains, settings, args.progress)
         if args.rows:
             save_rows(args.rows[0], rows, states, test_rows, test_states,
-                      {key: getattr(args, key) for key in BAND_DEFAULTS}, settings.ring_cuts)
+                      {key: getattr(args, key) for key in BAND_DEFAULTS}, settings.ring_cuts, settings.collapse_states)
     if not sum(len(labels) for labels in rows.labels):
         print("clickenhance-fit-point-refiner: no point of a prior's boundary band to fit on", file=sys.stderr)
         return 2
