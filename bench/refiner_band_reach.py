@@ -13,7 +13,10 @@ this band can reach on these scans. They also split what the refiner changed aga
 mostly wrong gains nothing from a wider band. Compare band rules on generated scans with it before judging one.
 The last line splits the errors of the objects left below 85% into missed object points and taken background: a
 generated sparse scan whose small objects overgrow where the real ones miss their lowest ring teaches a refiner
-not to add (compare the two with `--max-points 150`).
+not to add (compare the two with `--max-points 150`). Its last two lines say which classes that taken background
+belongs to and, on SemanticKITTI's classes, of which kind the objects are (things, stuff, or the buildings and
+vegetation no real set holds): a generated cut whose overgrowth is mostly building parts spreading into their
+building differs from a real one in the targets it draws, not in how its poles and trunks stand.
 
     python bench/refiner_band_reach.py --checkpoint REFINED.pt --dataset semantickitti \\
         --root ../shared/real_scans/semantickitti --objects all --keep-rings 4
@@ -30,6 +33,7 @@ the ground to the prior: such objects are listed as "prior").
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -37,6 +41,7 @@ import numpy as np
 import torch
 
 from clickenhance_model.datasets import build_dataset
+from clickenhance_model.datasets.semantic_kitti import SemanticKittiDataset, object_kind
 from clickenhance_model.evaluate import named_for_domain
 from clickenhance_model.evaluation.simulated_user import next_click
 from clickenhance_model.segmenter import ModelSession, Segmenter
@@ -57,6 +62,7 @@ class FirstClick(NamedTuple):
     added_wrong: int
     missed: int  # object points the answer left out
     taken: int  # background points the answer took
+    taken_classes: tuple[tuple[int, int], ...] = ()  # (class id, points) of the taken ones, given the cloud's labels
 
     @property
     def changes(self) -> tuple[int, int, int, int]:
@@ -64,10 +70,11 @@ class FirstClick(NamedTuple):
         return self.removed_right, self.removed_wrong, self.added_right, self.added_wrong
 
 
-def first_click_reach(session: ModelSession, xyz: np.ndarray, truth: np.ndarray) -> FirstClick | None:
+def first_click_reach(session: ModelSession, xyz: np.ndarray, truth: np.ndarray,
+                      semantic: np.ndarray | None = None) -> FirstClick | None:  # fmt: skip
     """The first click of the evaluation's simulated user on one object of the cloud `xyz` of `session` (its clicks
     cleared first, so one session serves every object of a scan); None where the refiner takes no part
-    (`ModelSession.refiner_inputs`)."""
+    (`ModelSession.refiner_inputs`). With the cloud's class ids (`semantic`), the taken points' classes too."""
     click = next_click(xyz, np.zeros(len(xyz), dtype=bool), truth)
     session.reset()
     mask = session.add_click(click.index, positive=True)
@@ -81,11 +88,15 @@ def first_click_reach(session: ModelSession, xyz: np.ndarray, truth: np.ndarray)
     after, object_point = mask[at], truth[at]
     removed, added = before & ~after, ~before & after
     wrong = mask != truth
+    classes: tuple[tuple[int, int], ...] = ()
+    if semantic is not None:
+        ids, counts = np.unique(semantic[mask & ~truth], return_counts=True)
+        classes = tuple((int(i), int(c)) for i, c in zip(ids, counts, strict=True))
     return FirstClick(float((mask & truth).sum() / max((mask | truth).sum(), 1)), int(band.sum()), int(wrong.sum()),
                       int((wrong & band).sum()), int((removed & ~object_point).sum()),
                       int((removed & object_point).sum()), int((added & object_point).sum()),
                       int((added & ~object_point).sum()), int((truth & ~mask).sum()),
-                      int((mask & ~truth).sum()))  # fmt: skip
+                      int((mask & ~truth).sum()), classes)  # fmt: skip
 
 
 def main() -> None:
@@ -121,6 +132,9 @@ def main() -> None:
     changes = np.zeros(4, dtype=np.int64)
     missed = taken = 0  # the first answers' errors of objects it leaves below 85% IoU
     below = 0
+    taken_classes: Counter[str] = Counter()  # ... their taken points by class
+    kinds: dict[str, np.ndarray] = {}  # ... and by kind (SemanticKITTI's classes): objects, missed, taken
+    names_of = dataset.class_names
     names = dataset.scene_names()[:: args.scene_stride]
     if args.scene_sensors:
         try:
@@ -135,7 +149,7 @@ def main() -> None:
                    if args.max_points is None or o.num_points <= args.max_points]  # fmt: skip
         for obj in named_for_domain(objects, domain, dataset.domain):
             truth = scene.object_mask(obj.instance_id)
-            reach = first_click_reach(session, scene.xyz, truth)
+            reach = first_click_reach(session, scene.xyz, truth, scene.semantic)
             if reach is None:
                 prior += 1
                 print(f"{name} | {obj.class_name} | {int(truth.sum())} | prior | | |")
@@ -146,6 +160,10 @@ def main() -> None:
             changes += reach.changes
             if reach.iou < 0.85:
                 below, missed, taken = below + 1, missed + reach.missed, taken + reach.taken
+                taken_classes.update({names_of.get(c, str(c)): n for c, n in reach.taken_classes})
+                if isinstance(dataset, SemanticKittiDataset):
+                    part = kinds.setdefault(object_kind(obj.semantic_id), np.zeros(3, dtype=np.int64))
+                    part += (1, reach.missed, reach.taken)
             print(f"{name} | {obj.class_name} | {int(truth.sum())} | {100 * reach.iou:.1f} | {reach.band} | "
                   f"{reach.wrong} | {reach.in_band} | {reach.removed_right} / {reach.removed_wrong} | "
                   f"{reach.added_right} / {reach.added_wrong}")
@@ -157,6 +175,10 @@ def main() -> None:
           f"right / {changes[3]} wrong")
     print(f"objects below 85% after the first click: {below}; their answers missed {missed} object points and took "
           f"{taken} background points")
+    print("their taken background by class: " + ", ".join(f"{c} {n}" for c, n in taken_classes.most_common()))
+    if kinds:
+        print("those objects by kind (objects: missed / taken points): " + ", ".join(
+            f"{k} {n}: {m} / {t}" for k, (n, m, t) in sorted(kinds.items())))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -34,6 +34,12 @@ def test_a_dense_object_has_its_errors_in_the_band_and_a_sparse_one_has_no_band(
     mask = segmenter.session(points).add_click(reach.next_click(points, np.zeros(len(points), bool), on_bin).index)
     assert wrong == int((mask != on_bin).sum())  # the errors of the evaluation's own first click
     assert reach.first_click_reach(session, points, on_bin) == first  # a reused session: reset
+    semantic = np.where(on_bin, 7, np.where(points[:, 2] < 0.05, 1, 2))  # bin 7, floor 1, the rest 2
+    labelled = reach.first_click_reach(session, points, on_bin, semantic)
+    assert labelled[:-1] == first[:-1] and first.taken_classes == ()  # the labels change no count
+    assert sum(n for _, n in labelled.taken_classes) == first.taken and 7 not in dict(labelled.taken_classes)
+    taken = mask & ~on_bin
+    assert dict(labelled.taken_classes) == {c: int((semantic[taken] == c).sum()) for c in np.unique(semantic[taken])}
     rng = np.random.default_rng(0)
     far = np.stack([np.arange(6) * 2.0, np.zeros(6), np.ones(6)], axis=1)  # six points along a line, 2 m apart
     ground = np.concatenate([rng.uniform(-2, 12, (3000, 2)), np.zeros((3000, 1))], axis=1)
