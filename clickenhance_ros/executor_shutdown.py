@@ -35,9 +35,19 @@ MAIN_SPIN_WAKE_S = 0.25  # longest wait of one main-thread spin round, so a SIGI
 def spin_until_shutdown(executor: Executor, wake_s: float = MAIN_SPIN_WAKE_S) -> None:
     """Spin `executor` in the calling thread until its context shuts down (ExternalShutdownException from
     rclpy, or a plain return) or SIGINT raises KeyboardInterrupt; no wait lasts longer than `wake_s`, so a
-    signal whose wake-up the wait set missed still ends the loop within it."""
+    signal whose wake-up the wait set missed still ends the loop within it.
+
+    A shutdown that lands between the loop's check and the round's wait (rclpy's signal handler shuts the
+    context down from another point of the program) makes rclpy raise RCLError ("the given context is not
+    valid") from inside `spin_once`; that is a stop, not a failure, so the loop returns. Any error while the
+    context is still valid propagates."""
     while executor.context.ok():
-        executor.spin_once(timeout_sec=wake_s)
+        try:
+            executor.spin_once(timeout_sec=wake_s)
+        except Exception:
+            if executor.context.ok():
+                raise
+            return
 
 
 def stop_executor(executor: Executor, timeout: float = 10.0) -> bool:

@@ -17,7 +17,7 @@ rclpy = pytest.importorskip("rclpy", reason="rclpy (ROS 2 wheels) is not install
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
-from clickenhance_ros.executor_shutdown import BackgroundSpin, stop_executor  # noqa: E402
+from clickenhance_ros.executor_shutdown import BackgroundSpin, spin_until_shutdown, stop_executor  # noqa: E402
 
 CALLBACK_S = 1.5
 
@@ -131,6 +131,46 @@ def test_stop_executor_after_a_main_thread_spin_waits_then_shuts_down() -> None:
         assert executor._is_shutdown
     finally:
         node.destroy_node()
+        rclpy.shutdown(context=context)
+
+
+class _ShutdownBeforeTheWait(MultiThreadedExecutor):
+    """A real executor whose context is shut down at the start of each round, after the loop's `ok()` check and
+    before the round's wait set: where a SIGINT's shutdown landed when `make demo`'s node exited with code 1."""
+
+    def spin_once(self, timeout_sec: float | None = None) -> None:
+        self.context.shutdown()
+        super().spin_once(timeout_sec)
+
+
+def test_a_shutdown_between_the_check_and_the_wait_ends_the_main_spin_loop() -> None:
+    """A round whose context shut down after the loop checked it makes rclpy raise RCLError ("the given context is
+    not valid"); `spin_until_shutdown` returns instead of letting the node exit with an error. An error in a
+    round whose context is still valid is not swallowed."""
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node("racy_stop", context=context)
+    executor = _ShutdownBeforeTheWait(num_threads=2, context=context)
+    executor.add_node(node)
+    try:
+        spin_until_shutdown(executor, wake_s=0.05)
+        assert not context.ok()
+    finally:
+        executor.shutdown(timeout_sec=0)
+        node.destroy_node()
+
+    class _Failing(MultiThreadedExecutor):
+        def spin_once(self, timeout_sec: float | None = None) -> None:
+            raise RuntimeError("a callback's own error")
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    failing = _Failing(num_threads=2, context=context)
+    try:
+        with pytest.raises(RuntimeError, match="own error"):
+            spin_until_shutdown(failing, wake_s=0.05)
+    finally:
+        failing.shutdown(timeout_sec=0)
         rclpy.shutdown(context=context)
 
 
