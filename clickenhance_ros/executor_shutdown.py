@@ -33,21 +33,28 @@ MAIN_SPIN_WAKE_S = 0.25  # longest wait of one main-thread spin round, so a SIGI
 
 
 def spin_until_shutdown(executor: Executor, wake_s: float = MAIN_SPIN_WAKE_S) -> None:
-    """Spin `executor` in the calling thread until its context shuts down (ExternalShutdownException from
-    rclpy, or a plain return) or SIGINT raises KeyboardInterrupt; no wait lasts longer than `wake_s`, so a
-    signal whose wake-up the wait set missed still ends the loop within it.
+    """Spin `executor` in the calling thread until its context shuts down or SIGINT raises KeyboardInterrupt; no
+    wait lasts longer than `wake_s`, so a signal whose wake-up the wait set missed still ends the loop within it."""
+    while executor.context.ok() and spin_round(executor, wake_s):
+        pass
 
-    A shutdown that lands between the loop's check and the round's wait (rclpy's signal handler shuts the
-    context down from another point of the program) makes rclpy raise RCLError ("the given context is not
-    valid") from inside `spin_once`; that is a stop, not a failure, so the loop returns. Any error while the
-    context is still valid propagates."""
-    while executor.context.ok():
-        try:
-            executor.spin_once(timeout_sec=wake_s)
-        except Exception:
-            if executor.context.ok():
-                raise
-            return
+
+def spin_round(executor: Executor, wake_s: float) -> bool:
+    """One `spin_once` of at most `wake_s`; False when the context shut down under it.
+
+    rclpy signals that with ExternalShutdownException, or, when the shutdown lands between the caller's `ok()`
+    check and the round's wait set (rclpy's signal handler, or another thread, shuts the context down), with an
+    RCLError ("the given context is not valid"). Both are a stop, not a failure. Any error while the context is
+    still valid propagates."""
+    try:
+        executor.spin_once(timeout_sec=wake_s)
+    except ExternalShutdownException:
+        return False
+    except Exception:
+        if executor.context.ok():
+            raise
+        return False
+    return True
 
 
 def stop_executor(executor: Executor, timeout: float = 10.0) -> bool:
@@ -86,10 +93,7 @@ class BackgroundSpin:
         self.thread.start()
 
     def _spin(self) -> None:
-        try:
-            while not self._stopping.is_set() and self.executor.context.ok():
-                self.executor.spin_once(timeout_sec=SPIN_WAKE_S)
-        except ExternalShutdownException:  # the context was shut down under the loop
+        while not self._stopping.is_set() and self.executor.context.ok() and spin_round(self.executor, SPIN_WAKE_S):
             pass
 
     def stop(self, timeout: float = 10.0) -> bool:

@@ -174,6 +174,27 @@ def test_a_shutdown_between_the_check_and_the_wait_ends_the_main_spin_loop() -> 
         rclpy.shutdown(context=context)
 
 
+def test_a_background_spin_ends_quietly_when_the_context_shuts_down_under_a_round() -> None:
+    """The same interleaving in `BackgroundSpin`'s thread: the loop ends, and no exception reaches the thread's
+    hook (before, the RCLError ended the thread with a traceback on stderr)."""
+    errors: list[BaseException | None] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: errors.append(args.exc_value)
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node("racy_background", context=context)
+    executor = _ShutdownBeforeTheWait(num_threads=2, context=context)
+    executor.add_node(node)
+    try:
+        spin = BackgroundSpin(executor)
+        spin.thread.join(5.0)
+        assert not spin.thread.is_alive() and errors == []
+        assert spin.stop(timeout=5.0)
+    finally:
+        threading.excepthook = previous
+        node.destroy_node()
+
+
 _SPIN_SCRIPT = """
 import signal, sys
 import rclpy
