@@ -143,15 +143,21 @@ class _ShutdownBeforeTheWait(MultiThreadedExecutor):
         super().spin_once(timeout_sec)
 
 
+def _racy_executor(name: str) -> tuple[rclpy.Context, rclpy.node.Node, _ShutdownBeforeTheWait]:
+    """A fresh context, a node `name` in it and a `_ShutdownBeforeTheWait` executor spinning that node."""
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node(name, context=context)
+    executor = _ShutdownBeforeTheWait(num_threads=2, context=context)
+    executor.add_node(node)
+    return context, node, executor
+
+
 def test_a_shutdown_between_the_check_and_the_wait_ends_the_main_spin_loop() -> None:
     """A round whose context shut down after the loop checked it makes rclpy raise RCLError ("the given context is
     not valid"); `spin_until_shutdown` returns instead of letting the node exit with an error. An error in a
     round whose context is still valid is not swallowed."""
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node("racy_stop", context=context)
-    executor = _ShutdownBeforeTheWait(num_threads=2, context=context)
-    executor.add_node(node)
+    context, node, executor = _racy_executor("racy_stop")
     try:
         spin_until_shutdown(executor, wake_s=0.05)
         assert not context.ok()
@@ -180,11 +186,7 @@ def test_a_background_spin_ends_quietly_when_the_context_shuts_down_under_a_roun
     errors: list[BaseException | None] = []
     previous = threading.excepthook
     threading.excepthook = lambda args: errors.append(args.exc_value)
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node("racy_background", context=context)
-    executor = _ShutdownBeforeTheWait(num_threads=2, context=context)
-    executor.add_node(node)
+    _, node, executor = _racy_executor("racy_background")
     try:
         spin = BackgroundSpin(executor)
         spin.thread.join(5.0)
