@@ -31,7 +31,9 @@ from clickenhance_model.inference.point_features import (
 from clickenhance_model.inference.voxel_grid import voxelize
 from clickenhance_model.model_config import ModelConfig, NetworkConfig
 from clickenhance_model.segmenter import Segmenter
+from clickenhance_model.training.config import SyntheticConfig, SyntheticPart
 from clickenhance_model.training.point_refiner_fit import Rows, click_states, informative_rows, main
+from clickenhance_model.training.synthetic import ensure_generated
 from clickenhance_model.unet import PointRefiner
 
 REFINED = dataclasses.replace(FUSION, network=dataclasses.replace(FUSION.network, point_refiner=True))
@@ -547,6 +549,50 @@ def test_collapse_states_add_the_states_after_a_collapse_and_are_recorded(
     assert joined["settings"]["collapse_states"]
     assert joined["fit_states"] == plain["fit_states"] + collapses["fit_states"]
     assert not fit("plain_again", "--rows", str(tmp_path / "plain.npz"))["settings"]["collapse_states"]
+
+
+@pytest.fixture(scope="module")
+def kinds_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three VLP-16 street scans (and one for validation) whose vehicles, poles, signs, trunks and buildings are
+    all targets: objects of the three kinds."""
+    root = tmp_path_factory.mktemp("kinds")
+    targets = {"vehicle": 1.0, "pole": 1.0, "sign": 1.0, "trunk": 1.0, "building": 1.0}
+    config = SyntheticConfig(train_scans=3, val_scans=1, seed=3, generator={"outdoor": {"target_mix": targets}},
+                             mix=(SyntheticPart("outdoor", "vlp16", 1.0),))  # fmt: skip
+    ensure_generated(root, config, show_progress=False, workers=1)
+    return root
+
+
+def test_object_kinds_split_the_street_objects_and_are_recorded(kinds_root: Path, tmp_path: Path) -> None:
+    """`--object-kinds` keeps the street objects of those kinds: with every object and every click state answered,
+    the states and rows of things and of the other two kinds add up to those of all three, and a kind alone has
+    fewer. The rows record their kinds; a refit reports them and a join reports the kinds of both parts."""
+    fusion_segmenter(0.5).save(tmp_path / "fusion.pt", {"inference_options": {"ground_gate": False}})
+    common = ["--checkpoint", str(tmp_path / "fusion.pt"), "--root", str(kinds_root), "--scene-stride", "1",
+              "--held-out-every", "3", "--epochs", "1", "--views", "1", "--no-progress", "--threads", "1",
+              "--objects-per-scene", "1000", "--states-per-object", "0", "--clicks", "2"]  # fmt: skip
+
+    def fit(name: str, *options: str) -> dict:
+        assert main([*common, "--out", str(tmp_path / f"{name}.pt"), *options]) == 0
+        return load_checkpoint(tmp_path / f"{name}.pt")[2]["point_refiner_fit"]
+
+    every = fit("every")
+    things = fit("things", "--object-kinds", "things", "--rows", str(tmp_path / "things.npz"))
+    rest = fit("rest", "--object-kinds", "other", "stuff", "--rows", str(tmp_path / "rest.npz"))
+    assert list(every["settings"]["object_kinds"]) == ["things", "stuff", "other"]
+    assert list(rest["settings"]["object_kinds"]) == ["stuff", "other"]  # one order, whatever the command's
+    for key in ("fit_states", "held_out_states", "fit_rows", "held_out_rows"):
+        assert things[key] + rest[key] == every[key], key
+    assert 0 < things["fit_states"] < every["fit_states"] and 0 < rest["fit_states"] < every["fit_states"]
+    assert things["held_out_states"] == 0  # the held-out scan has no thing of 100 points: reported, saved, refitted
+    with np.load(tmp_path / "things.npz") as data:
+        assert data["object_kinds"].tolist() == ["things"]
+    assert list(fit("refit", "--rows", str(tmp_path / "things.npz"))["settings"]["object_kinds"]) == ["things"]
+    joined = fit("joined", "--rows", str(tmp_path / "things.npz"), str(tmp_path / "rest.npz"))
+    assert list(joined["settings"]["object_kinds"]) == ["things", "stuff", "other"]
+    with pytest.raises(SystemExit):
+        main([*common, "--out", str(tmp_path / "no.pt"), "--object-kinds", "buildings"])
+    assert not (tmp_path / "no.pt").exists()
 
 
 def test_the_network_as_the_users_counterpart_answers_every_click_state(scenes_root: Path,  # noqa: F811

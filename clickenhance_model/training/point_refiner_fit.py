@@ -36,6 +36,10 @@ parallel.
 20 points, `evaluation.metrics.click_collapses`): drawn states rarely hit one, yet a late negative click taking most
 of a nearly finished car is what leaves a real object stuck; with `--refiner-flips` the points it took are in the
 band, told which way they moved.
+`--object-kinds things stuff` lets the simulated user segment only the street objects of those kinds
+(`semantic_kitti.object_kind`): vehicles and people, and poles, trunks, signs, fences and other objects, which the real
+dev sets hold; a generated street's building parts, crowns and hedges (kind "other") are targets the operator rarely
+asks for, and their states teach the refiner to cut a part off the whole it overgrew into. Rooms keep every object.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ from tqdm import tqdm
 from clickenhance_model.baseline import BaselineSegmenter
 from clickenhance_model.checkpoint import load_checkpoint
 from clickenhance_model.datasets.laser_rings import ring_index
-from clickenhance_model.datasets.semantic_kitti import SemanticKittiDataset
+from clickenhance_model.datasets.semantic_kitti import OBJECT_KINDS, SemanticKittiDataset, object_kind
 from clickenhance_model.errors import ClickEnhanceError
 from clickenhance_model.evaluation.metrics import click_collapses
 from clickenhance_model.evaluation.protocol import ProtocolSettings, object_rng, simulate_object
@@ -97,6 +101,10 @@ class FitSettings:
     ring_cuts: tuple[int, ...] = (1,)
     # also answer the state right after each click that collapsed the user's mask (`click_collapses`)
     collapse_states: bool = False
+    # the kinds (`semantic_kitti.object_kind`) of street objects the simulated user segments: a generated street
+    # also holds building parts, hedges and crowns as objects, which no real dev set asks for and which teach the
+    # refiner the overgrowth of a part into its whole; rooms' objects are all furniture and always count
+    object_kinds: tuple[str, ...] = OBJECT_KINDS
 
     def __post_init__(self) -> None:
         if self.user not in USERS or self.states_per_object < 0 or self.clicks < 1 or self.weighting not in WEIGHTINGS:
@@ -106,6 +114,10 @@ class FitSettings:
         object.__setattr__(self, "ring_cuts", tuple(int(k) for k in self.ring_cuts))  # argparse gives a list
         if not self.ring_cuts or min(self.ring_cuts) < 1 or len(set(self.ring_cuts)) != len(self.ring_cuts):
             raise ValueError(f"fit settings: ring_cuts must be distinct integers >= 1, got {self.ring_cuts}")
+        kinds = tuple(kind for kind in OBJECT_KINDS if kind in self.object_kinds)  # one order, whatever was given
+        if not self.object_kinds or set(self.object_kinds) - set(OBJECT_KINDS):
+            raise ValueError(f"fit settings: object_kinds must be some of {OBJECT_KINDS}, got {self.object_kinds}")
+        object.__setattr__(self, "object_kinds", kinds)
 
 
 @dataclass
@@ -122,7 +134,10 @@ class Rows:
     unions: list[np.ndarray] = dataclasses.field(default_factory=list)
 
     def arrays(self) -> tuple[torch.Tensor, ...]:
-        """The rows as four tensors: features, fused logits, labels, weights."""
+        """The rows as four tensors: features, fused logits, labels, weights (no state at all: features [0, 0] and
+        empty others, e.g. a held-out split whose scans hold no object of the kinds asked for)."""
+        if not self.labels:
+            return torch.zeros((0, 0)), torch.zeros(0), torch.zeros(0), torch.zeros(0)
         return tuple(torch.from_numpy(np.concatenate(part).astype(np.float32))
                      for part in (self.features, self.fused, self.labels, self.weights))  # fmt: skip
 
@@ -183,6 +198,8 @@ def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Se
             continue  # not a spinning sensor with rings enough to thin
         domain = domains.get(name, dataset.domain)
         objects = dataset.objects(scene, max(settings.min_points // cut, 1))
+        if domain == "outdoor" and len(settings.object_kinds) < len(OBJECT_KINDS):
+            objects = [obj for obj in objects if object_kind(obj.semantic_id) in settings.object_kinds]
         key = name if cut == 1 else f"{name}@{cut}"  # cut 1 draws what a fit without cuts draws
         rng = np.random.default_rng([settings.seed, zlib.crc32(key.encode())])
         if not objects:
@@ -253,10 +270,11 @@ def fit_refiner(model: ClickEnhanceNet, rows: Rows, settings: FitSettings, progr
 
 def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states: int,
               band: dict[str, float | bool] | None = None, ring_cuts: Sequence[int] = (1,),
-              collapse_states: bool = False) -> None:  # fmt: skip
+              collapse_states: bool = False, object_kinds: Sequence[str] = OBJECT_KINDS) -> None:  # fmt: skip
     """Write the fit's and the held-out rows to one npz (its folder made if missing), with the refiner's band
     settings they were collected with (`BAND_DEFAULTS`' fields; None: those defaults), the ring cuts they were
-    collected on and whether they hold the collapsed states (`FitSettings.collapse_states`)."""
+    collected on, whether they hold the collapsed states (`FitSettings.collapse_states`) and the kinds of street
+    objects they come from (`FitSettings.object_kinds`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     parts = {}
     for prefix, part in (("fit", rows), ("held_out", test_rows)):
@@ -265,37 +283,52 @@ def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states:
         parts[f"{prefix}_unions"] = np.concatenate(part.unions) if part.unions else np.zeros(0)
     np.savez(path, fit_states=states, held_out_states=test_states, **{**BAND_DEFAULTS, **(band or {})},
              ring_cuts=np.asarray(ring_cuts, dtype=np.int64), collapse_states=bool(collapse_states),
-             **parts)  # fmt: skip
+             object_kinds=np.asarray(list(object_kinds)), **parts)  # fmt: skip
 
 
-def rows_record(path: Path) -> tuple[dict[str, float | bool | None], tuple[int, ...], bool]:
-    """The refiner's band settings the rows in `path` were collected with (`BAND_DEFAULTS`' fields; a reach of None
-    for rows saved before it was recorded, the defaults for the others), their ring cuts (every ring for rows
-    saved before cuts) and whether they hold the collapsed states (False for rows saved before)."""
+@dataclass(frozen=True)
+class RowsRecord:
+    """What a file of rows was collected with, as `save_rows` recorded it: the refiner's band settings
+    (`BAND_DEFAULTS`' fields; a reach of None for rows saved before it was recorded, the defaults for the others),
+    the ring cuts (every ring for rows saved before cuts), whether the collapsed states are in (False for rows saved
+    before) and the kinds of street objects (every kind for rows saved before)."""
+
+    band: dict[str, float | bool | None]
+    ring_cuts: tuple[int, ...]
+    collapse_states: bool
+    object_kinds: tuple[str, ...]
+
+
+def rows_record(path: Path) -> RowsRecord:
+    """The `RowsRecord` of the rows in `path`."""
     with np.load(path) as data:
         band = {key: type(default)(data[key]) if key in data else default for key, default in BAND_DEFAULTS.items()}
         if "refiner_reach" not in data:
             band["refiner_reach"] = None
-        cuts = tuple(int(k) for k in data["ring_cuts"]) if "ring_cuts" in data else (1,)
-        return band, cuts, bool(data["collapse_states"]) if "collapse_states" in data else False
+        return RowsRecord(band, tuple(int(k) for k in data["ring_cuts"]) if "ring_cuts" in data else (1,),
+                          bool(data["collapse_states"]) if "collapse_states" in data else False,
+                          tuple(str(k) for k in data["object_kinds"]) if "object_kinds" in data else OBJECT_KINDS)
 
 
 def load_rows(path: Path) -> tuple[Rows, int, Rows, int]:
     """The rows `save_rows` wrote: (fit rows, their states, held-out rows, their states)."""
     with np.load(path) as data:
-        rows, test_rows = (Rows(*[[data[f"{prefix}_{name}"]] for name in ("features", "fused", "labels", "weights")],
-                                [data[f"{prefix}_unions"]] if f"{prefix}_unions" in data else [])
+        rows, test_rows = (Rows(*[[data[f"{prefix}_{name}"]] if len(data[f"{prefix}_labels"]) else []
+                                  for name in ("features", "fused", "labels", "weights")],
+                                [data[f"{prefix}_unions"]] if len(data[f"{prefix}_labels"]) and
+                                f"{prefix}_unions" in data else [])
                            for prefix in ("fit", "held_out"))  # fmt: skip
         return rows, int(data["fit_states"]), test_rows, int(data["held_out_states"])
 
 
 def join_rows(parts: Sequence[tuple[Rows, int, Rows, int]]) -> tuple[Rows, int, Rows, int]:
     """Several `load_rows` results as one: rows side by side, states summed. Unions are kept only when every part
-    has them (else `--weighting iou` refuses the joined rows, as it would any part without)."""
+    has them (else `--weighting iou` refuses the joined rows, as it would any part without); a part without rows
+    has nothing to keep."""
     joined = []
     for index in (0, 2):
         rows = [part[index] for part in parts]
-        unions = [u for r in rows for u in r.unions] if all(r.unions for r in rows) else []
+        unions = [u for r in rows for u in r.unions] if all(r.unions for r in rows if r.labels) else []
         joined.append(Rows(*[[array for r in rows for array in getattr(r, name)]
                              for name in ("features", "fused", "labels", "weights")], unions))  # fmt: skip
     return joined[0], sum(part[1] for part in parts), joined[1], sum(part[3] for part in parts)
@@ -349,6 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="also answer the state right after each click that collapsed the user's mask "
                                      "(an IoU drop of over 20 points)")  # fmt: skip
             continue
+        if field == "object_kinds":
+            parser.add_argument("--object-kinds", nargs="+", choices=OBJECT_KINDS, default=list(default),
+                                help="kinds of street objects the simulated user segments (things: vehicles and "
+                                     "people; stuff: poles, trunks, signs, fences, other objects; other: building "
+                                     "parts, vegetation, ground); rooms' objects always count")  # fmt: skip
+            continue
         choices = {"user": USERS, "weighting": WEIGHTINGS}.get(field)
         parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default, choices=choices)
     return parser
@@ -394,19 +433,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"clickenhance-fit-point-refiner: --rows: several files are fitted on together and must all "
                   f"exist once each; missing or repeated: {missing or 'a repeated file'}", file=sys.stderr)  # fmt: skip
             return 2
-        cuts, with_collapses = set(), False
+        cuts, with_collapses, kinds = set(), False, set()
         for path in args.rows:
-            band, collected, collapses = rows_record(path)
-            with_collapses |= collapses
-            for key, value in band.items():
+            record = rows_record(path)
+            with_collapses |= record.collapse_states
+            kinds.update(record.object_kinds)
+            for key, value in record.band.items():
                 if value is not None and value != getattr(args, key):
                     print(f"clickenhance-fit-point-refiner: {path} holds rows collected with "
                           f"--{key.replace('_', '-')} {value}, not {getattr(args, key)} (collect them again)",
                           file=sys.stderr)  # fmt: skip
                     return 2
-            cuts.update(collected)
-        settings = dataclasses.replace(settings, ring_cuts=tuple(sorted(cuts)),
-                                       collapse_states=with_collapses)  # what the rows hold, as recorded
+            cuts.update(record.ring_cuts)
+        settings = dataclasses.replace(settings, ring_cuts=tuple(sorted(cuts)), collapse_states=with_collapses,
+                                       object_kinds=tuple(kinds))  # what the rows hold, as recorded
         rows, states, test_rows, test_states = join_rows([load_rows(path) for path in args.rows])
     else:
         if args.rows and len(args.rows) > 1:
@@ -416,7 +456,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         test_rows, test_states = collect_rows(segmenter, dataset, held_out, domains, settings, args.progress)
         if args.rows:
             save_rows(args.rows[0], rows, states, test_rows, test_states,
-                      {key: getattr(args, key) for key in BAND_DEFAULTS}, settings.ring_cuts, settings.collapse_states)
+                      {key: getattr(args, key) for key in BAND_DEFAULTS}, settings.ring_cuts, settings.collapse_states,
+                      settings.object_kinds)  # fmt: skip
     if not sum(len(labels) for labels in rows.labels):
         print("clickenhance-fit-point-refiner: no point of a prior's boundary band to fit on", file=sys.stderr)
         return 2
@@ -427,7 +468,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     features, fused, labels, weights = test_rows.arrays()
     with torch.no_grad():
-        delta = model.point_refiner(features)  # the refiner's correction of the held-out rows, used by both reports
+        # the refiner's correction of the held-out rows, used by both reports
+        delta = model.point_refiner(features) if len(labels) else torch.zeros(0)
     before, after = wrong_points(fused, labels, weights), wrong_points(fused, labels, weights, delta)
     report = {"settings": asdict(settings), "source": str(args.checkpoint), "root": str(args.root),
               "rows": [str(path) for path in args.rows or []],
