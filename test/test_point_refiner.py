@@ -595,6 +595,30 @@ def test_object_kinds_split_the_street_objects_and_are_recorded(kinds_root: Path
     assert not (tmp_path / "no.pt").exists()
 
 
+def test_refiner_gain_scales_the_fitted_correction(kinds_root: Path, tmp_path: Path) -> None:
+    """`--refiner-gain G` writes the refiner fitted on the same rows with its correction scaled by G; the gain is
+    recorded, and a gain of 0 is refused."""
+    fusion_segmenter(0.5).save(tmp_path / "fusion.pt", {"inference_options": {"ground_gate": False}})
+    common = ["--checkpoint", str(tmp_path / "fusion.pt"), "--root", str(kinds_root), "--scene-stride", "1",
+              "--held-out-every", "2", "--epochs", "3", "--views", "1", "--no-progress", "--threads", "1",
+              "--rows", str(tmp_path / "rows.npz")]  # fmt: skip
+    refiners, reports = {}, {}
+    for gain in ("1", "0.5"):
+        assert main([*common, "--out", str(tmp_path / f"{gain}.pt"), "--refiner-gain", gain]) == 0
+        state, _, extra = load_checkpoint(tmp_path / f"{gain}.pt")
+        refiners[gain], reports[gain] = PointRefiner(flips=False), extra["point_refiner_fit"]
+        refiners[gain].load_state_dict({key.removeprefix("point_refiner."): value for key, value in state.items()
+                                        if key.startswith("point_refiner.")})  # fmt: skip
+    assert reports["0.5"]["settings"]["refiner_gain"] == 0.5 and reports["1"]["settings"]["refiner_gain"] == 1.0
+    features = torch.from_numpy(np.load(tmp_path / "rows.npz")["fit_features"])
+    with torch.no_grad():
+        full, half = refiners["1"](features), refiners["0.5"](features)
+    assert full.abs().min() > 0  # a fitted correction, not the zero of an unfitted refiner
+    torch.testing.assert_close(half, full * 0.5)
+    assert main([*common, "--out", str(tmp_path / "zero.pt"), "--refiner-gain", "0"]) == 2
+    assert not (tmp_path / "zero.pt").exists()
+
+
 def test_the_network_as_the_users_counterpart_answers_every_click_state(scenes_root: Path,  # noqa: F811
                                                                          tmp_path: Path) -> None:  # fmt: skip
     """With `--user network --states-per-object 0` the simulated user corrects the frozen network and every
