@@ -39,7 +39,9 @@ band, told which way they moved.
 `--object-kinds things stuff` lets the simulated user segment only the street objects of those kinds
 (`semantic_kitti.object_kind`): vehicles and people, and poles, trunks, signs, fences and other objects, which the real
 dev sets hold; a generated street's building parts, crowns and hedges (kind "other") are targets the operator rarely
-asks for, and their states teach the refiner to cut a part off the whole it overgrew into. Rooms keep every object.
+asks for. Rooms keep every object. Their states teach the refiner to cut a part off the whole it overgrew into, and
+session 36 found the small objects need that too (without them the generated 16-ring cut lost its gain, things and
+stuff included: docs/default_model.md), so every kind is the default.
 `--refiner-gain 0.75` scales the fitted correction: a point then leaves the prior's answer (a logit of +-4 at network
 gain 0) only where the correction beats it by a third more, so the refiner moves fewer points and fewer of them wrongly
 (the held-out figures are those of the scaled refiner).
@@ -105,7 +107,7 @@ class FitSettings:
     # also answer the state right after each click that collapsed the user's mask (`click_collapses`)
     collapse_states: bool = False
     # the kinds (`semantic_kitti.object_kind`) of street objects the simulated user segments: a generated street
-    # also holds building parts, hedges and crowns as objects, which no real dev set asks for and which teach the
+    # also holds building parts, hedges and crowns as objects, which no real dev set asks for but which teach the
     # refiner the overgrowth of a part into its whole; rooms' objects are all furniture and always count
     object_kinds: tuple[str, ...] = OBJECT_KINDS
     # the fitted correction is scaled by this (`scale_refiner`): below 1 a point leaves the prior's answer only where
@@ -328,10 +330,10 @@ def rows_record(path: Path) -> RowsRecord:
 def load_rows(path: Path) -> tuple[Rows, int, Rows, int]:
     """The rows `save_rows` wrote: (fit rows, their states, held-out rows, their states)."""
     with np.load(path) as data:
-        rows, test_rows = (Rows(*[[data[f"{prefix}_{name}"]] if len(data[f"{prefix}_labels"]) else []
+        filled = {prefix: len(data[f"{prefix}_labels"]) > 0 for prefix in ("fit", "held_out")}  # a split may be empty
+        rows, test_rows = (Rows(*[[data[f"{prefix}_{name}"]] if filled[prefix] else []
                                   for name in ("features", "fused", "labels", "weights")],
-                                [data[f"{prefix}_unions"]] if len(data[f"{prefix}_labels"]) and
-                                f"{prefix}_unions" in data else [])
+                                [data[f"{prefix}_unions"]] if filled[prefix] and f"{prefix}_unions" in data else [])
                            for prefix in ("fit", "held_out"))  # fmt: skip
         return rows, int(data["fit_states"]), test_rows, int(data["held_out_states"])
 
@@ -404,7 +406,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      "parts, vegetation, ground); rooms' objects always count")  # fmt: skip
             continue
         choices = {"user": USERS, "weighting": WEIGHTINGS}.get(field)
-        parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default, choices=choices)
+        helps = {"refiner_gain": "scale the fitted correction by this (below 1: a more cautious refiner that moves "
+                                 "fewer points, a smaller share of them wrongly)"}  # fmt: skip
+        parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default, choices=choices,
+                            help=helps.get(field))  # fmt: skip
     return parser
 
 
