@@ -147,6 +147,29 @@ def test_nearly_right_keeps_the_objects_whose_baseline_first_click_is_nearly_rig
     assert "IoU in 0..1" in capsys.readouterr().err
 
 
+def test_second_clicks_keeps_the_objects_the_baseline_finished_in_that_many_clicks(tmp_path: Path, capsys) -> None:
+    """The baseline needs 1, 2, 3, 6 and 8 clicks and never reaches 85% on the last (the budget, 10); the model
+    needs one more on the 2- and 3-click objects and four fewer on the long ones. Over all the model is better;
+    over the baseline's 2 to 5 clicks (`--second-clicks 2 5`) it is a click worse on both; 6 to 10 keeps the long
+    three, the never-reached one counted at the budget."""
+    hits = (1, 2, 3, 6, 8, 11)  # 11: past the budget of 10
+    baseline = [_object(i, hit) for i, hit in enumerate(hits)]
+    model = [_object(i, hit + 1 if hit in (2, 3) else max(hit - 4, 1)) for i, hit in enumerate(hits)]
+    for name, objects in (("model", model), ("baseline", baseline)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps({"run": {"max_clicks": 10}, "objects": objects}))
+    pair = [str(tmp_path / "model"), str(tmp_path / "baseline"), "--metric", "NoC@85"]
+    assert paired_main([*pair, "--second-clicks", "2", "5"]) == 0
+    row = capsys.readouterr().out.splitlines()[2]
+    assert row.startswith("| all | 2 | +1.00 ± 0.00") and "0 better, 2 worse" in row
+    assert paired_main([*pair, "--second-clicks", "6", "10"]) == 0
+    row = capsys.readouterr().out.splitlines()[2]
+    assert row.startswith("| all | 3 | -3.67 ± 0.33") and "3 better, 0 worse" in row  # 6->2, 8->4, 10->7 clicks
+    for bad in (("0", "5"), ("5", "2"), ("2", "11")):
+        assert paired_main([*pair, "--second-clicks", *bad]) == 2
+        assert "--second-clicks needs" in capsys.readouterr().err
+
+
 def test_the_cli_refuses_what_it_cannot_compare(tmp_path: Path, capsys) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "results.json").write_text("{truncated")

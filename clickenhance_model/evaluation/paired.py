@@ -17,6 +17,11 @@ only with --domain.
 is at least 0.9. On the real dev scans most first clicks are nearly right (a mean IoU@1 of 86% on the 16-ring
 cut), on the generated ones most are not (53%), so a refiner fitted on generated click states can win the
 generated validation and still spoil real first clicks; this subset of the generated objects shows it.
+
+`--second-clicks 2 5` keeps only the objects the second run (the baseline) brought to 85% IoU in 2 to 5 clicks.
+A real 16-ring cut needs 1.92 clicks per object on the baseline: its clicks are won or lost on objects of that
+kind. On a generated one, over a quarter of the objects need 6 or more, and a refiner can win the cut's mean there
+while losing the objects that match the real ones (session 36, docs/default_model.md).
 """
 
 from __future__ import annotations
@@ -173,6 +178,15 @@ def nearly_right(first: Sequence[dict], second: Sequence[dict], at_least: float)
     return [a for a, b in matched_pairs(first, second) if b["ious"] and float(b["ious"][0]) >= at_least]
 
 
+def second_clicks_between(first: Sequence[dict], second: Sequence[dict], low: int, high: int,
+                          max_clicks: int) -> list[dict]:  # fmt: skip
+    """The objects of `first` whose match in `second` (`matched_pairs`) reached 85% IoU after `low` to `high`
+    clicks (NoC@85 as the summary counts it: the budget where it never did)."""
+    pairs = matched_pairs(first, second)
+    clicks = metric_values([b for _, b in pairs], "NoC@85", max_clicks)
+    return [a for (a, _), count in zip(pairs, clicks, strict=True) if low <= count <= high]
+
+
 def comparison_rows(first: Sequence[dict], second: Sequence[dict], part: Callable[[dict], str],
                     metrics: Sequence[str], max_clicks: int) -> list[str]:
     """A markdown table: per part (and "all"), the objects and each metric's paired difference."""
@@ -203,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nearly-right", type=float, default=None, metavar="IOU",
                         help="only objects whose IoU after the second run's first click is at least IOU (0-1): "
                              "the first clicks that are nearly right, as most are on real scans")  # fmt: skip
+    parser.add_argument("--second-clicks", type=int, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                        help="only objects the second run brought to 85%% IoU in LOW to HIGH clicks (e.g. 2 5: the "
+                             "objects a real 16-ring cut's clicks are won or lost on)")  # fmt: skip
     parser.add_argument("--metric", action="append", default=None,
                         help="NoC@80/85/90 or IoU@k; repeat for several (default NoC@85 and IoU@10)")
     args = parser.parse_args(argv)
@@ -221,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
             if not 0.0 <= args.nearly_right <= 1.0:
                 raise ValueError(f"--nearly-right is an IoU in 0..1, got {args.nearly_right}")
             first = nearly_right(first, second, args.nearly_right)
+        if args.second_clicks is not None:
+            low, high = args.second_clicks
+            if not 1 <= low <= high <= max_clicks:
+                raise ValueError(f"--second-clicks needs 1 <= LOW <= HIGH <= {max_clicks}, got {low} {high}")
+            first = second_clicks_between(first, second, low, high, max_clicks)
         lines = comparison_rows(first, second, part_of(args.by, run), metrics, max_clicks)
     except ValueError as error:
         print(f"paired: {error}", file=sys.stderr)
