@@ -208,7 +208,7 @@ def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Se
             continue  # not a spinning sensor with rings enough to thin
         domain = domains.get(name, dataset.domain)
         objects = dataset.objects(scene, max(settings.min_points // cut, 1))
-        if domain == "outdoor" and len(settings.object_kinds) < len(OBJECT_KINDS):
+        if domain == "outdoor":
             objects = [obj for obj in objects if object_kind(obj.semantic_id) in settings.object_kinds]
         key = name if cut == 1 else f"{name}@{cut}"  # cut 1 draws what a fit without cuts draws
         rng = np.random.default_rng([settings.seed, zlib.crc32(key.encode())])
@@ -483,10 +483,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         history = fit_refiner(model, rows, settings, args.progress)
-        scale_refiner(model.point_refiner, settings.refiner_gain)
     except ValueError as error:  # rows without unions for --weighting iou
         print(f"clickenhance-fit-point-refiner: {error}", file=sys.stderr)
         return 2
+    scale_refiner(model.point_refiner, settings.refiner_gain)
     features, fused, labels, weights = test_rows.arrays()
     with torch.no_grad():
         # the refiner's correction of the held-out rows, used by both reports
