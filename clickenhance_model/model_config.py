@@ -153,6 +153,10 @@ class NetworkConfig:
             prior point, within this horizontal distance of it and at most `COLUMN_DEPTH` below
             (`inference.point_features.column_band`): an object's lowest ring on a sparse scan, which the
             region misses when it lies within the ground's height. 0: off.
+        point_refiner_growth: the refiner (with flips) is also told how large the latest click's move was against
+            the region before it (`inference.point_features.click_growth`): a positive click that floods the hedge
+            behind a fence triples the region, one that adds the fence's missed rings does not, and the flip columns
+            alone flag both alike. Needs `point_refiner_flips`.
     """
 
     channels: tuple[int, ...] = (16, 32, 64, 96, 128)
@@ -167,11 +171,15 @@ class NetworkConfig:
     point_refiner_reach: float = 0.0
     point_refiner_flips: bool = False
     point_refiner_column: float = 0.0
+    point_refiner_growth: bool = False
 
     def __post_init__(self) -> None:
         """Check that the widths describe a buildable network."""
         if self.point_refiner and not self.prior_fusion:
             raise ValueError("network.point_refiner corrects a fused logit: it needs network.prior_fusion")
+        if self.point_refiner_growth and not self.point_refiner_flips:
+            raise ValueError("network.point_refiner_growth measures the latest click's move: it needs "
+                             "network.point_refiner_flips")  # fmt: skip
         if len(self.channels) < 2 or any(c <= 0 for c in self.channels):
             raise ValueError(f"network.channels needs >= 2 positive widths, got {self.channels}")
         if len(self.cse_channels) != len(self.channels) or any(c <= 0 for c in self.cse_channels):

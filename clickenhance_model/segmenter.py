@@ -30,6 +30,7 @@ from clickenhance_model.inference.geodesic_region import GeodesicRegion, needs_o
 from clickenhance_model.inference.network_input import collate, encode_crop
 from clickenhance_model.inference.point_features import (
     boundary_band,
+    click_growth,
     column_band,
     flip_band,
     height_above_floor,
@@ -292,10 +293,13 @@ class ModelSession(InteractiveSession):
         at = inside[band]
         if self._height is None:  # once per cloud
             self._height = height_above_floor(self.xyz)
+        growth = None
+        if previous is not None and self.segmenter.config.network.point_refiner_growth:  # the move's size, in the crop
+            growth = click_growth(region[inside], previous[inside])
         features = point_features(self.xyz[at], None if self.rgb is None else self.rgb[at], self._height[at],
                                   self.grid, voxel[band], region[at], fused[band], network[band],
                                   self.xyz[positive], self.xyz[negative],
-                                  None if previous is None else previous[at])  # fmt: skip
+                                  None if previous is None else previous[at], growth)  # fmt: skip
         return inside, fused, band, features
 
     def refiner_inputs(self, clicks: list[tuple[int, bool]]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

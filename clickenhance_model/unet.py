@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from clickenhance_model.inference.network_input import CSE_FEATURES
-from clickenhance_model.inference.point_features import COLOUR_FEATURES, FLIP_FEATURES, POINT_FEATURES
+from clickenhance_model.inference.point_features import COLOUR_FEATURES, FLIP_FEATURES, GROWTH_FEATURES, POINT_FEATURES
 from clickenhance_model.model_config import ModelConfig, NetworkConfig
 from clickenhance_model.spconv_backend import spconv, use_convolution_algorithm
 
@@ -139,7 +139,8 @@ class ClickEnhanceNet(nn.Module):
             self.network_gain = nn.Parameter(torch.tensor(0.0))
         if config.network.point_refiner:
             self.point_refiner = PointRefiner(colour=config.network.point_refiner_colour,
-                                              flips=config.network.point_refiner_flips)
+                                              flips=config.network.point_refiner_flips,
+                                              growth=config.network.point_refiner_growth)
 
     def _build_encoders(self, net: NetworkConfig) -> None:
         """Main encoder, CSE and the joint stride-2 convolutions between levels."""
@@ -250,12 +251,13 @@ class PointRefiner(nn.Module):
     """A per-point correction of the fused object logit, from `inference.point_features` (an MLP of two
     hidden layers). Its last layer starts at zero, so a refiner not yet fitted changes nothing. Without `colour`
     it sees every cloud as colourless (`COLOUR_FEATURES` zero), in its fit as at inference. With `flips` it reads
-    `FLIP_FEATURES` more columns: which way the latest click moved each point (`NetworkConfig.point_refiner_flips`)."""
+    `FLIP_FEATURES` more columns: which way the latest click moved each point (`NetworkConfig.point_refiner_flips`);
+    with `growth` `GROWTH_FEATURES` more: how large that move was (`NetworkConfig.point_refiner_growth`)."""
 
-    def __init__(self, hidden: int = 32, colour: bool = True, flips: bool = False):
+    def __init__(self, hidden: int = 32, colour: bool = True, flips: bool = False, growth: bool = False):
         super().__init__()
         self.colour = colour
-        width = POINT_FEATURES + (FLIP_FEATURES if flips else 0)
+        width = POINT_FEATURES + (FLIP_FEATURES if flips else 0) + (GROWTH_FEATURES if growth else 0)
         self.layers = nn.Sequential(
             nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1)
         )
@@ -263,7 +265,8 @@ class PointRefiner(nn.Module):
         nn.init.zeros_(self.layers[-1].bias)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """Correction [M] of the object logit of M points, from their features [M, POINT_FEATURES (+ FLIP_FEATURES)]."""
+        """Correction [M] of the object logit of M points, from their features [M, POINT_FEATURES (+ FLIP_FEATURES
+        (+ GROWTH_FEATURES))]."""
         if not self.colour:
             features = features.clone()
             features[:, COLOUR_FEATURES] = 0.0

@@ -19,9 +19,11 @@ from clickenhance_model.inference.point_features import (
     COLOUR_FEATURES,
     COLUMN_DEPTH,
     FLIP_FEATURES,
+    GROWTH_FEATURES,
     POINT_FEATURES,
     SPARSE_VOXEL_POINTS,
     boundary_band,
+    click_growth,
     column_band,
     flip_band,
     height_above_floor,
@@ -39,6 +41,7 @@ from clickenhance_model.unet import PointRefiner
 REFINED = dataclasses.replace(FUSION, network=dataclasses.replace(FUSION.network, point_refiner=True))
 FLIPS = dataclasses.replace(FUSION, network=dataclasses.replace(FUSION.network, point_refiner=True,
                                                                  point_refiner_flips=True))  # fmt: skip
+GROWTH = dataclasses.replace(FLIPS, network=dataclasses.replace(FLIPS.network, point_refiner_growth=True))
 
 
 def test_point_features_set_each_point_against_its_voxel() -> None:
@@ -155,6 +158,33 @@ def test_flip_features_say_which_way_the_latest_click_moved_each_point() -> None
     assert not flip_band(prior, prior).any()
 
 
+def test_click_growth_measures_the_latest_clicks_move_against_the_region_before_it() -> None:
+    """A region of 63 points: a click that doubles it, one that triples it (a flood), one that takes 31 of its points
+    and one that moves nothing; the two numbers are log2 of (1 + moved) / (1 + held before) over 4, clipped to
+    [-2, 1], and they fill the last two feature columns of every point of the state."""
+    before = np.arange(400) < 63
+    doubled, tripled, halved = np.arange(400) < 126, np.arange(400) < 190, before & (np.arange(400) >= 31)
+    assert click_growth(doubled, before) == pytest.approx((0.0, -1.5))  # log2(64 / 64), log2(1 / 64); over 4
+    assert click_growth(tripled, before) == pytest.approx((0.25, -1.5))  # log2(128 / 64) / 4
+    assert click_growth(halved, before) == pytest.approx((-1.5, -0.25))  # log2(32 / 64) / 4
+    assert click_growth(before, before) == pytest.approx((-1.5, -1.5))
+    assert click_growth(np.ones(400), np.zeros(400)) == (1.0, 0.0)  # log2(401) clipped to 4; nothing to move out
+    large = np.arange(400) < 300
+    assert click_growth(large, large) == (-2.0, -2.0)  # log2(1 / 301) clipped to -8
+    xyz = np.random.default_rng(0).uniform(0, 1, (5, 3))
+    grid = voxelize(xyz, None, 0.1)
+    args = (xyz, None, height_above_floor(xyz), grid, grid.point_to_voxel, np.ones(5), np.zeros(5), np.zeros(5),
+            xyz[:1], np.zeros((0, 3)))  # fmt: skip
+    features = point_features(*args, previous=np.zeros(5), growth=(0.25, -2.0))
+    assert features.shape == (5, POINT_FEATURES + FLIP_FEATURES + GROWTH_FEATURES)
+    np.testing.assert_array_equal(features[:, :-GROWTH_FEATURES], point_features(*args, previous=np.zeros(5)))
+    np.testing.assert_array_equal(features[:, -GROWTH_FEATURES:], [[0.25, -2.0]] * 5)
+    with pytest.raises(ValueError, match="previous"):
+        point_features(*args, growth=(0.25, -2.0))
+    with pytest.raises(ValueError, match="point_refiner_flips"):
+        NetworkConfig(prior_fusion=True, point_refiner=True, point_refiner_growth=True)
+
+
 def test_the_column_band_is_what_lies_under_the_region_not_the_road_before_it() -> None:
     """A 16-ring bin seen from the sensor at x = 0: rings at 0.25 and 0.6 m on its face at x = 10 (the region holds
     the upper one), the road at x = 9.4 and 10.6, and a branch 1.5 m under nothing but 1.2 m below the ring. Only the
@@ -242,6 +272,31 @@ def test_a_refiner_with_flips_answers_every_point_the_latest_click_moved() -> No
     mask = session.add_click(int(far), positive=False)
     away = np.linalg.norm(points - points[far], axis=1) > session.click_rules.radius  # the click rules keep the rest
     assert mask[moved[in_band & away[moved]]].all()
+
+
+def test_a_refiner_with_growth_is_told_how_large_the_latest_clicks_move_was() -> None:
+    """On the bin of the flips test: at the first click nothing moved (both growth columns at their floor); the
+    negative click on the far side takes half the bin, and every band point of that state carries the same two
+    numbers, `click_growth` of the crop's region against the one before the click (here the crop holds the room)."""
+    points, on_bin = room()
+    segmenter = fusion_segmenter(0.5, GROWTH, domain="indoor")
+    session = segmenter.session(points)
+    bin_points = np.flatnonzero(on_bin)
+    top = bin_points[np.argmax(points[bin_points, 2] - points[bin_points, 0])]
+    far = bin_points[np.argmin(np.abs(points[bin_points] - [1.76, 1.0, 0.3]).sum(axis=1))]
+    assert segmenter.model.point_refiner.layers[0].in_features == POINT_FEATURES + FLIP_FEATURES + GROWTH_FEATURES
+    _, _, first = session.refiner_inputs([(int(top), True)])
+    assert first.shape[1] == POINT_FEATURES + FLIP_FEATURES + GROWTH_FEATURES
+    assert (first[:, -GROWTH_FEATURES:] == -2.0).all()  # a region of thousands of points, nothing moved
+    _, _, second = session.refiner_inputs([(int(top), True), (int(far), False)])
+    region = session.prior
+    before = region.of_points(np.array([top]), np.array([], dtype=np.int64))
+    after = region.of_points(np.array([top]), np.array([far]))
+    session.add_clicks([(int(top), True), (int(far), False)])
+    assert session.last_crop_voxels == len(session.grid)  # the crop is the whole room, so the counts are the cloud's
+    np.testing.assert_allclose(second[:, -GROWTH_FEATURES:], np.tile(click_growth(after, before), (len(second), 1)),
+                               rtol=1e-6)  # fmt: skip
+    assert -1.0 < second[0, -1] < -0.1 and second[0, -2] == -2.0  # took a good share of the bin, added nothing
 
 
 def test_a_refiner_with_flips_solves_one_prior_region_per_click() -> None:
@@ -379,6 +434,20 @@ def test_fit_point_refiner_writes_a_network_with_its_refiner(scenes_root: Path, 
     assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"), "--rows",
                  str(flipped), *common]) == 2  # rows with flips, a fit without  # fmt: skip
     assert "collect them again" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"), "--rows",
+                 str(flipped), "--refiner-flips", "--refiner-growth", *common]) == 2  # rows without growth  # fmt: skip
+    assert "--refiner-growth False, not True" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"),
+                 "--refiner-growth", *common]) == 2  # growth without flips  # fmt: skip
+    assert "point_refiner_flips" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
+    grown = tmp_path / "growth_rows.npz"
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "growth.pt"), "--rows",
+                 str(grown), "--refiner-flips", "--refiner-growth", *common]) == 0  # fmt: skip
+    growth = Segmenter.load(tmp_path / "growth.pt", device="cpu")
+    assert growth.config.network.point_refiner_growth
+    assert load_checkpoint(tmp_path / "growth.pt")[2]["point_refiner_fit"]["refiner_growth"] is True
+    assert growth.model.point_refiner.layers[0].in_features == POINT_FEATURES + FLIP_FEATURES + GROWTH_FEATURES
+    assert np.load(grown)["fit_features"].shape[1] == POINT_FEATURES + FLIP_FEATURES + GROWTH_FEATURES
     assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "column.pt"), "--rows",
                  str(tmp_path / "column_rows.npz"), "--refiner-column", "0.1", *common]) == 0  # fmt: skip
     column = Segmenter.load(tmp_path / "column.pt", device="cpu")

@@ -12,7 +12,11 @@ colour get zeros there and a flag. The refiner answers only in the prior's bound
 Everywhere else the voxel decides, so a refiner can move a boundary by a voxel but cannot flood or
 cut a region. A refiner with flips (`NetworkConfig.point_refiner_flips`) also answers the points the latest
 click moved into or out of the prior (`flip_band`), with two more features saying which way each moved: there it
-judges a click's whole change, such as a positive click that floods the hedge behind a fence.
+judges a click's whole change, such as a positive click that floods the hedge behind a fence. A refiner with growth
+(`NetworkConfig.point_refiner_growth`) is also told how large that change was against the region before it
+(`click_growth`, the same two numbers at every point of a click state): a positive click that adds a few rings to a
+fence and one that triples the region by flooding the hedge behind it flag their moved points alike, and only the
+size of the move tells them apart.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from clickenhance_model.inference.voxel_grid import VoxelGrid
 
 POINT_FEATURES = 17
 FLIP_FEATURES = 2  # with flips: moved in by the latest click, moved out by it (`point_features`' `previous`)
+GROWTH_FEATURES = 2  # with growth: how many points the latest click moved in / out, against the region before it
+GROWTH_RANGE = (-8.0, 4.0)  # log2 of those ratios is clipped to this and enters divided by its upper end
 COLOUR_FEATURES = slice(8, 15)  # the columns that come from colour (and its flag); zero for a colourless cloud
 LOGIT_SCALE = 8.0  # logits enter divided by this and clipped to [-2, 2]
 HEIGHT_SCALE = 0.1  # metres; height above the lowest nearby surface enters in these units, clipped to [0, 5]
@@ -116,6 +122,20 @@ def flip_band(prior: np.ndarray, previous: np.ndarray) -> np.ndarray:
     return (np.asarray(prior) > 0.5) != (np.asarray(previous) > 0.5)
 
 
+def click_growth(prior: np.ndarray, previous: np.ndarray) -> tuple[float, float]:
+    """How much the latest click moved, as two numbers for every point of its click state: log2 of (1 + points it
+    moved in) / (1 + points the region held before it), and the same of the points it moved out, clipped to
+    `GROWTH_RANGE` and divided by its upper end. `prior` is the region of every click, `previous` that of the
+    clicks before the latest one (0/1 or bool, the same points). A flood that triples a region gives +0.25 in (log2
+    of 2, over 4); a click that moved nothing gives -2 for both in a region of 255 points or more."""
+    now, before = np.asarray(prior) > 0.5, np.asarray(previous) > 0.5
+    held = 1.0 + before.sum()
+    low, high = GROWTH_RANGE
+    moved_in, moved_out = (float(np.clip(np.log2((1.0 + moved.sum()) / held), low, high)) / high
+                           for moved in (now & ~before, before & ~now))  # fmt: skip
+    return moved_in, moved_out
+
+
 def _group_mean(values: np.ndarray, groups: np.ndarray, weights: np.ndarray, count: int
                 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Weighted mean of `values` [M, 3] per group (count groups) and the weight per group."""
@@ -136,9 +156,10 @@ def point_features(
     positive_xyz: np.ndarray,
     negative_xyz: np.ndarray,
     previous: np.ndarray | None = None,
+    growth: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Features float32 [M, POINT_FEATURES] of M points of one crop; [M, POINT_FEATURES + FLIP_FEATURES] with
-    `previous`.
+    `previous`, and `GROWTH_FEATURES` more with `growth` too.
 
     Args:
         xyz: the points (metres).
@@ -152,13 +173,21 @@ def point_features(
         positive_xyz: the positive clicks (K, 3).
         negative_xyz: the negative clicks (K', 3), possibly none.
         previous: for a refiner with flips, each point's prior before the latest click (0/1; the first click: the
-            prior itself, so nothing moved); the last two columns say the click moved the point in / out.
+            prior itself, so nothing moved); the two columns after the plain ones say the click moved the point in /
+            out.
+        growth: with `previous`, the state's `click_growth` (the crop's region against the one before the latest
+            click), written into the last two columns of every point.
     """
+    if growth is not None and previous is None:
+        raise ValueError("point_features: growth is the latest click's, and needs the region before it (previous)")
     m = len(xyz)
     prior = np.asarray(prior, dtype=np.float64)
     local, groups = np.unique(voxel, return_inverse=True)  # the crop's voxels that hold these points
     share = np.bincount(groups, weights=prior, minlength=len(local)) / np.bincount(groups, minlength=len(local))
-    features = np.zeros((m, POINT_FEATURES + (FLIP_FEATURES if previous is not None else 0)), dtype=np.float32)
+    width = POINT_FEATURES + (0 if previous is None else FLIP_FEATURES) + (0 if growth is None else GROWTH_FEATURES)
+    features = np.zeros((m, width), dtype=np.float32)
+    if growth is not None:
+        features[:, POINT_FEATURES + FLIP_FEATURES :] = growth
     if previous is not None:
         before = np.asarray(previous, dtype=np.float64) > 0.5
         features[:, POINT_FEATURES] = (prior > 0.5) & ~before

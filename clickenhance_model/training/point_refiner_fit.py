@@ -23,6 +23,9 @@ such a network reproduces exactly) and the network's logits are only one of its 
 fits a refiner that reads no colour (`NetworkConfig.point_refiner_colour`) from the same rows. `--refiner-reach M`,
 `--refiner-flips` and `--refiner-column M` widen the band the refiner answers (`NetworkConfig.point_refiner_reach`,
 `point_refiner_flips`, `point_refiner_column`); rows are collected in that band and fit only a refiner of the same.
+`--refiner-growth` (with `--refiner-flips`) adds two columns saying how large the latest click's move was against the
+region before it (`NetworkConfig.point_refiner_growth`): the flip columns flag a positive click that floods the hedge
+behind a fence and one that adds the fence's missed rings alike; rows must be collected with it.
 `--weighting iou` divides each click state's rows by its union in the band (the band's points of the object or of
 the answer): the loss then weighs every state as its error within the band where the refiner acts (not the object's
 IoU error; a nearly right region has a band mostly wrong too), as NoC and IoU@k weigh every object, instead of
@@ -75,7 +78,8 @@ from clickenhance_model.unet import ClickEnhanceNet, PointRefiner
 
 USERS = ("baseline", "network")
 # the settings of the refiner's band that rows are collected in (a fit must use the rows' own): their defaults
-BAND_DEFAULTS: dict[str, float | bool] = {"refiner_reach": 0.0, "refiner_flips": False, "refiner_column": 0.0}
+BAND_DEFAULTS: dict[str, float | bool] = {"refiner_reach": 0.0, "refiner_flips": False, "refiner_column": 0.0,
+                                          "refiner_growth": False}  # the band's settings and the growth columns
 MIN_CUT_RINGS = 16  # a ring cut sparser than a 16-ring sensor is no sensor the project serves
 WEIGHTINGS = ("points", "iou")
 
@@ -381,6 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="metres: the refiner also answers the points under the prior within this horizontal "
                              "distance (NetworkConfig.point_refiner_column; 0: off); rows must be collected with "
                              "it")  # fmt: skip
+    parser.add_argument("--refiner-growth", action="store_true",
+                        help="with --refiner-flips: the refiner is also told how large the latest click's move was "
+                             "against the region before it (NetworkConfig.point_refiner_growth); rows must be "
+                             "collected with it")  # fmt: skip
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--rows", type=Path, nargs="+",
@@ -428,7 +436,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                       point_refiner_colour=args.refiner_colour,
                                       point_refiner_reach=args.refiner_reach,
                                       point_refiner_flips=args.refiner_flips,
-                                      point_refiner_column=args.refiner_column)  # fmt: skip
+                                      point_refiner_column=args.refiner_column,
+                                      point_refiner_growth=args.refiner_growth)  # fmt: skip
         config = dataclasses.replace(source, network=network)
         torch.manual_seed(settings.seed)
         model = ClickEnhanceNet(config)
