@@ -126,8 +126,8 @@ def click_growth(prior: np.ndarray, previous: np.ndarray) -> tuple[float, float]
     """How much the latest click moved, as two numbers for every point of its click state: log2 of (1 + points it
     moved in) / (1 + points the region held before it), and the same of the points it moved out, clipped to
     `GROWTH_RANGE` and divided by its upper end. `prior` is the region of every click, `previous` that of the
-    clicks before the latest one (0/1 or bool, the same points). A flood that triples a region gives +0.25 in (log2
-    of 2, over 4); a click that moved nothing gives -2 for both in a region of 255 points or more."""
+    clicks before the latest one (0/1 or bool, the same points). A flood that triples a region gives about +0.25 in
+    (log2 of 2, over 4); a click that moved nothing gives -2 for both in a region of 255 points or more."""
     now, before = np.asarray(prior) > 0.5, np.asarray(previous) > 0.5
     held = 1.0 + before.sum()
     low, high = GROWTH_RANGE
