@@ -185,6 +185,23 @@ def test_click_growth_measures_the_latest_clicks_move_against_the_region_before_
         NetworkConfig(prior_fusion=True, point_refiner=True, point_refiner_growth=True)
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.booleans()), max_size=600))
+def test_click_growth_is_bounded_and_grows_with_the_move(states: list) -> None:
+    """Random regions before and after a click: both numbers lie in [-2, 1]; moving one more point in never lowers
+    the first and leaves the second, and a click that moved nothing gives the two the same value."""
+    now = np.array([a for a, _ in states], dtype=bool)
+    before = np.array([b for _, b in states], dtype=bool)
+    moved_in, moved_out = click_growth(now, before)
+    assert -2.0 <= moved_in <= 1.0 and -2.0 <= moved_out <= 1.0
+    assert click_growth(before, before)[0] == click_growth(before, before)[1]
+    outside = np.flatnonzero(~now & ~before)
+    if len(outside):  # one more point moved in
+        more = now.copy()
+        more[outside[0]] = True
+        assert click_growth(more, before)[0] >= moved_in and click_growth(more, before)[1] == moved_out
+
+
 def test_the_column_band_is_what_lies_under_the_region_not_the_road_before_it() -> None:
     """A 16-ring bin seen from the sensor at x = 0: rings at 0.25 and 0.6 m on its face at x = 10 (the region holds
     the upper one), the road at x = 9.4 and 10.6, and a branch 1.5 m under nothing but 1.2 m below the ring. Only the
