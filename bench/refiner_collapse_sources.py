@@ -80,16 +80,16 @@ def collapse_sources(session: ModelSession, truth: np.ndarray, clicks: list[tupl
     return CollapseSources(*(int((change & part).sum()) for change in (lost, gained) for part in parts))
 
 
-def replay_run(run_dir: Path, negative_only: bool,
-               limit: int | None) -> list[tuple[ObjectResult, dict, CollapseSources]]:  # fmt: skip
-    """Every collapse of the run in `run_dir` (up to `limit`), with its sources."""
+def replay_run(run_dir: Path, negative_only: bool, limit: int | None,
+               device: str = "cpu") -> list[tuple[ObjectResult, dict, CollapseSources]]:  # fmt: skip
+    """Every collapse of the run in `run_dir` (up to `limit`), with its sources; the model runs on `device`."""
     run = json.loads((run_dir / "run.json").read_text())
     if run.get("method") != "model":
         raise ValueError(f"{run_dir}: a model run is needed (method {run.get('method')!r})")
     dataset = build_dataset(run["dataset"], run["root"], **run.get("dataset_options", {}))
     domains = manifest_domains(run["root"]) if run["dataset"] == "semantickitti" else {}
     options = {name: run[name] for name in OPTIONS if run.get(name) is not None}
-    loaded = Segmenter.load(run["checkpoint"], device="cpu")
+    loaded = Segmenter.load(run["checkpoint"], device=device)
     rows = [ObjectResult.from_dict(json.loads(line)["object"])
             for line in (run_dir / "objects.jsonl").read_text().splitlines() if '"object"' in line]  # fmt: skip
     out = []
@@ -131,13 +131,15 @@ def report(events: list[tuple[ObjectResult, dict, CollapseSources]]) -> str:
 
 
 def main() -> int:
+    """Replay a run's collapses and print their sources; 2 on bad input."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", type=Path, required=True, help="a model run's --out folder")
     parser.add_argument("--negative-only", action="store_true", help="only the collapses after negative clicks")
     parser.add_argument("--limit", type=int, default=None, help="at most this many collapses")
+    parser.add_argument("--device", default="cpu", help="torch device of the model (cpu, cuda, ...)")
     args = parser.parse_args()
     try:
-        events = replay_run(args.run, args.negative_only, args.limit)
+        events = replay_run(args.run, args.negative_only, args.limit, args.device)
     except (ValueError, FileNotFoundError) as error:
         print(f"refiner_collapse_sources: {error}", file=sys.stderr)
         return 2
