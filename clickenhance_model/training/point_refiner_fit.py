@@ -77,9 +77,10 @@ from clickenhance_model.training.synthetic import manifest_domains
 from clickenhance_model.unet import ClickEnhanceNet, PointRefiner
 
 USERS = ("baseline", "network")
-# the settings of the refiner's band that rows are collected in (a fit must use the rows' own): their defaults
+# the refiner settings that rows are collected with, its band's and its growth columns' (a fit must use the rows'
+# own): their defaults
 BAND_DEFAULTS: dict[str, float | bool] = {"refiner_reach": 0.0, "refiner_flips": False, "refiner_column": 0.0,
-                                          "refiner_growth": False}  # the band's settings and the growth columns
+                                          "refiner_growth": False}
 MIN_CUT_RINGS = 16  # a ring cut sparser than a 16-ring sensor is no sensor the project serves
 WEIGHTINGS = ("points", "iou")
 
@@ -292,8 +293,8 @@ def scale_refiner(refiner: PointRefiner, gain: float) -> None:
 def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states: int,
               band: dict[str, float | bool] | None = None, ring_cuts: Sequence[int] = (1,),
               collapse_states: bool = False, object_kinds: Sequence[str] = OBJECT_KINDS) -> None:  # fmt: skip
-    """Write the fit's and the held-out rows to one npz (its folder made if missing), with the refiner's band
-    settings they were collected with (`BAND_DEFAULTS`' fields; None: those defaults), the ring cuts they were
+    """Write the fit's and the held-out rows to one npz (its folder made if missing), with the refiner's band and
+    growth settings they were collected with (`BAND_DEFAULTS`' fields; None: those defaults), the ring cuts they were
     collected on, whether they hold the collapsed states (`FitSettings.collapse_states`) and the kinds of street
     objects they come from (`FitSettings.object_kinds`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -309,7 +310,7 @@ def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states:
 
 @dataclass(frozen=True)
 class RowsRecord:
-    """What a file of rows was collected with, as `save_rows` recorded it: the refiner's band settings
+    """What a file of rows was collected with, as `save_rows` recorded it: the refiner's band and growth settings
     (`BAND_DEFAULTS`' fields; a reach of None for rows saved before it was recorded, the defaults for the others),
     the ring cuts (every ring for rows saved before cuts), whether the collapsed states are in (False for rows saved
     before) and the kinds of street objects (every kind for rows saved before)."""
