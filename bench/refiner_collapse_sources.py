@@ -54,12 +54,18 @@ class CollapseSources(NamedTuple):
 
 def collapse_sources(session: ModelSession, truth: np.ndarray, clicks: list[tuple[int, bool]],
                      at: int) -> CollapseSources:  # fmt: skip
-    """Replay `clicks[:at]` on a reset `session`, then click `clicks[at]`, and split the points the click got wrong
+    """Replay `clicks[:at]` on a reset `session` (click by click for a refiner with memory, whose answer depends on
+    the answers before; else in one batch), then click `clicks[at]`, and split the points the click got wrong
     (against `truth`, bool over the caller's points) by whether the prior moved them."""
     if session.prior is None:
         raise ValueError("the model reads its prior off the network's own graph: no per-point prior to split by")
     session.reset()
-    before = session.add_clicks(clicks[:at]) if at else np.zeros(session.num_points, dtype=bool)
+    before = np.zeros(session.num_points, dtype=bool)
+    if session.segmenter.config.network.point_refiner_memory:
+        for index, positive in clicks[:at]:
+            before = session.add_click(index, positive)
+    elif at:
+        before = session.add_clicks(clicks[:at])
     after = session.add_click(*clicks[at])
     valid = session.valid_indices  # caller index of each point the session kept
     kept = np.full(session.num_points, -1, dtype=np.int64)

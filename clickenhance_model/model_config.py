@@ -157,6 +157,12 @@ class NetworkConfig:
             the region before it (`inference.point_features.click_growth`): a positive click that floods the hedge
             behind a fence triples the region, one that adds the fence's missed rings does not, and the flip columns
             alone flag both alike. Needs `point_refiner_flips`.
+        point_refiner_memory: the refiner (with flips) is also told the answer the user saw after the click before
+            (the session's previous mask) and answers every point where the prior differs from it
+            (`inference.point_features`' `shown`). Without it a refiner answers each click state afresh: a flood it
+            removed comes back at the next click, wherever that click lands, because the prior still holds it. The
+            answer then depends on the session's history, not on its clicks alone (a batch of clicks is answered as
+            one state). Needs `point_refiner_flips`.
     """
 
     channels: tuple[int, ...] = (16, 32, 64, 96, 128)
@@ -172,6 +178,7 @@ class NetworkConfig:
     point_refiner_flips: bool = False
     point_refiner_column: float = 0.0
     point_refiner_growth: bool = False
+    point_refiner_memory: bool = False
 
     def __post_init__(self) -> None:
         """Check that the widths describe a buildable network."""
@@ -180,6 +187,9 @@ class NetworkConfig:
         if self.point_refiner_growth and not self.point_refiner_flips:
             raise ValueError("network.point_refiner_growth measures the latest click's move: it needs "
                              "network.point_refiner_flips")  # fmt: skip
+        if self.point_refiner_memory and not self.point_refiner_flips:
+            raise ValueError("network.point_refiner_memory compares the previous answer with the latest click's "
+                             "prior: it needs network.point_refiner_flips")  # fmt: skip
         if len(self.channels) < 2 or any(c <= 0 for c in self.channels):
             raise ValueError(f"network.channels needs >= 2 positive widths, got {self.channels}")
         if len(self.cse_channels) != len(self.channels) or any(c <= 0 for c in self.cse_channels):

@@ -234,7 +234,8 @@ class ModelSession(InteractiveSession):
         logit = self.segmenter.prior_logit(region)  # outside the crop: the prior alone
         refiner = self.segmenter.config.network.point_refiner
         previous = self._previous_region(region, positive, negative, current) if refiner else None
-        inside, fused, band, features = self._crop_points(sample, region, positive, negative, refiner, previous)
+        shown = self._memory(region, self._shown_before()) if refiner else None
+        inside, fused, band, features = self._crop_points(sample, region, positive, negative, refiner, previous, shown)
         logit[inside] = fused
         if features is not None:  # the point refiner, in the prior's boundary band
             logit[inside[band]] += self.segmenter.refine(features)
@@ -253,6 +254,14 @@ class ModelSession(InteractiveSession):
             negative = negative[:-1]
         return self._prior_region(positive, negative) if len(positive) else region
 
+    def _memory(self, region: np.ndarray, shown: np.ndarray | None) -> np.ndarray | None:
+        """For a refiner with memory (`NetworkConfig.point_refiner_memory`), the answer shown after the click before
+        (`shown`, bool over `self.xyz`); `region` itself where there is none (nothing was shown, so nothing differs
+        from the prior). None without memory."""
+        if not self.segmenter.config.network.point_refiner_memory:
+            return None
+        return region if shown is None else shown
+
     def _prior_region(self, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
         """The domain prior's region of a click state (point indices), kept for the latest two states: the next
         click's `_previous_region` is this click's region, so a refiner with flips solves one region per click.
@@ -266,12 +275,13 @@ class ModelSession(InteractiveSession):
         return region
 
     def _crop_points(self, sample: dict, region: np.ndarray, positive: np.ndarray, negative: np.ndarray,
-                     with_features: bool, previous: np.ndarray | None = None
+                     with_features: bool, previous: np.ndarray | None = None, shown: np.ndarray | None = None
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
         """The points inside the crop of `sample` (indices into `self.xyz`), their fused logits before the point
         refiner and, when `with_features`, which of them lie in the prior's boundary band (bool) and the
         refiner features of those (`inference.point_features`). With `previous` (the prior before the latest
-        click, `_previous_region`) the band also holds the points the latest click moved (`flip_band`)."""
+        click, `_previous_region`) the band also holds the points the latest click moved (`flip_band`); with
+        `shown` (the answer after the click before, `_memory`) the points where the prior differs from it."""
         crop = sample["crop"].numpy()
         lookup = np.full(len(self.grid), -1, dtype=np.int64)  # grid voxel -> crop voxel
         lookup[crop] = np.arange(len(crop))
@@ -290,6 +300,8 @@ class ModelSession(InteractiveSession):
             band |= column_band(self.xyz[inside], region[inside], column)
         if previous is not None:  # what the latest click moved, however far from a boundary voxel
             band |= flip_band(region[inside], previous[inside])
+        if shown is not None:  # what the answer before took out of the prior or added to it
+            band |= flip_band(region[inside], shown[inside])
         at = inside[band]
         if self._height is None:  # once per cloud
             self._height = height_above_floor(self.xyz)
@@ -299,15 +311,18 @@ class ModelSession(InteractiveSession):
         features = point_features(self.xyz[at], None if self.rgb is None else self.rgb[at], self._height[at],
                                   self.grid, voxel[band], region[at], fused[band], network[band],
                                   self.xyz[positive], self.xyz[negative],
-                                  None if previous is None else previous[at], growth)  # fmt: skip
+                                  None if previous is None else previous[at], growth,
+                                  None if shown is None else shown[at])  # fmt: skip
         return inside, fused, band, features
 
-    def refiner_inputs(self, clicks: list[tuple[int, bool]]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def refiner_inputs(self, clicks: list[tuple[int, bool]], shown: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:  # fmt: skip
         """What the point refiner sees for a click state (caller indices, positive flags, in click order): the
         points of the prior's boundary band in the crop (indices into `self.xyz`), their fused logits before the
         refiner and their features; None where the refiner takes no part (an object the `ground_prior` hands to
-        the prior, or a network whose prior comes with its own voxels). For fitting the refiner
-        (`training.point_refiner_fit`)."""
+        the prior, or a network whose prior comes with its own voxels). For a refiner with memory, `shown` is the
+        answer after the click before (bool over the caller's points; None: none was shown). For fitting the
+        refiner (`training.point_refiner_fit`)."""
         positive, negative, current = self._click_indices([self._make_click(index, bool(p)) for index, p in clicks])
         if self.prior is None or len(positive) == 0 or self._ground_object(positive, negative):
             return None
@@ -315,7 +330,8 @@ class ModelSession(InteractiveSession):
                              self.segmenter.config, self.graph)  # fmt: skip
         region = self._prior_region(positive, negative)
         previous = self._previous_region(region, positive, negative, current)
-        inside, fused, band, features = self._crop_points(sample, region, positive, negative, True, previous)
+        memory = self._memory(region, None if shown is None else np.asarray(shown, dtype=bool)[self.valid_indices])
+        inside, fused, band, features = self._crop_points(sample, region, positive, negative, True, previous, memory)
         return inside[band], fused[band], features
 
     def _ground_object(self, positive: np.ndarray, negative: np.ndarray) -> bool:

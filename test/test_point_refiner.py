@@ -20,6 +20,7 @@ from clickenhance_model.inference.point_features import (
     COLUMN_DEPTH,
     FLIP_FEATURES,
     GROWTH_FEATURES,
+    MEMORY_FEATURES,
     POINT_FEATURES,
     SPARSE_VOXEL_POINTS,
     boundary_band,
@@ -34,7 +35,14 @@ from clickenhance_model.inference.voxel_grid import voxelize
 from clickenhance_model.model_config import ModelConfig, NetworkConfig
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.training.config import SyntheticConfig, SyntheticPart
-from clickenhance_model.training.point_refiner_fit import Rows, click_states, informative_rows, main
+from clickenhance_model.training.point_refiner_fit import (
+    Rows,
+    click_states,
+    informative_rows,
+    main,
+    rows_record,
+    shown_answers,
+)
 from clickenhance_model.training.synthetic import ensure_generated
 from clickenhance_model.unet import PointRefiner
 
@@ -42,6 +50,7 @@ REFINED = dataclasses.replace(FUSION, network=dataclasses.replace(FUSION.network
 FLIPS = dataclasses.replace(FUSION, network=dataclasses.replace(FUSION.network, point_refiner=True,
                                                                  point_refiner_flips=True))  # fmt: skip
 GROWTH = dataclasses.replace(FLIPS, network=dataclasses.replace(FLIPS.network, point_refiner_growth=True))
+MEMORY = dataclasses.replace(FLIPS, network=dataclasses.replace(FLIPS.network, point_refiner_memory=True))
 
 
 def test_point_features_set_each_point_against_its_voxel() -> None:
@@ -156,6 +165,26 @@ def test_flip_features_say_which_way_the_latest_click_moved_each_point() -> None
     np.testing.assert_array_equal(flipped[:, POINT_FEATURES:], [[0, 0], [1, 0], [0, 1], [0, 0]])
     np.testing.assert_array_equal(flip_band(prior, previous), [False, True, True, False])
     assert not flip_band(prior, prior).any()
+
+
+def test_the_memory_column_holds_the_answer_shown_before() -> None:
+    """With the answer shown after the click before, one more column, the last, after flips and growth; the other
+    columns are unchanged, and it needs the prior before the latest click."""
+    xyz = np.array([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [1.0, 0.0, 0.0], [1.5, 0.0, 0.0]])
+    grid = voxelize(xyz, None, 0.1)
+    prior, previous, shown = np.array([1.0, 1.0, 0.0, 0.0]), np.array([1.0, 0.0, 1.0, 0.0]), np.array([0, 1, 1, 0])
+    args = (xyz, None, height_above_floor(xyz), grid, grid.point_to_voxel, prior, np.zeros(4), np.zeros(4), xyz[:1],
+            np.zeros((0, 3)))  # fmt: skip
+    grown = point_features(*args, previous=previous, growth=(0.25, -2.0))
+    remembered = point_features(*args, previous=previous, growth=(0.25, -2.0), shown=shown)
+    assert remembered.shape == (4, POINT_FEATURES + FLIP_FEATURES + GROWTH_FEATURES + MEMORY_FEATURES)
+    np.testing.assert_array_equal(remembered[:, :-MEMORY_FEATURES], grown)
+    np.testing.assert_array_equal(remembered[:, -1], shown)
+    np.testing.assert_array_equal(point_features(*args, previous=previous, shown=shown)[:, -1], shown)
+    with pytest.raises(ValueError, match="previous"):
+        point_features(*args, shown=shown)
+    with pytest.raises(ValueError, match="point_refiner_flips"):
+        NetworkConfig(prior_fusion=True, point_refiner=True, point_refiner_memory=True)
 
 
 def test_click_growth_measures_the_latest_clicks_move_against_the_region_before_it() -> None:
@@ -316,6 +345,79 @@ def test_a_refiner_with_growth_is_told_how_large_the_latest_clicks_move_was() ->
     assert -1.0 < second[0, -1] < -0.1 and second[0, -2] == -2.0  # took a good share of the bin, added nothing
 
 
+def test_a_refiner_with_memory_is_shown_the_sessions_previous_answer() -> None:
+    """A refiner that answers "background" in its band takes the bin's band out at the first click. At a second
+    positive click the prior still holds those points, and a refiner without memory would meet them as at any first
+    state; with memory they are in its band, marked as not shown. The session measures each click against its own
+    previous mask (after an undo too), and a batch after a reset against none (the prior itself)."""
+    points, on_bin = room()
+    segmenter = fusion_segmenter(0.5, MEMORY, domain="indoor")
+    assert segmenter.model.point_refiner.layers[0].in_features == POINT_FEATURES + FLIP_FEATURES + MEMORY_FEATURES
+    bin_points = np.flatnonzero(on_bin)
+    top = int(bin_points[np.argmax(points[bin_points, 2] - points[bin_points, 0])])
+    far = int(bin_points[np.argmin(np.abs(points[bin_points] - [1.76, 1.0, 0.3]).sum(axis=1))])
+    seen = []
+    refine = segmenter.refine
+    segmenter.refine = lambda features: seen.append(features) or refine(features)  # what the refiner was given
+    with torch.no_grad():
+        segmenter.model.point_refiner.layers[-1].bias.fill_(-50.0)  # the band's points: background
+    session = segmenter.session(points)
+    _, _, first = session.refiner_inputs([(top, True)])
+    np.testing.assert_array_equal(first[:, -1], first[:, 2])  # nothing shown yet: the prior itself
+    shown = session.add_click(top)
+    clicks = [(top, True), (far, True)]
+    band, _, features = session.refiner_inputs(clicks, shown=shown)
+    region = session.prior.of_points(np.array([top, far]), np.array([], dtype=np.int64))
+    taken = np.flatnonzero(region & ~shown[session.valid_indices])  # held by the prior, taken out by the refiner
+    assert len(taken) > 20 and np.isin(taken, band).mean() > 0.9
+    np.testing.assert_array_equal(features[:, -1], shown[session.valid_indices][band])
+    assert not features[np.isin(band, taken), -1].any()
+    assert features[np.isin(band, taken), 2].all()  # while the prior holds them
+    _, _, afresh = session.refiner_inputs(clicks)  # no answer shown: the prior's own
+    np.testing.assert_array_equal(afresh[:, -1], afresh[:, 2])
+    second = session.add_click(far)
+    np.testing.assert_array_equal(seen[-1], features)  # the session's own previous mask
+    np.testing.assert_array_equal(session.undo(), shown)
+    np.testing.assert_array_equal(session.add_click(far), second)
+    np.testing.assert_array_equal(seen[-1], features)
+    session.reset()
+    session.add_clicks(clicks)  # one state, measured against the prior
+    np.testing.assert_array_equal(seen[-1], session.refiner_inputs(clicks)[2])
+
+
+def answer_by_last_column(segmenter: Segmenter) -> Segmenter:
+    """`segmenter` with its refiner set to answer each band point by its last feature column: with memory, the answer
+    shown before (it keeps its previous answer wherever its band reaches); with flips alone, moved out (it puts back
+    what the latest click took)."""
+    layers = segmenter.model.point_refiner.layers
+    with torch.no_grad():
+        for layer in (layers[0], layers[2], layers[4]):
+            layer.weight.zero_()
+            layer.bias.zero_()
+        layers[0].weight[0, -1] = layers[2].weight[0, 0] = 1.0
+        layers[4].weight[0, 0], layers[4].bias[0] = 100.0, -50.0
+    return segmenter
+
+
+def test_shown_answers_are_taken_click_by_click_where_the_answerer_remembers() -> None:
+    """The answers a session shows after k clicks: one batch per k for a segmenter without memory (its answer
+    depends on the clicks alone), click by click from a reset for one with memory (its answer depends on the
+    answers before)."""
+    points, on_bin = room()
+    bin_points = np.flatnonzero(on_bin)
+    clicks = [(int(bin_points[0]), True), (int(bin_points[len(bin_points) // 2]), False), (int(bin_points[-1]), True)]
+    for config, click_by_click in ((FLIPS, False), (MEMORY, True)):
+        segmenter = answer_by_last_column(fusion_segmenter(0.5, config, domain="indoor"))
+        answers = shown_answers(segmenter.session(points), clicks, [0, 1, 3], click_by_click)
+        assert sorted(answers) == [1, 3]
+        session = segmenter.session(points)
+        masks = [session.add_click(index, positive=positive) for index, positive in clicks]
+        np.testing.assert_array_equal(answers[1], masks[0])
+        np.testing.assert_array_equal(answers[3], masks[2])
+        batch = segmenter.session(points).add_clicks(clicks)
+        assert np.array_equal(batch, masks[2]) != click_by_click  # memory: the batch differs from the clicks
+
+
 def test_a_refiner_with_flips_solves_one_prior_region_per_click() -> None:
     """The region before the latest click is the previous click's region: a session keeps it, so three clicks
     solve three regions (not five), and its masks equal those of sessions that solve every state afresh."""
@@ -465,6 +567,31 @@ def test_fit_point_refiner_writes_a_network_with_its_refiner(scenes_root: Path, 
     assert load_checkpoint(tmp_path / "growth.pt")[2]["point_refiner_fit"]["refiner_growth"] is True
     assert growth.model.point_refiner.layers[0].in_features == POINT_FEATURES + FLIP_FEATURES + GROWTH_FEATURES
     assert np.load(grown)["fit_features"].shape[1] == POINT_FEATURES + FLIP_FEATURES + GROWTH_FEATURES
+    remembered = tmp_path / "memory_rows.npz"  # shown answers: the flips refiner's
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "memory.pt"), "--rows",
+                 str(remembered), "--refiner-flips", "--refiner-memory", "--memory-from", str(tmp_path / "flips.pt"),
+                 *common]) == 0  # fmt: skip
+    memory = Segmenter.load(tmp_path / "memory.pt", device="cpu")
+    assert memory.config.network.point_refiner_memory
+    assert memory.model.point_refiner.layers[0].in_features == POINT_FEATURES + FLIP_FEATURES + MEMORY_FEATURES
+    assert rows_record(remembered).memory_from == str(tmp_path / "flips.pt")
+    memory_rows = np.load(remembered)["fit_features"]
+    assert (memory_rows[:, -1] != memory_rows[:, 2]).any()  # somewhere the flips refiner's answer left the prior
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "again.pt"), "--rows",
+                 str(remembered), "--refiner-flips", "--refiner-memory", *common]) == 0  # a refit: as recorded
+    assert load_checkpoint(tmp_path / "again.pt")[2]["point_refiner_fit"]["settings"]["memory_from"] == str(
+        tmp_path / "flips.pt")
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"), "--rows",
+                 str(remembered), "--refiner-flips", *common]) == 2  # rows with memory, a fit without  # fmt: skip
+    assert "--refiner-memory True, not False" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"), "--refiner-flips",
+                 "--memory-from", str(tmp_path / "flips.pt"), *common]) == 2  # fmt: skip
+    assert "add --refiner-memory" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
+    (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"), "--rows",
+                 str(tmp_path / "no_rows.npz"), "--refiner-flips", "--refiner-memory", "--memory-from",
+                 str(tmp_path / "broken.pt"), *common]) == 2  # fmt: skip
+    assert "--memory-from" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
     assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "column.pt"), "--rows",
                  str(tmp_path / "column_rows.npz"), "--refiner-column", "0.1", *common]) == 0  # fmt: skip
     column = Segmenter.load(tmp_path / "column.pt", device="cpu")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from test_point_refiner import FLIPS
+from test_point_refiner import FLIPS, MEMORY, answer_by_last_column
 from test_prior_fusion import fusion_segmenter, room
 
 from clickenhance_model.evaluate import main as evaluate
@@ -71,6 +71,29 @@ def test_a_refiner_that_changes_its_answer_is_counted_as_held() -> None:
                             {"click": 2, "positive": False, "drop": 0.5}, split)])  # fmt: skip
     assert f"{split.lost_moved}/{split.lost_held}/{split.lost_outside}" in text
     assert "after negative clicks (1 collapses)" in text and "after positive clicks" not in text
+
+
+def test_a_refiner_with_memory_is_replayed_click_by_click() -> None:
+    """A refiner with memory that keeps its previous answer in its band answers the negative click's state
+    differently after the first click than in one batch; the replay before the third click takes the answers the
+    user saw, click by click, so its split adds up to what that click changed in them."""
+    points, on_bin = room()
+    segmenter = answer_by_last_column(fusion_segmenter(0.5, MEMORY, domain="indoor"))
+    bin_points = np.flatnonzero(on_bin)
+    clicks = [*bin_clicks(points, on_bin), (int(bin_points[len(bin_points) // 2]), True)]
+    session = segmenter.session(points)
+    session.click_rules = None
+    half = np.zeros(len(points), dtype=bool)  # the truth: the half of the bin the negative click leaves in the prior
+    half[session.valid_indices] = session.prior.of_points(np.array([clicks[0][0]]), np.array([clicks[1][0]]))
+    split = sources.collapse_sources(session, half, clicks, 2)
+    session.reset()
+    masks = [session.add_click(index, positive) for index, positive in clicks]
+    before, after = masks[1], masks[2]
+    assert split.lost_moved + split.lost_held + split.lost_outside == int((half & before & ~after).sum())
+    assert split.gained_moved + split.gained_held + split.gained_outside == int((~half & ~before & after).sum())
+    session.reset()
+    batch = session.add_clicks(clicks[:2])  # a batch replay would start from another answer, and count other points
+    assert int((half & batch & ~after).sum()) + int((~half & ~batch & after).sum()) != sum(split)
 
 
 def test_every_collapse_of_a_model_run_is_replayed(tmp_path: Path) -> None:

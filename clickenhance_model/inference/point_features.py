@@ -16,7 +16,10 @@ judges a click's whole change, such as a positive click that floods the hedge be
 (`NetworkConfig.point_refiner_growth`) is also told how large that change was against the region before it
 (`click_growth`, the same two numbers at every point of a click state): a positive click that adds a few rings to a
 fence and one that triples the region by flooding the hedge behind it flag their moved points alike, and only the
-size of the move tells them apart.
+size of the move tells them apart. A refiner with memory (`NetworkConfig.point_refiner_memory`) is also told the answer
+the user saw after the click before (the session's previous mask, `shown`) and answers every point where the prior now
+differs from it (`flip_band` of the two): a flood it removed at one click stays in its band, flagged as removed, at the
+next, instead of coming back because the prior still holds it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from clickenhance_model.inference.voxel_grid import VoxelGrid
 POINT_FEATURES = 17
 FLIP_FEATURES = 2  # with flips: moved in by the latest click, moved out by it (`point_features`' `previous`)
 GROWTH_FEATURES = 2  # with growth: how many points the latest click moved in / out, against the region before it
+MEMORY_FEATURES = 1  # with memory: the answer shown after the click before (0/1), `point_features`' `shown`
 GROWTH_RANGE = (-8.0, 4.0)  # log2 of those ratios is clipped to this and enters divided by its upper end
 COLOUR_FEATURES = slice(8, 15)  # the columns that come from colour (and its flag); zero for a colourless cloud
 LOGIT_SCALE = 8.0  # logits enter divided by this and clipped to [-2, 2]
@@ -157,9 +161,10 @@ def point_features(
     negative_xyz: np.ndarray,
     previous: np.ndarray | None = None,
     growth: tuple[float, float] | None = None,
+    shown: np.ndarray | None = None,
 ) -> np.ndarray:
     """Features float32 [M, POINT_FEATURES] of M points of one crop; [M, POINT_FEATURES + FLIP_FEATURES] with
-    `previous`, and `GROWTH_FEATURES` more with `growth` too.
+    `previous`, `GROWTH_FEATURES` more with `growth` too, and `MEMORY_FEATURES` more (the last) with `shown`.
 
     Args:
         xyz: the points (metres).
@@ -176,18 +181,24 @@ def point_features(
             prior itself, so nothing moved); the two columns after the plain ones say the click moved the point in /
             out.
         growth: with `previous`, the state's `click_growth` (the crop's region against the one before the latest
-            click), written into the last two columns of every point.
+            click), written into the two columns after the flip columns of every point.
+        shown: with `previous`, for a refiner with memory, each point's answer after the click before the latest
+            one, as the user saw it (0/1; the first click: the prior itself), written into the last column.
     """
-    if growth is not None and previous is None:
-        raise ValueError("point_features: growth is the latest click's, and needs the region before it (previous)")
+    if (growth is not None or shown is not None) and previous is None:
+        raise ValueError("point_features: growth and shown are taken at the latest click, and need the region "
+                         "before it (previous)")
     m = len(xyz)
     prior = np.asarray(prior, dtype=np.float64)
     local, groups = np.unique(voxel, return_inverse=True)  # the crop's voxels that hold these points
     share = np.bincount(groups, weights=prior, minlength=len(local)) / np.bincount(groups, minlength=len(local))
-    width = POINT_FEATURES + (0 if previous is None else FLIP_FEATURES) + (0 if growth is None else GROWTH_FEATURES)
+    width = (POINT_FEATURES + (0 if previous is None else FLIP_FEATURES) + (0 if growth is None else GROWTH_FEATURES)
+             + (0 if shown is None else MEMORY_FEATURES))  # fmt: skip
     features = np.zeros((m, width), dtype=np.float32)
     if growth is not None:
-        features[:, POINT_FEATURES + FLIP_FEATURES :] = growth
+        features[:, POINT_FEATURES + FLIP_FEATURES : POINT_FEATURES + FLIP_FEATURES + GROWTH_FEATURES] = growth
+    if shown is not None:
+        features[:, -1] = np.asarray(shown, dtype=np.float64) > 0.5
     if previous is not None:
         before = np.asarray(previous, dtype=np.float64) > 0.5
         features[:, POINT_FEATURES] = (prior > 0.5) & ~before

@@ -181,6 +181,16 @@ class InteractiveSession(ABC):
             mask[valid[click.index]] = click.positive
         return mask
 
+    def _shown_before(self) -> np.ndarray | None:
+        """The mask (bool over `self.xyz`) the user last saw before the current click state: that of the latest
+        earlier state that has one (a batch's inner states have none, so a batch is measured against the mask
+        before it); None where no earlier state has one (the first click, a batch after `reset`). For segmenters
+        that take their own previous answer into account."""
+        for mask in reversed(self._masks[: len(self._clicks) - 1]):
+            if mask is not None:
+                return mask
+        return None
+
     def _click_indices(self, clicks: Sequence[Click]) -> tuple[np.ndarray, np.ndarray, int]:
         """Indices into `self.xyz` of the positive and of the negative clicks (each in click order) and of the
         latest click: what `_segment` takes."""

@@ -26,6 +26,11 @@ fits a refiner that reads no colour (`NetworkConfig.point_refiner_colour`) from 
 `--refiner-growth` (with `--refiner-flips`) adds two columns saying how large the latest click's move was against the
 region before it (`NetworkConfig.point_refiner_growth`): the flip columns flag a positive click that floods the hedge
 behind a fence and one that adds the fence's missed rings alike; rows must be collected with it.
+`--refiner-memory` (with `--refiner-flips`) adds a column holding the answer shown after the click before
+(`NetworkConfig.point_refiner_memory`) and answers every point where the prior differs from it. That answer is
+another model's: `--memory-from CKPT` (a refined checkpoint, run with the same inference options; its answers are
+taken click by click when it has memory itself) or, without it, the network being fitted before its refiner acts
+(the fused prior). A first fit takes a refiner without memory as that model; a second can take the first's answers.
 `--weighting iou` divides each click state's rows by its union in the band (the band's points of the object or of
 the answer): the loss then weighs every state as its error within the band where the refiner acts (not the object's
 IoU error; a nearly right region has a band mostly wrong too), as NoC and IoU@k weigh every object, instead of
@@ -71,6 +76,7 @@ from clickenhance_model.datasets.semantic_kitti import OBJECT_KINDS, SemanticKit
 from clickenhance_model.errors import ClickEnhanceError
 from clickenhance_model.evaluation.metrics import click_collapses
 from clickenhance_model.evaluation.protocol import ProtocolSettings, object_rng, simulate_object
+from clickenhance_model.inference.session import InteractiveSession
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.training.initialisation import initialise_weights
 from clickenhance_model.training.synthetic import manifest_domains
@@ -80,7 +86,7 @@ USERS = ("baseline", "network")
 # the refiner settings that rows are collected with, its band's and its growth columns' (a fit must use the rows'
 # own): their defaults
 BAND_DEFAULTS: dict[str, float | bool] = {"refiner_reach": 0.0, "refiner_flips": False, "refiner_column": 0.0,
-                                          "refiner_growth": False}
+                                          "refiner_growth": False, "refiner_memory": False}
 MIN_CUT_RINGS = 16  # a ring cut sparser than a 16-ring sensor is no sensor the project serves
 WEIGHTINGS = ("points", "iou")
 
@@ -118,6 +124,9 @@ class FitSettings:
     # the fitted correction is scaled by this (`scale_refiner`): below 1 a point leaves the prior's answer only where
     # the fit is surer of it, so fewer points flip and a smaller share of the flips are wrong
     refiner_gain: float = 1.0
+    # for a refiner with memory: the checkpoint whose answers are the rows' answers shown after the click before ("":
+    # the network being fitted, before its refiner acts)
+    memory_from: str = ""
 
     def __post_init__(self) -> None:
         if self.user not in USERS or self.states_per_object < 0 or self.clicks < 1 or self.weighting not in WEIGHTINGS:
@@ -196,11 +205,34 @@ def click_states(clicks: int, states: int, rng: np.random.Generator, collapsed: 
     return sorted(drawn | {int(k) for k in collapsed if 1 <= k <= clicks})
 
 
+def shown_answers(session: InteractiveSession, clicks: Sequence[tuple[int, bool]], counts: Sequence[int],
+                  click_by_click: bool) -> dict[int, np.ndarray]:  # fmt: skip
+    """The answer (bool over the caller's points) `session` shows after the first k of `clicks`, for each k > 0 of
+    `counts` (ascending): click by click from a reset where its segmenter remembers its own previous answers
+    (`NetworkConfig.point_refiner_memory`), else one batch per k."""
+    answers: dict[int, np.ndarray] = {}
+    given = 0
+    session.reset()
+    for k in (k for k in counts if k > 0):
+        if not click_by_click:
+            session.reset()
+            answers[k] = session.add_clicks(clicks[:k])
+            continue
+        while given < k:
+            session.add_click(*clicks[given])
+            given += 1
+        answers[k] = session.mask
+    return answers
+
+
 def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Sequence[str], domains: dict[str, str],
-                 settings: FitSettings, progress: bool = True) -> tuple[Rows, int]:  # fmt: skip
+                 settings: FitSettings, progress: bool = True, answerer: Segmenter | None = None
+                 ) -> tuple[Rows, int]:  # fmt: skip
     """Rows of the click states of `scenes`, each on every ring cut of `settings` that applies to it, and the
-    number of states they came from."""
+    number of states they came from. For a refiner with memory the answer shown after the click before a state is
+    `answerer`'s (None: `segmenter`'s own)."""
     rows, states = Rows([], [], [], [], []), 0
+    memory = segmenter.config.network.point_refiner_memory
     baselines = {domain: BaselineSegmenter.for_domain(domain) for domain in ("outdoor", "indoor")}
     protocol = ProtocolSettings(max_clicks=settings.clicks, seed=settings.seed)
     readers = {k: dataset if k == 1 else SemanticKittiDataset(dataset.root, dataset.sequences, keep_rings=k)
@@ -222,6 +254,9 @@ def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Se
         picked = rng.choice(len(objects), min(settings.objects_per_scene, len(objects)), replace=False)
         session = segmenter.with_options(domain=domain).session(scene.xyz, scene.rgb)
         user_session = baselines[domain].session(scene.xyz, scene.rgb) if settings.user == "baseline" else session
+        answers_of = None
+        if memory:
+            answers_of = (answerer or segmenter).with_options(domain=domain).session(scene.xyz, scene.rgb)
         for k in picked:
             obj = objects[k]
             truth = scene.object_mask(obj.instance_id)
@@ -230,8 +265,13 @@ def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Se
             if not clicks:
                 continue
             collapsed = [c["click"] for c in click_collapses(ious, clicks)] if settings.collapse_states else []
-            for count in click_states(len(clicks), settings.states_per_object, rng, collapsed):
-                inputs = session.refiner_inputs(clicks[:count])
+            counts = click_states(len(clicks), settings.states_per_object, rng, collapsed)
+            shown = {}
+            if answers_of is not None:
+                shown = shown_answers(answers_of, clicks, [count - 1 for count in counts],
+                                      (answerer or segmenter).config.network.point_refiner_memory)  # fmt: skip
+            for count in counts:
+                inputs = session.refiner_inputs(clicks[:count], shown.get(count - 1))
                 if inputs is None:
                     continue
                 inside, fused, features = inputs
@@ -292,11 +332,13 @@ def scale_refiner(refiner: PointRefiner, gain: float) -> None:
 
 def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states: int,
               band: dict[str, float | bool] | None = None, ring_cuts: Sequence[int] = (1,),
-              collapse_states: bool = False, object_kinds: Sequence[str] = OBJECT_KINDS) -> None:  # fmt: skip
+              collapse_states: bool = False, object_kinds: Sequence[str] = OBJECT_KINDS,
+              memory_from: str = "") -> None:  # fmt: skip
     """Write the fit's and the held-out rows to one npz (its folder made if missing), with the refiner's band and
     growth settings they were collected with (`BAND_DEFAULTS`' fields; None: those defaults), the ring cuts they were
-    collected on, whether they hold the collapsed states (`FitSettings.collapse_states`) and the kinds of street
-    objects they come from (`FitSettings.object_kinds`)."""
+    collected on, whether they hold the collapsed states (`FitSettings.collapse_states`), the kinds of street
+    objects they come from (`FitSettings.object_kinds`) and whose answers their memory column holds
+    (`FitSettings.memory_from`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     parts = {}
     for prefix, part in (("fit", rows), ("held_out", test_rows)):
@@ -305,7 +347,7 @@ def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states:
         parts[f"{prefix}_unions"] = np.concatenate(part.unions) if part.unions else np.zeros(0)
     np.savez(path, fit_states=states, held_out_states=test_states, **{**BAND_DEFAULTS, **(band or {})},
              ring_cuts=np.asarray(ring_cuts, dtype=np.int64), collapse_states=bool(collapse_states),
-             object_kinds=np.asarray(list(object_kinds)), **parts)  # fmt: skip
+             object_kinds=np.asarray(list(object_kinds)), memory_from=np.asarray(memory_from), **parts)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -313,12 +355,14 @@ class RowsRecord:
     """What a file of rows was collected with, as `save_rows` recorded it: the refiner's band and growth settings
     (`BAND_DEFAULTS`' fields; a reach of None for rows saved before it was recorded, the defaults for the others),
     the ring cuts (every ring for rows saved before cuts), whether the collapsed states are in (False for rows saved
-    before) and the kinds of street objects (every kind for rows saved before)."""
+    before), the kinds of street objects (every kind for rows saved before) and whose answers the memory column
+    holds ("" for rows saved before)."""
 
     band: dict[str, float | bool | None]
     ring_cuts: tuple[int, ...]
     collapse_states: bool
     object_kinds: tuple[str, ...]
+    memory_from: str = ""
 
 
 def rows_record(path: Path) -> RowsRecord:
@@ -329,7 +373,8 @@ def rows_record(path: Path) -> RowsRecord:
             band["refiner_reach"] = None
         return RowsRecord(band, tuple(int(k) for k in data["ring_cuts"]) if "ring_cuts" in data else (1,),
                           bool(data["collapse_states"]) if "collapse_states" in data else False,
-                          tuple(str(k) for k in data["object_kinds"]) if "object_kinds" in data else OBJECT_KINDS)
+                          tuple(str(k) for k in data["object_kinds"]) if "object_kinds" in data else OBJECT_KINDS,
+                          str(data["memory_from"]) if "memory_from" in data else "")
 
 
 def load_rows(path: Path) -> tuple[Rows, int, Rows, int]:
@@ -390,6 +435,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --refiner-flips: the refiner is also told how large the latest click's move was "
                              "against the region before it (NetworkConfig.point_refiner_growth); rows must be "
                              "collected with it")  # fmt: skip
+    parser.add_argument("--refiner-memory", action="store_true",
+                        help="with --refiner-flips: the refiner is also told the answer shown after the click before "
+                             "and answers where the prior differs from it (NetworkConfig.point_refiner_memory); rows "
+                             "must be collected with it (that answer: --memory-from's)")  # fmt: skip
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--rows", type=Path, nargs="+",
@@ -416,7 +465,10 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         choices = {"user": USERS, "weighting": WEIGHTINGS}.get(field)
         helps = {"refiner_gain": "scale the fitted correction by this (below 1: a more cautious refiner that moves "
-                                 "fewer points, a smaller share of them wrongly)"}  # fmt: skip
+                                 "fewer points, a smaller share of them wrongly)",
+                 "memory_from": "with --refiner-memory: the refined checkpoint whose answers are the rows' answers "
+                                "shown after the click before (default: the network being fitted, before its "
+                                "refiner acts)"}  # fmt: skip
         parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default, choices=choices,
                             help=helps.get(field))  # fmt: skip
     return parser
@@ -430,6 +482,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = FitSettings(**{field: getattr(args, field) for field in asdict(FitSettings())})
         state_dict, source, extra = load_checkpoint(args.checkpoint, args.device)
+        if settings.memory_from and not args.refiner_memory:
+            raise ValueError("--memory-from names the answers a refiner with memory is shown; add --refiner-memory")
         if not (source.network.prior_fusion or args.as_fusion):
             raise ValueError(f"{args.checkpoint}: the point refiner corrects a prior-fusion network; this one has "
                              "none (--as-fusion starts it as one at network gain 0)")  # fmt: skip
@@ -438,7 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                       point_refiner_reach=args.refiner_reach,
                                       point_refiner_flips=args.refiner_flips,
                                       point_refiner_column=args.refiner_column,
-                                      point_refiner_growth=args.refiner_growth)  # fmt: skip
+                                      point_refiner_growth=args.refiner_growth,
+                                      point_refiner_memory=args.refiner_memory)  # fmt: skip
         config = dataclasses.replace(source, network=network)
         torch.manual_seed(settings.seed)
         model = ClickEnhanceNet(config)
@@ -463,11 +518,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"clickenhance-fit-point-refiner: --rows: several files are fitted on together and must all "
                   f"exist once each; missing or repeated: {missing or 'a repeated file'}", file=sys.stderr)  # fmt: skip
             return 2
-        cuts, with_collapses, kinds = set(), False, set()
+        cuts, with_collapses, kinds, memory_from = set(), False, set(), set()
         for path in args.rows:
             record = rows_record(path)
             with_collapses |= record.collapse_states
             kinds.update(record.object_kinds)
+            memory_from.add(record.memory_from)
             for key, value in record.band.items():
                 if value is not None and value != getattr(args, key):
                     print(f"clickenhance-fit-point-refiner: {path} holds rows collected with "
@@ -475,19 +531,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                           file=sys.stderr)  # fmt: skip
                     return 2
             cuts.update(record.ring_cuts)
+        if len(memory_from) > 1:
+            print(f"clickenhance-fit-point-refiner: --rows: the files' memory columns hold different models' "
+                  f"answers ({', '.join(sorted(repr(m) for m in memory_from))}); fit them apart", file=sys.stderr)
+            return 2
         settings = dataclasses.replace(settings, ring_cuts=tuple(sorted(cuts)), collapse_states=with_collapses,
-                                       object_kinds=tuple(kinds))  # what the rows hold, as recorded
+                                       object_kinds=tuple(kinds), memory_from=memory_from.pop())  # as recorded
         rows, states, test_rows, test_states = join_rows([load_rows(path) for path in args.rows])
     else:
         if args.rows and len(args.rows) > 1:
             print("clickenhance-fit-point-refiner: --rows: collected rows are written to one file", file=sys.stderr)
             return 2
-        rows, states = collect_rows(segmenter, dataset, fitted, domains, settings, args.progress)
-        test_rows, test_states = collect_rows(segmenter, dataset, held_out, domains, settings, args.progress)
+        answerer = None
+        if settings.memory_from:
+            try:
+                answerer = Segmenter.load(settings.memory_from, args.device, **options)
+            except ClickEnhanceError as error:
+                print(f"clickenhance-fit-point-refiner: --memory-from: {error}", file=sys.stderr)
+                return 2
+        rows, states = collect_rows(segmenter, dataset, fitted, domains, settings, args.progress, answerer)
+        test_rows, test_states = collect_rows(segmenter, dataset, held_out, domains, settings, args.progress, answerer)
         if args.rows:
             save_rows(args.rows[0], rows, states, test_rows, test_states,
                       {key: getattr(args, key) for key in BAND_DEFAULTS}, settings.ring_cuts, settings.collapse_states,
-                      settings.object_kinds)  # fmt: skip
+                      settings.object_kinds, settings.memory_from)  # fmt: skip
     if not sum(len(labels) for labels in rows.labels):
         print("clickenhance-fit-point-refiner: no point of a prior's boundary band to fit on", file=sys.stderr)
         return 2
