@@ -582,6 +582,10 @@ def test_fit_point_refiner_writes_a_network_with_its_refiner(scenes_root: Path, 
     assert load_checkpoint(tmp_path / "again.pt")[2]["point_refiner_fit"]["settings"]["memory_from"] == str(
         tmp_path / "flips.pt")
     assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"), "--rows",
+                 str(remembered), "--refiner-flips", "--refiner-memory", "--memory-from", str(tmp_path / "growth.pt"),
+                 *common]) == 2  # rows of another model's answers  # fmt: skip
+    assert "flips.pt" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"), "--rows",
                  str(remembered), "--refiner-flips", *common]) == 2  # rows with memory, a fit without  # fmt: skip
     assert "--refiner-memory True, not False" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
     assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"), "--refiner-flips",

@@ -531,9 +531,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                           file=sys.stderr)  # fmt: skip
                     return 2
             cuts.update(record.ring_cuts)
-        if len(memory_from) > 1:
-            print(f"clickenhance-fit-point-refiner: --rows: the files' memory columns hold different models' "
-                  f"answers ({', '.join(sorted(repr(m) for m in memory_from))}); fit them apart", file=sys.stderr)
+        if len(memory_from) > 1 or settings.memory_from and memory_from != {settings.memory_from}:
+            print(f"clickenhance-fit-point-refiner: --rows: the files' memory columns hold the answers of "
+                  f"{', '.join(sorted(repr(m) for m in memory_from))}, not of one --memory-from "
+                  f"{settings.memory_from!r} (fit them apart, or leave --memory-from out)", file=sys.stderr)
             return 2
         settings = dataclasses.replace(settings, ring_cuts=tuple(sorted(cuts)), collapse_states=with_collapses,
                                        object_kinds=tuple(kinds), memory_from=memory_from.pop())  # as recorded
