@@ -35,6 +35,7 @@ from clickenhance_model.datasets import build_dataset
 from clickenhance_model.evaluation.metrics import click_collapses
 from clickenhance_model.evaluation.protocol import ObjectResult
 from clickenhance_model.segmenter import ModelSession, Segmenter
+from clickenhance_model.training.point_refiner_fit import shown_answers
 from clickenhance_model.training.synthetic import manifest_domains
 
 OPTIONS = ("ground_gate", "ground_prior", "views")  # the run.json fields that are the segmenter's inference options
@@ -59,13 +60,8 @@ def collapse_sources(session: ModelSession, truth: np.ndarray, clicks: list[tupl
     (against `truth`, bool over the caller's points) by whether the prior moved them."""
     if session.prior is None:
         raise ValueError("the model reads its prior off the network's own graph: no per-point prior to split by")
-    session.reset()
-    before = np.zeros(session.num_points, dtype=bool)
-    if session.segmenter.config.network.point_refiner_memory:
-        for index, positive in clicks[:at]:
-            before = session.add_click(index, positive)
-    elif at:
-        before = session.add_clicks(clicks[:at])
+    shown = shown_answers(session, clicks, [at], session.segmenter.config.network.point_refiner_memory)
+    before = shown.get(at, np.zeros(session.num_points, dtype=bool))
     after = session.add_click(*clicks[at])
     valid = session.valid_indices  # caller index of each point the session kept
     kept = np.full(session.num_points, -1, dtype=np.int64)
