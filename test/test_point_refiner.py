@@ -634,6 +634,44 @@ def test_as_fusion_fits_a_refiner_on_a_plain_network_at_network_gain_zero(scenes
     assert not (tmp_path / "no.pt").exists()
 
 
+def test_network_gain_is_set_after_the_fit_and_lets_the_network_vote_beyond_the_band(scenes_root: Path,  # noqa: F811
+                                                                                     tmp_path: Path,
+                                                                                     capsys) -> None:  # fmt: skip
+    """`--network-gain G` (with `--as-fusion`) writes the refiner fitted at gain 0 (the same weights and held-out
+    figures as without it, from the same rows) with the fusion's network gain G, recorded in the fit's settings;
+    a fusion checkpoint's learned gain and a negative gain are refused."""
+    plain = dataclasses.replace(FUSION, network=dataclasses.replace(FUSION.network, prior_fusion=False))
+    Segmenter.from_config(plain, seed=0).save(tmp_path / "plain.pt")
+    rows = tmp_path / "rows.npz"
+    common = ["--checkpoint", str(tmp_path / "plain.pt"), "--root", str(scenes_root), "--scene-stride", "1",
+              "--held-out-every", "2", "--epochs", "2", "--views", "1", "--no-progress", "--threads", "1",
+              "--as-fusion", "--rows", str(rows)]  # fmt: skip
+    assert main([*common, "--out", str(tmp_path / "zero.pt")]) == 0 and rows.is_file()
+    assert main([*common, "--network-gain", "0.75", "--out", str(tmp_path / "voting.pt")]) == 0
+    zero, voting = (Segmenter.load(tmp_path / name, device="cpu") for name in ("zero.pt", "voting.pt"))
+    assert zero.model.network_gain.item() == 0.0 and voting.model.network_gain.item() == 0.75
+    refiner = {k: v for k, v in voting.model.state_dict().items() if k != "network_gain"}
+    for name, value in zero.model.state_dict().items():
+        if name != "network_gain":
+            assert torch.equal(refiner[name], value), name
+    fits = [s.extra["point_refiner_fit"] for s in (zero, voting)]
+    assert fits[1]["settings"]["network_gain"] == 0.75 and fits[0]["settings"]["network_gain"] == 0.0
+    assert fits[0]["held_out_wrong_after"] == fits[1]["held_out_wrong_after"]  # at the rows' gain 0, both
+    network = torch.tensor([[0.0, 8.0], [3.0, -5.0]])  # object - background logits +8 and -8
+    prior = torch.tensor([0.0, 1.0])  # the prior says background, then object
+    half = voting.model.fuse(network, prior)[:, 1]  # half the fused object logit
+    assert torch.allclose(2 * half, torch.tensor([-4.0 + 0.75 * 8, 4.0 - 0.75 * 8]))  # a sure network outvotes it
+    fusion = tmp_path / "fusion.pt"
+    Segmenter.from_config(FUSION, seed=0).save(fusion)
+    capsys.readouterr()
+    for argv, why in (([*common, "--network-gain", "-0.5"], "network_gain must be >= 0"),
+                      ([*[fusion if a == str(tmp_path / "plain.pt") else a for a in common if a != "--as-fusion"],
+                        "--network-gain", "0.5"], "a prior-fusion network learned its own")):  # fmt: skip
+        assert main([str(a) for a in argv] + ["--out", str(tmp_path / "no.pt")]) == 2
+        assert why in capsys.readouterr().err
+    assert not (tmp_path / "no.pt").exists()
+
+
 def test_iou_weighting_gives_each_click_state_the_weight_of_its_iou_error() -> None:
     """Two states: a pole's (union 10 crop points) and a building's (union 1000). By points the building's rows
     outweigh the pole's a hundredfold; by IoU one wrong point of each weighs as its share of its state's union."""

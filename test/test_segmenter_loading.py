@@ -149,14 +149,19 @@ def test_the_annotators_auto_follows_the_same_rule(tiny_checkpoint: Path, tmp_pa
 
 
 def test_shipped_facts_match_the_shipped_weights() -> None:
-    """weights/default.json says what the shipped checkpoint's own training config says."""
+    """weights/default.json names the domains the shipped checkpoint's own records say it learned: its training
+    config's, and those its point refiner was fitted on (when it has one)."""
     from clickenhance_model.checkpoint import load_checkpoint
     from clickenhance_model.shipped_facts import read_trained_domains
     from clickenhance_model.training.config import train_config_from_dict, trained_domains
 
-    _, _, extra = load_checkpoint(SHIPPED_CHECKPOINT)
-    assert read_trained_domains(SHIPPED_CHECKPOINT) == trained_domains(train_config_from_dict(extra["train_config"]))
-    assert read_trained_domains(SHIPPED_CHECKPOINT) == ("outdoor",)  # generated HDL-64 streets only
+    _, config, extra = load_checkpoint(SHIPPED_CHECKPOINT)
+    learned = set(trained_domains(train_config_from_dict(extra["train_config"])))
+    if config.network.point_refiner:
+        assert extra["point_refiner_fit"]["domains"], "a shipped refiner records the domains it was fitted on"
+        learned |= set(extra["point_refiner_fit"]["domains"])
+    assert set(read_trained_domains(SHIPPED_CHECKPOINT)) == learned
+    assert "outdoor" in learned  # the node's own domain: LiDAR streets
 
 
 def test_a_refusal_of_the_shipped_weights_is_in_their_card() -> None:

@@ -521,6 +521,7 @@ def test_ships_a_point_refiner_fitted_on_shipped_weights_without_a_run_folder(sc
     assert "## Point refiner fit" in card and "## Training config" not in card
     extra = load_checkpoint(out / "default.pt")[2]
     assert extra["point_refiner_fit"]["source"] == str(shipped) and extra["inference_options"]["views"] == 1
+    assert extra["point_refiner_fit"]["domains"] == ["outdoor"]  # the fit records what it was fitted on
     assert json.loads((out / "default.json").read_text()) == {"trained_domains": ["outdoor"]}  # generated streets
     loaded = Segmenter.load(out / "default.pt", device="cpu")
     assert loaded.config.network.point_refiner and loaded.model.network_gain.item() == 0.0
@@ -530,3 +531,20 @@ def test_ships_a_point_refiner_fitted_on_shipped_weights_without_a_run_folder(sc
     Segmenter.from_config(plain, seed=1).save(trained)
     argv[1] = str(trained)
     assert ship_model.main(argv) == 2 and "--run-dir" in capsys.readouterr().err
+
+
+def test_card_of_a_refiner_served_with_a_network_gain_names_it_and_its_fit_command() -> None:
+    """A refiner written with `--network-gain` (set after the fit): the card says the fusion's answer is not the
+    prior alone, and the reproduce command carries the option; the domains the fit recorded are the facts' own,
+    with the network's training domains."""
+    fit = {"source": "weights/default.pt", "root": "runs/scenes/x", "as_fusion": True,
+           "settings": {"network_gain": 0.75, "refiner_gain": 1.0}, "domains": ["indoor", "outdoor"]}
+    assert "network gain 0.75" in ship_model.fusion_phrase(0.75) and "plus 0.75 times" in ship_model.fusion_phrase(0.75)
+    assert "network gain 0 (its answer is the training-free geodesic region" in ship_model.fusion_phrase(0.0)
+    command = ship_model.refiner_fit_command(fit, Path("out.pt"))
+    assert "--network-gain 0.75" in command and "--refiner-gain" not in command and "--as-fusion" in command
+    assert ship_model.refiner_domains(fit) == ["indoor", "outdoor"]
+    assert ship_model.served_domains({}, {**fit, "domains": ["indoor"]}) == ["indoor"]
+    trained = {"train_config": load_train_config("synthetic_tiny").to_dict()}
+    assert ship_model.served_domains(trained, {**fit, "domains": ["indoor"]}) == ["indoor", "outdoor"]
+    assert ship_model.served_domains(trained, None) is None

@@ -54,8 +54,10 @@ from clickenhance_model.errors import CheckpointError, ClickEnhanceError
 from clickenhance_model.evaluation.paired import nearly_right, paired_difference, part_of
 from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, MAX_VIEWS, SegmenterConfig
 from clickenhance_model.shipped_facts import facts_path, record_auto_refusal, write_facts
+from clickenhance_model.training.config import train_config_from_dict, trained_domains
 from clickenhance_model.training.run_log import logged_seconds
 from clickenhance_model.training.synthetic import manifest_domains
+from clickenhance_model.unet import PRIOR_SCALE_INIT
 
 MAX_BYTES = 20 * 1024 * 1024
 KEEP_EXTRA = ("train_config", "state", "metrics", "trained_on", "world_size",  # training metadata, no optimizer
@@ -584,6 +586,26 @@ def refiner_fit(checkpoint: Path) -> dict | None:
     return None if (source.parent / "train_config.yaml").is_file() else fit
 
 
+def refiner_domains(fit: dict | None) -> list[str] | None:
+    """The domains a point refiner was fitted on: those its fit recorded, else those of its root's manifest (fits
+    before the record); None without a refiner fit or a root."""
+    if not fit:
+        return None
+    if fit.get("domains"):
+        return sorted(fit["domains"])
+    return sorted(set(manifest_domains(Path(fit["root"])).values())) if fit.get("root") else None
+
+
+def served_domains(metadata: dict, fit: dict | None) -> list[str] | None:
+    """The domains the facts file names for weights with a fitted point refiner: those the network was trained on and
+    those the refiner was fitted on; None (the training config's alone) without a refiner fit."""
+    fitted = refiner_domains(fit)
+    if not fitted:
+        return None
+    trained = metadata.get("train_config")
+    return sorted(set(fitted) | set(trained_domains(train_config_from_dict(trained)) if trained else ()))
+
+
 def refiner_fit_command(fit: dict, checkpoint: Path) -> str:
     """The `clickenhance-fit-point-refiner` command that fits these settings (the inference switches are the
     card's, chosen on generated validation scans)."""
@@ -606,6 +628,16 @@ def refiner_fit_command(fit: dict, checkpoint: Path) -> str:
                      *switches, *changed, "--out", str(checkpoint)])  # fmt: skip
 
 
+def fusion_phrase(network_gain: float) -> str:
+    """How a network fitted `--as-fusion` answers, for the card: at gain 0 the prior alone, else with its own vote."""
+    if network_gain == 0:
+        return (" as a prior-fusion network at network gain 0 (its answer is the training-free geodesic region, the "
+                "network's logits one input of the refiner)")  # fmt: skip
+    return (f" as a prior-fusion network at network gain {network_gain:g} (set after the refiner's fit: its answer is "
+            f"the training-free geodesic region's +-{PRIOR_SCALE_INIT:g} logit plus {network_gain:g} times the "
+            "network's own, the network's logits also one input of the refiner)")  # fmt: skip
+
+
 def refiner_provenance(checkpoint: Path, size: int, metadata: dict, fit: dict) -> list[str]:
     """Card lines for weights whose network is a shipped model's (its run folder is not here) and whose point
     refiner was fitted on it (`clickenhance-fit-point-refiner --as-fusion`): the source, the fit and its figures."""
@@ -614,8 +646,7 @@ def refiner_provenance(checkpoint: Path, size: int, metadata: dict, fit: dict) -
             f"{fit.get('held_out_wrong_after', 0):.0f} after, over {fit.get('held_out_states')} click states")
     return [
         f"Weights: `{checkpoint}`: the network of `{source}`"
-        + (" as a prior-fusion network at network gain 0 (its answer is the training-free geodesic region, the "
-           "network's logits one input of the refiner)" if fit.get("as_fusion") else "")
+        + (fusion_phrase(float(fit.get("settings", {}).get("network_gain", 0.0))) if fit.get("as_fusion") else "")
         + f", with a point refiner fitted on click states of the generated scans in `{fit.get('root')}` "
         f"({fit.get('fit_states')} states, "
         f"{fit.get('fit_rows')} rows; {held}); stripped to weights + model config + metadata ({size / 2**20:.2f} "
@@ -825,8 +856,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ship_model: refused (--refuse-if-worse): {args.out / 'default.pt'} not written; "
               f"card in {eval_dir / 'README.md'}", file=sys.stderr)  # fmt: skip
         return 1
-    domains = sorted(set(manifest_domains(Path(fit["root"])).values())) if fit and fit.get("root") else None
-    install(candidate, args.out, card, metadata.get("train_config"), domains or None)
+    install(candidate, args.out, card, metadata.get("train_config"), served_domains(metadata, fit))
     print(f"ship_model: wrote {args.out / 'default.pt'} ({size / 2**20:.2f} MiB) and {args.out / 'README.md'}",
           file=sys.stderr)  # fmt: skip
     return 0

@@ -53,6 +53,11 @@ stuff included: docs/default_model.md), so every kind is the default.
 `--refiner-gain 0.75` scales the fitted correction: a point then leaves the prior's answer (a logit of +-4 at network
 gain 0) only where the correction beats it by a third more, so the refiner moves fewer points and fewer of them wrongly
 (the held-out figures are those of the scaled refiner).
+`--network-gain 0.75` (with `--as-fusion`) writes the fusion with that network gain instead of 0, set after the fit
+like `--refiner-gain`: the refiner stays confined to the prior's band and flips, so without it a first click's flood
+into the hedge a car touches stays (the refiner never sees those points), while the network's logit, scaled so that a
+sure network (|logit| over 5.3) outvotes the prior's +-4, removes it everywhere. The rows and the held-out figures are
+at gain 0.
 """
 
 from __future__ import annotations
@@ -127,6 +132,11 @@ class FitSettings:
     # for a refiner with memory: the checkpoint whose answers are the rows' answers shown after the click before ("":
     # the network being fitted, before its refiner acts)
     memory_from: str = ""
+    # with --as-fusion: the network gain of the written fusion (`NetworkConfig.prior_fusion`), set after the fit like
+    # `refiner_gain`. Rows are collected, and the refiner fitted, at gain 0 (the prior's answer, the network's logit one
+    # of the refiner's inputs); a gain above 0 lets the network's own logit vote at every point too, outside the band
+    # where the refiner acts: there a first click's flood into a hedge is the network's to remove, or no one's
+    network_gain: float = 0.0
 
     def __post_init__(self) -> None:
         if self.user not in USERS or self.states_per_object < 0 or self.clicks < 1 or self.weighting not in WEIGHTINGS:
@@ -142,6 +152,8 @@ class FitSettings:
         object.__setattr__(self, "object_kinds", kinds)
         if not self.refiner_gain > 0:
             raise ValueError(f"fit settings: refiner_gain must be > 0, got {self.refiner_gain}")
+        if not self.network_gain >= 0:
+            raise ValueError(f"fit settings: network_gain must be >= 0, got {self.network_gain}")
 
 
 @dataclass
@@ -468,7 +480,10 @@ def build_parser() -> argparse.ArgumentParser:
                                  "fewer points, a smaller share of them wrongly)",
                  "memory_from": "with --refiner-memory: the refined checkpoint whose answers are the rows' answers "
                                 "shown after the click before (default: the network being fitted, before its "
-                                "refiner acts)"}  # fmt: skip
+                                "refiner acts)",
+                 "network_gain": "with --as-fusion: the written fusion's network gain, set after the fit (rows and "
+                                 "refiner at gain 0): the network's logit then votes at every point, also where a "
+                                 "first click's flood lies beyond the refiner's band"}  # fmt: skip
         parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default, choices=choices,
                             help=helps.get(field))  # fmt: skip
     return parser
@@ -484,6 +499,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         state_dict, source, extra = load_checkpoint(args.checkpoint, args.device)
         if settings.memory_from and not args.refiner_memory:
             raise ValueError("--memory-from names the answers a refiner with memory is shown; add --refiner-memory")
+        if settings.network_gain and not args.as_fusion:
+            raise ValueError("--network-gain sets the gain of a fusion that --as-fusion starts at 0; a prior-fusion "
+                             "network learned its own")  # fmt: skip
         if not (source.network.prior_fusion or args.as_fusion):
             raise ValueError(f"{args.checkpoint}: the point refiner corrects a prior-fusion network; this one has "
                              "none (--as-fusion starts it as one at network gain 0)")  # fmt: skip
@@ -565,12 +583,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"clickenhance-fit-point-refiner: {error}", file=sys.stderr)
         return 2
     scale_refiner(model.point_refiner, settings.refiner_gain)
-    features, fused, labels, weights = test_rows.arrays()
+    features, fused, labels, weights = test_rows.arrays()  # the held-out figures are at the rows' network gain 0
     with torch.no_grad():
         # the refiner's correction of the held-out rows, used by both reports
         delta = model.point_refiner(features) if len(labels) else torch.zeros(0)
     before, after = wrong_points(fused, labels, weights), wrong_points(fused, labels, weights, delta)
     report = {"settings": asdict(settings), "source": str(args.checkpoint), "root": str(args.root),
+              "domains": sorted({domains.get(name, dataset.domain) for name in fitted}),  # for the shipped facts
               "rows": [str(path) for path in args.rows or []],
               "as_fusion": args.as_fusion, "refiner_colour": args.refiner_colour,
               **{key: getattr(args, key) for key in BAND_DEFAULTS}, "inference_options": options,
@@ -587,6 +606,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"held-out errors per click state, as a share of its union: "
               f"{report['held_out_union_share_before']:.4f} before, {report['held_out_union_share_after']:.4f} "
               "with the refiner")
+    if settings.network_gain:  # after the fit and its held-out figures, which are at the rows' gain 0
+        with torch.no_grad():
+            model.network_gain.fill_(settings.network_gain)
     segmenter.save(args.out, {**extra, "point_refiner_fit": report})
     print(f"wrote {args.out}")
     return 0
