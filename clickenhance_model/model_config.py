@@ -163,6 +163,17 @@ class NetworkConfig:
             removed comes back at the next click, wherever that click lands, because the prior still holds it. The
             answer then depends on the session's history, not on its clicks alone (a batch of clicks is answered as
             one state). Needs `point_refiner_flips`.
+        point_refiner_disagree: a logit; the refiner also answers the points of the crop where the network's own
+            logit disagrees with the prior by more than this (`inference.point_features.disagreement_band`): a prior
+            point the network calls background below minus this, or a point outside the prior it calls object above
+            it. A first click's flood into the hedge a car touches lies far from the prior's boundary, and so does
+            the rest of a car a negative click cut off; there the network often knows better and the band alone
+            never asks it. 0: off.
+        network_gain_domains: the cloud domains (`DOMAINS`, the session's `SegmenterConfig.domain`) whose
+            inference fuses the network's logit at its `network_gain`; in the others the fused answer is the prior's
+            alone (gain 0) and the network takes part only as one of the refiner's inputs. A network trained on
+            streets only should not vote in a room: its sure logits there are a street's. Training fuses at the
+            gain everywhere.
     """
 
     channels: tuple[int, ...] = (16, 32, 64, 96, 128)
@@ -179,9 +190,15 @@ class NetworkConfig:
     point_refiner_column: float = 0.0
     point_refiner_growth: bool = False
     point_refiner_memory: bool = False
+    point_refiner_disagree: float = 0.0
+    network_gain_domains: tuple[str, ...] = DOMAINS
 
     def __post_init__(self) -> None:
         """Check that the widths describe a buildable network."""
+        if self.point_refiner_disagree < 0:
+            raise ValueError(f"network.point_refiner_disagree must be >= 0, got {self.point_refiner_disagree}")
+        if set(self.network_gain_domains) - set(DOMAINS):
+            raise ValueError(f"network.network_gain_domains must be some of {DOMAINS}, got {self.network_gain_domains}")
         if self.point_refiner and not self.prior_fusion:
             raise ValueError("network.point_refiner corrects a fused logit: it needs network.prior_fusion")
         if self.point_refiner_growth and not self.point_refiner_flips:

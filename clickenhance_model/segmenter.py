@@ -32,6 +32,7 @@ from clickenhance_model.inference.point_features import (
     boundary_band,
     click_growth,
     column_band,
+    disagreement_band,
     flip_band,
     height_above_floor,
     point_features,
@@ -132,6 +133,12 @@ class Segmenter:
         threshold = self.options.threshold
         return float(np.log(threshold / (1.0 - threshold)))
 
+    @property
+    def network_votes(self) -> bool:
+        """Whether a `prior_fusion` network's logit enters the fused answer at its gain in this segmenter's domain
+        (`NetworkConfig.network_gain_domains`); elsewhere the fused answer is the prior's."""
+        return self.options.domain in self.config.network.network_gain_domains
+
     def prior_logit(self, prior: np.ndarray) -> np.ndarray:
         """Object logit (float32) of a `prior_fusion` network where it sees nothing but the prior (0/1 per point)."""
         with torch.inference_mode():
@@ -145,7 +152,8 @@ class Segmenter:
         """
         network, prior = self._network_logits(sample)
         with torch.inference_mode():
-            logits = network if not self.config.network.prior_fusion else self.model.fuse(network, prior)
+            logits = (network if not self.config.network.prior_fusion else
+                      self.model.fuse(network, prior, self.network_votes))  # fmt: skip
             return (logits[:, 1] - logits[:, 0]).float().cpu().numpy()
 
     def point_logits(self, sample: dict, point_prior: np.ndarray, point_voxel: np.ndarray
@@ -156,7 +164,7 @@ class Segmenter:
         with torch.inference_mode():
             network = network[torch.as_tensor(point_voxel, device=self.device)]  # [M, 2]
             prior = torch.as_tensor(point_prior, dtype=torch.float32, device=self.device)  # [M]
-            fused = self.model.fuse(network, prior)
+            fused = self.model.fuse(network, prior, self.network_votes)
             return ((fused[:, 1] - fused[:, 0]).float().cpu().numpy(),
                     (network[:, 1] - network[:, 0]).float().cpu().numpy())  # fmt: skip
 
@@ -298,6 +306,9 @@ class ModelSession(InteractiveSession):
         column = self.segmenter.config.network.point_refiner_column
         if column > 0:  # what lies straight under the region: a sparse scan's lowest ring of an object
             band |= column_band(self.xyz[inside], region[inside], column)
+        disagree = self.segmenter.config.network.point_refiner_disagree
+        if disagree > 0:  # where the network disputes the prior, however far from its boundary
+            band |= disagreement_band(region[inside], network, disagree)
         if previous is not None:  # what the latest click moved, however far from a boundary voxel
             band |= flip_band(region[inside], previous[inside])
         if shown is not None:  # what the answer before took out of the prior or added to it

@@ -222,14 +222,16 @@ class ClickEnhanceNet(nn.Module):
             x = self.decoder[lv](self.merge[lv](x))  # [Nl, Cl]
         return x.features
 
-    def fuse(self, logits: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    def fuse(self, logits: torch.Tensor, prior: torch.Tensor, network_votes: bool = True) -> torch.Tensor:
         """Logits [V, 2] of the network's correction of the geodesic prior (0/1 per voxel or point, [V]).
 
         Object logit `prior_scale * (2 prior - 1) + network_gain * (object - background logit)`,
-        returned as the pair (-half, +half) so that softmax gives its sigmoid.
+        returned as the pair (-half, +half) so that softmax gives its sigmoid. Without `network_votes` (a domain
+        outside `NetworkConfig.network_gain_domains`) the gain is taken as 0: the prior's logit alone.
         """
         network = (logits[:, 1] - logits[:, 0]).float()  # [V]
-        half = 0.5 * (self.prior_logit(prior) + self.network_gain * network)  # [V]
+        gain = self.network_gain if network_votes else torch.zeros((), device=network.device)
+        half = 0.5 * (self.prior_logit(prior) + gain * network)  # [V]
         return torch.stack([-half, half], dim=1)
 
     def prior_logit(self, prior: torch.Tensor) -> torch.Tensor:

@@ -26,13 +26,14 @@ from clickenhance_model.inference.point_features import (
     boundary_band,
     click_growth,
     column_band,
+    disagreement_band,
     flip_band,
     height_above_floor,
     point_features,
     reach_band,
 )
 from clickenhance_model.inference.voxel_grid import voxelize
-from clickenhance_model.model_config import ModelConfig, NetworkConfig
+from clickenhance_model.model_config import DOMAINS, ModelConfig, NetworkConfig
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.training.config import SyntheticConfig, SyntheticPart
 from clickenhance_model.training.point_refiner_fit import (
@@ -320,6 +321,41 @@ def test_a_refiner_with_flips_answers_every_point_the_latest_click_moved() -> No
     assert mask[moved[in_band & away[moved]]].all()
 
 
+def test_disagreement_band_holds_the_points_the_network_disputes_beyond_a_threshold() -> None:
+    prior = np.array([1, 1, 1, 0, 0, 0], dtype=bool)
+    network = np.array([-9.0, -3.0, 9.0, 9.0, 3.0, -9.0])
+    np.testing.assert_array_equal(disagreement_band(prior, network, 4.0), [True, False, False, True, False, False])
+    assert not disagreement_band(prior, network, 10.0).any() and disagreement_band(prior, network, 2.0).sum() == 4
+    with pytest.raises(ValueError, match="point_refiner_disagree must be >= 0"):
+        NetworkConfig(point_refiner_disagree=-1.0)
+
+
+def test_a_refiner_with_disagreement_answers_the_prior_points_a_sure_network_calls_background() -> None:
+    """A network set to call everything background (logit -100): a refiner with disagreement 4 answers every prior
+    point of the crop, one with 200 only the plain band, which lacks most of the bin's inside; a refiner answering
+    "background" there takes the whole bin, where the plain refiner keeps its inside."""
+    points, on_bin = room()
+    top = np.flatnonzero(on_bin)[np.argmax(points[on_bin, 2] - points[on_bin, 0])]
+    bands = {}
+    for threshold in (4.0, 200.0):
+        network = dataclasses.replace(FLIPS.network, point_refiner_disagree=threshold)
+        config = dataclasses.replace(FLIPS, network=network)
+        segmenter = fusion_segmenter(0.0, config, domain="indoor")
+        with torch.no_grad():
+            head = segmenter.model.seg_head[-1]
+            head.weight.zero_()
+            head.bias.copy_(torch.tensor([50.0, -50.0]))  # object - background logit: -100 everywhere
+            segmenter.model.point_refiner.layers[-1].bias.fill_(-50.0)  # the band's points: background
+        session = segmenter.session(points)
+        band, _, _ = session.refiner_inputs([(int(top), True)])
+        region = session.prior.of_points(np.array([top]), np.array([], dtype=np.int64))
+        bands[threshold] = (set(band.tolist()), set(np.flatnonzero(region).tolist()), session.add_click(int(top)))
+    (wide, region, taken), (plain, _, kept) = bands[4.0], bands[200.0]
+    assert region <= wide and wide == plain | region and len(region - plain) > 100  # the room lies in the crop
+    inside = np.array(sorted(region - plain))
+    assert kept[inside].mean() > 0.9 and taken[np.array(sorted(region))].mean() < 0.1  # (the click rules keep a few)
+
+
 def test_a_refiner_with_growth_is_told_how_large_the_latest_clicks_move_was() -> None:
     """On the bin of the flips test: at the first click nothing moved (both growth columns at their floor); the
     negative click on the far side takes half the bin, and every band point of that state carries the same two
@@ -516,6 +552,10 @@ def test_fit_point_refiner_writes_a_network_with_its_refiner(scenes_root: Path, 
     assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(again), "--rows", str(rows), *common]) == 0
     first, second = (load_checkpoint(path)[2]["point_refiner_fit"] for path in (out, again))
     assert first["fit_rows"] == second["fit_rows"] and first["loss"] == second["loss"]
+    collection = rows_record(rows).collection  # the collecting command's options, for the card's reproduce steps
+    assert collection["checkpoint"] == str(tmp_path / "fusion.pt") and collection["scene_stride"] == 1
+    assert collection["views"] == 1 and collection["ring_cuts"] == [1] and collection["refiner_flips"] is False
+    assert first["rows_collections"] == second["rows_collections"] == [collection]
     loaded = Segmenter.load(out, device="cpu")
     assert loaded.config.network.point_refiner and not loaded.options.ground_gate
     report = load_checkpoint(out)[2]["point_refiner_fit"]
@@ -661,6 +701,28 @@ def test_network_gain_is_set_after_the_fit_and_lets_the_network_vote_beyond_the_
     prior = torch.tensor([0.0, 1.0])  # the prior says background, then object
     half = voting.model.fuse(network, prior)[:, 1]  # half the fused object logit
     assert torch.allclose(2 * half, torch.tensor([-4.0 + 0.75 * 8, 4.0 - 0.75 * 8]))  # a sure network outvotes it
+    assert voting.config.network.network_gain_domains == DOMAINS  # a source without a training config: everywhere
+    # Voting in the streets only: a room's session answers as at gain 0, a street's does not.
+    assert main([*common, "--network-gain", "1000", "--network-gain-domains", "outdoor",
+                 "--out", str(tmp_path / "streets.pt")]) == 0  # fmt: skip (an untrained network's logits are small)
+    streets = Segmenter.load(tmp_path / "streets.pt", device="cpu")
+    assert streets.config.network.network_gain_domains == ("outdoor",)
+    assert streets.network_votes and not streets.with_options(domain="indoor").network_votes
+    rng = np.random.default_rng(3)
+    xyz = np.concatenate([rng.normal([0, 0, 0.5], 0.3, (300, 3)), rng.normal([1.2, 0, 0.5], 0.3, (300, 3)),
+                          rng.uniform([-3, -3, 0], [3, 3, 0.02], (600, 3))]).astype(np.float32)  # fmt: skip
+    clicks = [(5, True), (320, False), (40, True)]
+
+    def masks(segmenter: Segmenter, domain: str) -> list[np.ndarray]:
+        session = segmenter.with_options(domain=domain).session(xyz)
+        return [session.add_click(index, positive=positive).copy() for index, positive in clicks]
+
+    for mine, at_zero in zip(masks(streets, "indoor"), masks(zero, "indoor"), strict=True):
+        np.testing.assert_array_equal(mine, at_zero)
+    assert any((mine != at_zero).any() for mine, at_zero in zip(masks(streets, "outdoor"), masks(zero, "outdoor"),
+                                                                strict=True))  # fmt: skip (it does vote there)
+    half = streets.with_options(domain="indoor").model.fuse(network, prior, network_votes=False)[:, 1]
+    assert torch.allclose(2 * half, torch.tensor([-4.0, 4.0]))
     fusion = tmp_path / "fusion.pt"
     Segmenter.from_config(FUSION, seed=0).save(fusion)
     capsys.readouterr()
@@ -669,6 +731,9 @@ def test_network_gain_is_set_after_the_fit_and_lets_the_network_vote_beyond_the_
                         "--network-gain", "0.5"], "a prior-fusion network learned its own")):  # fmt: skip
         assert main([str(a) for a in argv] + ["--out", str(tmp_path / "no.pt")]) == 2
         assert why in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*common, "--network-gain", "0.5", "--network-gain-domains", "moon", "--out", str(tmp_path / "no.pt")])
+    assert "invalid choice: 'moon'" in capsys.readouterr().err
     assert not (tmp_path / "no.pt").exists()
 
 

@@ -541,10 +541,33 @@ def test_card_of_a_refiner_served_with_a_network_gain_names_it_and_its_fit_comma
            "settings": {"network_gain": 0.75, "refiner_gain": 1.0}, "domains": ["indoor", "outdoor"]}
     assert "network gain 0.75" in ship_model.fusion_phrase(0.75) and "plus 0.75 times" in ship_model.fusion_phrase(0.75)
     assert "network gain 0 (its answer is the training-free geodesic region" in ship_model.fusion_phrase(0.0)
-    command = ship_model.refiner_fit_command(fit, Path("out.pt"))
+    command = ship_model.refiner_fit_commands(fit, Path("out.pt"))[-1]
     assert "--network-gain 0.75" in command and "--refiner-gain" not in command and "--as-fusion" in command
     assert ship_model.refiner_domains(fit) == ["indoor", "outdoor"]
     assert ship_model.served_domains({}, {**fit, "domains": ["indoor"]}) == ["indoor"]
     trained = {"train_config": load_train_config("synthetic_tiny").to_dict()}
     assert ship_model.served_domains(trained, {**fit, "domains": ["indoor"]}) == ["indoor", "outdoor"]
     assert ship_model.served_domains(trained, None) is None
+
+
+def test_card_of_a_refiner_fitted_on_saved_rows_names_each_collection_and_the_fit() -> None:
+    """A fit of saved rows: one command per rows file, with the options its collection recorded (a note for rows
+    saved before they were), then the fit on them, whose collection-only settings come from the rows."""
+    collection = {"checkpoint": "w.pt", "root": "scenes", "sequences": ["00"], "views": 1, "ground_prior": True,
+                  "ground_gate": False, "as_fusion": True, "refiner_flips": True, "refiner_memory": True,
+                  "refiner_disagree": 4.0, "refiner_reach": 0.0, "objects_per_scene": 5, "states_per_object": 4,
+                  "collapse_states": True, "ring_cuts": [4], "memory_from": "gr3.pt", "seed": 0}
+    fit = {"source": "w.pt", "root": "scenes", "as_fusion": True, "refiner_flips": True, "refiner_memory": True,
+           "refiner_disagree": 4.0, "inference_options": {"views": 1, "ground_prior": True, "ground_gate": False},
+           "rows": ["a.npz", "old.npz"], "rows_collections": [collection, {}],
+           "settings": {"objects_per_scene": 2, "ring_cuts": [1, 4], "collapse_states": True, "weighting": "iou",
+                        "memory_from": "gr3.pt"}}
+    first, note, last = ship_model.refiner_fit_commands(fit, Path("out.pt"))
+    assert first == ("clickenhance-fit-point-refiner --checkpoint w.pt --root scenes --views 1 --ground-prior "
+                     "--no-ground-gate --as-fusion --refiner-flips --refiner-memory --refiner-disagree 4.0 "
+                     "--states-per-object 4 --objects-per-scene 5 --ring-cuts 4 --collapse-states --memory-from "
+                     "gr3.pt --rows a.npz --out a.pt")
+    assert note.startswith("# old.npz: collected before")
+    assert last == ("clickenhance-fit-point-refiner --checkpoint w.pt --root scenes --views 1 --ground-prior "
+                    "--no-ground-gate --as-fusion --refiner-flips --refiner-memory --refiner-disagree 4.0 "
+                    "--weighting iou --rows a.npz old.npz --out out.pt")

@@ -606,26 +606,68 @@ def served_domains(metadata: dict, fit: dict | None) -> list[str] | None:
     return sorted(set(fitted) | set(trained_domains(train_config_from_dict(trained)) if trained else ()))
 
 
-def refiner_fit_command(fit: dict, checkpoint: Path) -> str:
-    """The `clickenhance-fit-point-refiner` command that fits these settings (the inference switches are the
-    card's, chosen on generated validation scans)."""
-    from clickenhance_model.training.point_refiner_fit import FitSettings
+# FitSettings fields that say how rows are collected; a fit of saved rows takes them from the rows
+COLLECTION_FIELDS = ("clicks", "user", "states_per_object", "objects_per_scene", "scene_stride", "held_out_every",
+                     "min_points", "rest_per_state", "ring_cuts", "collapse_states", "object_kinds", "memory_from")
+BAND_SWITCHES = ("refiner_reach", "refiner_flips", "refiner_column", "refiner_growth", "refiner_memory",
+                 "refiner_disagree")  # point_refiner_fit.BAND_DEFAULTS
 
-    def text(value: object) -> str:  # a sequence (ring cuts) is several values of one option
-        return " ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
 
-    defaults = {field.name: field.default for field in dataclasses.fields(FitSettings)}
-    changed = [f"--{name.replace('_', '-')} {text(value)}" for name, value in fit.get("settings", {}).items()
-               if name in defaults and text(value) != text(defaults[name])]  # fmt: skip
-    options = fit.get("inference_options") or {}
-    switches = [f"--views {options['views']}"] if "views" in options else []
+def _option_text(value: object) -> str:
+    """An option's value on a command line: a sequence (ring cuts) is several values of one option."""
+    return " ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _options(values: dict, keys: Sequence[str], defaults: dict) -> list[str]:
+    """Command-line options of `values` whose value differs from `defaults`, in `keys`' order: a boolean as its
+    bare flag (True) or nothing, anything else as `--name value`."""
+    out = []
+    for key in keys:
+        if key not in values or _option_text(values[key]) == _option_text(defaults.get(key)):
+            continue
+        flag = f"--{key.replace('_', '-')}"
+        value = values[key]
+        out += [flag] if value is True else [] if value is False else [f"{flag} {_option_text(value)}"]
+    return out
+
+
+def _switches(options: dict) -> list[str]:
+    """The inference switches (views, ground prior and gate) and `--as-fusion` of a fit or a collection."""
+    switches = [f"--views {options['views']}"] if options.get("views") is not None else []
     switches += [f"--{'' if options[name] else 'no-'}{name.replace('_', '-')}"
-                 for name in ("ground_prior", "ground_gate") if name in options]  # fmt: skip
-    switches += ["--as-fusion"] if fit.get("as_fusion") else []
-    switches += ["--no-refiner-colour"] if fit.get("refiner_colour") is False else []
-    switches += [f"--refiner-reach {fit['refiner_reach']}"] if fit.get("refiner_reach") else []
-    return " ".join(["clickenhance-fit-point-refiner --checkpoint", str(fit["source"]), "--root", str(fit.get("root")),
-                     *switches, *changed, "--out", str(checkpoint)])  # fmt: skip
+                 for name in ("ground_prior", "ground_gate") if options.get(name) is not None]  # fmt: skip
+    return switches + (["--as-fusion"] if options.get("as_fusion") else [])
+
+
+def refiner_fit_commands(fit: dict, checkpoint: Path) -> list[str]:
+    """The `clickenhance-fit-point-refiner` commands that made these weights: one per file of saved rows it was
+    fitted on (each collects its rows; a note for rows saved before their collection was recorded), then the fit
+    itself (the inference switches are the card's, chosen on generated validation scans)."""
+    from clickenhance_model.training.point_refiner_fit import BAND_DEFAULTS, FitSettings
+
+    defaults = {**{f.name: f.default for f in dataclasses.fields(FitSettings)}, **BAND_DEFAULTS}
+    settings = fit.get("settings", {})
+    band = _options(fit, BAND_SWITCHES, defaults) + (["--no-refiner-colour"] if fit.get("refiner_colour") is False
+                                                     else [])  # fmt: skip
+    rows = [str(path) for path in fit.get("rows") or []]
+    commands = []
+    for path, collection in zip(rows, fit.get("rows_collections") or [{}] * len(rows), strict=True):
+        if not collection:
+            commands.append(f"# {path}: collected before its collection's options were recorded; "
+                            "docs/default_model.md names the command")  # fmt: skip
+            continue
+        commands.append(" ".join(["clickenhance-fit-point-refiner --checkpoint", str(collection["checkpoint"]),
+                                  "--root", str(collection["root"]), *_switches(collection),
+                                  *_options(collection, BAND_SWITCHES, defaults),
+                                  *_options(collection, [f.name for f in dataclasses.fields(FitSettings)], defaults),
+                                  "--rows", path, "--out", str(Path(path).with_suffix(".pt"))]))  # fmt: skip
+    fitted = [name for name in settings if not (rows and name in COLLECTION_FIELDS)]
+    commands.append(" ".join(["clickenhance-fit-point-refiner --checkpoint", str(fit["source"]), "--root",
+                              str(fit.get("root")), *_switches({**(fit.get("inference_options") or {}),
+                                                                "as_fusion": fit.get("as_fusion")}),
+                              *band, *_options(settings, fitted, defaults), *(["--rows", *rows] if rows else []),
+                              "--out", str(checkpoint)]))  # fmt: skip
+    return commands
 
 
 def fusion_phrase(network_gain: float) -> str:
@@ -656,9 +698,10 @@ def refiner_provenance(checkpoint: Path, size: int, metadata: dict, fit: dict) -
         f"0. Start: `{source}` as it was when the refiner was fitted (a shipped checkpoint whose run folder is not "
         f"here; its card, in the git history of `{source.parent}/README.md`, lists the commands that made it).",
         "",
-        "1. Fit the refiner (seconds, after the click states' rows: minutes per 100 scans on one core):",
+        "1. Collect the click states' rows where they were saved (minutes per 100 scans on one core; the rows "
+        "files can be collected in parallel), then fit the refiner (seconds to minutes):",
         "",
-        f"        {refiner_fit_command(fit, checkpoint)}",
+        *[f"        {command}" for command in refiner_fit_commands(fit, checkpoint)],
         "",
     ]
 

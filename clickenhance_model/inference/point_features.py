@@ -19,7 +19,9 @@ fence and one that triples the region by flooding the hedge behind it flag their
 size of the move tells them apart. A refiner with memory (`NetworkConfig.point_refiner_memory`) is also told the answer
 the user saw after the click before (the session's previous mask, `shown`) and answers every point where the prior now
 differs from it (`flip_band` of the two): a flood it removed at one click stays in its band, flagged as removed, at the
-next, instead of coming back because the prior still holds it.
+next, instead of coming back because the prior still holds it. A refiner with disagreement
+(`NetworkConfig.point_refiner_disagree`) also answers the points where the network's own logit disputes the prior
+(`disagreement_band`): a first click's flood far inside the prior, or a cut-off part of an object far outside it.
 """
 
 from __future__ import annotations
@@ -124,6 +126,14 @@ def flip_band(prior: np.ndarray, previous: np.ndarray) -> np.ndarray:
     """Which points (bool (M,)) the latest click moved into or out of the prior: `prior` is the region of every
     click, `previous` that of the clicks before the latest one (0/1 or bool, (M,) each)."""
     return (np.asarray(prior) > 0.5) != (np.asarray(previous) > 0.5)
+
+
+def disagreement_band(prior: np.ndarray, network: np.ndarray, threshold: float) -> np.ndarray:
+    """Which points (bool (M,)) the network's own logit (float, (M,)) disputes the prior (0/1 or bool, (M,)) on by more
+    than `threshold`: prior points it calls background below -threshold, and points outside the prior it calls
+    object above +threshold."""
+    held, network = np.asarray(prior) > 0.5, np.asarray(network)
+    return (held & (network < -threshold)) | (~held & (network > threshold))
 
 
 def click_growth(prior: np.ndarray, previous: np.ndarray) -> tuple[float, float]:

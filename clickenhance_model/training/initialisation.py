@@ -26,19 +26,21 @@ def initialise_weights(model: torch.nn.Module, config: ModelConfig, state_dict: 
     (a network without them keeps the other channels' weights). A checkpoint without
     `network.prior_fusion` may start one with it: the fusion scalars keep `model`'s initial values
     (gain 0 on the network), so the fused answer starts as the geodesic prior itself; a point refiner
-    missing from `state_dict` starts unfitted (it changes nothing), its colour, reach, flips, column, growth and
-    memory as `config` says.
+    missing from `state_dict` starts unfitted (it changes nothing), its colour, reach, flips, column, growth,
+    memory and disagreement as `config` says, and so are the domains where the fusion's network votes.
     Raises CheckpointError when the two networks differ otherwise, or when fusion would be dropped.
     """
     network = config.network
-    expected = dataclasses.replace(source.network, prior_fusion=network.prior_fusion)
+    expected = dataclasses.replace(source.network, prior_fusion=network.prior_fusion,
+                                   network_gain_domains=network.network_gain_domains)  # inference only: no weights
     if network.point_refiner and not source.network.point_refiner:  # a refiner to fit on it starts unfitted
         expected = dataclasses.replace(expected, point_refiner=True, point_refiner_colour=network.point_refiner_colour,
                                        point_refiner_reach=network.point_refiner_reach,
                                        point_refiner_flips=network.point_refiner_flips,
                                        point_refiner_column=network.point_refiner_column,
                                        point_refiner_growth=network.point_refiner_growth,
-                                       point_refiner_memory=network.point_refiner_memory)  # fmt: skip
+                                       point_refiner_memory=network.point_refiner_memory,
+                                       point_refiner_disagree=network.point_refiner_disagree)  # fmt: skip
     if expected != network:
         raise CheckpointError(f"{path}: holds another network ({source.network}); "
                               "set model.network to that checkpoint's network")  # fmt: skip

@@ -64,10 +64,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +84,9 @@ from clickenhance_model.errors import ClickEnhanceError
 from clickenhance_model.evaluation.metrics import click_collapses
 from clickenhance_model.evaluation.protocol import ProtocolSettings, object_rng, simulate_object
 from clickenhance_model.inference.session import InteractiveSession
+from clickenhance_model.model_config import DOMAINS
 from clickenhance_model.segmenter import Segmenter
+from clickenhance_model.training.config import train_config_from_dict, trained_domains
 from clickenhance_model.training.initialisation import initialise_weights
 from clickenhance_model.training.synthetic import manifest_domains
 from clickenhance_model.unet import ClickEnhanceNet, PointRefiner
@@ -91,7 +95,7 @@ USERS = ("baseline", "network")
 # the refiner settings that rows are collected with, its band's and its growth columns' (a fit must use the rows'
 # own): their defaults
 BAND_DEFAULTS: dict[str, float | bool] = {"refiner_reach": 0.0, "refiner_flips": False, "refiner_column": 0.0,
-                                          "refiner_growth": False, "refiner_memory": False}
+                                          "refiner_growth": False, "refiner_memory": False, "refiner_disagree": 0.0}
 MIN_CUT_RINGS = 16  # a ring cut sparser than a 16-ring sensor is no sensor the project serves
 WEIGHTINGS = ("points", "iou")
 
@@ -137,6 +141,9 @@ class FitSettings:
     # of the refiner's inputs); a gain above 0 lets the network's own logit vote at every point too, outside the band
     # where the refiner acts: there a first click's flood into a hedge is the network's to remove, or no one's
     network_gain: float = 0.0
+    # the domains where that gain applies (`NetworkConfig.network_gain_domains`); empty: those the network was trained
+    # on (its training config's; every domain without one), so that a street network does not vote in a room
+    network_gain_domains: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.user not in USERS or self.states_per_object < 0 or self.clicks < 1 or self.weighting not in WEIGHTINGS:
@@ -150,6 +157,10 @@ class FitSettings:
         if not self.object_kinds or set(self.object_kinds) - set(OBJECT_KINDS):
             raise ValueError(f"fit settings: object_kinds must be some of {OBJECT_KINDS}, got {self.object_kinds}")
         object.__setattr__(self, "object_kinds", kinds)
+        object.__setattr__(self, "network_gain_domains", tuple(self.network_gain_domains))  # argparse gives a list
+        if set(self.network_gain_domains) - set(DOMAINS):
+            raise ValueError(f"fit settings: network_gain_domains must be some of {DOMAINS}, got "
+                             f"{self.network_gain_domains}")  # fmt: skip
         if not self.refiner_gain > 0:
             raise ValueError(f"fit settings: refiner_gain must be > 0, got {self.refiner_gain}")
         if not self.network_gain >= 0:
@@ -335,6 +346,22 @@ def fit_refiner(model: ClickEnhanceNet, rows: Rows, settings: FitSettings, progr
     return history
 
 
+def collection_options(args: argparse.Namespace, settings: FitSettings) -> dict:
+    """The options of a command that collects rows, as `save_rows` records them: the checkpoint, scans and inference
+    switches, the band's settings and the collection's `FitSettings` (lists for tuples, so JSON keeps them)."""
+    fields = {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(settings).items()}
+    return {"checkpoint": str(args.checkpoint), "root": str(args.root), "sequences": list(args.sequences),
+            "views": args.views, "ground_prior": args.ground_prior, "ground_gate": args.ground_gate,
+            "as_fusion": args.as_fusion, **{key: getattr(args, key) for key in BAND_DEFAULTS}, **fields}
+
+
+def network_domains(extra: dict) -> tuple[str, ...]:
+    """The domains a checkpoint's network was trained on, from the training config it stores; every domain without
+    one (nothing known, nothing taken away)."""
+    train_config = extra.get("train_config")
+    return tuple(trained_domains(train_config_from_dict(train_config))) if train_config else DOMAINS
+
+
 def scale_refiner(refiner: PointRefiner, gain: float) -> None:
     """Scale the correction `refiner` answers by `gain` (its last, linear layer's weights and bias)."""
     with torch.no_grad():
@@ -345,12 +372,13 @@ def scale_refiner(refiner: PointRefiner, gain: float) -> None:
 def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states: int,
               band: dict[str, float | bool] | None = None, ring_cuts: Sequence[int] = (1,),
               collapse_states: bool = False, object_kinds: Sequence[str] = OBJECT_KINDS,
-              memory_from: str = "") -> None:  # fmt: skip
+              memory_from: str = "", collection: dict | None = None) -> None:  # fmt: skip
     """Write the fit's and the held-out rows to one npz (its folder made if missing), with the refiner's band and
     growth settings they were collected with (`BAND_DEFAULTS`' fields; None: those defaults), the ring cuts they were
     collected on, whether they hold the collapsed states (`FitSettings.collapse_states`), the kinds of street
-    objects they come from (`FitSettings.object_kinds`) and whose answers their memory column holds
-    (`FitSettings.memory_from`)."""
+    objects they come from (`FitSettings.object_kinds`), whose answers their memory column holds
+    (`FitSettings.memory_from`) and `collection`: the collecting command's options (JSON-able), so that a card can
+    name the command that collected them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     parts = {}
     for prefix, part in (("fit", rows), ("held_out", test_rows)):
@@ -359,7 +387,8 @@ def save_rows(path: Path, rows: Rows, states: int, test_rows: Rows, test_states:
         parts[f"{prefix}_unions"] = np.concatenate(part.unions) if part.unions else np.zeros(0)
     np.savez(path, fit_states=states, held_out_states=test_states, **{**BAND_DEFAULTS, **(band or {})},
              ring_cuts=np.asarray(ring_cuts, dtype=np.int64), collapse_states=bool(collapse_states),
-             object_kinds=np.asarray(list(object_kinds)), memory_from=np.asarray(memory_from), **parts)  # fmt: skip
+             object_kinds=np.asarray(list(object_kinds)), memory_from=np.asarray(memory_from),
+             collection=np.asarray(json.dumps(collection or {})), **parts)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -368,13 +397,14 @@ class RowsRecord:
     (`BAND_DEFAULTS`' fields; a reach of None for rows saved before it was recorded, the defaults for the others),
     the ring cuts (every ring for rows saved before cuts), whether the collapsed states are in (False for rows saved
     before), the kinds of street objects (every kind for rows saved before) and whose answers the memory column
-    holds ("" for rows saved before)."""
+    holds ("" for rows saved before) and the collecting command's options ({} for rows saved before)."""
 
     band: dict[str, float | bool | None]
     ring_cuts: tuple[int, ...]
     collapse_states: bool
     object_kinds: tuple[str, ...]
     memory_from: str = ""
+    collection: dict = dataclass_field(default_factory=dict)
 
 
 def rows_record(path: Path) -> RowsRecord:
@@ -386,7 +416,8 @@ def rows_record(path: Path) -> RowsRecord:
         return RowsRecord(band, tuple(int(k) for k in data["ring_cuts"]) if "ring_cuts" in data else (1,),
                           bool(data["collapse_states"]) if "collapse_states" in data else False,
                           tuple(str(k) for k in data["object_kinds"]) if "object_kinds" in data else OBJECT_KINDS,
-                          str(data["memory_from"]) if "memory_from" in data else "")
+                          str(data["memory_from"]) if "memory_from" in data else "",
+                          json.loads(str(data["collection"])) if "collection" in data else {})
 
 
 def load_rows(path: Path) -> tuple[Rows, int, Rows, int]:
@@ -443,6 +474,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="metres: the refiner also answers the points under the prior within this horizontal "
                              "distance (NetworkConfig.point_refiner_column; 0: off); rows must be collected with "
                              "it")  # fmt: skip
+    parser.add_argument("--refiner-disagree", type=float, default=0.0,
+                        help="a logit: the refiner also answers the crop's points where the network's own logit "
+                             "disputes the prior by more than this (NetworkConfig.point_refiner_disagree; 0: off); "
+                             "rows must be collected with it")  # fmt: skip
     parser.add_argument("--refiner-growth", action="store_true",
                         help="with --refiner-flips: the refiner is also told how large the latest click's move was "
                              "against the region before it (NetworkConfig.point_refiner_growth); rows must be "
@@ -474,6 +509,12 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="kinds of street objects the simulated user segments (things: vehicles and "
                                      "people; stuff: poles, trunks, signs, fences, other objects; other: building "
                                      "parts, vegetation, ground); rooms' objects always count")  # fmt: skip
+            continue
+        if field == "network_gain_domains":
+            parser.add_argument("--network-gain-domains", nargs="+", choices=DOMAINS, default=list(default),
+                                help="with --network-gain: the cloud domains where the network votes at that gain "
+                                     "(default: those it was trained on; elsewhere the prior answers and the "
+                                     "network is one of the refiner's inputs)")  # fmt: skip
             continue
         choices = {"user": USERS, "weighting": WEIGHTINGS}.get(field)
         helps = {"refiner_gain": "scale the fitted correction by this (below 1: a more cautious refiner that moves "
@@ -511,7 +552,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                       point_refiner_flips=args.refiner_flips,
                                       point_refiner_column=args.refiner_column,
                                       point_refiner_growth=args.refiner_growth,
-                                      point_refiner_memory=args.refiner_memory)  # fmt: skip
+                                      point_refiner_memory=args.refiner_memory,
+                                      point_refiner_disagree=args.refiner_disagree,
+                                      network_gain_domains=settings.network_gain_domains
+                                      or network_domains(extra))  # fmt: skip
         config = dataclasses.replace(source, network=network)
         torch.manual_seed(settings.seed)
         model = ClickEnhanceNet(config)
@@ -530,6 +574,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     held = set(held_out)
     fitted = [name for name in scenes if name not in held]
     present = [path.is_file() for path in args.rows or []]
+    collections: list[dict] = []  # the collecting command's options of each file of saved rows fitted on
     if any(present):
         if not all(present) or len(present) > 1 and len(set(args.rows)) < len(present):
             missing = ", ".join(str(path) for path, there in zip(args.rows, present, strict=True) if not there)
@@ -539,6 +584,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cuts, with_collapses, kinds, memory_from = set(), False, set(), set()
         for path in args.rows:
             record = rows_record(path)
+            collections.append(record.collection)
             with_collapses |= record.collapse_states
             kinds.update(record.object_kinds)
             memory_from.add(record.memory_from)
@@ -571,9 +617,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows, states = collect_rows(segmenter, dataset, fitted, domains, settings, args.progress, answerer)
         test_rows, test_states = collect_rows(segmenter, dataset, held_out, domains, settings, args.progress, answerer)
         if args.rows:
+            collections.append(collection_options(args, settings))
             save_rows(args.rows[0], rows, states, test_rows, test_states,
                       {key: getattr(args, key) for key in BAND_DEFAULTS}, settings.ring_cuts, settings.collapse_states,
-                      settings.object_kinds, settings.memory_from)  # fmt: skip
+                      settings.object_kinds, settings.memory_from,
+                      collections[0])  # fmt: skip
     if not sum(len(labels) for labels in rows.labels):
         print("clickenhance-fit-point-refiner: no point of a prior's boundary band to fit on", file=sys.stderr)
         return 2
@@ -590,7 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     before, after = wrong_points(fused, labels, weights), wrong_points(fused, labels, weights, delta)
     report = {"settings": asdict(settings), "source": str(args.checkpoint), "root": str(args.root),
               "domains": sorted({domains.get(name, dataset.domain) for name in fitted}),  # for the shipped facts
-              "rows": [str(path) for path in args.rows or []],
+              "rows": [str(path) for path in args.rows or []], "rows_collections": collections,
               "as_fusion": args.as_fusion, "refiner_colour": args.refiner_colour,
               **{key: getattr(args, key) for key in BAND_DEFAULTS}, "inference_options": options,
               "fit_states": states, "fit_rows": int(sum(len(x) for x in rows.labels)), "loss": history,
