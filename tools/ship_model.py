@@ -55,6 +55,7 @@ from clickenhance_model.evaluation.paired import nearly_right, paired_difference
 from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, MAX_VIEWS, SegmenterConfig
 from clickenhance_model.shipped_facts import facts_path, record_auto_refusal, write_facts
 from clickenhance_model.training.config import train_config_from_dict, trained_domains
+from clickenhance_model.training.point_refiner_fit import BAND_DEFAULTS, COLLECTION_SETTINGS, FitSettings
 from clickenhance_model.training.run_log import logged_seconds
 from clickenhance_model.training.synthetic import manifest_domains
 from clickenhance_model.unet import PRIOR_SCALE_INIT
@@ -606,13 +607,6 @@ def served_domains(metadata: dict, fit: dict | None) -> list[str] | None:
     return sorted(set(fitted) | set(trained_domains(train_config_from_dict(trained)) if trained else ()))
 
 
-# FitSettings fields that say how rows are collected; a fit of saved rows takes them from the rows
-COLLECTION_FIELDS = ("clicks", "user", "states_per_object", "objects_per_scene", "scene_stride", "held_out_every",
-                     "min_points", "rest_per_state", "ring_cuts", "collapse_states", "object_kinds", "memory_from")
-BAND_SWITCHES = ("refiner_reach", "refiner_flips", "refiner_column", "refiner_growth", "refiner_memory",
-                 "refiner_disagree")  # point_refiner_fit.BAND_DEFAULTS
-
-
 def _option_text(value: object) -> str:
     """An option's value on a command line: a sequence (ring cuts) is several values of one option."""
     return " ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
@@ -643,11 +637,9 @@ def refiner_fit_commands(fit: dict, checkpoint: Path) -> list[str]:
     """The `clickenhance-fit-point-refiner` commands that made these weights: one per file of saved rows it was
     fitted on (each collects its rows; a note for rows saved before their collection was recorded), then the fit
     itself (the inference switches are the card's, chosen on generated validation scans)."""
-    from clickenhance_model.training.point_refiner_fit import BAND_DEFAULTS, FitSettings
-
     defaults = {**{f.name: f.default for f in dataclasses.fields(FitSettings)}, **BAND_DEFAULTS}
     settings = fit.get("settings", {})
-    band = _options(fit, BAND_SWITCHES, defaults) + (["--no-refiner-colour"] if fit.get("refiner_colour") is False
+    band = _options(fit, list(BAND_DEFAULTS), defaults) + (["--no-refiner-colour"] if fit.get("refiner_colour") is False
                                                      else [])  # fmt: skip
     rows = [str(path) for path in fit.get("rows") or []]
     commands = []
@@ -658,10 +650,10 @@ def refiner_fit_commands(fit: dict, checkpoint: Path) -> list[str]:
             continue
         commands.append(" ".join(["clickenhance-fit-point-refiner --checkpoint", str(collection["checkpoint"]),
                                   "--root", str(collection["root"]), *_switches(collection),
-                                  *_options(collection, BAND_SWITCHES, defaults),
+                                  *_options(collection, list(BAND_DEFAULTS), defaults),
                                   *_options(collection, [f.name for f in dataclasses.fields(FitSettings)], defaults),
                                   "--rows", path, "--out", str(Path(path).with_suffix(".pt"))]))  # fmt: skip
-    fitted = [name for name in settings if not (rows and name in COLLECTION_FIELDS)]
+    fitted = [name for name in settings if not (rows and name in COLLECTION_SETTINGS)]
     commands.append(" ".join(["clickenhance-fit-point-refiner --checkpoint", str(fit["source"]), "--root",
                               str(fit.get("root")), *_switches({**(fit.get("inference_options") or {}),
                                                                 "as_fusion": fit.get("as_fusion")}),

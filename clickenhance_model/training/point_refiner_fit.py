@@ -96,6 +96,9 @@ USERS = ("baseline", "network")
 # own): their defaults
 BAND_DEFAULTS: dict[str, float | bool] = {"refiner_reach": 0.0, "refiner_flips": False, "refiner_column": 0.0,
                                           "refiner_growth": False, "refiner_memory": False, "refiner_disagree": 0.0}
+# the FitSettings fields that say how rows are collected: a fit of saved rows takes them from the rows' record
+COLLECTION_SETTINGS = ("clicks", "user", "states_per_object", "objects_per_scene", "scene_stride", "held_out_every",
+                       "min_points", "rest_per_state", "ring_cuts", "collapse_states", "object_kinds", "memory_from")
 MIN_CUT_RINGS = 16  # a ring cut sparser than a 16-ring sensor is no sensor the project serves
 WEIGHTINGS = ("points", "iou")
 
