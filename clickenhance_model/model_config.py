@@ -168,12 +168,16 @@ class NetworkConfig:
             point the network calls background below minus this, or a point outside the prior it calls object above
             it. A first click's flood into the hedge a car touches lies far from the prior's boundary, and so does
             the rest of a car a negative click cut off; there the network often knows better and the band alone
-            never asks it. 0: off.
-        network_gain_domains: the cloud domains (`DOMAINS`, the session's `SegmenterConfig.domain`) whose
-            inference fuses the network's logit at its `network_gain`; in the others the fused answer is the prior's
-            alone (gain 0) and the network takes part only as one of the refiner's inputs. A network trained on
-            streets only should not vote in a room: its sure logits there are a street's. Training fuses at the
-            gain everywhere.
+            never asks it. Only in `network_gain_domains` (a street network's disputes in a room are no knowledge).
+            0: off.
+        point_refiner_disagree_first: the disagreement band only at an object's first click, whose flood nothing
+            else puts in the band; at later clicks the flips and the memory hold what the user's clicks moved, and
+            the network's disputes there overrule the user's corrections.
+        network_gain_domains: the cloud domains (`DOMAINS`, the session's `SegmenterConfig.domain`) where the
+            network's own logit speaks beyond the refiner's input: inference fuses it at its `network_gain`, and
+            the refiner's disagreement band is drawn; in the others the fused answer is the prior's alone (gain 0)
+            and the network takes part only as one of the refiner's inputs. A network trained on streets only should
+            not vote in a room: its sure logits there are a street's. Training fuses at the gain everywhere.
     """
 
     channels: tuple[int, ...] = (16, 32, 64, 96, 128)
@@ -191,6 +195,7 @@ class NetworkConfig:
     point_refiner_growth: bool = False
     point_refiner_memory: bool = False
     point_refiner_disagree: float = 0.0
+    point_refiner_disagree_first: bool = False
     network_gain_domains: tuple[str, ...] = DOMAINS
 
     def __post_init__(self) -> None:

@@ -306,9 +306,8 @@ class ModelSession(InteractiveSession):
         column = self.segmenter.config.network.point_refiner_column
         if column > 0:  # what lies straight under the region: a sparse scan's lowest ring of an object
             band |= column_band(self.xyz[inside], region[inside], column)
-        disagree = self.segmenter.config.network.point_refiner_disagree
-        if disagree > 0:  # where the network disputes the prior, however far from its boundary
-            band |= disagreement_band(region[inside], network, disagree)
+        if self._disputes(positive, negative):  # where the network disputes the prior, however far from its boundary
+            band |= disagreement_band(region[inside], network, self.segmenter.config.network.point_refiner_disagree)
         if previous is not None:  # what the latest click moved, however far from a boundary voxel
             band |= flip_band(region[inside], previous[inside])
         if shown is not None:  # what the answer before took out of the prior or added to it
@@ -325,6 +324,15 @@ class ModelSession(InteractiveSession):
                                   None if previous is None else previous[at], growth,
                                   None if shown is None else shown[at])  # fmt: skip
         return inside, fused, band, features
+
+    def _disputes(self, positive: np.ndarray, negative: np.ndarray) -> bool:
+        """Whether this click state's refiner band holds the network's disputes
+        (`NetworkConfig.point_refiner_disagree`): where the network speaks (`Segmenter.network_votes`), and at the
+        first click only with `point_refiner_disagree_first`."""
+        network = self.segmenter.config.network
+        if network.point_refiner_disagree <= 0 or not self.segmenter.network_votes:
+            return False
+        return not network.point_refiner_disagree_first or (len(positive) == 1 and len(negative) == 0)
 
     def refiner_inputs(self, clicks: list[tuple[int, bool]], shown: np.ndarray | None = None
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:  # fmt: skip

@@ -355,6 +355,25 @@ def test_a_refiner_with_disagreement_answers_the_prior_points_a_sure_network_cal
     inside = np.array(sorted(region - plain))
     assert kept[inside].mean() > 0.9 and taken[np.array(sorted(region))].mean() < 0.1  # (the click rules keep a few)
 
+    def band_of(clicks: list, **network: object) -> set:
+        config = dataclasses.replace(FLIPS, network=dataclasses.replace(FLIPS.network, point_refiner_disagree=4.0,
+                                                                        **network))  # fmt: skip
+        segmenter = fusion_segmenter(0.0, config, domain="indoor")
+        with torch.no_grad():
+            head = segmenter.model.seg_head[-1]
+            head.weight.zero_()
+            head.bias.copy_(torch.tensor([50.0, -50.0]))
+        return set(segmenter.session(points).refiner_inputs(clicks)[0].tolist())
+
+    # Only where the network speaks: a street network draws no disputes in a room.
+    assert band_of([(int(top), True)], network_gain_domains=("outdoor",)) == plain
+    # At the first click only: a later state's band is the one without disputes.
+    far = int(np.flatnonzero(on_bin)[np.argmin(points[on_bin, 2])])
+    later = [(int(top), True), (far, False)]
+    assert band_of([(int(top), True)], point_refiner_disagree_first=True) == wide
+    assert band_of(later, point_refiner_disagree_first=True) < band_of(later)
+    assert band_of(later, point_refiner_disagree_first=True) == band_of(later, network_gain_domains=("outdoor",))
+
 
 def test_a_refiner_with_growth_is_told_how_large_the_latest_clicks_move_was() -> None:
     """On the bin of the flips test: at the first click nothing moved (both growth columns at their floor); the

@@ -40,7 +40,8 @@ def initialise_weights(model: torch.nn.Module, config: ModelConfig, state_dict: 
                                        point_refiner_column=network.point_refiner_column,
                                        point_refiner_growth=network.point_refiner_growth,
                                        point_refiner_memory=network.point_refiner_memory,
-                                       point_refiner_disagree=network.point_refiner_disagree)  # fmt: skip
+                                       point_refiner_disagree=network.point_refiner_disagree,
+                                       point_refiner_disagree_first=network.point_refiner_disagree_first)  # fmt: skip
     if expected != network:
         raise CheckpointError(f"{path}: holds another network ({source.network}); "
                               "set model.network to that checkpoint's network")  # fmt: skip

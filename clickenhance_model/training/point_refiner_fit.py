@@ -95,7 +95,8 @@ USERS = ("baseline", "network")
 # the refiner settings that rows are collected with, its band's and its growth columns' (a fit must use the rows'
 # own): their defaults
 BAND_DEFAULTS: dict[str, float | bool] = {"refiner_reach": 0.0, "refiner_flips": False, "refiner_column": 0.0,
-                                          "refiner_growth": False, "refiner_memory": False, "refiner_disagree": 0.0}
+                                          "refiner_growth": False, "refiner_memory": False, "refiner_disagree": 0.0,
+                                          "refiner_disagree_first": False}
 # the FitSettings fields that say how rows are collected: a fit of saved rows takes them from the rows' record
 COLLECTION_SETTINGS = ("clicks", "user", "states_per_object", "objects_per_scene", "scene_stride", "held_out_every",
                        "min_points", "rest_per_state", "ring_cuts", "collapse_states", "object_kinds", "memory_from")
@@ -481,6 +482,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a logit: the refiner also answers the crop's points where the network's own logit "
                              "disputes the prior by more than this (NetworkConfig.point_refiner_disagree; 0: off); "
                              "rows must be collected with it")  # fmt: skip
+    parser.add_argument("--refiner-disagree-first", action="store_true",
+                        help="with --refiner-disagree: that band at an object's first click only "
+                             "(NetworkConfig.point_refiner_disagree_first); rows must be collected with "
+                             "it")  # fmt: skip
     parser.add_argument("--refiner-growth", action="store_true",
                         help="with --refiner-flips: the refiner is also told how large the latest click's move was "
                              "against the region before it (NetworkConfig.point_refiner_growth); rows must be "
@@ -557,6 +562,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                       point_refiner_growth=args.refiner_growth,
                                       point_refiner_memory=args.refiner_memory,
                                       point_refiner_disagree=args.refiner_disagree,
+                                      point_refiner_disagree_first=args.refiner_disagree_first,
                                       network_gain_domains=settings.network_gain_domains
                                       or network_domains(extra))  # fmt: skip
         config = dataclasses.replace(source, network=network)
