@@ -145,8 +145,9 @@ class FitSettings:
     # of the refiner's inputs); a gain above 0 lets the network's own logit vote at every point too, outside the band
     # where the refiner acts: there a first click's flood into a hedge is the network's to remove, or no one's
     network_gain: float = 0.0
-    # the domains where that gain applies (`NetworkConfig.network_gain_domains`); empty: those the network was trained
-    # on (its training config's; every domain without one), so that a street network does not vote in a room
+    # the domains where that gain and the band of --refiner-disagree apply (`NetworkConfig.network_gain_domains`);
+    # empty: those the network was trained on (its training config's; every domain without one), so that a street
+    # network neither votes nor disputes in a room
     network_gain_domains: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -520,9 +521,10 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         if field == "network_gain_domains":
             parser.add_argument("--network-gain-domains", nargs="+", choices=DOMAINS, default=list(default),
-                                help="with --network-gain: the cloud domains where the network votes at that gain "
-                                     "(default: those it was trained on; elsewhere the prior answers and the "
-                                     "network is one of the refiner's inputs)")  # fmt: skip
+                                help="the cloud domains where the network speaks: its vote at --network-gain and "
+                                     "the disputes of --refiner-disagree (default: those it was trained on; "
+                                     "elsewhere the prior answers and the network is one of the refiner's "
+                                     "inputs)")  # fmt: skip
             continue
         choices = {"user": USERS, "weighting": WEIGHTINGS}.get(field)
         helps = {"refiner_gain": "scale the fitted correction by this (below 1: a more cautious refiner that moves "
