@@ -230,7 +230,7 @@ class ClickEnhanceNet(nn.Module):
         outside `NetworkConfig.network_gain_domains`) the gain is taken as 0: the prior's logit alone.
         """
         network = (logits[:, 1] - logits[:, 0]).float()  # [V]
-        gain = self.network_gain if network_votes else torch.zeros((), device=network.device)
+        gain = self.network_gain if network_votes else 0.0
         half = 0.5 * (self.prior_logit(prior) + gain * network)  # [V]
         return torch.stack([-half, half], dim=1)
 

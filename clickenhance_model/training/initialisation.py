@@ -34,14 +34,9 @@ def initialise_weights(model: torch.nn.Module, config: ModelConfig, state_dict: 
     expected = dataclasses.replace(source.network, prior_fusion=network.prior_fusion,
                                    network_gain_domains=network.network_gain_domains)  # inference only: no weights
     if network.point_refiner and not source.network.point_refiner:  # a refiner to fit on it starts unfitted
-        expected = dataclasses.replace(expected, point_refiner=True, point_refiner_colour=network.point_refiner_colour,
-                                       point_refiner_reach=network.point_refiner_reach,
-                                       point_refiner_flips=network.point_refiner_flips,
-                                       point_refiner_column=network.point_refiner_column,
-                                       point_refiner_growth=network.point_refiner_growth,
-                                       point_refiner_memory=network.point_refiner_memory,
-                                       point_refiner_disagree=network.point_refiner_disagree,
-                                       point_refiner_disagree_first=network.point_refiner_disagree_first)  # fmt: skip
+        settings = {field.name: getattr(network, field.name) for field in dataclasses.fields(network)
+                    if field.name.startswith("point_refiner_")}  # its colour, band and feature settings
+        expected = dataclasses.replace(expected, point_refiner=True, **settings)
     if expected != network:
         raise CheckpointError(f"{path}: holds another network ({source.network}); "
                               "set model.network to that checkpoint's network")  # fmt: skip

@@ -558,13 +558,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "none (--as-fusion starts it as one at network gain 0)")  # fmt: skip
         network = dataclasses.replace(source.network, prior_fusion=True, point_refiner=True,
                                       point_refiner_colour=args.refiner_colour,
-                                      point_refiner_reach=args.refiner_reach,
-                                      point_refiner_flips=args.refiner_flips,
-                                      point_refiner_column=args.refiner_column,
-                                      point_refiner_growth=args.refiner_growth,
-                                      point_refiner_memory=args.refiner_memory,
-                                      point_refiner_disagree=args.refiner_disagree,
-                                      point_refiner_disagree_first=args.refiner_disagree_first,
+                                      **{f"point_{key}": getattr(args, key) for key in BAND_DEFAULTS},
                                       network_gain_domains=settings.network_gain_domains
                                       or network_domains(extra))  # fmt: skip
         config = dataclasses.replace(source, network=network)
