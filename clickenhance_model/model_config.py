@@ -173,6 +173,12 @@ class NetworkConfig:
         point_refiner_disagree_first: the disagreement band only at an object's first click, whose flood nothing
             else puts in the band; at later clicks the flips and the memory hold what the user's clicks moved, and
             the network's disputes there overrule the user's corrections.
+        point_refiner_keep: a logit; where the network speaks (`network_gain_domains`) its sure answers hold after
+            the refiner (`inference.point_features.network_holds`): object where its own logit is at least this on
+            a point the prior holds or the latest click moved out, background where it is at most minus this on a
+            point the prior holds that the answer shown before left out. A negative click that cuts a car in the
+            geodesic prior, and a positive click that brings back a flood the answer had left out, otherwise
+            undo the network's sure answers there. 0: off.
         network_gain_domains: the cloud domains (`DOMAINS`, the session's `SegmenterConfig.domain`) where the
             network's own logit speaks beyond the refiner's input: inference fuses it at its `network_gain`, and
             the refiner's disagreement band is drawn; in the others the fused answer is the prior's alone (gain 0)
@@ -196,12 +202,15 @@ class NetworkConfig:
     point_refiner_memory: bool = False
     point_refiner_disagree: float = 0.0
     point_refiner_disagree_first: bool = False
+    point_refiner_keep: float = 0.0
     network_gain_domains: tuple[str, ...] = DOMAINS
 
     def __post_init__(self) -> None:
         """Check that the widths describe a buildable network."""
         if self.point_refiner_disagree < 0:
             raise ValueError(f"network.point_refiner_disagree must be >= 0, got {self.point_refiner_disagree}")
+        if self.point_refiner_keep < 0:
+            raise ValueError(f"network.point_refiner_keep must be >= 0, got {self.point_refiner_keep}")
         if set(self.network_gain_domains) - set(DOMAINS):
             raise ValueError(f"network.network_gain_domains must be some of {DOMAINS}, got {self.network_gain_domains}")
         if self.point_refiner and not self.prior_fusion:

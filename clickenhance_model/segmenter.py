@@ -29,12 +29,14 @@ from clickenhance_model.errors import CheckpointError
 from clickenhance_model.inference.geodesic_region import GeodesicRegion, needs_own_graph
 from clickenhance_model.inference.network_input import collate, encode_crop
 from clickenhance_model.inference.point_features import (
+    HELD_MARGIN,
     boundary_band,
     click_growth,
     column_band,
     disagreement_band,
     flip_band,
     height_above_floor,
+    network_holds,
     point_features,
     reach_band,
 )
@@ -174,6 +176,20 @@ class Segmenter:
             delta = self.model.point_refiner(torch.as_tensor(features, dtype=torch.float32, device=self.device))
             return delta.float().cpu().numpy()
 
+    def refined_logits(self, features: np.ndarray, fused: np.ndarray) -> np.ndarray:
+        """The object logits (float32 (M,)) of M band points after the point refiner: `fused` plus its correction,
+        then, where the network speaks, its sure answers held (`NetworkConfig.point_refiner_keep`,
+        `inference.point_features.network_holds`)."""
+        logit = fused + self.refine(features)
+        keep = self.config.network.point_refiner_keep
+        if keep <= 0 or not self.network_votes:
+            return logit
+        hold_in, hold_out = network_holds(features, keep, self.config.network.point_refiner_flips,
+                                          self.config.network.point_refiner_memory)  # fmt: skip
+        logit[hold_in] = np.maximum(logit[hold_in], np.maximum(fused[hold_in], self.logit_threshold + HELD_MARGIN))
+        logit[hold_out] = np.minimum(logit[hold_out], self.logit_threshold - HELD_MARGIN)
+        return logit
+
     def _network_logits(self, sample: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The network's own logits [V, 2] over the crop voxels of `sample` (mean over `options.views`) and the
         sample's voxel prior [V] (None without one)."""
@@ -246,7 +262,7 @@ class ModelSession(InteractiveSession):
         inside, fused, band, features = self._crop_points(sample, region, positive, negative, refiner, previous, shown)
         logit[inside] = fused
         if features is not None:  # the point refiner, in the prior's boundary band
-            logit[inside[band]] += self.segmenter.refine(features)
+            logit[inside[band]] = self.segmenter.refined_logits(features, logit[inside[band]])
         return (logit > self.segmenter.logit_threshold) & gate[self.grid.point_to_voxel]
 
     def _previous_region(self, region: np.ndarray, positive: np.ndarray, negative: np.ndarray,

@@ -17,7 +17,8 @@ import pytest
 from clickenhance_model.annotation import Annotation
 
 pytest.importorskip("rclpy", reason="rclpy (ROS 2 wheels) is not installed")
-from clickenhance_ros.demo import DEFAULT_MIN_IOU, generated_scan, pick_objects  # noqa: E402
+from clickenhance_model.evaluation.demo_operator import demo_objects  # noqa: E402
+from clickenhance_ros.demo import DEFAULT_MIN_IOU, generated_scan  # noqa: E402
 from clickenhance_ros.demo_figure import TRUE_POSITIVE  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -66,7 +67,7 @@ def test_the_demo_passes_and_its_printed_ious_match_the_saved_annotation(tmp_pat
     objects = printed_objects(result.stdout)
     assert len(objects) == len(OBJECT_LINE.findall(result.stdout)) == 3
     scan = generated_scan(0)
-    targets = pick_objects(scan, 3, 200)
+    targets = demo_objects(scan.instance, scan.semantic, 3, 200)
     saved = sorted((tmp_path / "annotations").iterdir())
     assert len(saved) == 1, saved
     annotation = Annotation.load(saved[0])

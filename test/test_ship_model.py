@@ -103,7 +103,7 @@ def _argv(run_dir: Path, scans: Path, out: Path, eval_dir: Path, *more: str, ind
     return ["--checkpoint", str(run_dir / "last.pt"), "--run-dir", str(run_dir), "--val-root", str(scans),
             "--val-sequences", "01", "--real-root", str(scans), "--indoor-root", str(indoor), "--out", str(out),
             "--eval-dir", str(eval_dir), "--max-clicks", "3", "--min-points", "10", "--limit-objects", "3",
-            "--device", "cpu", *more]  # fmt: skip
+            "--device", "cpu", "--no-demo-gate", *more]  # fmt: skip
 
 
 def _card_rows(card: str) -> dict[tuple[str, str], list[str]]:
@@ -409,6 +409,22 @@ def test_a_model_that_loses_the_generated_validation_scans_never_reads_the_real_
     # the untrained model is worse on every object, and the noise table says so beside the means
     assert "| val | 3 | +2.00 ± 0.00 (95%: +2.00 to +2.00; 0 better, 3 worse; worse) |" in note
     assert "refused before the real dev sets" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_model_that_fails_the_demos_operator_never_reads_the_real_sets(
+        run_dir: Path, scans: Path, indoor: Path, tmp_path: Path, capsys) -> None:  # fmt: skip
+    """Past the validation gate (here switched off), an untrained network fails `make demo`'s operator on the
+    demo's street: the note lists each object's clicks and the one-click cars, and nothing else is read."""
+    out, eval_dir = tmp_path / "weights", tmp_path / "eval"
+    argv = _argv(run_dir, scans, out, eval_dir, "--no-validation-gate", "--demo-gate", "--demo-seeds", "0",
+                 indoor=indoor)  # fmt: skip
+    assert ship_model.main(argv) == 1
+    assert sorted(p.parent.name for p in eval_dir.glob("*/results.json")) == ["val_baseline", "val_model"]
+    note = (eval_dir / "README.md").read_text()
+    assert note.startswith("# Not a candidate") and "## Shipping checks" in note and "--seeds 0`" in note
+    assert len(re.findall(r"^- street seed 0, object \d+ \(class \d+\): [+-]", note, re.M)) == 3
+    assert "One-click cars of street seed 97" in note and "do not." in note
+    assert "the demo checks failed" in capsys.readouterr().err and not out.exists()
 
 
 def test_card_tables_show_every_set_and_class(tmp_path: Path) -> None:

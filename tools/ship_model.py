@@ -12,12 +12,14 @@ SemanticKITTI scans, their stuff objects (poles, trunks, signs, fences, ...), th
 to every 4th laser ring (a 16-beam sensor), and the real indoor region; (3) write OUT/default.pt
 and the model card OUT/README.md. The real dev sets are read only for a candidate that beats the
 baseline on the generated validation scans of every domain (streets, rooms: the "(all sensors)" rows
-of a mix) by the rule below; otherwise it stops there (exit 1, a note in the eval folder;
-`--no-validation-gate` reads them anyway). With `--refuse-if-worse` (the default) a model is shipped only
-if on EVERY real dev set it needs fewer clicks (NoC@85; as few, where the baseline needs one
-click per object), reaches a higher IoU@10 and leaves no more objects stuck (see
-`evaluation.metrics.click_responsiveness`) than the baseline; otherwise OUT is left untouched
-and the card goes to the eval folder, saying why. Exit status: 0 shipped, 1 refused, 2 bad input.
+of a mix) by the rule below, and that passes `make demo`'s simulated operator on six generated
+streets and the tests' one-click cars (`evaluation.demo_operator`); otherwise it stops there (exit 1,
+a note in the eval folder; `--no-validation-gate` / `--no-demo-gate` read them anyway). With
+`--refuse-if-worse` (the default) a model is shipped only if on EVERY real dev set it needs fewer
+clicks (NoC@85; as few, where the baseline needs one click per object), reaches a higher IoU@10
+and leaves no more objects stuck (see `evaluation.metrics.click_responsiveness`) than the baseline;
+otherwise OUT is left untouched and the card goes to the eval folder, saying why. Exit status: 0
+shipped, 1 refused, 2 bad input.
 
 The baseline keeps improving, so weights shipped earlier can stop beating it. `--rejudge-installed`
 judges OUT/default.pt again, by the same rule on the real dev sets, against today's baseline:
@@ -51,6 +53,17 @@ from clickenhance_model import evaluate
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.datasets.semantic_kitti import OBJECT_KINDS
 from clickenhance_model.errors import CheckpointError, ClickEnhanceError
+from clickenhance_model.evaluation.demo_operator import (
+    CARS_MIN_IOU,
+    CARS_SEED,
+    DEMO_MAX_CLICKS,
+    DEMO_MIN_IOU,
+    DEMO_OBJECTS,
+    DEMO_SEEDS,
+    DEMO_TARGET_IOU,
+    demo_streets,
+    one_click_cars,
+)
 from clickenhance_model.evaluation.paired import nearly_right, paired_difference, part_of
 from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, MAX_VIEWS, SegmenterConfig
 from clickenhance_model.shipped_facts import facts_path, record_auto_refusal, write_facts
@@ -146,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--validation-gate", action=argparse.BooleanOptionalAction, default=True,
                         help="read the real dev sets only for a model that beats the baseline on the generated "
                              "validation scans of every domain, by the same rule (default on)")
+    parser.add_argument("--demo-gate", action=argparse.BooleanOptionalAction, default=True,
+                        help="read the real dev sets only for a model that passes `make demo`'s simulated operator "
+                             "on the generated streets of seeds 0-5 and the one-click cars that the tests ask of the "
+                             "shipped default (evaluation.demo_operator; default on)")
+    parser.add_argument("--demo-seeds", type=int, nargs="+", default=list(DEMO_SEEDS),
+                        help="the generated streets of --demo-gate (default: 0-5; `make demo` shows seed 0)")
     parser.add_argument("--refuse-if-worse", action=argparse.BooleanOptionalAction, default=True,
                         help="write default.pt only if the model beats the baseline on every real dev set")  # fmt: skip
     parser.add_argument("--rejudge-installed", action="store_true",
@@ -698,6 +717,28 @@ def refiner_provenance(checkpoint: Path, size: int, metadata: dict, fit: dict) -
     ]
 
 
+def demo_checks(candidate: Path, device: str, seeds: Sequence[int] = DEMO_SEEDS) -> tuple[bool, list[str]]:
+    """`make demo`'s simulated operator on the generated streets of `seeds` and the one-click cars of
+    `CARS_SEED` (`evaluation.demo_operator`), with the candidate's stored inference options: whether every object
+    passes, and the card's lines. A default that fails them fails `make demo` or the tests."""
+    from clickenhance_model.segmenter import Segmenter
+
+    segmenter = Segmenter.load(candidate, device=device)
+    lines = []
+    failures = demo_streets(segmenter, seeds, DEMO_MIN_IOU, echo=lambda line: lines.append(f"- {line}"))
+    cars = one_click_cars(segmenter)
+    passed = not failures and min(cars) > CARS_MIN_IOU
+    return passed, ["## Shipping checks", "",
+                    f"`make demo`'s simulated operator (`python -m clickenhance_model.evaluation.demo_operator "
+                    f"--cars --seeds {' '.join(map(str, seeds))}`): the {DEMO_OBJECTS} largest objects of each "
+                    f"generated street, at most "
+                    f"{DEMO_MAX_CLICKS} clicks, stopping at IoU {DEMO_TARGET_IOU}; each must end at "
+                    f"{DEMO_MIN_IOU} or more" + (": every object does." if not failures else
+                                                 f": {len(failures)} do not."), "", *lines, "",
+                    f"One-click cars of street seed {CARS_SEED} (each must exceed {CARS_MIN_IOU}): "
+                    + ", ".join(f"{value:.3f}" for value in cars) + ".", ""]  # fmt: skip
+
+
 def set_lines(args: argparse.Namespace, sequences: Sequence[str], sets: Sequence[EvalSet]) -> list[str]:
     """One Markdown list item per evaluated set: its name, what it is, its root and reader options."""
     return [f"- {s.name}: {s.title}: `{getattr(args, s.root_option)}`"
@@ -878,6 +919,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"ship_model: refused before the real dev sets: {args.out / 'default.pt'} not written; note in "
                   f"{eval_dir / 'README.md'} (--no-validation-gate reads them anyway)", file=sys.stderr)  # fmt: skip
             return 1
+        if args.demo_gate:
+            demo_ok, demo = demo_checks(candidate, args.device, args.demo_seeds)
+            print(*demo, sep="\n")
+            head = [*head, "", *demo]
+            if not demo_ok and args.refuse_if_worse:
+                (eval_dir / "README.md").write_text("\n".join(["# Not a candidate (the real dev sets were not "
+                                                               "read)", "", *demo]) + "\n")  # fmt: skip
+                print(f"ship_model: refused before the real dev sets: the demo checks failed; note in "
+                      f"{eval_dir / 'README.md'} (--no-demo-gate reads them anyway)", file=sys.stderr)  # fmt: skip
+                return 1
         results.update(evaluate_all(candidate, args, sequences, eval_dir, EVAL_SETS[1:]))
     except (ShipError, CheckpointError, ClickEnhanceError, ValueError, KeyError, OSError) as error:
         print(f"ship_model: error: {error}", file=sys.stderr)

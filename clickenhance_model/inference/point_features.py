@@ -39,6 +39,7 @@ MEMORY_FEATURES = 1  # with memory: the answer shown after the click before (0/1
 GROWTH_RANGE = (-8.0, 4.0)  # log2 of those ratios is clipped to this and enters divided by its upper end
 COLOUR_FEATURES = slice(8, 15)  # the columns that come from colour (and its flag); zero for a colourless cloud
 LOGIT_SCALE = 8.0  # logits enter divided by this and clipped to [-2, 2]
+HELD_MARGIN = 0.5  # a logit; how far past the threshold `network_holds`' points are set
 HEIGHT_SCALE = 0.1  # metres; height above the lowest nearby surface enters in these units, clipped to [0, 5]
 CLICK_REACH = 2.0  # metres; distances to the nearest click enter clipped to this (and as their value in metres)
 SPARSE_VOXEL_POINTS = 2  # a voxel with at most this many points is a sparse scan's (`reach_band`)
@@ -134,6 +135,25 @@ def disagreement_band(prior: np.ndarray, network: np.ndarray, threshold: float) 
     object above +threshold."""
     held, network = np.asarray(prior) > 0.5, np.asarray(network)
     return (held & (network < -threshold)) | (~held & (network > threshold))
+
+
+def network_holds(features: np.ndarray, keep: float, flips: bool, memory: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Which band points (bool (M,) each) the network's sure answer holds against the refiner and the latest click
+    (`NetworkConfig.point_refiner_keep`), read from their `point_features`: object, where its own logit is at least
+    `keep` on a point the prior holds or (with `flips`) the latest click moved out; background, where it is at most
+    -`keep` on a point the prior holds that the answer shown before (with `memory`) left out. So a negative click
+    cuts only what the network does not call object, and a flood taken out of an answer stays out when a later
+    click's prior brings it back."""
+    network = features[:, 1] * LOGIT_SCALE
+    held = features[:, 2] > 0.5
+    hold_in = held.copy()
+    if flips:
+        hold_in |= features[:, POINT_FEATURES + 1] > 0.5  # moved out by the latest click
+    hold_in &= network >= keep
+    hold_out = np.zeros(len(features), dtype=bool)
+    if memory:
+        hold_out = held & (features[:, -1] < 0.5) & (network <= -keep)  # shown as background before
+    return hold_in, hold_out
 
 
 def click_growth(prior: np.ndarray, previous: np.ndarray) -> tuple[float, float]:

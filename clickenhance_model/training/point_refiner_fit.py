@@ -149,6 +149,13 @@ class FitSettings:
     # empty: those the network was trained on (its training config's; every domain without one), so that a street
     # network neither votes nor disputes in a room
     network_gain_domains: tuple[str, ...] = ()
+    # the written network holds its sure answers after the refiner where it speaks (`NetworkConfig.point_refiner_keep`,
+    # a logit; 0: off), set after the fit: rows and fit do not see it
+    network_keep: float = 0.0
+    # the disputes the written network serves with (`NetworkConfig.point_refiner_disagree`), set after the fit; 0: the
+    # --refiner-disagree the rows were collected with. The refiner answers each point alone, so a higher threshold
+    # gives the same answers on the fewer points it draws
+    served_disagree: float = 0.0
 
     def __post_init__(self) -> None:
         if self.user not in USERS or self.states_per_object < 0 or self.clicks < 1 or self.weighting not in WEIGHTINGS:
@@ -170,6 +177,9 @@ class FitSettings:
             raise ValueError(f"fit settings: refiner_gain must be > 0, got {self.refiner_gain}")
         if not self.network_gain >= 0:
             raise ValueError(f"fit settings: network_gain must be >= 0, got {self.network_gain}")
+        if not (self.network_keep >= 0 and self.served_disagree >= 0):
+            raise ValueError(f"fit settings: network_keep and served_disagree must be >= 0, got {self.network_keep} "
+                             f"and {self.served_disagree}")  # fmt: skip
 
 
 @dataclass
@@ -534,7 +544,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 "refiner acts)",
                  "network_gain": "with --as-fusion: the written fusion's network gain, set after the fit (rows and "
                                  "refiner at gain 0): the network's logit then votes at every point, also where a "
-                                 "first click's flood lies beyond the refiner's band"}  # fmt: skip
+                                 "first click's flood lies beyond the refiner's band",
+                 "network_keep": "a logit: where the network speaks its sure answers hold after the refiner "
+                                 "(NetworkConfig.point_refiner_keep; set after the fit; 0: off)",
+                 "served_disagree": "with --refiner-disagree: the written network draws the disputes at this "
+                                    "threshold instead (set after the fit; 0: the rows' own)"}  # fmt: skip
         parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default, choices=choices,
                             help=helps.get(field))  # fmt: skip
     return parser
@@ -550,6 +564,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         state_dict, source, extra = load_checkpoint(args.checkpoint, args.device)
         if settings.memory_from and not args.refiner_memory:
             raise ValueError("--memory-from names the answers a refiner with memory is shown; add --refiner-memory")
+        if settings.served_disagree and not args.refiner_disagree:
+            raise ValueError("--served-disagree moves the disputes a refiner was fitted with; add --refiner-disagree")
         if settings.network_gain and not args.as_fusion:
             raise ValueError("--network-gain sets the gain of a fusion that --as-fusion starts at 0; a prior-fusion "
                              "network learned its own")  # fmt: skip
@@ -662,6 +678,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.network_gain:  # after the fit and its held-out figures, which are at the rows' gain 0
         with torch.no_grad():
             model.network_gain.fill_(settings.network_gain)
+    served = {"point_refiner_keep": settings.network_keep,
+              "point_refiner_disagree": settings.served_disagree or args.refiner_disagree}  # fmt: skip
+    segmenter.config = dataclasses.replace(segmenter.config, network=dataclasses.replace(segmenter.config.network,
+                                                                                        **served))  # fmt: skip
     segmenter.save(args.out, {**extra, "point_refiner_fit": report})
     print(f"wrote {args.out}")
     return 0
