@@ -179,6 +179,10 @@ class NetworkConfig:
             point the prior holds that the answer shown before left out. A negative click that cuts a car in the
             geodesic prior, and a positive click that brings back a flood the answer had left out, otherwise
             undo the network's sure answers there. 0: off.
+        point_refiner_keep_yield: metres; the background hold yields to the user's positive clicks: none closer
+            than this to one (at most `point_features.CLICK_REACH`, the refiner's horizon for click distances; 0: it
+            never yields). A vehicle network's sure "background" on a building part the user clicked then cannot
+            outvote the click. The object hold never yields: a negative click's cut stops where the network is sure.
         network_gain_domains: the cloud domains (`DOMAINS`, the session's `SegmenterConfig.domain`) where the
             network's own logit speaks beyond the refiner's input: inference fuses it at its `network_gain`, and
             the refiner's disagreement band is drawn; in the others the fused answer is the prior's alone (gain 0)
@@ -203,6 +207,7 @@ class NetworkConfig:
     point_refiner_disagree: float = 0.0
     point_refiner_disagree_first: bool = False
     point_refiner_keep: float = 0.0
+    point_refiner_keep_yield: float = 0.0
     network_gain_domains: tuple[str, ...] = DOMAINS
 
     def __post_init__(self) -> None:
@@ -211,6 +216,9 @@ class NetworkConfig:
             raise ValueError(f"network.point_refiner_disagree must be >= 0, got {self.point_refiner_disagree}")
         if self.point_refiner_keep < 0:
             raise ValueError(f"network.point_refiner_keep must be >= 0, got {self.point_refiner_keep}")
+        if not 0 <= self.point_refiner_keep_yield <= 2.0:  # point_features.CLICK_REACH: click distances stop there
+            raise ValueError(f"network.point_refiner_keep_yield must lie in [0, 2] m, got "
+                             f"{self.point_refiner_keep_yield}")  # fmt: skip
         if set(self.network_gain_domains) - set(DOMAINS):
             raise ValueError(f"network.network_gain_domains must be some of {DOMAINS}, got {self.network_gain_domains}")
         if self.point_refiner and not self.prior_fusion:

@@ -184,8 +184,9 @@ class Segmenter:
         keep = self.config.network.point_refiner_keep
         if keep <= 0 or not self.network_votes:
             return logit
-        hold_in, hold_out = network_holds(features, keep, self.config.network.point_refiner_flips,
-                                          self.config.network.point_refiner_memory)  # fmt: skip
+        network = self.config.network
+        hold_in, hold_out = network_holds(features, keep, network.point_refiner_flips, network.point_refiner_memory,
+                                          network.point_refiner_keep_yield)  # fmt: skip
         logit[hold_in] = np.maximum(logit[hold_in], np.maximum(fused[hold_in], self.logit_threshold + HELD_MARGIN))
         logit[hold_out] = np.minimum(logit[hold_out], self.logit_threshold - HELD_MARGIN)
         return logit

@@ -16,6 +16,7 @@ from test_training import scenes_root  # noqa: F401 (fixture)
 
 from clickenhance_model.checkpoint import load_checkpoint
 from clickenhance_model.inference.point_features import (
+    CLICK_REACH,
     COLOUR_FEATURES,
     COLUMN_DEPTH,
     FLIP_FEATURES,
@@ -378,38 +379,56 @@ def test_a_refiner_with_disagreement_answers_the_prior_points_a_sure_network_cal
 
 def test_network_holds_are_its_sure_answers_on_what_the_prior_holds_the_click_cut_or_the_answer_left_out() -> None:
     """Six points, read from their features: held object where the network's logit is >= 4 on a prior point or on
-    one the latest click moved out; held background where it is <= -4 on a prior point the answer before left out."""
+    one the latest click moved out; held background where it is <= -4 on a prior point the answer before left out,
+    but not closer than the yield to a positive click."""
     grid = voxelize(np.zeros((1, 3), dtype=np.float32), None, 1.0)
     prior = np.array([1, 1, 0, 0, 1, 1], dtype=float)
     previous = np.array([1, 1, 1, 0, 1, 0], dtype=float)  # point 2 moved out, point 5 moved in
     shown = np.array([1, 1, 1, 0, 0, 0], dtype=float)  # points 4 and 5 were left out of the answer before
     network = np.array([5.0, 3.0, 6.0, 9.0, -5.0, -3.0])
-    features = point_features(np.zeros((6, 3)), None, np.zeros(6), grid, np.zeros(6, dtype=np.int64), prior,
-                              np.zeros(6), network, np.zeros((1, 3)), np.zeros((0, 3)), previous, (0.0, 0.0),
-                              shown)  # fmt: skip
-    hold_in, hold_out = network_holds(features, 4.0, flips=True, memory=True)
+    xyz = np.zeros((6, 3))
+    xyz[[0, 4], 0] = 4.0  # points 0 and 4 lie 4 m from the others
+
+    def holds(positive: list, negative: list, yields: float = CLICK_REACH, columns: int | None = None) -> tuple:
+        features = point_features(xyz, None, np.zeros(6), grid, np.zeros(6, dtype=np.int64), prior, np.zeros(6),
+                                  network, np.array(positive, dtype=float).reshape(-1, 3),
+                                  np.array(negative, dtype=float).reshape(-1, 3), previous, (0.0, 0.0),
+                                  shown)  # fmt: skip
+        flips = columns is None
+        return network_holds(features[:, :columns], 4.0, flips=flips, memory=flips, yields=yields)
+
+    far = [[-5.0, 0.0, 0.0]]  # 5 m or more from every point
+    hold_in, hold_out = holds(far, far)
     np.testing.assert_array_equal(hold_in, [True, False, True, False, False, False])  # 3: never the prior's
     np.testing.assert_array_equal(hold_out, [False, False, False, False, True, False])
-    hold_in, hold_out = network_holds(features[:, :POINT_FEATURES], 4.0, flips=False, memory=False)
+    hold_in, hold_out = holds(far, [], columns=POINT_FEATURES)  # no flips, no memory
     np.testing.assert_array_equal(hold_in, [True, False, False, False, False, False])
     assert not hold_out.any()
+    near = [[5.0, 0.0, 0.0]]  # 1 m from points 0 and 4, 5 m from the others
+    assert not holds(near, far)[1][4]  # a positive click 1 m away: point 4 is not held out
+    assert holds(near, far, yields=0.5)[1][4]  # unless the yield is shorter
+    assert holds(far, near)[0][0]  # object holds never yield: a negative click's cut stops where the network is sure
     with pytest.raises(ValueError, match="point_refiner_keep must be >= 0"):
         NetworkConfig(point_refiner_keep=-1.0)
+    assert NetworkConfig(point_refiner_keep_yield=CLICK_REACH).point_refiner_keep_yield == CLICK_REACH
+    with pytest.raises(ValueError, match="point_refiner_keep_yield must lie in"):
+        NetworkConfig(point_refiner_keep_yield=CLICK_REACH + 0.1)
 
 
 def test_where_the_network_is_sure_a_negative_click_and_the_refiner_cut_only_what_it_does_not_call_object() -> None:
     """A network that calls everything object (logit +100) and a refiner that answers background everywhere: the
     negative click on the bin's far side takes half of what the first click's prior held with the refiner alone,
-    and nothing of it beyond the click rules' radius when the network's sure answers hold (`point_refiner_keep`) -
-    but only where it speaks."""
+    and nothing of it beyond the click rules' radius when the network's sure answers hold (`point_refiner_keep`,
+    which never yield to a negative click) - but only where it speaks."""
     points, on_bin = room()
     bin_points = np.flatnonzero(on_bin)
     top = bin_points[np.argmax(points[bin_points, 2] - points[bin_points, 0])]
     far = bin_points[np.argmin(np.abs(points[bin_points] - [1.76, 1.0, 0.3]).sum(axis=1))]
     away = np.linalg.norm(points - points[far], axis=1) > 0.3
 
-    def bin_kept(keep: float, domains: tuple[str, ...] = DOMAINS) -> float:
-        network = dataclasses.replace(MEMORY.network, point_refiner_keep=keep, network_gain_domains=domains)
+    def bin_kept(keep: float, domains: tuple[str, ...] = DOMAINS, yields: float = 0.0) -> float:
+        network = dataclasses.replace(MEMORY.network, point_refiner_keep=keep, network_gain_domains=domains,
+                                      point_refiner_keep_yield=yields)  # fmt: skip
         segmenter = fusion_segmenter(0.0, dataclasses.replace(MEMORY, network=network), domain="indoor")
         with torch.no_grad():
             head = segmenter.model.seg_head[-1]
@@ -427,6 +446,7 @@ def test_where_the_network_is_sure_a_negative_click_and_the_refiner_cut_only_wha
 
     assert bin_kept(4.0) == 1.0
     assert bin_kept(0.0) < 0.5 and bin_kept(4.0, ("outdoor",)) == bin_kept(0.0)
+    assert bin_kept(4.0, yields=CLICK_REACH) == 1.0  # the yield is to positive clicks only
 
 
 def test_a_refiner_with_growth_is_told_how_large_the_latest_clicks_move_was() -> None:
@@ -1013,23 +1033,27 @@ def test_refiner_gain_scales_the_fitted_correction(kinds_root: Path, tmp_path: P
 
 
 def test_network_keep_and_served_disagree_are_written_after_the_fit(kinds_root: Path, tmp_path: Path) -> None:
-    """`--network-keep K` and `--served-disagree T` set the written network's `point_refiner_keep` and its disputes
-    (the rows and the fitted refiner are those of the fit without them); --served-disagree needs the
-    --refiner-disagree the rows were collected with."""
+    """`--network-keep K`, `--network-keep-yield Y` and `--served-disagree T` set the written network's holds and its
+    disputes (the rows and the fitted refiner are those of the fit without them); --served-disagree needs the
+    --refiner-disagree the rows were collected with, and a yield beyond the click distances' 2 m is refused."""
     fusion_segmenter(0.5).save(tmp_path / "fusion.pt", {"inference_options": {"ground_gate": False}})
     common = ["--checkpoint", str(tmp_path / "fusion.pt"), "--root", str(kinds_root), "--scene-stride", "1",
               "--held-out-every", "2", "--epochs", "2", "--views", "1", "--no-progress", "--threads", "1",
               "--refiner-disagree", "4", "--rows", str(tmp_path / "rows.npz")]  # fmt: skip
     assert main([*common, "--out", str(tmp_path / "plain.pt")]) == 0
-    assert main([*common, "--out", str(tmp_path / "served.pt"), "--network-keep", "4", "--served-disagree", "6"]) == 0
+    assert main([*common, "--out", str(tmp_path / "served.pt"), "--network-keep", "4", "--served-disagree", "6",
+                 "--network-keep-yield", "1"]) == 0
     plain, served = (load_checkpoint(tmp_path / f"{name}.pt") for name in ("plain", "served"))
     assert (plain[1].network.point_refiner_keep, plain[1].network.point_refiner_disagree) == (0.0, 4.0)
-    assert (served[1].network.point_refiner_keep, served[1].network.point_refiner_disagree) == (4.0, 6.0)
+    assert (served[1].network.point_refiner_keep, served[1].network.point_refiner_disagree,
+            served[1].network.point_refiner_keep_yield) == (4.0, 6.0, 1.0)
     for key, value in plain[0].items():
         torch.testing.assert_close(served[0][key], value)  # the same fit
     assert served[2]["point_refiner_fit"]["settings"]["network_keep"] == 4.0
     without = [word for word in common if word not in ("--refiner-disagree", "4")]
     assert main([*without, "--out", str(tmp_path / "refused.pt"), "--served-disagree", "6"]) == 2
+    assert main([*common, "--out", str(tmp_path / "refused.pt"), "--network-keep-yield", "3"]) == 2
+    assert not (tmp_path / "refused.pt").exists()
 
 
 def test_the_network_as_the_users_counterpart_answers_every_click_state(scenes_root: Path,  # noqa: F811

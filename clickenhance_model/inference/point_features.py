@@ -42,6 +42,7 @@ LOGIT_SCALE = 8.0  # logits enter divided by this and clipped to [-2, 2]
 HELD_MARGIN = 0.5  # a logit; how far past the threshold `network_holds`' points are set
 HEIGHT_SCALE = 0.1  # metres; height above the lowest nearby surface enters in these units, clipped to [0, 5]
 CLICK_REACH = 2.0  # metres; distances to the nearest click enter clipped to this (and as their value in metres)
+POSITIVE_DISTANCE, NEGATIVE_DISTANCE = 15, 16  # the columns of those distances to the nearest positive / negative click
 SPARSE_VOXEL_POINTS = 2  # a voxel with at most this many points is a sparse scan's (`reach_band`)
 COLUMN_DEPTH = 1.0  # metres; how far under a prior point `column_band` looks
 COLUMN_NEIGHBOURS = 16  # the horizontally nearest prior points `column_band` looks under
@@ -137,13 +138,15 @@ def disagreement_band(prior: np.ndarray, network: np.ndarray, threshold: float) 
     return (held & (network < -threshold)) | (~held & (network > threshold))
 
 
-def network_holds(features: np.ndarray, keep: float, flips: bool, memory: bool) -> tuple[np.ndarray, np.ndarray]:
+def network_holds(features: np.ndarray, keep: float, flips: bool, memory: bool, yields: float = 0.0
+                  ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Which band points (bool (M,) each) the network's sure answer holds against the refiner and the latest click
     (`NetworkConfig.point_refiner_keep`), read from their `point_features`: object, where its own logit is at least
     `keep` on a point the prior holds or (with `flips`) the latest click moved out; background, where it is at most
     -`keep` on a point the prior holds that the answer shown before (with `memory`) left out. So a negative click
     cuts only what the network does not call object, and a flood taken out of an answer stays out when a later
-    click's prior brings it back."""
+    click's prior brings it back. The background hold yields to the user's positive clicks: none closer than
+    `yields` metres (at most `CLICK_REACH`) to one; there the user has spoken, and the refiner answers."""
     network = features[:, 1] * LOGIT_SCALE
     held = features[:, 2] > 0.5
     hold_in = held.copy()
@@ -151,8 +154,8 @@ def network_holds(features: np.ndarray, keep: float, flips: bool, memory: bool) 
         hold_in |= features[:, POINT_FEATURES + 1] > 0.5  # moved out by the latest click
     hold_in &= network >= keep
     hold_out = np.zeros(len(features), dtype=bool)
-    if memory:
-        hold_out = held & (features[:, -1] < 0.5) & (network <= -keep)  # shown as background before
+    if memory:  # shown as background before
+        hold_out = held & (features[:, -1] < 0.5) & (network <= -keep) & (features[:, POSITIVE_DISTANCE] >= yields)
     return hold_in, hold_out
 
 
@@ -239,7 +242,7 @@ def point_features(
     features[:, 3] = share[groups]
     features[:, 4:7] = (xyz - grid.centroids[voxel]) / grid.voxel_size
     features[:, 7] = np.clip(height / HEIGHT_SCALE, 0, 5)
-    for column, clicks in ((15, positive_xyz), (16, negative_xyz)):
+    for column, clicks in ((POSITIVE_DISTANCE, positive_xyz), (NEGATIVE_DISTANCE, negative_xyz)):
         features[:, column] = CLICK_REACH
         if len(clicks):
             nearest = np.min(np.linalg.norm(xyz[:, None, :] - np.asarray(clicks)[None, :, :], axis=2), axis=1)

@@ -152,6 +152,8 @@ class FitSettings:
     # the written network holds its sure answers after the refiner where it speaks (`NetworkConfig.point_refiner_keep`,
     # a logit; 0: off), set after the fit: rows and fit do not see it
     network_keep: float = 0.0
+    # metres: that background hold yields to positive clicks within this (`NetworkConfig.point_refiner_keep_yield`)
+    network_keep_yield: float = 0.0
     # the disputes the written network serves with (`NetworkConfig.point_refiner_disagree`), set after the fit; 0: the
     # --refiner-disagree the rows were collected with. The refiner answers each point alone, so a higher threshold
     # gives the same answers on the fewer points it draws
@@ -177,9 +179,10 @@ class FitSettings:
             raise ValueError(f"fit settings: refiner_gain must be > 0, got {self.refiner_gain}")
         if not self.network_gain >= 0:
             raise ValueError(f"fit settings: network_gain must be >= 0, got {self.network_gain}")
-        if not (self.network_keep >= 0 and self.served_disagree >= 0):
-            raise ValueError(f"fit settings: network_keep and served_disagree must be >= 0, got {self.network_keep} "
-                             f"and {self.served_disagree}")  # fmt: skip
+        if not (self.network_keep >= 0 and self.served_disagree >= 0 and 0 <= self.network_keep_yield <= 2):
+            raise ValueError(f"fit settings: network_keep and served_disagree must be >= 0 and network_keep_yield in "
+                             f"[0, 2] m, got {self.network_keep}, {self.served_disagree} and "
+                             f"{self.network_keep_yield}")  # fmt: skip
 
 
 @dataclass
@@ -547,6 +550,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  "first click's flood lies beyond the refiner's band",
                  "network_keep": "a logit: where the network speaks its sure answers hold after the refiner "
                                  "(NetworkConfig.point_refiner_keep; set after the fit; 0: off)",
+                 "network_keep_yield": "metres, with --network-keep: its background hold yields to positive clicks "
+                                       "within this (NetworkConfig.point_refiner_keep_yield; at most 2)",
                  "served_disagree": "with --refiner-disagree: the written network draws the disputes at this "
                                     "threshold instead (set after the fit; 0: the rows' own)"}  # fmt: skip
         parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default, choices=choices,
@@ -678,7 +683,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.network_gain:  # after the fit and its held-out figures, which are at the rows' gain 0
         with torch.no_grad():
             model.network_gain.fill_(settings.network_gain)
-    served = {"point_refiner_keep": settings.network_keep,
+    served = {"point_refiner_keep": settings.network_keep, "point_refiner_keep_yield": settings.network_keep_yield,
               "point_refiner_disagree": settings.served_disagree or args.refiner_disagree}  # fmt: skip
     segmenter.config = dataclasses.replace(segmenter.config, network=dataclasses.replace(segmenter.config.network,
                                                                                         **served))  # fmt: skip
