@@ -183,6 +183,9 @@ class NetworkConfig:
             than this to one (at most `point_features.CLICK_REACH`, the refiner's horizon for click distances; 0: it
             never yields). A vehicle network's sure "background" on a building part the user clicked then cannot
             outvote the click. The object hold never yields: a negative click's cut stops where the network is sure.
+        point_refiner_keep_out: a logit; the background hold only where the network's logit is at most minus this
+            (0: minus `point_refiner_keep`). A street network is surer of a hedge than of a building part it was
+            never shown: session 40's demo vehicle needs the hold on its returning hedge flood (median -15.8).
         network_gain_domains: the cloud domains (`DOMAINS`, the session's `SegmenterConfig.domain`) where the
             network's own logit speaks beyond the refiner's input: inference fuses it at its `network_gain`, and
             the refiner's disagreement band is drawn; in the others the fused answer is the prior's alone (gain 0)
@@ -208,14 +211,16 @@ class NetworkConfig:
     point_refiner_disagree_first: bool = False
     point_refiner_keep: float = 0.0
     point_refiner_keep_yield: float = 0.0
+    point_refiner_keep_out: float = 0.0
     network_gain_domains: tuple[str, ...] = DOMAINS
 
     def __post_init__(self) -> None:
         """Check that the widths describe a buildable network."""
         if self.point_refiner_disagree < 0:
             raise ValueError(f"network.point_refiner_disagree must be >= 0, got {self.point_refiner_disagree}")
-        if self.point_refiner_keep < 0:
-            raise ValueError(f"network.point_refiner_keep must be >= 0, got {self.point_refiner_keep}")
+        if self.point_refiner_keep < 0 or self.point_refiner_keep_out < 0:
+            raise ValueError(f"network.point_refiner_keep and point_refiner_keep_out must be >= 0, got "
+                             f"{self.point_refiner_keep} and {self.point_refiner_keep_out}")  # fmt: skip
         if not 0 <= self.point_refiner_keep_yield <= 2.0:  # point_features.CLICK_REACH: click distances stop there
             raise ValueError(f"network.point_refiner_keep_yield must lie in [0, 2] m, got "
                              f"{self.point_refiner_keep_yield}")  # fmt: skip

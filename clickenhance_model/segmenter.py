@@ -186,7 +186,7 @@ class Segmenter:
             return logit
         network = self.config.network
         hold_in, hold_out = network_holds(features, keep, network.point_refiner_flips, network.point_refiner_memory,
-                                          network.point_refiner_keep_yield)  # fmt: skip
+                                          network.point_refiner_keep_yield, network.point_refiner_keep_out)  # fmt: skip
         logit[hold_in] = np.maximum(logit[hold_in], np.maximum(fused[hold_in], self.logit_threshold + HELD_MARGIN))
         logit[hold_out] = np.minimum(logit[hold_out], self.logit_threshold - HELD_MARGIN)
         return logit

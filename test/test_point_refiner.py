@@ -408,8 +408,12 @@ def test_network_holds_are_its_sure_answers_on_what_the_prior_holds_the_click_cu
     assert not holds(near, far)[1][4]  # a positive click 1 m away: point 4 is not held out
     assert holds(near, far, yields=0.5)[1][4]  # unless the yield is shorter
     assert holds(far, near)[0][0]  # object holds never yield: a negative click's cut stops where the network is sure
-    with pytest.raises(ValueError, match="point_refiner_keep must be >= 0"):
-        NetworkConfig(point_refiner_keep=-1.0)
+    features = point_features(xyz, None, np.zeros(6), grid, np.zeros(6, dtype=np.int64), prior, np.zeros(6), network,
+                              np.array(far), np.array(far), previous, (0.0, 0.0), shown)  # fmt: skip
+    assert not network_holds(features, 4.0, True, True, keep_out=6.0)[1].any()  # point 4's -5 is not sure enough
+    assert network_holds(features, 4.0, True, True, keep_out=5.0)[1][4]
+    with pytest.raises(ValueError, match="point_refiner_keep and point_refiner_keep_out must be >= 0"):
+        NetworkConfig(point_refiner_keep_out=-1.0)
     assert NetworkConfig(point_refiner_keep_yield=CLICK_REACH).point_refiner_keep_yield == CLICK_REACH
     with pytest.raises(ValueError, match="point_refiner_keep_yield must lie in"):
         NetworkConfig(point_refiner_keep_yield=CLICK_REACH + 0.1)
@@ -1033,20 +1037,22 @@ def test_refiner_gain_scales_the_fitted_correction(kinds_root: Path, tmp_path: P
 
 
 def test_network_keep_and_served_disagree_are_written_after_the_fit(kinds_root: Path, tmp_path: Path) -> None:
-    """`--network-keep K`, `--network-keep-yield Y` and `--served-disagree T` set the written network's holds and its
-    disputes (the rows and the fitted refiner are those of the fit without them); --served-disagree needs the
-    --refiner-disagree the rows were collected with, and a yield beyond the click distances' 2 m is refused."""
+    """`--network-keep K`, `--network-keep-yield Y`, `--network-keep-out O` and `--served-disagree T` set the written
+    network's holds and its disputes (the rows and the fitted refiner are those of the fit without them);
+    --served-disagree needs the --refiner-disagree the rows were collected with, and a yield beyond the click
+    distances' 2 m is refused."""
     fusion_segmenter(0.5).save(tmp_path / "fusion.pt", {"inference_options": {"ground_gate": False}})
     common = ["--checkpoint", str(tmp_path / "fusion.pt"), "--root", str(kinds_root), "--scene-stride", "1",
               "--held-out-every", "2", "--epochs", "2", "--views", "1", "--no-progress", "--threads", "1",
               "--refiner-disagree", "4", "--rows", str(tmp_path / "rows.npz")]  # fmt: skip
     assert main([*common, "--out", str(tmp_path / "plain.pt")]) == 0
     assert main([*common, "--out", str(tmp_path / "served.pt"), "--network-keep", "4", "--served-disagree", "6",
-                 "--network-keep-yield", "1"]) == 0
+                 "--network-keep-yield", "1", "--network-keep-out", "12"]) == 0
     plain, served = (load_checkpoint(tmp_path / f"{name}.pt") for name in ("plain", "served"))
     assert (plain[1].network.point_refiner_keep, plain[1].network.point_refiner_disagree) == (0.0, 4.0)
-    assert (served[1].network.point_refiner_keep, served[1].network.point_refiner_disagree,
-            served[1].network.point_refiner_keep_yield) == (4.0, 6.0, 1.0)
+    written = served[1].network
+    assert (written.point_refiner_keep, written.point_refiner_disagree, written.point_refiner_keep_yield,
+            written.point_refiner_keep_out) == (4.0, 6.0, 1.0, 12.0)
     for key, value in plain[0].items():
         torch.testing.assert_close(served[0][key], value)  # the same fit
     assert served[2]["point_refiner_fit"]["settings"]["network_keep"] == 4.0

@@ -138,15 +138,16 @@ def disagreement_band(prior: np.ndarray, network: np.ndarray, threshold: float) 
     return (held & (network < -threshold)) | (~held & (network > threshold))
 
 
-def network_holds(features: np.ndarray, keep: float, flips: bool, memory: bool, yields: float = 0.0
-                  ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def network_holds(features: np.ndarray, keep: float, flips: bool, memory: bool, yields: float = 0.0,
+                  keep_out: float = 0.0) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Which band points (bool (M,) each) the network's sure answer holds against the refiner and the latest click
     (`NetworkConfig.point_refiner_keep`), read from their `point_features`: object, where its own logit is at least
     `keep` on a point the prior holds or (with `flips`) the latest click moved out; background, where it is at most
-    -`keep` on a point the prior holds that the answer shown before (with `memory`) left out. So a negative click
-    cuts only what the network does not call object, and a flood taken out of an answer stays out when a later
-    click's prior brings it back. The background hold yields to the user's positive clicks: none closer than
-    `yields` metres (at most `CLICK_REACH`) to one; there the user has spoken, and the refiner answers."""
+    -`keep_out` (0: -`keep`) on a point the prior holds that the answer shown before (with `memory`) left out. So a
+    negative click cuts only what the network does not call object, and a flood taken out of an answer stays out
+    when a later click's prior brings it back. The background hold yields to the user's positive clicks: none
+    closer than `yields` metres (at most `CLICK_REACH`) to one; there the user has spoken, and the refiner
+    answers."""
     network = features[:, 1] * LOGIT_SCALE
     held = features[:, 2] > 0.5
     hold_in = held.copy()
@@ -155,7 +156,8 @@ def network_holds(features: np.ndarray, keep: float, flips: bool, memory: bool, 
     hold_in &= network >= keep
     hold_out = np.zeros(len(features), dtype=bool)
     if memory:  # shown as background before
-        hold_out = held & (features[:, -1] < 0.5) & (network <= -keep) & (features[:, POSITIVE_DISTANCE] >= yields)
+        hold_out = held & (features[:, -1] < 0.5) & (network <= -(keep_out or keep))
+        hold_out &= features[:, POSITIVE_DISTANCE] >= yields
     return hold_in, hold_out
 
 

@@ -154,6 +154,9 @@ class FitSettings:
     network_keep: float = 0.0
     # metres: that background hold yields to positive clicks within this (`NetworkConfig.point_refiner_keep_yield`)
     network_keep_yield: float = 0.0
+    # a logit: that background hold only where the network's logit is at most minus this (0: minus network_keep;
+    # `NetworkConfig.point_refiner_keep_out`)
+    network_keep_out: float = 0.0
     # the disputes the written network serves with (`NetworkConfig.point_refiner_disagree`), set after the fit; 0: the
     # --refiner-disagree the rows were collected with. The refiner answers each point alone, so a higher threshold
     # gives the same answers on the fewer points it draws
@@ -179,7 +182,8 @@ class FitSettings:
             raise ValueError(f"fit settings: refiner_gain must be > 0, got {self.refiner_gain}")
         if not self.network_gain >= 0:
             raise ValueError(f"fit settings: network_gain must be >= 0, got {self.network_gain}")
-        if not (self.network_keep >= 0 and self.served_disagree >= 0 and 0 <= self.network_keep_yield <= 2):
+        if not (self.network_keep >= 0 and self.network_keep_out >= 0 and self.served_disagree >= 0
+                and 0 <= self.network_keep_yield <= 2):  # fmt: skip
             raise ValueError(f"fit settings: network_keep and served_disagree must be >= 0 and network_keep_yield in "
                              f"[0, 2] m, got {self.network_keep}, {self.served_disagree} and "
                              f"{self.network_keep_yield}")  # fmt: skip
@@ -552,6 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
                                  "(NetworkConfig.point_refiner_keep; set after the fit; 0: off)",
                  "network_keep_yield": "metres, with --network-keep: its background hold yields to positive clicks "
                                        "within this (NetworkConfig.point_refiner_keep_yield; at most 2)",
+                 "network_keep_out": "a logit, with --network-keep: its background hold only where the network's "
+                                     "logit is at most minus this (NetworkConfig.point_refiner_keep_out; 0: minus "
+                                     "--network-keep)",
                  "served_disagree": "with --refiner-disagree: the written network draws the disputes at this "
                                     "threshold instead (set after the fit; 0: the rows' own)"}  # fmt: skip
         parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default, choices=choices,
@@ -684,6 +691,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with torch.no_grad():
             model.network_gain.fill_(settings.network_gain)
     served = {"point_refiner_keep": settings.network_keep, "point_refiner_keep_yield": settings.network_keep_yield,
+              "point_refiner_keep_out": settings.network_keep_out,
               "point_refiner_disagree": settings.served_disagree or args.refiner_disagree}  # fmt: skip
     segmenter.config = dataclasses.replace(segmenter.config, network=dataclasses.replace(segmenter.config.network,
                                                                                         **served))  # fmt: skip
