@@ -184,9 +184,9 @@ class FitSettings:
             raise ValueError(f"fit settings: network_gain must be >= 0, got {self.network_gain}")
         if not (self.network_keep >= 0 and self.network_keep_out >= 0 and self.served_disagree >= 0
                 and 0 <= self.network_keep_yield <= 2):  # fmt: skip
-            raise ValueError(f"fit settings: network_keep and served_disagree must be >= 0 and network_keep_yield in "
-                             f"[0, 2] m, got {self.network_keep}, {self.served_disagree} and "
-                             f"{self.network_keep_yield}")  # fmt: skip
+            raise ValueError(f"fit settings: network_keep, network_keep_out and served_disagree must be >= 0 and "
+                             f"network_keep_yield in [0, 2] m, got {self.network_keep}, {self.network_keep_out}, "
+                             f"{self.served_disagree} and {self.network_keep_yield}")  # fmt: skip
 
 
 @dataclass
