@@ -48,8 +48,8 @@ from clickenhance_model.evaluation.demo_operator import (
     OperatorRun,
     annotate_object,
     demo_objects,
-    iou,
 )
+from clickenhance_model.evaluation.metrics import iou
 from clickenhance_ros.cloud_conversion import cloud_from_array, read_points
 from clickenhance_ros.executor_shutdown import BackgroundSpin
 from clickenhance_ros.srv import AcceptObject, AddClick, SaveAnnotation

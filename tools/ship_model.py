@@ -61,6 +61,7 @@ from clickenhance_model.evaluation.demo_operator import (
     DEMO_OBJECTS,
     DEMO_SEEDS,
     DEMO_TARGET_IOU,
+    cars_pass,
     demo_streets,
     one_click_cars,
 )
@@ -717,6 +718,15 @@ def refiner_provenance(checkpoint: Path, size: int, metadata: dict, fit: dict) -
     ]
 
 
+def refuse_before_real_sets(eval_dir: Path, note: str, why: str, option: str) -> int:
+    """Write the note of a candidate stopped before the real dev sets into the eval folder, say so; exit status 1.
+    `option` is the switch that reads them anyway."""
+    (eval_dir / "README.md").write_text(note)
+    print(f"ship_model: refused before the real dev sets: {why}; note in {eval_dir / 'README.md'} ({option} reads "
+          "them anyway)", file=sys.stderr)  # fmt: skip
+    return 1
+
+
 def demo_checks(candidate: Path, device: str, seeds: Sequence[int] = DEMO_SEEDS) -> tuple[bool, list[str]]:
     """`make demo`'s simulated operator on the generated streets of `seeds` and the one-click cars of
     `CARS_SEED` (`evaluation.demo_operator`), with the candidate's stored inference options: whether every object
@@ -727,7 +737,7 @@ def demo_checks(candidate: Path, device: str, seeds: Sequence[int] = DEMO_SEEDS)
     lines = []
     failures = demo_streets(segmenter, seeds, DEMO_MIN_IOU, echo=lambda line: lines.append(f"- {line}"))
     cars = one_click_cars(segmenter)
-    passed = not failures and min(cars) > CARS_MIN_IOU
+    passed = not failures and cars_pass(cars)
     return passed, ["## Shipping checks", "",
                     f"`make demo`'s simulated operator (`python -m clickenhance_model.evaluation.demo_operator "
                     f"--cars --seeds {' '.join(map(str, seeds))}`): the {DEMO_OBJECTS} largest objects of each "
@@ -915,20 +925,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         candidate_ok, gate = validation_verdict(results, args.max_clicks)
         print(gate, "", *paired_lines(results, args.max_clicks), sep="\n")
         if not candidate_ok and args.validation_gate and args.refuse_if_worse:
-            (eval_dir / "README.md").write_text(validation_note(results, gate, args.max_clicks))
-            print(f"ship_model: refused before the real dev sets: {args.out / 'default.pt'} not written; note in "
-                  f"{eval_dir / 'README.md'} (--no-validation-gate reads them anyway)", file=sys.stderr)  # fmt: skip
-            return 1
+            return refuse_before_real_sets(eval_dir, validation_note(results, gate, args.max_clicks),
+                                           f"{args.out / 'default.pt'} not written", "--no-validation-gate")
         if args.demo_gate:
             demo_ok, demo = demo_checks(candidate, args.device, args.demo_seeds)
             print(*demo, sep="\n")
             head = [*head, "", *demo]
             if not demo_ok and args.refuse_if_worse:
-                (eval_dir / "README.md").write_text("\n".join(["# Not a candidate (the real dev sets were not "
-                                                               "read)", "", *demo]) + "\n")  # fmt: skip
-                print(f"ship_model: refused before the real dev sets: the demo checks failed; note in "
-                      f"{eval_dir / 'README.md'} (--no-demo-gate reads them anyway)", file=sys.stderr)  # fmt: skip
-                return 1
+                note = "\n".join(["# Not a candidate (the real dev sets were not read)", "", *demo]) + "\n"
+                return refuse_before_real_sets(eval_dir, note, "the demo checks failed", "--no-demo-gate")
         results.update(evaluate_all(candidate, args, sequences, eval_dir, EVAL_SETS[1:]))
     except (ShipError, CheckpointError, ClickEnhanceError, ValueError, KeyError, OSError) as error:
         print(f"ship_model: error: {error}", file=sys.stderr)
