@@ -186,6 +186,11 @@ class NetworkConfig:
         point_refiner_keep_out: a logit; the background hold only where the network's logit is at most minus this
             (0: minus `point_refiner_keep`). A street network is surer of a hedge than of a building part it was
             never shown: session 40's demo vehicle needs the hold on its returning hedge flood (median -15.8).
+        point_refiner_keep_overruled: a logit; a hold the user's clicks contradict is dropped for the click state
+            (`inference.point_features.overruled_holds`): no background hold once a positive click lies on a point
+            whose network logit is at most minus this, no object hold once a negative click lies on one at least
+            this. A vehicle network that calls a clicked building part background is wrong about this object, and
+            its sure "background" elsewhere on it is no knowledge either. 0: holds are never dropped.
         network_gain_domains: the cloud domains (`DOMAINS`, the session's `SegmenterConfig.domain`) where the
             network's own logit speaks beyond the refiner's input: inference fuses it at its `network_gain`, and
             the refiner's disagreement band is drawn; in the others the fused answer is the prior's alone (gain 0)
@@ -212,15 +217,17 @@ class NetworkConfig:
     point_refiner_keep: float = 0.0
     point_refiner_keep_yield: float = 0.0
     point_refiner_keep_out: float = 0.0
+    point_refiner_keep_overruled: float = 0.0
     network_gain_domains: tuple[str, ...] = DOMAINS
 
     def __post_init__(self) -> None:
         """Check that the widths describe a buildable network."""
         if self.point_refiner_disagree < 0:
             raise ValueError(f"network.point_refiner_disagree must be >= 0, got {self.point_refiner_disagree}")
-        if self.point_refiner_keep < 0 or self.point_refiner_keep_out < 0:
-            raise ValueError(f"network.point_refiner_keep and point_refiner_keep_out must be >= 0, got "
-                             f"{self.point_refiner_keep} and {self.point_refiner_keep_out}")  # fmt: skip
+        if min(self.point_refiner_keep, self.point_refiner_keep_out, self.point_refiner_keep_overruled) < 0:
+            raise ValueError(f"network.point_refiner_keep, point_refiner_keep_out and point_refiner_keep_overruled "
+                             f"must be >= 0, got {self.point_refiner_keep}, {self.point_refiner_keep_out} and "
+                             f"{self.point_refiner_keep_overruled}")  # fmt: skip
         if not 0 <= self.point_refiner_keep_yield <= 2.0:  # point_features.CLICK_REACH: click distances stop there
             raise ValueError(f"network.point_refiner_keep_yield must lie in [0, 2] m, got "
                              f"{self.point_refiner_keep_yield}")  # fmt: skip

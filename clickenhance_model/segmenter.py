@@ -37,6 +37,7 @@ from clickenhance_model.inference.point_features import (
     flip_band,
     height_above_floor,
     network_holds,
+    overruled_holds,
     point_features,
     reach_band,
 )
@@ -176,10 +177,12 @@ class Segmenter:
             delta = self.model.point_refiner(torch.as_tensor(features, dtype=torch.float32, device=self.device))
             return delta.float().cpu().numpy()
 
-    def refined_logits(self, features: np.ndarray, fused: np.ndarray) -> np.ndarray:
+    def refined_logits(self, features: np.ndarray, fused: np.ndarray,
+                       overruled: tuple[bool, bool] = (False, False)) -> np.ndarray:  # fmt: skip
         """The object logits (float32 (M,)) of M band points after the point refiner: `fused` plus its correction,
         then, where the network speaks, its sure answers held (`NetworkConfig.point_refiner_keep`,
-        `inference.point_features.network_holds`)."""
+        `inference.point_features.network_holds`) but for those the user's clicks overruled (object, background;
+        `inference.point_features.overruled_holds`)."""
         logit = fused + self.refine(features)
         keep = self.config.network.point_refiner_keep
         if keep <= 0 or not self.network_votes:
@@ -187,6 +190,8 @@ class Segmenter:
         network = self.config.network
         hold_in, hold_out = network_holds(features, keep, network.point_refiner_flips, network.point_refiner_memory,
                                           network.point_refiner_keep_yield, network.point_refiner_keep_out)  # fmt: skip
+        hold_in &= not overruled[0]
+        hold_out &= not overruled[1]
         logit[hold_in] = np.maximum(logit[hold_in], np.maximum(fused[hold_in], self.logit_threshold + HELD_MARGIN))
         logit[hold_out] = np.minimum(logit[hold_out], self.logit_threshold - HELD_MARGIN)
         return logit
@@ -206,6 +211,13 @@ class Segmenter:
                 return network, prior
         finally:
             self.model.train(was_training)
+
+
+def _at_points(values: np.ndarray, inside: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """`values` (one per point of `inside`, sorted point indices) at those of `points` that lie inside."""
+    at = np.minimum(np.searchsorted(inside, points), max(len(inside) - 1, 0))
+    found = inside[at] == points if len(inside) else np.zeros(len(points), dtype=bool)
+    return values[at[found]]
 
 
 class ModelSession(InteractiveSession):
@@ -260,10 +272,13 @@ class ModelSession(InteractiveSession):
         refiner = self.segmenter.config.network.point_refiner
         previous = self._previous_region(region, positive, negative, current) if refiner else None
         shown = self._memory(region, self._shown_before()) if refiner else None
-        inside, fused, band, features = self._crop_points(sample, region, positive, negative, refiner, previous, shown)
+        inside, fused, band, features, network = self._crop_points(sample, region, positive, negative, refiner,
+                                                                   previous, shown)  # fmt: skip
         logit[inside] = fused
         if features is not None:  # the point refiner, in the prior's boundary band
-            logit[inside[band]] = self.segmenter.refined_logits(features, logit[inside[band]])
+            overruled = overruled_holds(_at_points(network, inside, positive), _at_points(network, inside, negative),
+                                        self.segmenter.config.network.point_refiner_keep_overruled)  # fmt: skip
+            logit[inside[band]] = self.segmenter.refined_logits(features, logit[inside[band]], overruled)
         return (logit > self.segmenter.logit_threshold) & gate[self.grid.point_to_voxel]
 
     def _previous_region(self, region: np.ndarray, positive: np.ndarray, negative: np.ndarray,
@@ -301,12 +316,13 @@ class ModelSession(InteractiveSession):
 
     def _crop_points(self, sample: dict, region: np.ndarray, positive: np.ndarray, negative: np.ndarray,
                      with_features: bool, previous: np.ndarray | None = None, shown: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:  # fmt: skip
         """The points inside the crop of `sample` (indices into `self.xyz`), their fused logits before the point
-        refiner and, when `with_features`, which of them lie in the prior's boundary band (bool) and the
-        refiner features of those (`inference.point_features`). With `previous` (the prior before the latest
-        click, `_previous_region`) the band also holds the points the latest click moved (`flip_band`); with
-        `shown` (the answer after the click before, `_memory`) the points where the prior differs from it."""
+        refiner, when `with_features` which of them lie in the prior's boundary band (bool) and the refiner
+        features of those (`inference.point_features`), and their voxels' own network logits. With `previous` (the
+        prior before the latest click, `_previous_region`) the band also holds the points the latest click moved
+        (`flip_band`); with `shown` (the answer after the click before, `_memory`) the points where the prior
+        differs from it."""
         crop = sample["crop"].numpy()
         lookup = np.full(len(self.grid), -1, dtype=np.int64)  # grid voxel -> crop voxel
         lookup[crop] = np.arange(len(crop))
@@ -314,7 +330,7 @@ class ModelSession(InteractiveSession):
         inside = np.flatnonzero(crop_voxel >= 0)
         fused, network = self.segmenter.point_logits(sample, region[inside], crop_voxel[inside])
         if not with_features:
-            return inside, fused, np.zeros(len(inside), dtype=bool), None
+            return inside, fused, np.zeros(len(inside), dtype=bool), None, network
         voxel = self.grid.point_to_voxel[inside]
         band = boundary_band(self.grid.coords, voxel, region[inside])
         reach = self.segmenter.config.network.point_refiner_reach
@@ -340,7 +356,7 @@ class ModelSession(InteractiveSession):
                                   self.xyz[positive], self.xyz[negative],
                                   None if previous is None else previous[at], growth,
                                   None if shown is None else shown[at])  # fmt: skip
-        return inside, fused, band, features
+        return inside, fused, band, features, network
 
     def _disputes(self, positive: np.ndarray, negative: np.ndarray) -> bool:
         """Whether this click state's refiner band holds the network's disputes
@@ -367,7 +383,8 @@ class ModelSession(InteractiveSession):
         region = self._prior_region(positive, negative)
         previous = self._previous_region(region, positive, negative, current)
         memory = self._memory(region, None if shown is None else np.asarray(shown, dtype=bool)[self.valid_indices])
-        inside, fused, band, features = self._crop_points(sample, region, positive, negative, True, previous, memory)
+        inside, fused, band, features, _ = self._crop_points(sample, region, positive, negative, True, previous,
+                                                             memory)  # fmt: skip
         return inside[band], fused[band], features
 
     def _ground_object(self, positive: np.ndarray, negative: np.ndarray) -> bool:

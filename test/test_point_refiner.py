@@ -31,6 +31,7 @@ from clickenhance_model.inference.point_features import (
     flip_band,
     height_above_floor,
     network_holds,
+    overruled_holds,
     point_features,
     reach_band,
 )
@@ -412,8 +413,9 @@ def test_network_holds_are_its_sure_answers_on_what_the_prior_holds_the_click_cu
                               np.array(far), np.array(far), previous, (0.0, 0.0), shown)  # fmt: skip
     assert not network_holds(features, 4.0, True, True, keep_out=6.0)[1].any()  # point 4's -5 is not sure enough
     assert network_holds(features, 4.0, True, True, keep_out=5.0)[1][4]
-    with pytest.raises(ValueError, match="point_refiner_keep and point_refiner_keep_out must be >= 0"):
-        NetworkConfig(point_refiner_keep_out=-1.0)
+    for field in ("point_refiner_keep_out", "point_refiner_keep_overruled"):
+        with pytest.raises(ValueError, match="point_refiner_keep_out and point_refiner_keep_overruled must be >= 0"):
+            NetworkConfig(**{field: -1.0})
     assert NetworkConfig(point_refiner_keep_yield=CLICK_REACH).point_refiner_keep_yield == CLICK_REACH
     with pytest.raises(ValueError, match="point_refiner_keep_yield must lie in"):
         NetworkConfig(point_refiner_keep_yield=CLICK_REACH + 0.1)
@@ -430,9 +432,11 @@ def test_where_the_network_is_sure_a_negative_click_and_the_refiner_cut_only_wha
     far = bin_points[np.argmin(np.abs(points[bin_points] - [1.76, 1.0, 0.3]).sum(axis=1))]
     away = np.linalg.norm(points - points[far], axis=1) > 0.3
 
-    def bin_kept(keep: float, domains: tuple[str, ...] = DOMAINS, yields: float = 0.0) -> float:
+    def bin_kept(keep: float, domains: tuple[str, ...] = DOMAINS, yields: float = 0.0,
+                 overruled: float = 0.0) -> float:  # fmt: skip
         network = dataclasses.replace(MEMORY.network, point_refiner_keep=keep, network_gain_domains=domains,
-                                      point_refiner_keep_yield=yields)  # fmt: skip
+                                      point_refiner_keep_yield=yields,
+                                      point_refiner_keep_overruled=overruled)  # fmt: skip
         segmenter = fusion_segmenter(0.0, dataclasses.replace(MEMORY, network=network), domain="indoor")
         with torch.no_grad():
             head = segmenter.model.seg_head[-1]
@@ -451,6 +455,18 @@ def test_where_the_network_is_sure_a_negative_click_and_the_refiner_cut_only_wha
     assert bin_kept(4.0) == 1.0
     assert bin_kept(0.0) < 0.5 and bin_kept(4.0, ("outdoor",)) == bin_kept(0.0)
     assert bin_kept(4.0, yields=CLICK_REACH) == 1.0  # the yield is to positive clicks only
+    # a negative click where the network says +100 overrules its object hold at a threshold up to 100, not beyond
+    assert bin_kept(4.0, overruled=4.0) == bin_kept(0.0) and bin_kept(4.0, overruled=150.0) == 1.0
+
+
+def test_clicks_on_the_networks_sure_opposite_answer_overrule_its_holds() -> None:
+    """`overruled_holds`: a negative click where the network says object at the threshold or more drops the object
+    hold; a positive click where it says background at minus the threshold or less drops the background hold; a
+    threshold of 0 drops nothing, and clicks outside the crop (no logits) drop nothing."""
+    assert overruled_holds(np.array([6.0, -4.0]), np.array([]), 4.0) == (False, True)
+    assert overruled_holds(np.array([6.0, -3.9]), np.array([4.0]), 4.0) == (True, False)
+    assert overruled_holds(np.array([-9.0]), np.array([9.0]), 0.0) == (False, False)
+    assert overruled_holds(np.array([]), np.array([]), 4.0) == (False, False)
 
 
 def test_a_refiner_with_growth_is_told_how_large_the_latest_clicks_move_was() -> None:
@@ -1037,7 +1053,7 @@ def test_refiner_gain_scales_the_fitted_correction(kinds_root: Path, tmp_path: P
 
 
 def test_network_keep_and_served_disagree_are_written_after_the_fit(kinds_root: Path, tmp_path: Path) -> None:
-    """`--network-keep K`, `--network-keep-yield Y`, `--network-keep-out O` and `--served-disagree T` set the written
+    """`--network-keep K` (with `--network-keep-yield`, `-out`, `-overruled`) and `--served-disagree T` set the written
     network's holds and its disputes (the rows and the fitted refiner are those of the fit without them);
     --served-disagree needs the --refiner-disagree the rows were collected with, and a yield beyond the click
     distances' 2 m is refused."""
@@ -1047,12 +1063,12 @@ def test_network_keep_and_served_disagree_are_written_after_the_fit(kinds_root: 
               "--refiner-disagree", "4", "--rows", str(tmp_path / "rows.npz")]  # fmt: skip
     assert main([*common, "--out", str(tmp_path / "plain.pt")]) == 0
     assert main([*common, "--out", str(tmp_path / "served.pt"), "--network-keep", "4", "--served-disagree", "6",
-                 "--network-keep-yield", "1", "--network-keep-out", "12"]) == 0
+                 "--network-keep-yield", "1", "--network-keep-out", "12", "--network-keep-overruled", "5"]) == 0
     plain, served = (load_checkpoint(tmp_path / f"{name}.pt") for name in ("plain", "served"))
     assert (plain[1].network.point_refiner_keep, plain[1].network.point_refiner_disagree) == (0.0, 4.0)
     written = served[1].network
     assert (written.point_refiner_keep, written.point_refiner_disagree, written.point_refiner_keep_yield,
-            written.point_refiner_keep_out) == (4.0, 6.0, 1.0, 12.0)
+            written.point_refiner_keep_out, written.point_refiner_keep_overruled) == (4.0, 6.0, 1.0, 12.0, 5.0)
     for key, value in plain[0].items():
         torch.testing.assert_close(served[0][key], value)  # the same fit
     assert served[2]["point_refiner_fit"]["settings"]["network_keep"] == 4.0

@@ -161,6 +161,17 @@ def network_holds(features: np.ndarray, keep: float, flips: bool, memory: bool, 
     return hold_in, hold_out
 
 
+def overruled_holds(at_positive: np.ndarray, at_negative: np.ndarray, threshold: float) -> tuple[bool, bool]:
+    """Which of `network_holds`' two holds the user's clicks overrule (`NetworkConfig.point_refiner_keep_overruled`),
+    from the network's own logits at the positive and the negative clicks' points: the object hold once a negative
+    click lies where the network says object at `threshold` or more, the background hold once a positive click lies
+    where it says background at -`threshold` or less. The network is then wrong about this object, so its sure answers
+    elsewhere on it are no knowledge either. A `threshold` of 0 overrules nothing."""
+    if threshold <= 0:
+        return False, False
+    return bool(np.any(np.asarray(at_negative) >= threshold)), bool(np.any(np.asarray(at_positive) <= -threshold))
+
+
 def click_growth(prior: np.ndarray, previous: np.ndarray) -> tuple[float, float]:
     """How much the latest click moved, as two numbers for every point of its click state: log2 of (1 + points it
     moved in) / (1 + points the region held before it), and the same of the points it moved out, clipped to

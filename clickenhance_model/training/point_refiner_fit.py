@@ -157,6 +157,9 @@ class FitSettings:
     # a logit: that background hold only where the network's logit is at most minus this (0: minus network_keep;
     # `NetworkConfig.point_refiner_keep_out`)
     network_keep_out: float = 0.0
+    # a logit: the user's clicks overrule those holds where they land on the network's sure opposite answer
+    # (`NetworkConfig.point_refiner_keep_overruled`; 0: never)
+    network_keep_overruled: float = 0.0
     # the disputes the written network serves with (`NetworkConfig.point_refiner_disagree`), set after the fit; 0: the
     # --refiner-disagree the rows were collected with. The refiner answers each point alone, so a higher threshold
     # gives the same answers on the fewer points it draws
@@ -182,10 +185,11 @@ class FitSettings:
             raise ValueError(f"fit settings: refiner_gain must be > 0, got {self.refiner_gain}")
         if not self.network_gain >= 0:
             raise ValueError(f"fit settings: network_gain must be >= 0, got {self.network_gain}")
-        if not (self.network_keep >= 0 and self.network_keep_out >= 0 and self.served_disagree >= 0
+        if not (min(self.network_keep, self.network_keep_out, self.network_keep_overruled, self.served_disagree) >= 0
                 and 0 <= self.network_keep_yield <= 2):  # fmt: skip
-            raise ValueError(f"fit settings: network_keep, network_keep_out and served_disagree must be >= 0 and "
-                             f"network_keep_yield in [0, 2] m, got {self.network_keep}, {self.network_keep_out}, "
+            raise ValueError(f"fit settings: network_keep, network_keep_out, network_keep_overruled and "
+                             f"served_disagree must be >= 0 and network_keep_yield in [0, 2] m, got "
+                             f"{self.network_keep}, {self.network_keep_out}, {self.network_keep_overruled}, "
                              f"{self.served_disagree} and {self.network_keep_yield}")  # fmt: skip
 
 
@@ -559,6 +563,10 @@ def build_parser() -> argparse.ArgumentParser:
                  "network_keep_out": "a logit, with --network-keep: its background hold only where the network's "
                                      "logit is at most minus this (NetworkConfig.point_refiner_keep_out; 0: minus "
                                      "--network-keep)",
+                 "network_keep_overruled": "a logit, with --network-keep: a positive click where the network's logit "
+                                           "is at most minus this drops its background hold, a negative click where "
+                                           "it is at least this its object hold (NetworkConfig."
+                                           "point_refiner_keep_overruled; 0: never)",
                  "served_disagree": "with --refiner-disagree: the written network draws the disputes at this "
                                     "threshold instead (set after the fit; 0: the rows' own)"}  # fmt: skip
         parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default, choices=choices,
@@ -692,6 +700,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             model.network_gain.fill_(settings.network_gain)
     served = {"point_refiner_keep": settings.network_keep, "point_refiner_keep_yield": settings.network_keep_yield,
               "point_refiner_keep_out": settings.network_keep_out,
+              "point_refiner_keep_overruled": settings.network_keep_overruled,
               "point_refiner_disagree": settings.served_disagree or args.refiner_disagree}  # fmt: skip
     segmenter.config = dataclasses.replace(segmenter.config, network=dataclasses.replace(segmenter.config.network,
                                                                                         **served))  # fmt: skip
