@@ -191,6 +191,9 @@ class NetworkConfig:
             whose network logit is at most minus this, no object hold once a negative click lies on one at least
             this. A vehicle network that calls a clicked building part background is wrong about this object, and
             its sure "background" elsewhere on it is no knowledge either. 0: holds are never dropped.
+        point_refiner_disagree_overruled: the disputes (`point_refiner_disagree`) are dropped as well where a
+            positive click overrules the background hold (`point_refiner_keep_overruled`): a network that calls the
+            clicked object background would have the refiner cut it, as the disputes cut a flood.
         network_gain_domains: the cloud domains (`DOMAINS`, the session's `SegmenterConfig.domain`) where the
             network's own logit speaks beyond the refiner's input: inference fuses it at its `network_gain`, and
             the refiner's disagreement band is drawn; in the others the fused answer is the prior's alone (gain 0)
@@ -218,6 +221,7 @@ class NetworkConfig:
     point_refiner_keep_yield: float = 0.0
     point_refiner_keep_out: float = 0.0
     point_refiner_keep_overruled: float = 0.0
+    point_refiner_disagree_overruled: bool = False
     network_gain_domains: tuple[str, ...] = DOMAINS
 
     def __post_init__(self) -> None:
@@ -231,6 +235,9 @@ class NetworkConfig:
         if not 0 <= self.point_refiner_keep_yield <= 2.0:  # point_features.CLICK_REACH: click distances stop there
             raise ValueError(f"network.point_refiner_keep_yield must lie in [0, 2] m, got "
                              f"{self.point_refiner_keep_yield}")  # fmt: skip
+        if self.point_refiner_disagree_overruled and not self.point_refiner_keep_overruled > 0:
+            raise ValueError("network.point_refiner_disagree_overruled drops the disputes where a click overrules the "
+                             "background hold: it needs network.point_refiner_keep_overruled > 0")  # fmt: skip
         if set(self.network_gain_domains) - set(DOMAINS):
             raise ValueError(f"network.network_gain_domains must be some of {DOMAINS}, got {self.network_gain_domains}")
         if self.point_refiner and not self.prior_fusion:

@@ -339,7 +339,7 @@ class ModelSession(InteractiveSession):
         column = self.segmenter.config.network.point_refiner_column
         if column > 0:  # what lies straight under the region: a sparse scan's lowest ring of an object
             band |= column_band(self.xyz[inside], region[inside], column)
-        if self._disputes(positive, negative):  # where the network disputes the prior, however far from its boundary
+        if self._disputes(positive, negative, _at_points(network, inside, positive)):  # however far from its boundary
             band |= disagreement_band(region[inside], network, self.segmenter.config.network.point_refiner_disagree)
         if previous is not None:  # what the latest click moved, however far from a boundary voxel
             band |= flip_band(region[inside], previous[inside])
@@ -358,12 +358,16 @@ class ModelSession(InteractiveSession):
                                   None if shown is None else shown[at])  # fmt: skip
         return inside, fused, band, features, network
 
-    def _disputes(self, positive: np.ndarray, negative: np.ndarray) -> bool:
+    def _disputes(self, positive: np.ndarray, negative: np.ndarray, at_positive: np.ndarray) -> bool:
         """Whether this click state's refiner band holds the network's disputes
-        (`NetworkConfig.point_refiner_disagree`): where the network speaks (`Segmenter.network_votes`), and at the
-        first click only with `point_refiner_disagree_first`."""
+        (`NetworkConfig.point_refiner_disagree`): where the network speaks (`Segmenter.network_votes`), at the
+        first click only with `point_refiner_disagree_first`, and with `point_refiner_disagree_overruled` not where
+        a positive click lies on the network's sure background (`at_positive`: its logits at the positive clicks)."""
         network = self.segmenter.config.network
         if network.point_refiner_disagree <= 0 or not self.segmenter.network_votes:
+            return False
+        if network.point_refiner_disagree_overruled and overruled_holds(at_positive, np.zeros(0),
+                                                                         network.point_refiner_keep_overruled)[1]:
             return False
         return not network.point_refiner_disagree_first or (len(positive) == 1 and len(negative) == 0)
 

@@ -376,6 +376,13 @@ def test_a_refiner_with_disagreement_answers_the_prior_points_a_sure_network_cal
     assert band_of([(int(top), True)], point_refiner_disagree_first=True) == wide
     assert band_of(later, point_refiner_disagree_first=True) < band_of(later)
     assert band_of(later, point_refiner_disagree_first=True) == band_of(later, network_gain_domains=("outdoor",))
+    # The click lies where the network says -100: with the disputes overruled at 4 the band is the plain one, at
+    # 150 (beyond the network's certainty) the disputes stay.
+    assert band_of([(int(top), True)], point_refiner_keep_overruled=4.0, point_refiner_disagree_overruled=True) == plain
+    assert band_of([(int(top), True)], point_refiner_keep_overruled=150.0,
+                   point_refiner_disagree_overruled=True) == wide  # fmt: skip
+    with pytest.raises(ValueError, match="disagree_overruled .* needs network.point_refiner_keep_overruled"):
+        NetworkConfig(point_refiner_disagree_overruled=True)
 
 
 def test_network_holds_are_its_sure_answers_on_what_the_prior_holds_the_click_cut_or_the_answer_left_out() -> None:
@@ -1053,28 +1060,31 @@ def test_refiner_gain_scales_the_fitted_correction(kinds_root: Path, tmp_path: P
 
 
 def test_network_keep_and_served_disagree_are_written_after_the_fit(kinds_root: Path, tmp_path: Path) -> None:
-    """`--network-keep K` (with `--network-keep-yield`, `-out`, `-overruled`) and `--served-disagree T` set the written
-    network's holds and its disputes (the rows and the fitted refiner are those of the fit without them);
-    --served-disagree needs the --refiner-disagree the rows were collected with, and a yield beyond the click
-    distances' 2 m is refused."""
+    """`--network-keep K` (with `--network-keep-yield`, `-out`, `-overruled`, `--network-disagree-overruled`) and
+    `--served-disagree T` set the written network's holds and its disputes (the rows and the fitted refiner are
+    those of the fit without them); --served-disagree needs the --refiner-disagree the rows were collected with, a
+    yield beyond the click distances' 2 m is refused, and so are disputes overruled without a threshold."""
     fusion_segmenter(0.5).save(tmp_path / "fusion.pt", {"inference_options": {"ground_gate": False}})
     common = ["--checkpoint", str(tmp_path / "fusion.pt"), "--root", str(kinds_root), "--scene-stride", "1",
               "--held-out-every", "2", "--epochs", "2", "--views", "1", "--no-progress", "--threads", "1",
               "--refiner-disagree", "4", "--rows", str(tmp_path / "rows.npz")]  # fmt: skip
     assert main([*common, "--out", str(tmp_path / "plain.pt")]) == 0
     assert main([*common, "--out", str(tmp_path / "served.pt"), "--network-keep", "4", "--served-disagree", "6",
-                 "--network-keep-yield", "1", "--network-keep-out", "12", "--network-keep-overruled", "5"]) == 0
+                 "--network-keep-yield", "1", "--network-keep-out", "12", "--network-keep-overruled", "5",
+                 "--network-disagree-overruled"]) == 0
     plain, served = (load_checkpoint(tmp_path / f"{name}.pt") for name in ("plain", "served"))
     assert (plain[1].network.point_refiner_keep, plain[1].network.point_refiner_disagree) == (0.0, 4.0)
     written = served[1].network
     assert (written.point_refiner_keep, written.point_refiner_disagree, written.point_refiner_keep_yield,
-            written.point_refiner_keep_out, written.point_refiner_keep_overruled) == (4.0, 6.0, 1.0, 12.0, 5.0)
+            written.point_refiner_keep_out, written.point_refiner_keep_overruled,
+            written.point_refiner_disagree_overruled) == (4.0, 6.0, 1.0, 12.0, 5.0, True)
     for key, value in plain[0].items():
         torch.testing.assert_close(served[0][key], value)  # the same fit
     assert served[2]["point_refiner_fit"]["settings"]["network_keep"] == 4.0
     without = [word for word in common if word not in ("--refiner-disagree", "4")]
     assert main([*without, "--out", str(tmp_path / "refused.pt"), "--served-disagree", "6"]) == 2
     assert main([*common, "--out", str(tmp_path / "refused.pt"), "--network-keep-yield", "3"]) == 2
+    assert main([*common, "--out", str(tmp_path / "refused.pt"), "--network-disagree-overruled"]) == 2
     assert not (tmp_path / "refused.pt").exists()
 
 

@@ -160,6 +160,9 @@ class FitSettings:
     # a logit: the user's clicks overrule those holds where they land on the network's sure opposite answer
     # (`NetworkConfig.point_refiner_keep_overruled`; 0: never)
     network_keep_overruled: float = 0.0
+    # the disputes are dropped too where a positive click overrules the background hold
+    # (`NetworkConfig.point_refiner_disagree_overruled`; needs network_keep_overruled)
+    network_disagree_overruled: bool = False
     # the disputes the written network serves with (`NetworkConfig.point_refiner_disagree`), set after the fit; 0: the
     # --refiner-disagree the rows were collected with. The refiner answers each point alone, so a higher threshold
     # gives the same answers on the fewer points it draws
@@ -185,6 +188,8 @@ class FitSettings:
             raise ValueError(f"fit settings: refiner_gain must be > 0, got {self.refiner_gain}")
         if not self.network_gain >= 0:
             raise ValueError(f"fit settings: network_gain must be >= 0, got {self.network_gain}")
+        if self.network_disagree_overruled and not self.network_keep_overruled > 0:
+            raise ValueError("fit settings: network_disagree_overruled needs network_keep_overruled > 0")
         if not (min(self.network_keep, self.network_keep_out, self.network_keep_overruled, self.served_disagree) >= 0
                 and 0 <= self.network_keep_yield <= 2):  # fmt: skip
             raise ValueError(f"fit settings: network_keep, network_keep_out, network_keep_overruled and "
@@ -567,8 +572,13 @@ def build_parser() -> argparse.ArgumentParser:
                                            "is at most minus this drops its background hold, a negative click where "
                                            "it is at least this its object hold (NetworkConfig."
                                            "point_refiner_keep_overruled; 0: never)",
+                 "network_disagree_overruled": "with --network-keep-overruled: such a positive click drops the "
+                                               "disputes too (NetworkConfig.point_refiner_disagree_overruled)",
                  "served_disagree": "with --refiner-disagree: the written network draws the disputes at this "
                                     "threshold instead (set after the fit; 0: the rows' own)"}  # fmt: skip
+        if isinstance(default, bool):  # a switch, off by default
+            parser.add_argument(f"--{field.replace('_', '-')}", action="store_true", help=helps.get(field))
+            continue
         parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default, choices=choices,
                             help=helps.get(field))  # fmt: skip
     return parser
@@ -701,6 +711,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     served = {"point_refiner_keep": settings.network_keep, "point_refiner_keep_yield": settings.network_keep_yield,
               "point_refiner_keep_out": settings.network_keep_out,
               "point_refiner_keep_overruled": settings.network_keep_overruled,
+              "point_refiner_disagree_overruled": settings.network_disagree_overruled,
               "point_refiner_disagree": settings.served_disagree or args.refiner_disagree}  # fmt: skip
     segmenter.config = dataclasses.replace(segmenter.config, network=dataclasses.replace(segmenter.config.network,
                                                                                         **served))  # fmt: skip
