@@ -1062,8 +1062,9 @@ def test_refiner_gain_scales_the_fitted_correction(kinds_root: Path, tmp_path: P
 def test_network_keep_and_served_disagree_are_written_after_the_fit(kinds_root: Path, tmp_path: Path) -> None:
     """`--network-keep K` (with `--network-keep-yield`, `-out`, `-overruled`, `--network-disagree-overruled`) and
     `--served-disagree T` set the written network's holds and its disputes (the rows and the fitted refiner are
-    those of the fit without them); --served-disagree needs the --refiner-disagree the rows were collected with, a
-    yield beyond the click distances' 2 m is refused, and so are disputes overruled without a threshold."""
+    those of the fit without them), also disputes the rows were collected without (`--served-disagree-first`: at
+    the first click only); a yield beyond the click distances' 2 m is refused, and so are disputes overruled
+    without a threshold and first-click disputes without any."""
     fusion_segmenter(0.5).save(tmp_path / "fusion.pt", {"inference_options": {"ground_gate": False}})
     common = ["--checkpoint", str(tmp_path / "fusion.pt"), "--root", str(kinds_root), "--scene-stride", "1",
               "--held-out-every", "2", "--epochs", "2", "--views", "1", "--no-progress", "--threads", "1",
@@ -1081,8 +1082,12 @@ def test_network_keep_and_served_disagree_are_written_after_the_fit(kinds_root: 
     for key, value in plain[0].items():
         torch.testing.assert_close(served[0][key], value)  # the same fit
     assert served[2]["point_refiner_fit"]["settings"]["network_keep"] == 4.0
-    without = [word for word in common if word not in ("--refiner-disagree", "4")]
-    assert main([*without, "--out", str(tmp_path / "refused.pt"), "--served-disagree", "6"]) == 2
+    without = [str(tmp_path / "rows_plain.npz") if word == str(tmp_path / "rows.npz") else word
+               for word in common if word not in ("--refiner-disagree", "4")]  # rows collected without disputes
+    assert main([*without, "--out", str(tmp_path / "new.pt"), "--served-disagree", "6", "--served-disagree-first"]) == 0
+    new = load_checkpoint(tmp_path / "new.pt")[1].network
+    assert (new.point_refiner_disagree, new.point_refiner_disagree_first) == (6.0, True)
+    assert main([*without, "--out", str(tmp_path / "refused.pt"), "--served-disagree-first"]) == 2
     assert main([*common, "--out", str(tmp_path / "refused.pt"), "--network-keep-yield", "3"]) == 2
     assert main([*common, "--out", str(tmp_path / "refused.pt"), "--network-disagree-overruled"]) == 2
     assert not (tmp_path / "refused.pt").exists()

@@ -165,8 +165,12 @@ class FitSettings:
     network_disagree_overruled: bool = False
     # the disputes the written network serves with (`NetworkConfig.point_refiner_disagree`), set after the fit; 0: the
     # --refiner-disagree the rows were collected with. The refiner answers each point alone, so a higher threshold
-    # gives the same answers on the fewer points it draws
+    # gives the same answers on the fewer points it draws; rows collected without disputes give a refiner that
+    # answers them as it answers the band's other points
     served_disagree: float = 0.0
+    # the written network draws those disputes at an object's first click only
+    # (`NetworkConfig.point_refiner_disagree_first`; rows collected with --refiner-disagree-first serve so anyway)
+    served_disagree_first: bool = False
 
     def __post_init__(self) -> None:
         if self.user not in USERS or self.states_per_object < 0 or self.clicks < 1 or self.weighting not in WEIGHTINGS:
@@ -574,8 +578,11 @@ def build_parser() -> argparse.ArgumentParser:
                                            "point_refiner_keep_overruled; 0: never)",
                  "network_disagree_overruled": "with --network-keep-overruled: such a positive click drops the "
                                                "disputes too (NetworkConfig.point_refiner_disagree_overruled)",
-                 "served_disagree": "with --refiner-disagree: the written network draws the disputes at this "
-                                    "threshold instead (set after the fit; 0: the rows' own)"}  # fmt: skip
+                 "served_disagree": "the written network draws the disputes at this threshold (set after the fit; "
+                                    "0: the rows' own --refiner-disagree); rows collected without disputes give a "
+                                    "refiner that answers them as the band's other points",
+                 "served_disagree_first": "with --served-disagree: those disputes at an object's first click only "
+                                          "(NetworkConfig.point_refiner_disagree_first)"}  # fmt: skip
         if isinstance(default, bool):  # a switch, off by default
             parser.add_argument(f"--{field.replace('_', '-')}", action="store_true", help=helps.get(field))
             continue
@@ -594,8 +601,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         state_dict, source, extra = load_checkpoint(args.checkpoint, args.device)
         if settings.memory_from and not args.refiner_memory:
             raise ValueError("--memory-from names the answers a refiner with memory is shown; add --refiner-memory")
-        if settings.served_disagree and not args.refiner_disagree:
-            raise ValueError("--served-disagree moves the disputes a refiner was fitted with; add --refiner-disagree")
+        if settings.served_disagree_first and not (settings.served_disagree or args.refiner_disagree):
+            raise ValueError("--served-disagree-first says when the written network draws its disputes; add "
+                             "--served-disagree")  # fmt: skip
         if settings.network_gain and not args.as_fusion:
             raise ValueError("--network-gain sets the gain of a fusion that --as-fusion starts at 0; a prior-fusion "
                              "network learned its own")  # fmt: skip
@@ -712,7 +720,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               "point_refiner_keep_out": settings.network_keep_out,
               "point_refiner_keep_overruled": settings.network_keep_overruled,
               "point_refiner_disagree_overruled": settings.network_disagree_overruled,
-              "point_refiner_disagree": settings.served_disagree or args.refiner_disagree}  # fmt: skip
+              "point_refiner_disagree": settings.served_disagree or args.refiner_disagree,
+              "point_refiner_disagree_first": settings.served_disagree_first or args.refiner_disagree_first,
+              }  # fmt: skip
     segmenter.config = dataclasses.replace(segmenter.config, network=dataclasses.replace(segmenter.config.network,
                                                                                         **served))  # fmt: skip
     segmenter.save(args.out, {**extra, "point_refiner_fit": report})
