@@ -47,6 +47,7 @@ def test_clicks_during_inference_are_applied_together(ros_node, tmp_path: Path) 
     try:
         top = np.array(SCENE.tops[0])
         assert worker.submit(CLICK, position=top, positive=True).wait(TIMEOUT).success
+        wait_for(lambda: len(recorder.calls) == 1, TIMEOUT)  # the first click's state is published
         batches, published = worker.batches, len(recorder.calls)
         with worker.segmenter_lock:  # an inference in progress: everything submitted now must wait
             offsets = [(0.5, 0.3, 0.0), (-0.5, 0.3, 0.0), (1.0, -0.5, 0.0), (-1.0, -0.5, 0.0), (1.5, 0.0, 0.0)]
@@ -86,13 +87,16 @@ def test_requests_are_applied_in_order(ros_node, tmp_path: Path) -> None:
 
 
 def test_a_failing_publisher_is_logged_and_the_worker_goes_on(ros_node, tmp_path: Path) -> None:
+    """Each request waits for the state before it to be published (a request queued before that supersedes it,
+    by design), so every state's publish is seen: the first one fails, is logged, and the worker goes on."""
     errors, recorder = [], Recorder(fail_once=True)
     worker = make_worker(ros_node, tmp_path, recorder, errors)
     try:
         top = np.array(SCENE.tops[0])
-        assert worker.submit(CLICK, position=top, positive=True).wait(TIMEOUT).success
-        assert worker.submit(RESET).wait(TIMEOUT).success
-        assert worker.submit(CLICK, position=top, positive=True).wait(TIMEOUT).success
+        for published, (kind, values) in enumerate([(CLICK, {"position": top, "positive": True}), (RESET, {}),
+                                                     (CLICK, {"position": top, "positive": True})], start=1):
+            assert worker.submit(kind, **values).wait(TIMEOUT).success
+            wait_for(lambda count=published: len(recorder.calls) == count, TIMEOUT)
     finally:
         worker.stop()
     assert len(errors) == 1 and "publisher exploded" in errors[0]
