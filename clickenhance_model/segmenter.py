@@ -272,12 +272,10 @@ class ModelSession(InteractiveSession):
         refiner = self.segmenter.config.network.point_refiner
         previous = self._previous_region(region, positive, negative, current) if refiner else None
         shown = self._memory(region, self._shown_before()) if refiner else None
-        inside, fused, band, features, network = self._crop_points(sample, region, positive, negative, refiner,
-                                                                   previous, shown)  # fmt: skip
+        inside, fused, band, features, overruled = self._crop_points(sample, region, positive, negative, refiner,
+                                                                     previous, shown)  # fmt: skip
         logit[inside] = fused
         if features is not None:  # the point refiner, in the prior's boundary band
-            overruled = overruled_holds(_at_points(network, inside, positive), _at_points(network, inside, negative),
-                                        self.segmenter.config.network.point_refiner_keep_overruled)  # fmt: skip
             logit[inside[band]] = self.segmenter.refined_logits(features, logit[inside[band]], overruled)
         return (logit > self.segmenter.logit_threshold) & gate[self.grid.point_to_voxel]
 
@@ -316,13 +314,13 @@ class ModelSession(InteractiveSession):
 
     def _crop_points(self, sample: dict, region: np.ndarray, positive: np.ndarray, negative: np.ndarray,
                      with_features: bool, previous: np.ndarray | None = None, shown: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:  # fmt: skip
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, tuple[bool, bool]]:  # fmt: skip
         """The points inside the crop of `sample` (indices into `self.xyz`), their fused logits before the point
         refiner, when `with_features` which of them lie in the prior's boundary band (bool) and the refiner
-        features of those (`inference.point_features`), and their voxels' own network logits. With `previous` (the
-        prior before the latest click, `_previous_region`) the band also holds the points the latest click moved
-        (`flip_band`); with `shown` (the answer after the click before, `_memory`) the points where the prior
-        differs from it."""
+        features of those (`inference.point_features`), and which of the network's holds the clicks overrule
+        (`overruled_holds`: object, background). With `previous` (the prior before the latest click,
+        `_previous_region`) the band also holds the points the latest click moved (`flip_band`); with `shown` (the
+        answer after the click before, `_memory`) the points where the prior differs from it."""
         crop = sample["crop"].numpy()
         lookup = np.full(len(self.grid), -1, dtype=np.int64)  # grid voxel -> crop voxel
         lookup[crop] = np.arange(len(crop))
@@ -330,7 +328,7 @@ class ModelSession(InteractiveSession):
         inside = np.flatnonzero(crop_voxel >= 0)
         fused, network = self.segmenter.point_logits(sample, region[inside], crop_voxel[inside])
         if not with_features:
-            return inside, fused, np.zeros(len(inside), dtype=bool), None, network
+            return inside, fused, np.zeros(len(inside), dtype=bool), None, (False, False)
         voxel = self.grid.point_to_voxel[inside]
         band = boundary_band(self.grid.coords, voxel, region[inside])
         reach = self.segmenter.config.network.point_refiner_reach
@@ -339,7 +337,9 @@ class ModelSession(InteractiveSession):
         column = self.segmenter.config.network.point_refiner_column
         if column > 0:  # what lies straight under the region: a sparse scan's lowest ring of an object
             band |= column_band(self.xyz[inside], region[inside], column)
-        if self._disputes(positive, negative, _at_points(network, inside, positive)):  # however far from its boundary
+        overruled = overruled_holds(_at_points(network, inside, positive), _at_points(network, inside, negative),
+                                    self.segmenter.config.network.point_refiner_keep_overruled)  # fmt: skip
+        if self._disputes(positive, negative, overruled[1]):  # however far from the prior's boundary
             band |= disagreement_band(region[inside], network, self.segmenter.config.network.point_refiner_disagree)
         if previous is not None:  # what the latest click moved, however far from a boundary voxel
             band |= flip_band(region[inside], previous[inside])
@@ -356,18 +356,17 @@ class ModelSession(InteractiveSession):
                                   self.xyz[positive], self.xyz[negative],
                                   None if previous is None else previous[at], growth,
                                   None if shown is None else shown[at])  # fmt: skip
-        return inside, fused, band, features, network
+        return inside, fused, band, features, overruled
 
-    def _disputes(self, positive: np.ndarray, negative: np.ndarray, at_positive: np.ndarray) -> bool:
+    def _disputes(self, positive: np.ndarray, negative: np.ndarray, background_overruled: bool) -> bool:
         """Whether this click state's refiner band holds the network's disputes
         (`NetworkConfig.point_refiner_disagree`): where the network speaks (`Segmenter.network_votes`), at the
         first click only with `point_refiner_disagree_first`, and with `point_refiner_disagree_overruled` not where
-        a positive click lies on the network's sure background (`at_positive`: its logits at the positive clicks)."""
+        a positive click overruled the background hold (`background_overruled`, `overruled_holds`)."""
         network = self.segmenter.config.network
         if network.point_refiner_disagree <= 0 or not self.segmenter.network_votes:
             return False
-        if network.point_refiner_disagree_overruled and overruled_holds(at_positive, np.zeros(0),
-                                                                         network.point_refiner_keep_overruled)[1]:
+        if network.point_refiner_disagree_overruled and background_overruled:
             return False
         return not network.point_refiner_disagree_first or (len(positive) == 1 and len(negative) == 0)
 
