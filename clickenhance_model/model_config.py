@@ -194,6 +194,11 @@ class NetworkConfig:
         point_refiner_disagree_overruled: the disputes (`point_refiner_disagree`) are dropped as well where a
             positive click overrules the background hold (`point_refiner_keep_overruled`): a network that calls the
             clicked object background would have the refiner cut it, as the disputes cut a flood.
+        point_refiner_network_min_region: points; the disputes and the holds only for click states whose prior
+            region holds at least this many points. On a smaller one (a sparse scan's pole, trunk or distant car,
+            a few rings of a few dozen points) the network's crop sees too few points to be sure of anything but
+            what it was trained on, and its sure answers overrule the boundary the refiner and the user's clicks
+            draw. 0: always.
         network_gain_domains: the cloud domains (`DOMAINS`, the session's `SegmenterConfig.domain`) where the
             network's own logit speaks beyond the refiner's input: inference fuses it at its `network_gain`, and
             the refiner's disagreement band is drawn; in the others the fused answer is the prior's alone (gain 0)
@@ -222,6 +227,7 @@ class NetworkConfig:
     point_refiner_keep_out: float = 0.0
     point_refiner_keep_overruled: float = 0.0
     point_refiner_disagree_overruled: bool = False
+    point_refiner_network_min_region: int = 0
     network_gain_domains: tuple[str, ...] = DOMAINS
 
     def __post_init__(self) -> None:
@@ -238,6 +244,9 @@ class NetworkConfig:
         if self.point_refiner_disagree_overruled and not self.point_refiner_keep_overruled > 0:
             raise ValueError("network.point_refiner_disagree_overruled drops the disputes where a click overrules the "
                              "background hold: it needs network.point_refiner_keep_overruled > 0")  # fmt: skip
+        if self.point_refiner_network_min_region < 0:
+            raise ValueError(f"network.point_refiner_network_min_region must be >= 0 points, got "
+                             f"{self.point_refiner_network_min_region}")  # fmt: skip
         if set(self.network_gain_domains) - set(DOMAINS):
             raise ValueError(f"network.network_gain_domains must be some of {DOMAINS}, got {self.network_gain_domains}")
         if self.point_refiner and not self.prior_fusion:

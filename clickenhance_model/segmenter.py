@@ -178,11 +178,12 @@ class Segmenter:
             return delta.float().cpu().numpy()
 
     def refined_logits(self, features: np.ndarray, fused: np.ndarray,
-                       overruled: tuple[bool, bool] = (False, False)) -> np.ndarray:  # fmt: skip
+                       dropped: tuple[bool, bool] = (False, False)) -> np.ndarray:  # fmt: skip
         """The object logits (float32 (M,)) of M band points after the point refiner: `fused` plus its correction,
         then, where the network speaks, its sure answers held (`NetworkConfig.point_refiner_keep`,
-        `inference.point_features.network_holds`) but for those the user's clicks overruled (object, background;
-        `inference.point_features.overruled_holds`)."""
+        `inference.point_features.network_holds`) but for those dropped for this click state (object, background:
+        the user's clicks overrule them, `inference.point_features.overruled_holds`, or the prior region is too
+        small for the network, `NetworkConfig.point_refiner_network_min_region`)."""
         logit = fused + self.refine(features)
         keep = self.config.network.point_refiner_keep
         if keep <= 0 or not self.network_votes:
@@ -190,8 +191,8 @@ class Segmenter:
         network = self.config.network
         hold_in, hold_out = network_holds(features, keep, network.point_refiner_flips, network.point_refiner_memory,
                                           network.point_refiner_keep_yield, network.point_refiner_keep_out)  # fmt: skip
-        hold_in &= not overruled[0]
-        hold_out &= not overruled[1]
+        hold_in &= not dropped[0]
+        hold_out &= not dropped[1]
         logit[hold_in] = np.maximum(logit[hold_in], np.maximum(fused[hold_in], self.logit_threshold + HELD_MARGIN))
         logit[hold_out] = np.minimum(logit[hold_out], self.logit_threshold - HELD_MARGIN)
         return logit
@@ -272,11 +273,11 @@ class ModelSession(InteractiveSession):
         refiner = self.segmenter.config.network.point_refiner
         previous = self._previous_region(region, positive, negative, current) if refiner else None
         shown = self._memory(region, self._shown_before()) if refiner else None
-        inside, fused, band, features, overruled = self._crop_points(sample, region, positive, negative, refiner,
-                                                                     previous, shown)  # fmt: skip
+        inside, fused, band, features, dropped = self._crop_points(sample, region, positive, negative, refiner,
+                                                                   previous, shown)  # fmt: skip
         logit[inside] = fused
         if features is not None:  # the point refiner, in the prior's boundary band
-            logit[inside[band]] = self.segmenter.refined_logits(features, logit[inside[band]], overruled)
+            logit[inside[band]] = self.segmenter.refined_logits(features, logit[inside[band]], dropped)
         return (logit > self.segmenter.logit_threshold) & gate[self.grid.point_to_voxel]
 
     def _previous_region(self, region: np.ndarray, positive: np.ndarray, negative: np.ndarray,
@@ -317,10 +318,11 @@ class ModelSession(InteractiveSession):
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, tuple[bool, bool]]:  # fmt: skip
         """The points inside the crop of `sample` (indices into `self.xyz`), their fused logits before the point
         refiner, when `with_features` which of them lie in the prior's boundary band (bool) and the refiner
-        features of those (`inference.point_features`), and which of the network's holds the clicks overrule
-        (`overruled_holds`: object, background). With `previous` (the prior before the latest click,
-        `_previous_region`) the band also holds the points the latest click moved (`flip_band`); with `shown` (the
-        answer after the click before, `_memory`) the points where the prior differs from it."""
+        features of those (`inference.point_features`), and which of the network's holds are dropped for this click
+        state (object, background: those the clicks overrule, `overruled_holds`, and both where the prior region is
+        smaller than `NetworkConfig.point_refiner_network_min_region`). With `previous` (the prior before the latest
+        click, `_previous_region`) the band also holds the points the latest click moved (`flip_band`); with `shown`
+        (the answer after the click before, `_memory`) the points where the prior differs from it."""
         crop = sample["crop"].numpy()
         lookup = np.full(len(self.grid), -1, dtype=np.int64)  # grid voxel -> crop voxel
         lookup[crop] = np.arange(len(crop))
@@ -337,9 +339,11 @@ class ModelSession(InteractiveSession):
         column = self.segmenter.config.network.point_refiner_column
         if column > 0:  # what lies straight under the region: a sparse scan's lowest ring of an object
             band |= column_band(self.xyz[inside], region[inside], column)
-        overruled = overruled_holds(_at_points(network, inside, positive), _at_points(network, inside, negative),
-                                    self.segmenter.config.network.point_refiner_keep_overruled)  # fmt: skip
-        if self._disputes(positive, negative, overruled[1]):  # however far from the prior's boundary
+        too_small = int(region.sum()) < self.segmenter.config.network.point_refiner_network_min_region
+        dropped = (True, True) if too_small else overruled_holds(
+            _at_points(network, inside, positive), _at_points(network, inside, negative),
+            self.segmenter.config.network.point_refiner_keep_overruled)  # fmt: skip
+        if not too_small and self._disputes(positive, negative, dropped[1]):  # however far from the prior's boundary
             band |= disagreement_band(region[inside], network, self.segmenter.config.network.point_refiner_disagree)
         if previous is not None:  # what the latest click moved, however far from a boundary voxel
             band |= flip_band(region[inside], previous[inside])
@@ -356,7 +360,7 @@ class ModelSession(InteractiveSession):
                                   self.xyz[positive], self.xyz[negative],
                                   None if previous is None else previous[at], growth,
                                   None if shown is None else shown[at])  # fmt: skip
-        return inside, fused, band, features, overruled
+        return inside, fused, band, features, dropped
 
     def _disputes(self, positive: np.ndarray, negative: np.ndarray, background_overruled: bool) -> bool:
         """Whether this click state's refiner band holds the network's disputes
