@@ -199,6 +199,10 @@ class NetworkConfig:
             a few rings of a few dozen points) the network's crop sees too few points to be sure of anything but
             what it was trained on, and its sure answers overrule the boundary the refiner and the user's clicks
             draw. 0: always.
+        point_refiner_network_recognised: a logit; the disputes and the holds only on an object whose first positive
+            click the network calls object at this or more, one it recognises. A street network trained on vehicles
+            recognises a car; its sure "background" on a pole, a trunk, a building part or a hedge the user clicked
+            is no knowledge of that object. 0: on every object.
         network_gain_domains: the cloud domains (`DOMAINS`, the session's `SegmenterConfig.domain`) where the
             network's own logit speaks beyond the refiner's input: inference fuses it at its `network_gain`, and
             the refiner's disagreement band is drawn; in the others the fused answer is the prior's alone (gain 0)
@@ -228,6 +232,7 @@ class NetworkConfig:
     point_refiner_keep_overruled: float = 0.0
     point_refiner_disagree_overruled: bool = False
     point_refiner_network_min_region: int = 0
+    point_refiner_network_recognised: float = 0.0
     network_gain_domains: tuple[str, ...] = DOMAINS
 
     def __post_init__(self) -> None:
@@ -244,6 +249,9 @@ class NetworkConfig:
         if self.point_refiner_disagree_overruled and not self.point_refiner_keep_overruled > 0:
             raise ValueError("network.point_refiner_disagree_overruled drops the disputes where a click overrules the "
                              "background hold: it needs network.point_refiner_keep_overruled > 0")  # fmt: skip
+        if self.point_refiner_network_recognised < 0:
+            raise ValueError(f"network.point_refiner_network_recognised must be >= 0 (a logit; 0: off), got "
+                             f"{self.point_refiner_network_recognised}")  # fmt: skip
         if self.point_refiner_network_min_region < 0:
             raise ValueError(f"network.point_refiner_network_min_region must be >= 0 points, got "
                              f"{self.point_refiner_network_min_region}")  # fmt: skip

@@ -182,8 +182,8 @@ class Segmenter:
         """The object logits (float32 (M,)) of M band points after the point refiner: `fused` plus its correction,
         then, where the network speaks, its sure answers held (`NetworkConfig.point_refiner_keep`,
         `inference.point_features.network_holds`) but for those dropped for this click state (object, background:
-        the user's clicks overrule them, `inference.point_features.overruled_holds`, or the prior region is too
-        small for the network, `NetworkConfig.point_refiner_network_min_region`)."""
+        the user's clicks overrule them, `inference.point_features.overruled_holds`, or the network does not know
+        the object, `ModelSession._network_knows`)."""
         logit = fused + self.refine(features)
         keep = self.config.network.point_refiner_keep
         if keep <= 0 or not self.network_votes:
@@ -319,8 +319,8 @@ class ModelSession(InteractiveSession):
         """The points inside the crop of `sample` (indices into `self.xyz`), their fused logits before the point
         refiner, when `with_features` which of them lie in the prior's boundary band (bool) and the refiner
         features of those (`inference.point_features`), and which of the network's holds are dropped for this click
-        state (object, background: those the clicks overrule, `overruled_holds`, and both where the prior region is
-        smaller than `NetworkConfig.point_refiner_network_min_region`). With `previous` (the prior before the latest
+        state (object, background: those the clicks overrule, `overruled_holds`, and both on an object the network
+        does not know, `_network_knows`). With `previous` (the prior before the latest
         click, `_previous_region`) the band also holds the points the latest click moved (`flip_band`); with `shown`
         (the answer after the click before, `_memory`) the points where the prior differs from it."""
         crop = sample["crop"].numpy()
@@ -339,11 +339,11 @@ class ModelSession(InteractiveSession):
         column = self.segmenter.config.network.point_refiner_column
         if column > 0:  # what lies straight under the region: a sparse scan's lowest ring of an object
             band |= column_band(self.xyz[inside], region[inside], column)
-        too_small = int(region.sum()) < self.segmenter.config.network.point_refiner_network_min_region
-        dropped = (True, True) if too_small else overruled_holds(
+        silent = not self._network_knows(region, _at_points(network, inside, positive[:1]))
+        dropped = (True, True) if silent else overruled_holds(
             _at_points(network, inside, positive), _at_points(network, inside, negative),
             self.segmenter.config.network.point_refiner_keep_overruled)  # fmt: skip
-        if not too_small and self._disputes(positive, negative, dropped[1]):  # however far from the prior's boundary
+        if not silent and self._disputes(positive, negative, dropped[1]):  # however far from the prior's boundary
             band |= disagreement_band(region[inside], network, self.segmenter.config.network.point_refiner_disagree)
         if previous is not None:  # what the latest click moved, however far from a boundary voxel
             band |= flip_band(region[inside], previous[inside])
@@ -361,6 +361,17 @@ class ModelSession(InteractiveSession):
                                   None if previous is None else previous[at], growth,
                                   None if shown is None else shown[at])  # fmt: skip
         return inside, fused, band, features, dropped
+
+    def _network_knows(self, region: np.ndarray, at_first: np.ndarray) -> bool:
+        """Whether the network's disputes and holds apply to this click state's object: its prior region (bool over
+        the points) holds at least `NetworkConfig.point_refiner_network_min_region` points, and the network's logit
+        at the first positive click (`at_first`: none where it lies outside the crop) is at least
+        `point_refiner_network_recognised`."""
+        network = self.segmenter.config.network
+        if int(region.sum()) < network.point_refiner_network_min_region:
+            return False
+        return not network.point_refiner_network_recognised or bool(
+            len(at_first) and at_first[0] >= network.point_refiner_network_recognised)
 
     def _disputes(self, positive: np.ndarray, negative: np.ndarray, background_overruled: bool) -> bool:
         """Whether this click state's refiner band holds the network's disputes

@@ -166,6 +166,9 @@ class FitSettings:
     # points: the disputes and the holds only for click states whose prior region holds at least this many
     # (`NetworkConfig.point_refiner_network_min_region`; 0: always)
     network_min_region: int = 0
+    # a logit: the disputes and the holds only on an object whose first positive click the network calls object at
+    # this or more (`NetworkConfig.point_refiner_network_recognised`; 0: on every object)
+    network_recognised: float = 0.0
     # the disputes the written network serves with (`NetworkConfig.point_refiner_disagree`), set after the fit; 0: the
     # --refiner-disagree the rows were collected with. The refiner answers each point alone, so a higher threshold
     # gives the same answers on the fewer points it draws; rows collected without disputes give a refiner that
@@ -195,8 +198,9 @@ class FitSettings:
             raise ValueError(f"fit settings: refiner_gain must be > 0, got {self.refiner_gain}")
         if not self.network_gain >= 0:
             raise ValueError(f"fit settings: network_gain must be >= 0, got {self.network_gain}")
-        if self.network_min_region < 0:
-            raise ValueError(f"fit settings: network_min_region must be >= 0 points, got {self.network_min_region}")
+        if self.network_min_region < 0 or self.network_recognised < 0:
+            raise ValueError(f"fit settings: network_min_region and network_recognised must be >= 0, got "
+                             f"{self.network_min_region} and {self.network_recognised}")  # fmt: skip
         if self.network_disagree_overruled and not self.network_keep_overruled > 0:
             raise ValueError("fit settings: network_disagree_overruled needs network_keep_overruled > 0")
         if not (min(self.network_keep, self.network_keep_out, self.network_keep_overruled, self.served_disagree) >= 0
@@ -586,6 +590,9 @@ def build_parser() -> argparse.ArgumentParser:
                  "network_min_region": "points: the disputes and the holds only for click states whose prior "
                                        "region holds at least this many (NetworkConfig."
                                        "point_refiner_network_min_region; 0: always)",
+                 "network_recognised": "a logit: the disputes and the holds only on an object whose first "
+                                       "positive click the network calls object at this or more (NetworkConfig."
+                                       "point_refiner_network_recognised; 0: on every object)",
                  "served_disagree": "the written network draws the disputes at this threshold (set after the fit; "
                                     "0: the rows' own --refiner-disagree); rows collected without disputes give a "
                                     "refiner that answers them as the band's other points",
@@ -729,6 +736,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "point_refiner_keep_overruled": settings.network_keep_overruled,
               "point_refiner_disagree_overruled": settings.network_disagree_overruled,
               "point_refiner_network_min_region": settings.network_min_region,
+              "point_refiner_network_recognised": settings.network_recognised,
               "point_refiner_disagree": settings.served_disagree or args.refiner_disagree,
               "point_refiner_disagree_first": settings.served_disagree_first or args.refiner_disagree_first,
               }  # fmt: skip
