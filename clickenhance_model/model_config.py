@@ -203,6 +203,10 @@ class NetworkConfig:
             click the network calls object at this or more, one it recognises. A street network trained on vehicles
             recognises a car; its sure "background" on a pole, a trunk, a building part or a hedge the user clicked
             is no knowledge of that object. 0: on every object.
+        point_refiner_network_min_share: the disputes and the holds only where the network calls at least this share
+            of the prior region's crop points object. A street network that calls most of a clicked tree or trunk
+            background does not know it, and its disputes and holds would cut it; a car whose region floods into a
+            hedge keeps a large share. 0: always.
         network_gain_domains: the cloud domains (`DOMAINS`, the session's `SegmenterConfig.domain`) where the
             network's own logit speaks beyond the refiner's input: inference fuses it at its `network_gain`, and
             the refiner's disagreement band is drawn; in the others the fused answer is the prior's alone (gain 0)
@@ -233,6 +237,7 @@ class NetworkConfig:
     point_refiner_disagree_overruled: bool = False
     point_refiner_network_min_region: int = 0
     point_refiner_network_recognised: float = 0.0
+    point_refiner_network_min_share: float = 0.0
     network_gain_domains: tuple[str, ...] = DOMAINS
 
     def __post_init__(self) -> None:
@@ -249,6 +254,9 @@ class NetworkConfig:
         if self.point_refiner_disagree_overruled and not self.point_refiner_keep_overruled > 0:
             raise ValueError("network.point_refiner_disagree_overruled drops the disputes where a click overrules the "
                              "background hold: it needs network.point_refiner_keep_overruled > 0")  # fmt: skip
+        if not 0 <= self.point_refiner_network_min_share <= 1:
+            raise ValueError(f"network.point_refiner_network_min_share must lie in [0, 1], got "
+                             f"{self.point_refiner_network_min_share}")  # fmt: skip
         if self.point_refiner_network_recognised < 0:
             raise ValueError(f"network.point_refiner_network_recognised must be >= 0 (a logit; 0: off), got "
                              f"{self.point_refiner_network_recognised}")  # fmt: skip

@@ -388,10 +388,14 @@ def test_a_refiner_with_disagreement_answers_the_prior_points_a_sure_network_cal
     assert band_of([(int(top), True)], point_refiner_network_min_region=len(points) + 1) == plain
     # And only on an object the network recognises: it calls the clicked point -100, no object at any threshold.
     assert band_of([(int(top), True)], point_refiner_network_recognised=4.0) == plain
+    # And only where it calls some of the region object: here none of it.
+    assert band_of([(int(top), True)], point_refiner_network_min_share=0.01) == plain
     with pytest.raises(ValueError, match="point_refiner_network_min_region must be >= 0 points"):
         NetworkConfig(point_refiner_network_min_region=-1)
     with pytest.raises(ValueError, match="point_refiner_network_recognised must be >= 0"):
         NetworkConfig(point_refiner_network_recognised=-1.0)
+    with pytest.raises(ValueError, match="point_refiner_network_min_share must lie in"):
+        NetworkConfig(point_refiner_network_min_share=1.5)
 
 
 def test_network_holds_are_its_sure_answers_on_what_the_prior_holds_the_click_cut_or_the_answer_left_out() -> None:
@@ -449,11 +453,13 @@ def test_where_the_network_is_sure_a_negative_click_and_the_refiner_cut_only_wha
     away = np.linalg.norm(points - points[far], axis=1) > 0.3
 
     def bin_kept(keep: float, domains: tuple[str, ...] = DOMAINS, yields: float = 0.0,
-                 overruled: float = 0.0, min_region: int = 0, recognised: float = 0.0) -> float:  # fmt: skip
+                 overruled: float = 0.0, min_region: int = 0, recognised: float = 0.0,
+                 share: float = 0.0) -> float:  # fmt: skip
         network = dataclasses.replace(MEMORY.network, point_refiner_keep=keep, network_gain_domains=domains,
                                       point_refiner_keep_yield=yields, point_refiner_keep_overruled=overruled,
                                       point_refiner_network_min_region=min_region,
-                                      point_refiner_network_recognised=recognised)  # fmt: skip
+                                      point_refiner_network_recognised=recognised,
+                                      point_refiner_network_min_share=share)  # fmt: skip
         segmenter = fusion_segmenter(0.0, dataclasses.replace(MEMORY, network=network), domain="indoor")
         with torch.no_grad():
             head = segmenter.model.seg_head[-1]
@@ -478,6 +484,8 @@ def test_where_the_network_is_sure_a_negative_click_and_the_refiner_cut_only_wha
     assert bin_kept(4.0, min_region=20) == 1.0 and bin_kept(4.0, min_region=len(points) + 1) == bin_kept(0.0)
     # and only on an object the network recognises: +100 at the first click is object at 4, not at 150
     assert bin_kept(4.0, recognised=4.0) == 1.0 and bin_kept(4.0, recognised=150.0) == bin_kept(0.0)
+    # and where it calls at least the share of the region object: all of it here
+    assert bin_kept(4.0, share=1.0) == 1.0
 
 
 def test_clicks_on_the_networks_sure_opposite_answer_overrule_its_holds() -> None:
@@ -1075,11 +1083,11 @@ def test_refiner_gain_scales_the_fitted_correction(kinds_root: Path, tmp_path: P
 
 def test_network_keep_and_served_disagree_are_written_after_the_fit(kinds_root: Path, tmp_path: Path) -> None:
     """`--network-keep K` (with `--network-keep-yield`, `-out`, `-overruled`, `--network-disagree-overruled`,
-    `--network-min-region`, `--network-recognised`) and `--served-disagree T` set the written network's holds and
-    its disputes (the rows and the fitted refiner are those of the fit without them), also disputes the rows were
-    collected without (`--served-disagree-first`: at the first click only); a yield beyond the click distances' 2 m
-    is refused, and so are disputes overruled without a threshold, first-click disputes without any and a negative
-    region minimum."""
+    `--network-min-region`, `--network-recognised`, `--network-min-share`) and `--served-disagree T` set the written
+    network's holds and its disputes (the rows and the fitted refiner are those of the fit without them), also
+    disputes the rows were collected without (`--served-disagree-first`: at the first click only); a yield beyond
+    the click distances' 2 m is refused, and so are disputes overruled without a threshold, first-click disputes
+    without any, a negative region minimum and a share above 1."""
     fusion_segmenter(0.5).save(tmp_path / "fusion.pt", {"inference_options": {"ground_gate": False}})
     common = ["--checkpoint", str(tmp_path / "fusion.pt"), "--root", str(kinds_root), "--scene-stride", "1",
               "--held-out-every", "2", "--epochs", "2", "--views", "1", "--no-progress", "--threads", "1",
@@ -1087,14 +1095,16 @@ def test_network_keep_and_served_disagree_are_written_after_the_fit(kinds_root: 
     assert main([*common, "--out", str(tmp_path / "plain.pt")]) == 0
     assert main([*common, "--out", str(tmp_path / "served.pt"), "--network-keep", "4", "--served-disagree", "6",
                  "--network-keep-yield", "1", "--network-keep-out", "12", "--network-keep-overruled", "5",
-                 "--network-disagree-overruled", "--network-min-region", "150", "--network-recognised", "3"]) == 0
+                 "--network-disagree-overruled", "--network-min-region", "150", "--network-recognised", "3",
+                 "--network-min-share", "0.25"]) == 0
     plain, served = (load_checkpoint(tmp_path / f"{name}.pt") for name in ("plain", "served"))
     assert (plain[1].network.point_refiner_keep, plain[1].network.point_refiner_disagree) == (0.0, 4.0)
     written = served[1].network
     assert (written.point_refiner_keep, written.point_refiner_disagree, written.point_refiner_keep_yield,
             written.point_refiner_keep_out, written.point_refiner_keep_overruled,
             written.point_refiner_disagree_overruled, written.point_refiner_network_min_region,
-            written.point_refiner_network_recognised) == (4.0, 6.0, 1.0, 12.0, 5.0, True, 150, 3.0)  # fmt: skip
+            written.point_refiner_network_recognised, written.point_refiner_network_min_share
+            ) == (4.0, 6.0, 1.0, 12.0, 5.0, True, 150, 3.0, 0.25)  # fmt: skip
     for key, value in plain[0].items():
         torch.testing.assert_close(served[0][key], value)  # the same fit
     assert served[2]["point_refiner_fit"]["settings"]["network_keep"] == 4.0
@@ -1107,6 +1117,7 @@ def test_network_keep_and_served_disagree_are_written_after_the_fit(kinds_root: 
     assert main([*common, "--out", str(tmp_path / "refused.pt"), "--network-keep-yield", "3"]) == 2
     assert main([*common, "--out", str(tmp_path / "refused.pt"), "--network-disagree-overruled"]) == 2
     assert main([*common, "--out", str(tmp_path / "refused.pt"), "--network-min-region", "-1"]) == 2
+    assert main([*common, "--out", str(tmp_path / "refused.pt"), "--network-min-share", "2"]) == 2
     assert not (tmp_path / "refused.pt").exists()
 
 

@@ -169,6 +169,9 @@ class FitSettings:
     # a logit: the disputes and the holds only on an object whose first positive click the network calls object at
     # this or more (`NetworkConfig.point_refiner_network_recognised`; 0: on every object)
     network_recognised: float = 0.0
+    # the disputes and the holds only where the network calls at least this share of the prior region's crop points
+    # object (`NetworkConfig.point_refiner_network_min_share`; 0: always)
+    network_min_share: float = 0.0
     # the disputes the written network serves with (`NetworkConfig.point_refiner_disagree`), set after the fit; 0: the
     # --refiner-disagree the rows were collected with. The refiner answers each point alone, so a higher threshold
     # gives the same answers on the fewer points it draws; rows collected without disputes give a refiner that
@@ -198,9 +201,10 @@ class FitSettings:
             raise ValueError(f"fit settings: refiner_gain must be > 0, got {self.refiner_gain}")
         if not self.network_gain >= 0:
             raise ValueError(f"fit settings: network_gain must be >= 0, got {self.network_gain}")
-        if self.network_min_region < 0 or self.network_recognised < 0:
-            raise ValueError(f"fit settings: network_min_region and network_recognised must be >= 0, got "
-                             f"{self.network_min_region} and {self.network_recognised}")  # fmt: skip
+        if self.network_min_region < 0 or self.network_recognised < 0 or not 0 <= self.network_min_share <= 1:
+            raise ValueError(f"fit settings: network_min_region and network_recognised must be >= 0 and "
+                             f"network_min_share in [0, 1], got {self.network_min_region}, "
+                             f"{self.network_recognised} and {self.network_min_share}")  # fmt: skip
         if self.network_disagree_overruled and not self.network_keep_overruled > 0:
             raise ValueError("fit settings: network_disagree_overruled needs network_keep_overruled > 0")
         if not (min(self.network_keep, self.network_keep_out, self.network_keep_overruled, self.served_disagree) >= 0
@@ -593,6 +597,9 @@ def build_parser() -> argparse.ArgumentParser:
                  "network_recognised": "a logit: the disputes and the holds only on an object whose first "
                                        "positive click the network calls object at this or more (NetworkConfig."
                                        "point_refiner_network_recognised; 0: on every object)",
+                 "network_min_share": "the disputes and the holds only where the network calls at least this "
+                                      "share of the prior region's crop points object (NetworkConfig."
+                                      "point_refiner_network_min_share; 0: always)",
                  "served_disagree": "the written network draws the disputes at this threshold (set after the fit; "
                                     "0: the rows' own --refiner-disagree); rows collected without disputes give a "
                                     "refiner that answers them as the band's other points",
@@ -737,6 +744,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "point_refiner_disagree_overruled": settings.network_disagree_overruled,
               "point_refiner_network_min_region": settings.network_min_region,
               "point_refiner_network_recognised": settings.network_recognised,
+              "point_refiner_network_min_share": settings.network_min_share,
               "point_refiner_disagree": settings.served_disagree or args.refiner_disagree,
               "point_refiner_disagree_first": settings.served_disagree_first or args.refiner_disagree_first,
               }  # fmt: skip
