@@ -320,7 +320,7 @@ class ModelSession(InteractiveSession):
         refiner, when `with_features` which of them lie in the prior's boundary band (bool) and the refiner
         features of those (`inference.point_features`), and which of the network's holds are dropped for this click
         state (object, background: those the clicks overrule, `overruled_holds`, and both on an object the network
-        does not know, `_network_knows`). With `previous` (the prior before the latest
+        does not know, `_network_knows`, which also drops the disputes). With `previous` (the prior before the latest
         click, `_previous_region`) the band also holds the points the latest click moved (`flip_band`); with `shown`
         (the answer after the click before, `_memory`) the points where the prior differs from it."""
         crop = sample["crop"].numpy()
