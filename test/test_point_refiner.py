@@ -284,12 +284,15 @@ def test_a_refiner_with_a_column_answers_what_lies_under_the_region() -> None:
 @settings(max_examples=60, deadline=None)
 def test_the_column_band_matches_a_point_by_point_count(points: list, radius: float) -> None:
     """Every band point lies outside the prior with a prior point within the radius horizontally and at most
-    COLUMN_DEPTH above it, and every such point with 16 or fewer prior points is in the band."""
+    COLUMN_DEPTH above it, and every such point with 16 or fewer prior points is in the band. A point with a prior
+    point at the radius itself, to float precision, may go either way (the KD-tree's bound is strict)."""
     xyz = np.array([p[:3] for p in points], dtype=np.float64)
     prior = np.array([p[3] for p in points])
     band = column_band(xyz, prior, radius)
     for i in range(len(xyz)):
         horizontal = np.linalg.norm(xyz[prior, :2] - xyz[i, :2], axis=1)
+        if np.any(np.abs(horizontal - radius) <= 1e-9):
+            continue  # on the boundary
         drop = xyz[prior, 2] - xyz[i, 2]
         under = bool(((horizontal <= radius) & (drop > 0) & (drop <= COLUMN_DEPTH)).any())
         if band[i]:
