@@ -84,7 +84,7 @@ from clickenhance_model.errors import ClickEnhanceError
 from clickenhance_model.evaluation.metrics import click_collapses
 from clickenhance_model.evaluation.protocol import ProtocolSettings, object_rng, simulate_object
 from clickenhance_model.inference.session import InteractiveSession
-from clickenhance_model.model_config import DOMAINS
+from clickenhance_model.model_config import DOMAINS, NetworkConfig
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.training.config import train_config_from_dict, trained_domains
 from clickenhance_model.training.initialisation import initialise_weights
@@ -201,18 +201,24 @@ class FitSettings:
             raise ValueError(f"fit settings: refiner_gain must be > 0, got {self.refiner_gain}")
         if not self.network_gain >= 0:
             raise ValueError(f"fit settings: network_gain must be >= 0, got {self.network_gain}")
-        if self.network_min_region < 0 or self.network_recognised < 0 or not 0 <= self.network_min_share <= 1:
-            raise ValueError(f"fit settings: network_min_region and network_recognised must be >= 0 and "
-                             f"network_min_share in [0, 1], got {self.network_min_region}, "
-                             f"{self.network_recognised} and {self.network_min_share}")  # fmt: skip
-        if self.network_disagree_overruled and not self.network_keep_overruled > 0:
-            raise ValueError("fit settings: network_disagree_overruled needs network_keep_overruled > 0")
-        if not (min(self.network_keep, self.network_keep_out, self.network_keep_overruled, self.served_disagree) >= 0
-                and 0 <= self.network_keep_yield <= 2):  # fmt: skip
-            raise ValueError(f"fit settings: network_keep, network_keep_out, network_keep_overruled and "
-                             f"served_disagree must be >= 0 and network_keep_yield in [0, 2] m, got "
-                             f"{self.network_keep}, {self.network_keep_out}, {self.network_keep_overruled}, "
-                             f"{self.served_disagree} and {self.network_keep_yield}")  # fmt: skip
+        try:  # the served options' bounds are the network config's own
+            NetworkConfig(**self.served_network())
+        except ValueError as error:
+            raise ValueError(f"fit settings: {error}") from error
+
+    def served_network(self, refiner_disagree: float = 0.0, refiner_disagree_first: bool = False) -> dict[str, object]:
+        """The `NetworkConfig` fields the written network serves with, set after the fit: its holds, the rules on
+        which click states they and the disputes apply, and the disputes themselves (`served_disagree`, else the
+        rows' own `refiner_disagree`; at the first click only with either `*_first`)."""
+        return {"point_refiner_keep": self.network_keep, "point_refiner_keep_yield": self.network_keep_yield,
+                "point_refiner_keep_out": self.network_keep_out,
+                "point_refiner_keep_overruled": self.network_keep_overruled,
+                "point_refiner_disagree_overruled": self.network_disagree_overruled,
+                "point_refiner_network_min_region": self.network_min_region,
+                "point_refiner_network_recognised": self.network_recognised,
+                "point_refiner_network_min_share": self.network_min_share,
+                "point_refiner_disagree": self.served_disagree or refiner_disagree,
+                "point_refiner_disagree_first": self.served_disagree_first or refiner_disagree_first}
 
 
 @dataclass
@@ -738,16 +744,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.network_gain:  # after the fit and its held-out figures, which are at the rows' gain 0
         with torch.no_grad():
             model.network_gain.fill_(settings.network_gain)
-    served = {"point_refiner_keep": settings.network_keep, "point_refiner_keep_yield": settings.network_keep_yield,
-              "point_refiner_keep_out": settings.network_keep_out,
-              "point_refiner_keep_overruled": settings.network_keep_overruled,
-              "point_refiner_disagree_overruled": settings.network_disagree_overruled,
-              "point_refiner_network_min_region": settings.network_min_region,
-              "point_refiner_network_recognised": settings.network_recognised,
-              "point_refiner_network_min_share": settings.network_min_share,
-              "point_refiner_disagree": settings.served_disagree or args.refiner_disagree,
-              "point_refiner_disagree_first": settings.served_disagree_first or args.refiner_disagree_first,
-              }  # fmt: skip
+    served = settings.served_network(args.refiner_disagree, args.refiner_disagree_first)
     segmenter.config = dataclasses.replace(segmenter.config, network=dataclasses.replace(segmenter.config.network,
                                                                                         **served))  # fmt: skip
     segmenter.save(args.out, {**extra, "point_refiner_fit": report})
