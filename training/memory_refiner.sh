@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Rebuild session 38's memory refiner and its served variants from nothing but this repository: the generated scans,
+# the growth refiner whose answers the memory rows show (GR3, session 37), the memory rows (seed 0 and the every-4th-
+# ring cut) and the fits on them (docs/default_model.md, sessions 37-42). Every step is skipped when its output
+# exists, so the same command resumes after an interruption. Row collections run two at a time, one torch thread each
+# (about 75 min on two cores; the fits take seconds to two minutes each).
+#
+#   bash training/memory_refiner.sh [OUT]        # OUT defaults to runs/memory_refiner
+#
+# Writes OUT/growth/refined.pt (GR3), OUT/memory/rows_{seed0,cut4}.npz, OUT/me1_s0c4.pt (session 38: the refiner
+# alone, the network speaking only through it) and OUT/me1krs.pt (session 42: served with the network's disputes and
+# holds where it knows the object). Further variants are refits of the memory rows (seconds): see README "point refiner".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-runs/memory_refiner}
+PY=${PYTHON:-.venv/bin/python}
+SCENES=runs/scenes/any_object_rgbd_colour
+FIT=("$PY" -m clickenhance_model.training.point_refiner_fit --checkpoint clickenhance_model/weights/default.pt
+     --as-fusion --views 1 --root "$SCENES" --ground-prior --no-ground-gate --no-progress --threads 1)
+COLLECT=(--objects-per-scene 5 --states-per-object 4 --scene-stride 2 --weighting iou --refiner-flips
+         --refiner-column 0.1 --collapse-states --refiner-growth)
+mkdir -p "$OUT/growth" "$OUT/memory"
+log() { echo "[$(date +%H:%M:%S)] $*"; }
+
+if [ ! -f "$SCENES/.complete" ]; then
+  log "generating $SCENES"
+  "$PY" -m clickenhance_model.train --config any_object_rgbd_colour --prepare-data
+  touch "$SCENES/.complete"
+fi
+
+# collect NAME DIR EXTRA...: one rows file, skipped when it exists (the fit writes it only once collected in full)
+collect() {
+  local name=$1 dir=$2; shift 2
+  if [ -f "$dir/rows_$name.npz" ]; then return; fi
+  log "collecting $dir/rows_$name.npz"
+  "${FIT[@]}" "${COLLECT[@]}" "$@" --rows "$dir/rows_$name.npz" --out "$dir/$name.pt" > "$dir/$name.log" 2>&1
+  log "done $dir/rows_$name.npz"
+}
+
+# GR3: three growth collections, then one fit on them
+collect seed0 "$OUT/growth" --seed 0 &
+collect seed1 "$OUT/growth" --seed 1 &
+wait
+collect cut4 "$OUT/growth" --ring-cuts 4
+if [ ! -f "$OUT/growth/refined.pt" ]; then
+  log "fitting GR3"
+  "${FIT[@]}" --refiner-flips --refiner-column 0.1 --refiner-growth --weighting iou \
+      --rows "$OUT"/growth/rows_{seed0,seed1,cut4}.npz --out "$OUT/growth/refined.pt" > "$OUT/growth/fit.log" 2>&1
+fi
+
+# the memory rows: GR3's answers shown before each click state
+collect seed0 "$OUT/memory" --refiner-memory --memory-from "$OUT/growth/refined.pt" --seed 0 &
+collect cut4 "$OUT/memory" --refiner-memory --memory-from "$OUT/growth/refined.pt" --ring-cuts 4 &
+wait
+
+MEMORY_FIT=("${FIT[@]}" --refiner-flips --refiner-column 0.1 --refiner-growth --refiner-memory --weighting iou
+            --rows "$OUT"/memory/rows_{seed0,cut4}.npz)
+if [ ! -f "$OUT/me1_s0c4.pt" ]; then
+  log "fitting me1_s0c4"
+  "${MEMORY_FIT[@]}" --out "$OUT/me1_s0c4.pt" > "$OUT/me1_s0c4.log" 2>&1
+fi
+if [ ! -f "$OUT/me1krs.pt" ]; then
+  log "fitting ME1KRS"
+  "${MEMORY_FIT[@]}" --network-gain-domains outdoor --served-disagree 6 --served-disagree-first --network-keep 4 \
+      --network-keep-yield 1 --network-keep-out 12 --network-keep-overruled 4 --network-disagree-overruled \
+      --network-min-region 200 --network-recognised 4 --network-min-share 0.2 --out "$OUT/me1krs.pt" \
+      > "$OUT/me1krs.log" 2>&1
+fi
+log "done: $OUT/me1_s0c4.pt $OUT/me1krs.pt"
