@@ -3,7 +3,7 @@
 # the growth refiner whose answers the memory rows show (GR3, session 37), the memory rows (seed 0 and the every-4th-
 # ring cut) and the fits on them (docs/default_model.md, sessions 37-42). Every step is skipped when its output
 # exists, so the same command resumes after an interruption. Row collections run two at a time, one torch thread each
-# (about 75 min on two cores; the fits take seconds to two minutes each).
+# (74 min on two cores; the fits take seconds to three minutes each).
 #
 #   bash training/memory_refiner.sh [OUT]        # OUT defaults to runs/memory_refiner
 #
