@@ -9,7 +9,7 @@
 #
 # Writes OUT/growth/refined.pt (GR3), OUT/memory/rows_{seed0,cut4}.npz, OUT/me1_s0c4.pt (session 38: the refiner
 # alone, the network speaking only through it) and OUT/me1krs.pt (session 42: served with the network's disputes and
-# holds where it knows the object). Further variants are refits of the memory rows (seconds): see README "point refiner".
+# holds where it knows the object). Further variants are refits of the memory rows (minutes): README's ME1KRS command with other served options.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/memory_refiner}
@@ -37,10 +37,17 @@ collect() {
   log "done $dir/rows_$name.npz"
 }
 
+# wait_all PID...: every job, failing when one failed (a plain `wait` returns 0 whatever its jobs did)
+wait_all() {
+  local status=0 job
+  for job in "$@"; do wait "$job" || status=1; done
+  return "$status"
+}
+
 # GR3: three growth collections, then one fit on them
-collect seed0 "$OUT/growth" --seed 0 &
-collect seed1 "$OUT/growth" --seed 1 &
-wait
+collect seed0 "$OUT/growth" --seed 0 & first=$!
+collect seed1 "$OUT/growth" --seed 1 & second=$!
+wait_all "$first" "$second"
 collect cut4 "$OUT/growth" --ring-cuts 4
 if [ ! -f "$OUT/growth/refined.pt" ]; then
   log "fitting GR3"
@@ -49,9 +56,9 @@ if [ ! -f "$OUT/growth/refined.pt" ]; then
 fi
 
 # the memory rows: GR3's answers shown before each click state
-collect seed0 "$OUT/memory" --refiner-memory --memory-from "$OUT/growth/refined.pt" --seed 0 &
-collect cut4 "$OUT/memory" --refiner-memory --memory-from "$OUT/growth/refined.pt" --ring-cuts 4 &
-wait
+collect seed0 "$OUT/memory" --refiner-memory --memory-from "$OUT/growth/refined.pt" --seed 0 & first=$!
+collect cut4 "$OUT/memory" --refiner-memory --memory-from "$OUT/growth/refined.pt" --ring-cuts 4 & second=$!
+wait_all "$first" "$second"
 
 MEMORY_FIT=("${FIT[@]}" --refiner-flips --refiner-column 0.1 --refiner-growth --refiner-memory --weighting iou
             --rows "$OUT"/memory/rows_{seed0,cut4}.npz)
