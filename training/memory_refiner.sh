@@ -9,7 +9,8 @@
 #
 # Writes OUT/growth/refined.pt (GR3), OUT/memory/rows_{seed0,cut4}.npz, OUT/me1_s0c4.pt (session 38: the refiner
 # alone, the network speaking only through it) and OUT/me1krs.pt (session 42: served with the network's disputes and
-# holds where it knows the object). Further variants are refits of the memory rows (minutes): README's ME1KRS command with other served options.
+# holds where it knows the object). Further variants are refits of the memory rows (minutes each): README's ME1KRS
+# command with other served options.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/memory_refiner}
