@@ -603,6 +603,31 @@ def test_shown_answers_are_taken_click_by_click_where_the_answerer_remembers() -
         assert np.array_equal(batch, masks[2]) != click_by_click  # memory: the batch differs from the clicks
 
 
+def test_the_answerer_as_the_user_clicks_on_the_answers_the_rows_show(scenes_root: Path,  # noqa: F811
+                                                                       tmp_path: Path) -> None:  # fmt: skip
+    """With `--user answerer` the simulated user corrects the answers the rows show (an answerer that keeps its
+    first answer, so its user clicks elsewhere than the baseline's), and the rows record it."""
+    fusion_segmenter(0.5).save(tmp_path / "fusion.pt", {"inference_options": {"ground_gate": False}})
+    answer_by_last_column(fusion_segmenter(0.5, MEMORY)).save(tmp_path / "keeper.pt",
+                                                              {"inference_options": {"ground_gate": False}})
+    common = ["--checkpoint", str(tmp_path / "fusion.pt"), "--root", str(scenes_root), "--scene-stride", "1",
+              "--held-out-every", "2", "--epochs", "1", "--views", "1", "--no-progress", "--threads", "1",
+              "--refiner-flips", "--refiner-memory", "--memory-from", str(tmp_path / "keeper.pt"),
+              "--states-per-object", "0"]  # fmt: skip
+    rows = {user: tmp_path / f"rows_{user}.npz" for user in ("baseline", "answerer")}
+    for user, path in rows.items():
+        assert main([*common, "--user", user, "--rows", str(path), "--out", str(tmp_path / f"{user}.pt")]) == 0
+        assert rows_record(path).collection["user"] == user
+    baseline_user, answerer_user = (np.load(path)["fit_features"] for path in rows.values())
+    assert baseline_user.shape != answerer_user.shape or not np.array_equal(baseline_user, answerer_user)
+    shown_out = (answerer_user[:, 2] > 0.5) & (answerer_user[:, -1] < 0.5)  # prior holds it, the answer shown not
+    assert shown_out.any()  # the keeper's user saw answers the prior no longer gives
+    assert main([*common[:-2], "--user", "answerer", "--rows", str(rows["answerer"]), "--out",
+                 str(tmp_path / "refit.pt")]) == 0  # a refit: the rows' own user, as recorded  # fmt: skip
+    refit = load_checkpoint(tmp_path / "refit.pt")[2]["point_refiner_fit"]["settings"]
+    assert refit["user"] == "answerer"
+
+
 def test_a_refiner_with_flips_solves_one_prior_region_per_click() -> None:
     """The region before the latest click is the previous click's region: a session keeps it, so three clicks
     solve three regions (not five), and its masks equal those of sessions that solve every state afresh."""
@@ -779,6 +804,9 @@ def test_fit_point_refiner_writes_a_network_with_its_refiner(scenes_root: Path, 
     assert "--refiner-memory True, not False" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
     assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"), "--refiner-flips",
                  "--memory-from", str(tmp_path / "flips.pt"), *common]) == 2  # fmt: skip
+    assert "add --refiner-memory" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"), "--refiner-flips",
+                 "--user", "answerer", *common]) == 2  # no answers shown without memory  # fmt: skip
     assert "add --refiner-memory" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
     (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
     assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"), "--rows",

@@ -46,3 +46,17 @@ def test_undo_after_one_click_batches_runs_no_inference(segmenter) -> None:
     session.last_inference_ms = -1.0  # set by every inference: stays -1 only if none runs
     np.testing.assert_array_equal(session.undo(), first)
     assert session.last_inference_ms == -1.0
+
+
+def test_the_mask_after_each_click_is_the_one_shown_then(segmenter) -> None:
+    """`mask_after(k)` is the mask the session returned after its k-th click; a click inside a batch showed none."""
+    xyz, target = synthetic_scene()
+    car, other = np.flatnonzero(target), np.flatnonzero(~target)
+    session = segmenter.session(xyz)
+    shown = [session.add_click(int(car[0])), session.add_click(int(other[5]), positive=False)]
+    session.add_clicks([(int(car[200]), True), (int(other[900]), False)])
+    for k, mask in enumerate(shown, start=1):
+        np.testing.assert_array_equal(session.mask_after(k), mask)
+    assert session.mask_after(0) is None and session.mask_after(3) is None  # none before a click, none in a batch
+    np.testing.assert_array_equal(session.mask_after(4), session.mask)
+    assert session.mask_after(5) is None

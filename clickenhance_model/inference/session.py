@@ -84,6 +84,15 @@ class InteractiveSession(ABC):
             full[self.valid_indices] = self._masks[-1]
         return full
 
+    def mask_after(self, count: int) -> np.ndarray | None:
+        """The mask (bool (N,) over the caller's points) shown after the first `count` clicks of the current object;
+        None for no click or for a click inside a batch (no answer was shown for it)."""
+        if not 0 < count <= len(self._masks) or self._masks[count - 1] is None:
+            return None
+        full = np.zeros(self.num_points, dtype=bool)
+        full[self.valid_indices] = self._masks[count - 1]
+        return full
+
     @property
     def tree(self) -> cKDTree:
         """KD-tree over the finite points, built on first use."""

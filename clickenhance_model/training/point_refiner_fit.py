@@ -6,11 +6,12 @@ car's sill the kerb, the fused answer can only follow the geodesic prior point b
 after training, on click states of the simulated user: for each object of a sample of the generated
 scans the simulated user clicks up to `--clicks` times on the baseline's answers (the click states the
 network meets when it answers like the prior) or, with `--user network`, on the frozen network's own (the
-states it meets at evaluation), and the network answers one or two of those states (`--states-per-object 0`:
-every one). Each point of the prior's boundary band in the crop (where the refiner acts) is a training
-row: all those whose voxel holds an error or two labels, and a random share of the rest, weighted as the
-points they stand for. Collecting the rows takes about 5 minutes per 100 scans on one CPU core (about 20
-with the network as the user and every state); the fit itself takes seconds.
+states it meets at evaluation), or, with `--user answerer` and memory, on the answers the rows show
+(`--memory-from`'s: the states that refiner's own users meet, its collapses among them), and the network answers
+one or two of those states (`--states-per-object 0`: every one). Each point of the prior's boundary band in the
+crop (where the refiner acts) is a training row: all those whose voxel holds an error or two labels, and a random
+share of the rest, weighted as the points they stand for. Collecting the rows takes about 5 minutes per 100 scans
+on one CPU core (about 20 with the network as the user and every state); the fit itself takes seconds.
 
     clickenhance-fit-point-refiner --checkpoint runs/RUN/best.pt --root runs/scenes/any_object_bleed \\
         --out runs/RUN/refined.pt
@@ -91,7 +92,7 @@ from clickenhance_model.training.initialisation import initialise_weights
 from clickenhance_model.training.synthetic import manifest_domains
 from clickenhance_model.unet import ClickEnhanceNet, PointRefiner
 
-USERS = ("baseline", "network")
+USERS = ("baseline", "network", "answerer")
 # the refiner settings that rows are collected with, its band's and its growth columns' (a fit must use the rows'
 # own): their defaults
 BAND_DEFAULTS: dict[str, float | bool] = {"refiner_reach": 0.0, "refiner_flips": False, "refiner_column": 0.0,
@@ -109,7 +110,9 @@ class FitSettings:
     """How rows are collected and the refiner fitted (recorded in the output checkpoint)."""
 
     clicks: int = 10  # click budget of the simulated user per object
-    user: str = "baseline"  # whose answers the simulated user corrects: "baseline" or "network" (the frozen network's)
+    # whose answers the simulated user corrects: "baseline", "network" (the frozen network's) or, with memory,
+    # "answerer" (the answers the rows show: `memory_from`'s, so its own collapses are the states answered)
+    user: str = "baseline"
     states_per_object: int = 2  # click states answered per object: the first and k - 1 drawn ones; 0: every state
     objects_per_scene: int = 2
     scene_stride: int = 4  # every k-th scan of the split
@@ -330,10 +333,11 @@ def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Se
             continue
         picked = rng.choice(len(objects), min(settings.objects_per_scene, len(objects)), replace=False)
         session = segmenter.with_options(domain=domain).session(scene.xyz, scene.rgb)
-        user_session = baselines[domain].session(scene.xyz, scene.rgb) if settings.user == "baseline" else session
         answers_of = None
         if memory:
             answers_of = (answerer or segmenter).with_options(domain=domain).session(scene.xyz, scene.rgb)
+        user_session = {"baseline": baselines[domain].session(scene.xyz, scene.rgb) if settings.user == "baseline"
+                        else None, "answerer": answers_of}.get(settings.user, session)  # fmt: skip
         for k in picked:
             obj = objects[k]
             truth = scene.object_mask(obj.instance_id)
@@ -344,7 +348,9 @@ def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Se
             collapsed = [c["click"] for c in click_collapses(ious, clicks)] if settings.collapse_states else []
             counts = click_states(len(clicks), settings.states_per_object, rng, collapsed)
             shown = {}
-            if answers_of is not None:
+            if answers_of is not None and user_session is answers_of:  # the user just saw each of them, click by click
+                shown = {count - 1: answers_of.mask_after(count - 1) for count in counts if count > 1}
+            elif answers_of is not None:
                 shown = shown_answers(answers_of, clicks, [count - 1 for count in counts],
                                       (answerer or segmenter).config.network.point_refiner_memory)  # fmt: skip
             for count in counts:
@@ -576,7 +582,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      "inputs)")  # fmt: skip
             continue
         choices = {"user": USERS, "weighting": WEIGHTINGS}.get(field)
-        helps = {"refiner_gain": "scale the fitted correction by this (below 1: a more cautious refiner that moves "
+        helps = {"user": "whose answers the simulated user corrects: the baseline's, the frozen network's, or "
+                         "(with --refiner-memory) the answers the rows show, --memory-from's: rows of the states a "
+                         "refiner's own users meet",
+                 "refiner_gain": "scale the fitted correction by this (below 1: a more cautious refiner that moves "
                                  "fewer points, a smaller share of them wrongly)",
                  "memory_from": "with --refiner-memory: the refined checkpoint whose answers are the rows' answers "
                                 "shown after the click before (default: the network being fitted, before its "
@@ -627,6 +636,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = FitSettings(**{field: getattr(args, field) for field in asdict(FitSettings())})
         state_dict, source, extra = load_checkpoint(args.checkpoint, args.device)
+        if settings.user == "answerer" and not args.refiner_memory:
+            raise ValueError("--user answerer clicks on the answers a refiner with memory is shown; add "
+                             "--refiner-memory")  # fmt: skip
         if settings.memory_from and not args.refiner_memory:
             raise ValueError("--memory-from names the answers a refiner with memory is shown; add --refiner-memory")
         if settings.served_disagree_first and not (settings.served_disagree or args.refiner_disagree):
