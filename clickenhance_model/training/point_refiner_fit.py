@@ -336,8 +336,11 @@ def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Se
         answers_of = None
         if memory:
             answers_of = (answerer or segmenter).with_options(domain=domain).session(scene.xyz, scene.rgb)
-        user_session = {"baseline": baselines[domain].session(scene.xyz, scene.rgb) if settings.user == "baseline"
-                        else None, "answerer": answers_of}.get(settings.user, session)  # fmt: skip
+        user_session = session  # "network": the user corrects the network being fitted
+        if settings.user == "baseline":
+            user_session = baselines[domain].session(scene.xyz, scene.rgb)
+        elif settings.user == "answerer" and answers_of is not None:
+            user_session = answers_of
         for k in picked:
             obj = objects[k]
             truth = scene.object_mask(obj.instance_id)
