@@ -50,7 +50,7 @@ class RvizLikeClient:
 
     def initialize(self) -> None:
         """The GetInteractiveMarkers call RViz makes on (re)connection."""
-        response = self.ros.call(GetInteractiveMarkers, f"{self.namespace}/get_interactive_markers")
+        response = self.ros.call_read_only(GetInteractiveMarkers, f"{self.namespace}/get_interactive_markers")
         self.markers = {m.name: m for m in response.markers}
         self.seq = response.sequence_number
         self.applied = len(self.updates.messages)
@@ -154,7 +154,7 @@ def _drive_menu(ros: RosClient, node: NodeProcess) -> None:
     follow_states.wait_for(lambda s: not s.following, after=1)
 
     rviz.sync()  # apply whatever arrived; then a fresh client's initial state must match ours
-    fresh = ros.call(GetInteractiveMarkers, f"{NS}/get_interactive_markers")
+    fresh = ros.call_read_only(GetInteractiveMarkers, f"{NS}/get_interactive_markers")
     rviz.sync(lambda c: c.seq >= fresh.sequence_number)
     assert fresh.sequence_number == rviz.seq
     assert fresh.markers[0].pose == rviz.markers["clickenhance_menu"].pose
@@ -184,7 +184,7 @@ def test_protocol_server_sequences_updates_and_ignores_unknown_markers() -> None
         server.apply_changes()  # nothing pending: no update, no sequence number used
         rviz.sync(lambda c: c.seq == 2)
         assert list(rviz.markers) == ["b"] and [e.title for e in rviz.markers["b"].menu_entries] == ["One", "Two"]
-        state = ros.call(GetInteractiveMarkers, "/proto/get_interactive_markers")
+        state = ros.call_read_only(GetInteractiveMarkers, "/proto/get_interactive_markers")
         assert state.sequence_number == 2 and [m.name for m in state.markers] == ["b"]
         ros.wait_for_subscriber(rviz.feedback)
         rviz.feedback.publish(InteractiveMarkerFeedback(marker_name="a", event_type=2, menu_entry_id=1))
