@@ -78,11 +78,9 @@ class InteractiveSession(ABC):
 
     @property
     def mask(self) -> np.ndarray:
-        """Current object mask, bool (N,) over the caller's points."""
-        full = np.zeros(self.num_points, dtype=bool)
-        if self._masks:
-            full[self.valid_indices] = self._masks[-1]
-        return full
+        """Current object mask, bool (N,) over the caller's points (empty before the first click)."""
+        shown = self.mask_after(len(self._masks))  # the latest state always has its mask, also after a batch
+        return np.zeros(self.num_points, dtype=bool) if shown is None else shown
 
     def mask_after(self, count: int) -> np.ndarray | None:
         """The mask (bool (N,) over the caller's points) shown after the first `count` clicks of the current object;
