@@ -5,7 +5,8 @@
 Writes OUT/results.json (summary and per-object clicks/IoU), OUT/table.md (the paper's
 Table IV layout) and OUT/iou_vs_clicks.png. Each finished object is appended to
 OUT/objects.jsonl, so an interrupted run continues where it stopped when started again
-with the same settings. The last stdout line is the summary:
+with the same settings. `--jobs N` evaluates N scenes at once, in worker processes; every object's
+result is the same as in a one-process run. The last stdout line is the summary:
 `NoC@80=.. NoC@85=.. NoC@90=.. IoU@5=.. IoU@10=.. IoU@15=.. objects=N` (IoU in percent).
 """
 
@@ -14,8 +15,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import multiprocessing
+import os
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,7 @@ from clickenhance_model.config import config_to_dict, load_config
 from clickenhance_model.datasets import DATASETS, SceneDataset, build_dataset
 from clickenhance_model.datasets.npy_triplets import DOMAINS
 from clickenhance_model.datasets.scannet import NYU40_NAMES
-from clickenhance_model.datasets.scene import SceneObject
+from clickenhance_model.datasets.scene import Scene, SceneObject
 from clickenhance_model.datasets.stuff_objects import DEFAULT_GAP, OBJECT_SETS
 from clickenhance_model.errors import ClickEnhanceError, DatasetError
 from clickenhance_model.evaluation.protocol import ObjectResult, ProtocolSettings, SupportsSession, evaluate_scene
@@ -89,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--domain", choices=DOMAINS,
                         help="npy: indoor or outdoor clouds (the baseline's preset); auto: indoor if coloured")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="scenes evaluated at once, each in its own worker process (the results are those of "
+                             "one process; each worker runs torch on its share of the CPU cores)")  # fmt: skip
     parser.add_argument("--restart", action=argparse.BooleanOptionalAction, default=False,
                         help="discard results of an earlier run in --out instead of continuing it")  # fmt: skip
     return parser
@@ -224,15 +231,8 @@ def open_log(out: Path, run: dict[str, Any], restart: bool) -> tuple[dict[tuple[
     return done, scenes
 
 
-def run_dataset(
-    dataset: SceneDataset, segmenters: dict[str, SupportsSession], domains: dict[str, str], settings: ProtocolSettings,
-    args: argparse.Namespace,
-    done: dict[tuple[str, int], ObjectResult], done_scenes: set[str],
-) -> tuple[list[ObjectResult], list[tuple[str, str]]]:  # fmt: skip
-    """Evaluate every object of every scene (reusing logged ones); returns rows and skipped scenes."""
-    rows: list[ObjectResult] = []
-    skipped: list[tuple[str, str]] = []
-    limit = args.limit_objects
+def selected_scenes(dataset: SceneDataset, domains: dict[str, str], args: argparse.Namespace) -> list[str]:
+    """The scenes to evaluate, in order: every `--scene-stride`-th, of `--scene-domain` and `--scene-sensors`."""
     names = dataset.scene_names()[:: args.scene_stride]
     if args.scene_domain is not None:
         names = [name for name in names if domains.get(name, dataset.domain) == args.scene_domain]
@@ -240,8 +240,29 @@ def run_dataset(
         from clickenhance_model.training.synthetic import scans_of_sensors
 
         names = scans_of_sensors(args.root, names, args.scene_sensors)
+    return names
+
+
+def scene_objects(dataset: SceneDataset, scene: Scene, domain: str, args: argparse.Namespace) -> list[SceneObject]:
+    """The objects of a loaded scene that the run evaluates (`--min-points`, `--classes`), named for its domain."""
+    objects = [o for o in dataset.objects(scene, args.min_points)
+               if args.classes is None or o.semantic_id in args.classes]  # fmt: skip
+    return named_for_domain(objects, domain, dataset.domain)
+
+
+def run_dataset(
+    dataset: SceneDataset, segmenters: dict[str, SupportsSession], domains: dict[str, str], settings: ProtocolSettings,
+    args: argparse.Namespace,
+    done: dict[tuple[str, int], ObjectResult], done_scenes: set[str],
+) -> tuple[list[ObjectResult], list[tuple[str, str]]]:  # fmt: skip
+    """Evaluate every object of every scene (reusing logged ones); returns rows and skipped scenes."""
+    if args.jobs > 1:
+        return run_dataset_in_workers(dataset, domains, args, done, done_scenes)
+    rows: list[ObjectResult] = []
+    skipped: list[tuple[str, str]] = []
+    limit = args.limit_objects
     with (args.out / LOG_FILE).open("a") as log, tqdm(total=0, unit="object", file=sys.stderr) as bar:
-        for scene_name in names:
+        for scene_name in selected_scenes(dataset, domains, args):
             if limit is not None and len(rows) >= limit:
                 break
             if scene_name in done_scenes:
@@ -257,17 +278,14 @@ def run_dataset(
                 skipped.append((scene_name, str(error)))
                 tqdm.write(f"skipping scene {scene_name}: {error}", file=sys.stderr)
                 continue
-            objects = [o for o in dataset.objects(scene, args.min_points)
-                       if args.classes is None or o.semantic_id in args.classes]  # fmt: skip
+            domain = domains.get(scene_name, dataset.domain)
+            objects = scene_objects(dataset, scene, domain, args)
             complete = limit is None or len(objects) <= limit - len(rows)
             objects = objects if complete else objects[: limit - len(rows)]
             bar.total += len(objects)
             bar.set_description(scene_name)
-            domain = domains.get(scene_name, dataset.domain)
-            objects = named_for_domain(objects, domain, dataset.domain)
             todo = [o for o in objects if (o.scene, o.instance_id) not in done]
-            segmenter = segmenters[domain]
-            for result in evaluate_scene(segmenter, scene, todo, settings):
+            for result in evaluate_scene(segmenters[domain], scene, todo, settings):
                 done[result.key] = result
                 log.write(json.dumps({"object": result.to_dict()}) + "\n")
                 log.flush()
@@ -279,12 +297,83 @@ def run_dataset(
     return rows, skipped
 
 
+# One worker process's run (`--jobs`): its dataset reader, segmenters and settings, built once per process.
+_worker: dict[str, Any] = {}
+
+
+def _start_worker(args: argparse.Namespace) -> None:
+    """Build a worker's reader and segmenters from the command line's settings; torch gets its share of the cores."""
+    if args.method == "model" and "OMP_NUM_THREADS" not in os.environ:  # the user's setting wins
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // args.jobs))
+    dataset = build_dataset(args.dataset, args.root, **dataset_options(args))
+    segmenters, _ = load_segmenters(args, dataset)
+    _worker.update(dataset=dataset, segmenters=segmenters, domains=scene_domains(args, dataset), args=args,
+                   settings=ProtocolSettings(args.max_clicks, args.temperature, args.seed))  # fmt: skip
+
+
+def _evaluate_in_worker(
+    scene_name: str, done: set[tuple[str, int]]
+) -> tuple[list[tuple[str, int]], list[ObjectResult], str | None]:
+    """One scene in a worker: the keys of its evaluated objects, the results of those not `done`, and the reader's
+    error where the scene cannot be read (None otherwise)."""
+    dataset, args = _worker["dataset"], _worker["args"]
+    try:
+        scene = dataset.load_scene(scene_name)
+    except DatasetError as error:
+        return [], [], str(error)
+    domain = _worker["domains"].get(scene_name, dataset.domain)
+    objects = scene_objects(dataset, scene, domain, args)
+    todo = [o for o in objects if (o.scene, o.instance_id) not in done]
+    results = list(evaluate_scene(_worker["segmenters"][domain], scene, todo, _worker["settings"]))
+    return [(o.scene, o.instance_id) for o in objects], results, None
+
+
+def run_dataset_in_workers(
+    dataset: SceneDataset, domains: dict[str, str], args: argparse.Namespace,
+    done: dict[tuple[str, int], ObjectResult], done_scenes: set[str],
+) -> tuple[list[ObjectResult], list[tuple[str, str]]]:  # fmt: skip
+    """`run_dataset` with `--jobs` scenes at once: each worker process loads the segmenters once and evaluates whole
+    scenes; finished scenes are logged as they come back, and the rows keep the scenes' order."""
+    names = selected_scenes(dataset, domains, args)
+    keys: dict[str, list[tuple[str, int]]] = {}
+    errors: dict[str, str] = {}
+    for name in names:
+        if name in done_scenes:
+            keys[name] = sorted(key for key in done if key[0] == name)
+    todo = [name for name in names if name not in done_scenes]
+    context = multiprocessing.get_context("spawn")  # torch's thread pools do not survive a fork
+    with (args.out / LOG_FILE).open("a") as log, tqdm(total=len(todo), unit="scene", file=sys.stderr) as bar, \
+            ProcessPoolExecutor(args.jobs, context, initializer=_start_worker, initargs=(args,)) as pool:  # fmt: skip
+        futures = {pool.submit(_evaluate_in_worker, name, {k for k in done if k[0] == name}): name for name in todo}
+        for future in as_completed(futures):
+            name = futures[future]
+            evaluated, results, error = future.result()
+            bar.update(1)
+            if error is not None:
+                errors[name] = error
+                tqdm.write(f"skipping scene {name}: {error}", file=sys.stderr)
+                continue
+            for result in results:
+                done[result.key] = result
+                log.write(json.dumps({"object": result.to_dict()}) + "\n")
+            log.write(json.dumps({"scene_done": name, "objects": len(evaluated)}) + "\n")
+            log.flush()
+            keys[name] = evaluated
+    rows = [done[key] for name in names for key in keys.get(name, [])]
+    return rows, [(name, errors[name]) for name in names if name in errors]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the evaluation; 0 on success, 1 when no object was evaluated, 2 on bad input."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.max_clicks < 1 or args.scene_stride < 1 or (args.limit_objects is not None and args.limit_objects < 1):
-        parser.error("--max-clicks, --scene-stride and --limit-objects must be at least 1")
+    if (args.max_clicks < 1 or args.scene_stride < 1 or args.jobs < 1
+            or (args.limit_objects is not None and args.limit_objects < 1)):  # fmt: skip
+        parser.error("--max-clicks, --scene-stride, --jobs and --limit-objects must be at least 1")
+    if args.jobs > 1 and args.limit_objects is not None:
+        parser.error("--limit-objects takes the first N objects in scene order: run it with --jobs 1")
     if args.temperature is not None and not 0.0 <= args.temperature <= 1.0:
         parser.error(f"--temperature must be in [0, 1], got {args.temperature}")
     try:

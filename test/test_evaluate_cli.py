@@ -117,6 +117,34 @@ def test_cli_resumes_after_an_interruption(kitti_root: Path, tmp_path: Path, cap
     assert [r["ious"] for r in resumed[1:]] == [r["ious"] for r in complete[1:]]
 
 
+def test_cli_jobs_give_the_one_process_results(kitti_root: Path, tmp_path: Path, capsys) -> None:
+    """Scenes in two worker processes: the same objects, clicks and IoUs in the same order, the unreadable scene
+    skipped, and a half-done log continued (its logged object reused, not recomputed)."""
+    args = [*base_args(kitti_root, tmp_path / "one"), "--max-clicks", "6"]
+    assert run(capsys, *args)[0] == 0
+    one = json.loads((tmp_path / "one" / "results.json").read_text())
+    out = tmp_path / "two"
+    two_args = [*base_args(kitti_root, out), "--max-clicks", "6", "--jobs", "2"]
+    out.mkdir()
+    (out / "run.json").write_text((tmp_path / "one" / "run.json").read_text())
+    first = json.loads((tmp_path / "one" / LOG_FILE).read_text().splitlines()[0])
+    first["object"]["ious"] = [0.125] * 6  # a marker: a reused row keeps it
+    (out / LOG_FILE).write_text(json.dumps(first) + "\n")
+    code, stdout, err = run(capsys, *two_args)
+    assert code == 0, err
+    assert "skipping scene 08/000002" in err
+    two = json.loads((out / "results.json").read_text())
+    assert [(r["scene"], r["instance_id"]) for r in two["objects"]] == [(r["scene"], r["instance_id"])
+                                                                         for r in one["objects"]]  # fmt: skip
+    assert two["objects"][0]["ious"] == [0.125] * 6
+    assert [r["clicks"] for r in two["objects"]] == [r["clicks"] for r in one["objects"]]
+    assert [r["ious"] for r in two["objects"][1:]] == [r["ious"] for r in one["objects"][1:]]
+    assert [s["scene"] for s in two["skipped_scenes"]] == ["08/000002"]
+    assert stdout.strip().endswith("objects=4")
+    with pytest.raises(SystemExit):  # the first N objects are a one-process notion
+        main([*two_args, "--limit-objects", "1"])
+
+
 def test_cli_refuses_other_settings_in_the_same_folder(kitti_root: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "eval"
     assert run(capsys, *base_args(kitti_root, out), "--limit-objects", "1")[0] == 0

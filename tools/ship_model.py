@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated user")
     parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch's default)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="scenes evaluated at once in worker processes (clickenhance-eval --jobs; the same "
+                             "results); not with --limit-objects")  # fmt: skip
     parser.add_argument("--reuse-eval", action="store_true",
                         help="take the evaluations already in --eval-dir (of the same weights) instead of rerunning")
     parser.add_argument("--ground-gate", action=argparse.BooleanOptionalAction, default=None,
@@ -249,6 +252,8 @@ def run_eval(method: str, eval_set: EvalSet, out: Path, args: argparse.Namespace
             "--device", args.device, *eval_set.options, *extra_argv]  # fmt: skip
     if args.limit_objects is not None:
         argv += ["--limit-objects", str(args.limit_objects)]
+    if args.jobs > 1:
+        argv += ["--jobs", str(args.jobs)]
     print(f"ship_model: clickenhance-eval {' '.join(argv)}", file=sys.stderr)
     if evaluate.main(argv) != 0:
         raise ShipError(f"evaluation of the {method} on the {eval_set.name} set ({root}) failed or found no object "
@@ -892,8 +897,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     With --rejudge-installed: judge the installed weights again (`rejudge_installed`)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.max_clicks < 1 or (args.limit_objects is not None and args.limit_objects < 1):
-        parser.error("--max-clicks and --limit-objects must be at least 1")
+    if args.max_clicks < 1 or args.jobs < 1 or (args.limit_objects is not None and args.limit_objects < 1):
+        parser.error("--max-clicks, --jobs and --limit-objects must be at least 1")
+    if args.jobs > 1 and args.limit_objects is not None:
+        parser.error("--limit-objects takes the first N objects in scene order: run it with --jobs 1")
     missing = [f"--{name.replace('_', '-')}" for name in ("checkpoint", "val_root")
                if getattr(args, name) is None]  # fmt: skip
     if missing and not args.rejudge_installed:
