@@ -15,6 +15,7 @@ from test_prior_fusion import FUSION, fusion_segmenter, room
 from test_training import scenes_root  # noqa: F401 (fixture)
 
 from clickenhance_model.checkpoint import load_checkpoint
+from clickenhance_model.datasets.semantic_kitti import SemanticKittiDataset
 from clickenhance_model.inference.point_features import (
     CLICK_REACH,
     COLOUR_FEATURES,
@@ -40,8 +41,10 @@ from clickenhance_model.model_config import DOMAINS, ModelConfig, NetworkConfig
 from clickenhance_model.segmenter import Segmenter
 from clickenhance_model.training.config import SyntheticConfig, SyntheticPart
 from clickenhance_model.training.point_refiner_fit import (
+    FitSettings,
     Rows,
     click_states,
+    collect_rows,
     informative_rows,
     main,
     rows_record,
@@ -626,6 +629,10 @@ def test_the_answerer_as_the_user_clicks_on_the_answers_the_rows_show(scenes_roo
                  str(tmp_path / "refit.pt")]) == 0  # a refit: the rows' own user, as recorded  # fmt: skip
     refit = load_checkpoint(tmp_path / "refit.pt")[2]["point_refiner_fit"]["settings"]
     assert refit["user"] == "answerer"
+    no_memory = fusion_segmenter(0.5, FLIPS)
+    with pytest.raises(ValueError, match="no memory"):  # from Python too: no silent fallback to its own answers
+        collect_rows(no_memory, SemanticKittiDataset(scenes_root), [], {},
+                     FitSettings(user="answerer"))  # fmt: skip
 
 
 def test_a_refiner_with_flips_solves_one_prior_region_per_click() -> None:

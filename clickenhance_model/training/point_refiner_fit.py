@@ -313,6 +313,9 @@ def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Se
     `answerer`'s (None: `segmenter`'s own)."""
     rows, states = Rows([], [], [], [], []), 0
     memory = segmenter.config.network.point_refiner_memory
+    if settings.user == "answerer" and not memory:  # no answer is shown to click on
+        raise ValueError("the 'answerer' user clicks on the answers a refiner with memory is shown; this refiner "
+                         "has no memory (point_refiner_memory)")  # fmt: skip
     baselines = {domain: BaselineSegmenter.for_domain(domain) for domain in ("outdoor", "indoor")}
     protocol = ProtocolSettings(max_clicks=settings.clicks, seed=settings.seed)
     readers = {k: dataset if k == 1 else SemanticKittiDataset(dataset.root, dataset.sequences, keep_rings=k)
@@ -339,7 +342,7 @@ def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Se
         user_session = session  # "network": the user corrects the network being fitted
         if settings.user == "baseline":
             user_session = baselines[domain].session(scene.xyz, scene.rgb)
-        elif settings.user == "answerer" and answers_of is not None:
+        elif settings.user == "answerer":
             user_session = answers_of
         for k in picked:
             obj = objects[k]
