@@ -339,7 +339,7 @@ class ModelSession(InteractiveSession):
         column = self.segmenter.config.network.point_refiner_column
         if column > 0:  # what lies straight under the region: a sparse scan's lowest ring of an object
             band |= column_band(self.xyz[inside], region[inside], column)
-        silent = not self._network_knows(region, network[region[inside]], _at_points(network, inside, positive[:1]))
+        silent = not self._network_knows(region, network, inside, positive[:1])
         dropped = (True, True) if silent else overruled_holds(
             _at_points(network, inside, positive), _at_points(network, inside, negative),
             self.segmenter.config.network.point_refiner_keep_overruled)  # fmt: skip
@@ -362,20 +362,23 @@ class ModelSession(InteractiveSession):
                                   None if shown is None else shown[at])  # fmt: skip
         return inside, fused, band, features, dropped
 
-    def _network_knows(self, region: np.ndarray, on_region: np.ndarray, at_first: np.ndarray) -> bool:
+    def _network_knows(self, region: np.ndarray, network: np.ndarray, inside: np.ndarray, first: np.ndarray) -> bool:
         """Whether the network's disputes and holds apply to this click state's object: its prior region (bool over
         the points) holds at least `NetworkConfig.point_refiner_network_min_region` points, the network calls at
-        least `point_refiner_network_min_share` of the region's crop points object (`on_region`: its logits there),
-        and its logit at the first positive click (`at_first`: none where it lies outside the crop) is at least
-        `point_refiner_network_recognised`."""
-        network = self.segmenter.config.network
-        if int(region.sum()) < network.point_refiner_network_min_region:
+        least `point_refiner_network_min_share` of the region's crop points object (`network`: its logits at the
+        crop points `inside`), and its logit at the first positive click (`first`; none where it lies outside the
+        crop) is at least `point_refiner_network_recognised`. The logits are read only as far as a test needs."""
+        config = self.segmenter.config.network
+        if int(region.sum()) < config.point_refiner_network_min_region:
             return False
-        if network.point_refiner_network_min_share and not (
-                len(on_region) and (on_region >= 0).mean() >= network.point_refiner_network_min_share):
-            return False
-        return not network.point_refiner_network_recognised or bool(
-            len(at_first) and at_first[0] >= network.point_refiner_network_recognised)
+        if config.point_refiner_network_min_share:
+            on_region = network[region[inside]]
+            if not (len(on_region) and (on_region >= 0).mean() >= config.point_refiner_network_min_share):
+                return False
+        if not config.point_refiner_network_recognised:
+            return True
+        at_first = _at_points(network, inside, first)
+        return bool(len(at_first) and at_first[0] >= config.point_refiner_network_recognised)
 
     def _disputes(self, positive: np.ndarray, negative: np.ndarray, background_overruled: bool) -> bool:
         """Whether this click state's refiner band holds the network's disputes
