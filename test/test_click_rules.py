@@ -88,9 +88,39 @@ def test_a_negative_click_takes_its_neighbourhood_out_and_nearer_clicks_win() ->
     assert mask[:52].all() and mask[58:].all()  # 51 is nearer the positive click; beyond, the segmenter decides
 
 
+class GrowingSession(InteractiveSession):
+    """A session whose segmenter floods: every point within 10 m of the latest positive click (a line of points)."""
+
+    click_rules = ClickRules(gain_reach=1.0)
+
+    def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
+        return np.abs(self.xyz[:, 0] - self.xyz[positive[-1], 0]) <= 10.0
+
+
+def test_a_positive_click_grows_no_farther_than_the_marked_background() -> None:
+    """Rule 3: after a negative click 1 m from it, a positive click adds only points within 1 m of itself; what the
+    answer before held stays; a positive click with no negative click before, or with the rule off, floods."""
+    xyz = np.column_stack([np.arange(0, 20, 0.1), np.zeros(200), np.zeros(200)]).astype(np.float32)  # x = index / 10
+    session = GrowingSession(xyz)
+    first = session.add_click(0)  # no answer before: the segmenter's 10 m stand
+    assert first[:101].all() and not first[101:].any()
+    session.add_click(120, positive=False)  # on the flood's far side: nothing to add, nothing limited
+    grown = session.add_click(130)  # 1 m from the negative click: adds 12.0-14.0 m of what the segmenter gives
+    added = np.flatnonzero(grown & ~first)
+    assert added.min() >= 121 and added.max() == 140  # within 1 m (the negative click's own point is forced out)
+    assert grown[30:101].all() and not grown[2:30].any()  # it limits additions only: the segmenter's 3-10 m stay
+    undone = session.undo()
+    assert np.array_equal(undone, session.mask_after(2))
+    session.click_rules = ClickRules()  # off by default
+    assert session.add_click(130)[141:].any()
+    batch = GrowingSession(xyz)
+    assert batch.add_clicks([(0, True), (120, False), (130, True)])[141:].any()  # no answer shown before the batch
+
+
 @pytest.mark.parametrize("settings, message", [
     ({"radius": 0.0}, "radius must be > 0"), ({"neighbours": 0}, "neighbours must be >= 1"),
     ({"dense_min_clicks": 0}, "dense_min_clicks must be >= 1"), ({"min_reach": -1.0}, "min_reach must be > 0"),
+    ({"gain_reach": -0.5}, "gain_reach must be >= 0"),
 ])  # fmt: skip
 def test_click_rules_reject_meaningless_settings(settings: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -2,7 +2,7 @@
 
 A network (or the baseline) may ignore a click: leave a positive click's surroundings out,
 keep a negative click's in, or, given hundreds of positive points at once (a 2D detector's
-mask projected into the cloud), grow past the object into its neighbour. Two rules, run by
+mask projected into the cloud), grow past the object into its neighbour. The rules, run by
 `InteractiveSession` after its segmenter:
 
 1. Dense positives stay within their own extent. When a request holds at least
@@ -15,6 +15,13 @@ mask projected into the cloud), grow past the object into its neighbour. Two rul
    negative), so a correction always changes the mask around it, at any point density.
    Dense positive clicks are exempt (they sample the object themselves, and their
    neighbours at its border are ground or the next object); negative clicks never are.
+
+3. A positive click grows the answer no farther than the background the user has marked
+   (`gain_reach` > 0; off by default). Points it adds to the answer shown before it must lie
+   within `gain_reach` x (its distance to the nearest negative click) of it: a negative click
+   says the object ends before it, so a region that floods past that distance has run into the
+   neighbour. Without a negative click, or without an answer shown before (the first click, a
+   batch after a reset), nothing is limited. Applied before rules 1 and 2.
 
 The clicked points themselves are then forced to their own label by the session.
 """
@@ -36,12 +43,15 @@ class ClickRules:
     dense_min_clicks: int = 50
     reach_factor: float = 3.0
     min_reach: float = 0.3
+    gain_reach: float = 0.0
 
     def __post_init__(self) -> None:
         """Reject settings that make a rule meaningless."""
         for name in ("radius", "reach_factor", "min_reach"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"ClickRules.{name} must be > 0, got {getattr(self, name)}")
+        if not self.gain_reach >= 0:
+            raise ValueError(f"ClickRules.gain_reach must be >= 0 (0 = off), got {self.gain_reach}")
         for name in ("neighbours", "dense_min_clicks"):
             if getattr(self, name) < 1:
                 raise ValueError(f"ClickRules.{name} must be >= 1, got {getattr(self, name)}")
@@ -87,10 +97,35 @@ def follow_clicks(
     return mask
 
 
+def limit_gains(xyz: np.ndarray, mask: np.ndarray, shown: np.ndarray | None, new_positive: np.ndarray,
+                negative: np.ndarray, rules: ClickRules) -> np.ndarray:  # fmt: skip
+    """Rule 3: points of `mask` not in `shown` (the answer before the latest clicks) are dropped unless within
+    `gain_reach` x (the click's distance to the nearest negative click) of one of the `new_positive` clicks."""
+    if (rules.gain_reach <= 0 or shown is None or len(negative) == 0 or len(new_positive) == 0
+            or len(new_positive) >= rules.dense_min_clicks):  # dense positives: rule 1 bounds them  # fmt: skip
+        return mask
+    gained = np.flatnonzero(mask & ~shown)
+    if len(gained) == 0:
+        return mask
+    clicks = xyz[new_positive].astype(np.float64)
+    reach = rules.gain_reach * cKDTree(xyz[negative].astype(np.float64)).query(clicks)[0]  # [P]
+    offset = xyz[gained].astype(np.float64)[:, None, :] - clicks[None]  # [G, P, 3]; P < dense_min_clicks
+    kept = (np.einsum("gpk,gpk->gp", offset, offset) <= reach[None] ** 2).any(axis=1)
+    mask = mask.copy()
+    mask[gained[~kept]] = False
+    return mask
+
+
 def apply_click_rules(
-    xyz: np.ndarray, tree: cKDTree, mask: np.ndarray, positive: np.ndarray, negative: np.ndarray, rules: ClickRules
-) -> np.ndarray:
-    """Both rules on a segmenter's mask (bool (M,) over `xyz`); click indices index `xyz`. Returns a new mask."""
-    mask = keep_within_reach(xyz, np.asarray(mask, dtype=bool), positive, rules)
+    xyz: np.ndarray, tree: cKDTree, mask: np.ndarray, positive: np.ndarray, negative: np.ndarray, rules: ClickRules,
+    shown: np.ndarray | None = None, new_positive: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
+    """The rules on a segmenter's mask (bool (M,) over `xyz`); click indices index `xyz`. `shown` is the answer
+    before the latest clicks and `new_positive` their positive ones (rule 3; None: no answer before). Returns a
+    new mask."""
+    mask = np.asarray(mask, dtype=bool)
+    if new_positive is not None:
+        mask = limit_gains(xyz, mask, shown, new_positive, negative, rules)
+    mask = keep_within_reach(xyz, mask, positive, rules)
     followed = positive if len(np.unique(positive)) < rules.dense_min_clicks else positive[:0]
     return follow_clicks(xyz, tree, mask, followed, negative, rules, positive)

@@ -183,7 +183,7 @@ class InteractiveSession(ABC):
         self.last_inference_ms = (time.perf_counter() - start) * 1e3
         if mask.shape != (len(self.xyz),):
             raise RuntimeError(f"segmenter returned a mask of shape {mask.shape}, expected ({len(self.xyz)},)")
-        mask = self._apply_click_rules(mask, positive, negative)
+        mask = self._apply_click_rules(mask, positive, negative, *self._since_shown())
         for click in self._clicks:  # later clicks win over earlier ones on the same point
             mask[valid[click.index]] = click.positive
         return mask
@@ -198,6 +198,15 @@ class InteractiveSession(ABC):
                 return mask
         return None
 
+    def _since_shown(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The answer shown before the current click state (`_shown_before`) and the positive clicks made since
+        (indices into `self.xyz`); (None, None) where no answer was shown."""
+        for count in range(min(len(self._clicks) - 1, len(self._masks)), 0, -1):
+            if self._masks[count - 1] is not None:
+                new = self._clicks[count:]
+                return self._masks[count - 1], self._caller_to_valid[[c.index for c in new if c.positive]]
+        return None, None
+
     def _click_indices(self, clicks: Sequence[Click]) -> tuple[np.ndarray, np.ndarray, int]:
         """Indices into `self.xyz` of the positive and of the negative clicks (each in click order) and of the
         latest click: what `_segment` takes."""
@@ -206,11 +215,15 @@ class InteractiveSession(ABC):
         negative = np.array([valid[c.index] for c in clicks if not c.positive], dtype=np.int64)
         return positive, negative, int(valid[clicks[-1].index])
 
-    def _apply_click_rules(self, mask: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
-        """The segmenter's mask with the click rules applied (unchanged when `click_rules` is None)."""
+    def _apply_click_rules(
+        self, mask: np.ndarray, positive: np.ndarray, negative: np.ndarray, shown: np.ndarray | None = None,
+        new_positive: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The segmenter's mask with the click rules applied (unchanged when `click_rules` is None); `shown` and
+        `new_positive` as `_since_shown` gives them."""
         if self.click_rules is None:
             return mask
-        return apply_click_rules(self.xyz, self.tree, mask, positive, negative, self.click_rules)
+        return apply_click_rules(self.xyz, self.tree, mask, positive, negative, self.click_rules, shown, new_positive)
 
     @abstractmethod
     def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
