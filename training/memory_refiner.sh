@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
 # Rebuild session 38's memory refiner and its served variants from nothing but this repository: the generated scans,
 # the growth refiner whose answers the memory rows show (GR3, session 37), the memory rows (seed 0 and the every-4th-
-# ring cut) and the fits on them (docs/default_model.md, sessions 37-42). Every step is skipped when its output
-# exists, so the same command resumes after an interruption. Row collections run two at a time, one torch thread each
-# (74 min on two cores; the fits take seconds to three minutes each).
+# ring cut) and the fits on them (docs/default_model.md, sessions 37-42), then session 44's on-policy step (the
+# simulated user clicks on ME1KRS's answers, 20 clicks) and its fits. Every step is skipped when its output exists,
+# so the same command resumes after an interruption. Row collections run two at a time, one torch thread each (74 min
+# on two cores to ME1KRS, 96 more for the on-policy rows; the fits take seconds to three minutes each).
 #
-#   bash training/memory_refiner.sh [OUT]        # OUT defaults to runs/memory_refiner
+#   bash training/memory_refiner.sh [OUT] [STOP]   # OUT defaults to runs/memory_refiner; STOP=me1 ends at ME1KRS
 #
 # Writes OUT/growth/refined.pt (GR3), OUT/memory/rows_{seed0,cut4}.npz, OUT/me1_s0c4.pt (session 38: the refiner
-# alone, the network speaking only through it) and OUT/me1krs.pt (session 42: served with the network's disputes and
-# holds where it knows the object). Further variants are refits of the memory rows (minutes each): README's ME1KRS
-# command with other served options.
+# alone, the network speaking only through it), OUT/me1krs.pt (session 42: served with the network's disputes and
+# holds where it knows the object), OUT/on_policy/rows_{seed0,cut4}.npz and OUT/me2krs.pt, OUT/me2rn800.pt (session
+# 44: ME1KRS's served options on the on-policy rows; the network's rules on regions of 200 or 800 points). Further
+# variants are refits of the rows (minutes each): README's ME1KRS command with other served options.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/memory_refiner}
+STOP=${2:-}
 PY=${PYTHON:-.venv/bin/python}
 SCENES=runs/scenes/any_object_rgbd_colour
 FIT=("$PY" -m clickenhance_model.training.point_refiner_fit --checkpoint clickenhance_model/weights/default.pt
      --as-fusion --views 1 --root "$SCENES" --ground-prior --no-ground-gate --no-progress --threads 1)
 COLLECT=(--objects-per-scene 5 --states-per-object 4 --scene-stride 2 --weighting iou --refiner-flips
          --refiner-column 0.1 --collapse-states --refiner-growth)
-mkdir -p "$OUT/growth" "$OUT/memory"
+mkdir -p "$OUT/growth" "$OUT/memory" "$OUT/on_policy"
 log() { echo "[$(date +%H:%M:%S)] $*"; }
 
 if [ ! -f "$SCENES/.complete" ]; then
@@ -67,11 +70,30 @@ if [ ! -f "$OUT/me1_s0c4.pt" ]; then
   log "fitting me1_s0c4"
   "${MEMORY_FIT[@]}" --out "$OUT/me1_s0c4.pt" > "$OUT/me1_s0c4.log" 2>&1
 fi
+SERVED=(--network-gain-domains outdoor --served-disagree 6 --served-disagree-first --network-keep 4
+        --network-keep-yield 1 --network-keep-out 12 --network-keep-overruled 4 --network-disagree-overruled
+        --network-recognised 4 --network-min-share 0.2)
 if [ ! -f "$OUT/me1krs.pt" ]; then
   log "fitting ME1KRS"
-  "${MEMORY_FIT[@]}" --network-gain-domains outdoor --served-disagree 6 --served-disagree-first --network-keep 4 \
-      --network-keep-yield 1 --network-keep-out 12 --network-keep-overruled 4 --network-disagree-overruled \
-      --network-min-region 200 --network-recognised 4 --network-min-share 0.2 --out "$OUT/me1krs.pt" \
-      > "$OUT/me1krs.log" 2>&1
+  "${MEMORY_FIT[@]}" "${SERVED[@]}" --network-min-region 200 --out "$OUT/me1krs.pt" > "$OUT/me1krs.log" 2>&1
 fi
-log "done: $OUT/me1_s0c4.pt $OUT/me1krs.pt"
+if [ "$STOP" = me1 ]; then
+  log "done: $OUT/me1_s0c4.pt $OUT/me1krs.pt"
+  exit 0
+fi
+
+# the on-policy rows (session 44): the simulated user clicks on the answers the rows show, ME1KRS's, 20 clicks
+ON_POLICY=(--refiner-memory --memory-from "$OUT/me1krs.pt" --user answerer --clicks 20)
+collect seed0 "$OUT/on_policy" "${ON_POLICY[@]}" --seed 0 & first=$!
+collect cut4 "$OUT/on_policy" "${ON_POLICY[@]}" --ring-cuts 4 & second=$!
+wait_all "$first" "$second"
+ON_POLICY_FIT=("${FIT[@]}" --refiner-flips --refiner-column 0.1 --refiner-growth --refiner-memory --weighting iou
+               --rows "$OUT"/on_policy/rows_{seed0,cut4}.npz "${SERVED[@]}")
+for region in 200 800; do
+  name=$([ "$region" = 200 ] && echo me2krs || echo me2rn800)
+  if [ ! -f "$OUT/$name.pt" ]; then
+    log "fitting $name"
+    "${ON_POLICY_FIT[@]}" --network-min-region "$region" --out "$OUT/$name.pt" > "$OUT/$name.log" 2>&1
+  fi
+done
+log "done: $OUT/me1_s0c4.pt $OUT/me1krs.pt $OUT/me2krs.pt $OUT/me2rn800.pt"
