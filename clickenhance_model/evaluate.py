@@ -34,6 +34,7 @@ from clickenhance_model.datasets.stuff_objects import DEFAULT_GAP, OBJECT_SETS
 from clickenhance_model.errors import ClickEnhanceError, DatasetError
 from clickenhance_model.evaluation.protocol import ObjectResult, ProtocolSettings, SupportsSession, evaluate_scene
 from clickenhance_model.evaluation.report import build_results, summary_line, write_results
+from clickenhance_model.inference.click_rules import ClickRules
 from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, MAX_VIEWS
 
 RUN_FILE = "run.json"
@@ -62,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-clicks", type=int, default=20, help="click budget per object")
     parser.add_argument("--temperature", type=float, help="sample clicks with ClickEnhance eq. 5 (T in [0, 1])")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampled clicks")
+    parser.add_argument("--gain-reach", type=float, default=0.0,
+                        help="click rule 3 for every session of the run (ClickRules.gain_reach): a positive click "
+                             "adds to the answer before it only within this many times its distance to the nearest "
+                             "negative click; 0 = off, the sessions' default")  # fmt: skip
     parser.add_argument("--classes", nargs="+", type=int,
                         help="evaluate only objects of these semantic ids (the dataset's own ids, e.g. 2: a generated "
                              "room's floor)")  # fmt: skip
@@ -297,6 +302,12 @@ def run_dataset(
     return rows, skipped
 
 
+def protocol_settings(args: argparse.Namespace) -> ProtocolSettings:
+    """The simulated user's settings and, with `--gain-reach`, the click rules every session answers under."""
+    rules = dataclasses.replace(ClickRules(), gain_reach=args.gain_reach) if args.gain_reach > 0 else None
+    return ProtocolSettings(args.max_clicks, args.temperature, args.seed, rules)
+
+
 # One worker process's run (`--jobs`): its dataset reader, segmenters and settings, built once per process.
 _worker: dict[str, Any] = {}
 
@@ -310,7 +321,7 @@ def _start_worker(args: argparse.Namespace) -> None:
     dataset = build_dataset(args.dataset, args.root, **dataset_options(args))
     segmenters, _ = load_segmenters(args, dataset)
     _worker.update(dataset=dataset, segmenters=segmenters, domains=scene_domains(args, dataset), args=args,
-                   settings=ProtocolSettings(args.max_clicks, args.temperature, args.seed))  # fmt: skip
+                   settings=protocol_settings(args))  # fmt: skip
 
 
 def _evaluate_in_worker(
@@ -374,6 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--max-clicks, --scene-stride, --jobs and --limit-objects must be at least 1")
     if args.jobs > 1 and args.limit_objects is not None:
         parser.error("--limit-objects takes the first N objects in scene order: run it with --jobs 1")
+    if not args.gain_reach >= 0:
+        parser.error(f"--gain-reach must be >= 0 (0 = off), got {args.gain_reach}")
     if args.temperature is not None and not 0.0 <= args.temperature <= 1.0:
         parser.error(f"--temperature must be in [0, 1], got {args.temperature}")
     try:
@@ -391,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 scans_of_sensors(args.root, (), args.scene_sensors)  # refuses a sensor the folder records no scan of
             except ValueError as error:
                 raise ValueError(f"--scene-sensors: {error}") from error
-        settings = ProtocolSettings(args.max_clicks, args.temperature, args.seed)
+        settings = protocol_settings(args)
         run = {"dataset": args.dataset, "root": str(args.root.resolve()), "method": args.method,
                "dataset_options": {k: list(v) if isinstance(v, tuple) else v if isinstance(v, (int, float)) else str(v)
                                    for k, v in dataset_options(args).items()},
@@ -404,6 +417,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             run["scene_domain"] = args.scene_domain
         if args.scene_sensors is not None:
             run["scene_sensors"] = sorted(args.scene_sensors)
+        if args.gain_reach > 0:
+            run["gain_reach"] = args.gain_reach
         done, done_scenes = open_log(args.out, run, args.restart)
     except (ClickEnhanceError, ValueError, OSError) as error:
         print(f"clickenhance-eval: error: {error}", file=sys.stderr)

@@ -145,6 +145,40 @@ def test_cli_jobs_give_the_one_process_results(kitti_root: Path, tmp_path: Path,
         main([*two_args, "--limit-objects", "1"])
 
 
+def test_cli_gain_reach_is_click_rule_3_for_every_session(kitti_root: Path, tmp_path: Path, capsys) -> None:
+    """`--gain-reach` puts click rule 3 on the sessions the protocol opens, is recorded, and a run with another
+    value is not continued in the same folder."""
+    from clickenhance_model.baseline import BaselineSegmenter
+    from clickenhance_model.datasets import build_dataset
+    from clickenhance_model.evaluation.protocol import ProtocolSettings, evaluate_scene
+    from clickenhance_model.inference.click_rules import ClickRules
+
+    class KeepingSessions:
+        """The outdoor baseline, keeping the sessions it opens."""
+
+        def __init__(self) -> None:
+            self.baseline, self.opened = BaselineSegmenter.for_domain("outdoor"), []
+
+        def session(self, xyz: np.ndarray, rgb: np.ndarray | None = None):
+            self.opened.append(self.baseline.session(xyz, rgb))
+            return self.opened[-1]
+
+    dataset = build_dataset("semantickitti", kitti_root)
+    scene = dataset.load_scene(dataset.scene_names()[0])
+    segmenter, rules = KeepingSessions(), ClickRules(gain_reach=1.0)
+    settings = ProtocolSettings(max_clicks=2, click_rules=rules)
+    assert len(list(evaluate_scene(segmenter, scene, dataset.objects(scene, 100), settings))) == 2
+    assert segmenter.opened[0].click_rules is rules
+    out = tmp_path / "eval"
+    code, _, err = run(capsys, *base_args(kitti_root, out), "--max-clicks", "4", "--gain-reach", "1.0")
+    assert code == 0, err
+    assert json.loads((out / "results.json").read_text())["run"]["gain_reach"] == 1.0
+    code, _, err = run(capsys, *base_args(kitti_root, out), "--max-clicks", "4", "--gain-reach", "0.5")
+    assert code == 2 and "gain_reach" in err
+    with pytest.raises(SystemExit):
+        main([*base_args(kitti_root, tmp_path / "bad"), "--gain-reach", "-1"])
+
+
 def test_cli_refuses_other_settings_in_the_same_folder(kitti_root: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "eval"
     assert run(capsys, *base_args(kitti_root, out), "--limit-objects", "1")[0] == 0

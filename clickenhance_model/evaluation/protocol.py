@@ -18,6 +18,7 @@ import numpy as np
 from clickenhance_model.datasets.scene import Scene, SceneObject
 from clickenhance_model.evaluation.metrics import iou
 from clickenhance_model.evaluation.simulated_user import next_click
+from clickenhance_model.inference.click_rules import ClickRules
 from clickenhance_model.inference.session import InteractiveSession
 
 
@@ -31,11 +32,13 @@ class SupportsSession(Protocol):
 
 @dataclass(frozen=True)
 class ProtocolSettings:
-    """How the simulated user behaves: click budget, temperature (None = deterministic), seed."""
+    """How the simulated user behaves: click budget, temperature (None = deterministic), seed; and the click rules
+    the sessions answer under (`inference.click_rules`; None: the sessions' own)."""
 
     max_clicks: int = 20
     temperature: float | None = None
     seed: int = 0
+    click_rules: ClickRules | None = None
 
 
 @dataclass
@@ -113,6 +116,8 @@ def evaluate_scene(
     if not objects:
         return
     session = segmenter.session(scene.xyz, scene.rgb)
+    if settings.click_rules is not None:
+        session.click_rules = settings.click_rules
     for obj in objects:
         rng = object_rng(settings.seed, scene.name, obj.instance_id) if settings.temperature is not None else None
         ious, clicks, times = simulate_object(session, scene.xyz, scene.object_mask(obj.instance_id), settings, rng)
