@@ -635,6 +635,29 @@ def test_the_answerer_as_the_user_clicks_on_the_answers_the_rows_show(scenes_roo
                      FitSettings(user="answerer"))  # fmt: skip
 
 
+def test_rows_collected_in_workers_are_the_rows_of_one_process(scenes_root: Path,  # noqa: F811
+                                                              tmp_path: Path) -> None:  # fmt: skip
+    """`--jobs 2`: the scans' click states answered in two worker processes (the fitted network and the answerer
+    loaded there from files) give the one-process rows array for array, and the same record."""
+    fusion_segmenter(0.5).save(tmp_path / "fusion.pt", {"inference_options": {"ground_gate": False}})
+    answer_by_last_column(fusion_segmenter(0.5, MEMORY)).save(tmp_path / "keeper.pt",
+                                                              {"inference_options": {"ground_gate": False}})
+    common = ["--checkpoint", str(tmp_path / "fusion.pt"), "--root", str(scenes_root), "--scene-stride", "1",
+              "--held-out-every", "3", "--epochs", "1", "--views", "1", "--no-progress", "--threads", "1",
+              "--refiner-flips", "--refiner-memory", "--memory-from", str(tmp_path / "keeper.pt"), "--user",
+              "answerer", "--states-per-object", "0"]  # fmt: skip
+    for jobs in (1, 2):
+        assert main([*common, "--jobs", str(jobs), "--rows", str(tmp_path / f"rows_{jobs}.npz"), "--out",
+                     str(tmp_path / f"fit_{jobs}.pt")]) == 0  # fmt: skip
+    one, two = np.load(tmp_path / "rows_1.npz"), np.load(tmp_path / "rows_2.npz")
+    assert sorted(one.files) == sorted(two.files) and len(one["fit_features"]) > 0
+    for name in one.files:
+        assert np.array_equal(one[name], two[name]), name
+    assert rows_record(tmp_path / "rows_1.npz") == rows_record(tmp_path / "rows_2.npz")
+    with pytest.raises(SystemExit):
+        main([*common, "--jobs", "0", "--out", str(tmp_path / "bad.pt")])
+
+
 def test_a_refiner_with_flips_solves_one_prior_region_per_click() -> None:
     """The region before the latest click is the previous click's region: a session keeps it, so three clicks
     solve three regions (not five), and its masks equal those of sessions that solve every state afresh."""

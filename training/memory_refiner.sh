@@ -7,6 +7,7 @@
 # on two cores to ME1KRS, 96 more for the on-policy rows; the fits take seconds to three minutes each).
 #
 #   bash training/memory_refiner.sh [OUT] [STOP]   # OUT defaults to runs/memory_refiner; STOP=me1 ends at ME1KRS
+#   JOBS=8 bash training/memory_refiner.sh         # each collection in 8 worker processes (the same rows)
 #
 # Writes OUT/growth/refined.pt (GR3), OUT/memory/rows_{seed0,cut4}.npz, OUT/me1_s0c4.pt (session 38: the refiner
 # alone, the network speaking only through it), OUT/me1krs.pt (session 42: served with the network's disputes and
@@ -18,9 +19,10 @@ cd "$(dirname "$0")/.."
 OUT=${1:-runs/memory_refiner}
 STOP=${2:-}
 PY=${PYTHON:-.venv/bin/python}
+JOBS=${JOBS:-1}
 SCENES=runs/scenes/any_object_rgbd_colour
 FIT=("$PY" -m clickenhance_model.training.point_refiner_fit --checkpoint clickenhance_model/weights/default.pt
-     --as-fusion --views 1 --root "$SCENES" --ground-prior --no-ground-gate --no-progress --threads 1)
+     --as-fusion --views 1 --root "$SCENES" --ground-prior --no-ground-gate --no-progress --threads 1 --jobs "$JOBS")
 COLLECT=(--objects-per-scene 5 --states-per-object 4 --scene-stride 2 --weighting iou --refiner-flips
          --refiner-column 0.1 --collapse-states --refiner-growth)
 mkdir -p "$OUT/growth" "$OUT/memory" "$OUT/on_policy"

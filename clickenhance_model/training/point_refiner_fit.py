@@ -66,9 +66,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import multiprocessing
 import sys
+import tempfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
@@ -306,34 +309,61 @@ def shown_answers(session: InteractiveSession, clicks: Sequence[tuple[int, bool]
 
 
 def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Sequence[str], domains: dict[str, str],
-                 settings: FitSettings, progress: bool = True, answerer: Segmenter | None = None
+                 settings: FitSettings, progress: bool = True, answerer: Segmenter | None = None, jobs: int = 1
                  ) -> tuple[Rows, int]:  # fmt: skip
     """Rows of the click states of `scenes`, each on every ring cut of `settings` that applies to it, and the
     number of states they came from. For a refiner with memory the answer shown after the click before a state is
-    `answerer`'s (None: `segmenter`'s own)."""
-    rows, states = Rows([], [], [], [], []), 0
-    memory = segmenter.config.network.point_refiner_memory
-    if settings.user == "answerer" and not memory:  # no answer is shown to click on
+    `answerer`'s (None: `segmenter`'s own). With `jobs` > 1 the scans are answered in that many worker processes;
+    every scan draws from its own generator, so the rows are those of one process, in the same order."""
+    if settings.user == "answerer" and not segmenter.config.network.point_refiner_memory:  # no answer to click on
         raise ValueError("the 'answerer' user clicks on the answers a refiner with memory is shown; this refiner "
                          "has no memory (point_refiner_memory)")  # fmt: skip
-    baselines = {domain: BaselineSegmenter.for_domain(domain) for domain in ("outdoor", "indoor")}
-    protocol = ProtocolSettings(max_clicks=settings.clicks, seed=settings.seed)
-    readers = {k: dataset if k == 1 else SemanticKittiDataset(dataset.root, dataset.sequences, keep_rings=k)
-               for k in settings.ring_cuts}  # fmt: skip
     work = [(name, cut) for name in scenes for cut in settings.ring_cuts
             if cut == 1 or domains.get(name, dataset.domain) == "outdoor"]  # fmt: skip
-    for name, cut in tqdm(work, desc="click states", unit="scan", disable=not progress):
-        scene = readers[cut].load_scene(name)
+    bar = tqdm(total=len(work), desc="click states", unit="scan", disable=not progress)
+    if jobs > 1 and len(work) > 1:
+        parts = rows_in_workers(segmenter, answerer, dataset, domains, settings, work, jobs)
+    else:
+        collector = RowCollector(segmenter, answerer, dataset, domains, settings)
+        parts = (collector.rows_of(name, cut) for name, cut in work)
+    rows, states = Rows([], [], [], [], []), 0
+    with bar:
+        for part, count in parts:
+            for name in ("features", "fused", "labels", "weights", "unions"):
+                getattr(rows, name).extend(getattr(part, name))
+            states += count
+            bar.update(1)
+    return rows, states
+
+
+class RowCollector:
+    """Answers the click states of one scan at a time for `collect_rows` (in its process or in a worker)."""
+
+    def __init__(self, segmenter: Segmenter, answerer: Segmenter | None, dataset: SemanticKittiDataset,
+                 domains: dict[str, str], settings: FitSettings):  # fmt: skip
+        self.segmenter, self.answerer, self.settings = segmenter, answerer, settings
+        self.dataset, self.domains = dataset, domains
+        self.baselines = {domain: BaselineSegmenter.for_domain(domain) for domain in ("outdoor", "indoor")}
+        self.protocol = ProtocolSettings(max_clicks=settings.clicks, seed=settings.seed)
+        self.readers = {k: dataset if k == 1 else SemanticKittiDataset(dataset.root, dataset.sequences, keep_rings=k)
+                        for k in settings.ring_cuts}  # fmt: skip
+
+    def rows_of(self, name: str, cut: int) -> tuple[Rows, int]:
+        """The rows of scan `name` on ring cut `cut` (1: every ring) and the number of click states answered."""
+        segmenter, answerer, dataset, settings = self.segmenter, self.answerer, self.dataset, self.settings
+        rows, states = Rows([], [], [], [], []), 0
+        memory = segmenter.config.network.point_refiner_memory
+        scene = self.readers[cut].load_scene(name)
         if cut > 1 and (len(scene.xyz) < 2 or int(ring_index(scene.xyz).max()) + 1 < MIN_CUT_RINGS):
-            continue  # not a spinning sensor with rings enough to thin
-        domain = domains.get(name, dataset.domain)
+            return rows, states  # not a spinning sensor with rings enough to thin
+        domain = self.domains.get(name, dataset.domain)
         objects = dataset.objects(scene, max(settings.min_points // cut, 1))
         if domain == "outdoor":
             objects = [obj for obj in objects if object_kind(obj.semantic_id) in settings.object_kinds]
         key = name if cut == 1 else f"{name}@{cut}"  # cut 1 draws what a fit without cuts draws
         rng = np.random.default_rng([settings.seed, zlib.crc32(key.encode())])
         if not objects:
-            continue
+            return rows, states
         picked = rng.choice(len(objects), min(settings.objects_per_scene, len(objects)), replace=False)
         session = segmenter.with_options(domain=domain).session(scene.xyz, scene.rgb)
         answers_of = None
@@ -341,14 +371,14 @@ def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Se
             answers_of = (answerer or segmenter).with_options(domain=domain).session(scene.xyz, scene.rgb)
         user_session = session  # "network": the user corrects the network being fitted
         if settings.user == "baseline":
-            user_session = baselines[domain].session(scene.xyz, scene.rgb)
+            user_session = self.baselines[domain].session(scene.xyz, scene.rgb)
         elif settings.user == "answerer":
             user_session = answers_of
         for k in picked:
             obj = objects[k]
             truth = scene.object_mask(obj.instance_id)
             user = object_rng(settings.seed, key, obj.instance_id)
-            ious, clicks, _ = simulate_object(user_session, scene.xyz, truth, protocol, user)
+            ious, clicks, _ = simulate_object(user_session, scene.xyz, truth, self.protocol, user)
             if not clicks:
                 continue
             collapsed = [c["click"] for c in click_collapses(ious, clicks)] if settings.collapse_states else []
@@ -374,7 +404,46 @@ def collect_rows(segmenter: Segmenter, dataset: SemanticKittiDataset, scenes: Se
                 rows.weights.append(weights)
                 rows.unions.append(np.full(len(keep), float(((fused > 0) | (labels > 0)).sum())))
                 states += 1
-    return rows, states
+        return rows, states
+
+
+# One worker process's collector (`collect_rows` with jobs > 1), built once per process.
+_worker: dict[str, RowCollector] = {}
+
+
+def _portable(segmenter: Segmenter | None, folder: Path, name: str) -> tuple[str, dict] | None:
+    """A segmenter as a checkpoint file in `folder` and its inference options, for a worker to load (its parametrized
+    modules do not pickle); None for None."""
+    if segmenter is None:
+        return None
+    return str(segmenter.save(folder / f"{name}.pt")), dataclasses.asdict(segmenter.options)
+
+
+def _start_worker(segmenter: tuple[str, dict], answerer: tuple[str, dict] | None, root: str,
+                  sequences: tuple[str, ...], domains: dict[str, str], settings: FitSettings,
+                  device: str) -> None:  # fmt: skip
+    """Build a worker's collector: one torch thread, the segmenters loaded from the files `_portable` wrote."""
+    torch.set_num_threads(1)
+    loaded = [None if part is None else Segmenter.load(part[0], device, **part[1]) for part in (segmenter, answerer)]
+    _worker["collector"] = RowCollector(*loaded, SemanticKittiDataset(root, sequences), domains, settings)
+
+
+def _rows_in_worker(item: tuple[str, int]) -> tuple[Rows, int]:
+    """One (scan, cut) in a worker."""
+    return _worker["collector"].rows_of(*item)
+
+
+def rows_in_workers(segmenter: Segmenter, answerer: Segmenter | None, dataset: SemanticKittiDataset,
+                    domains: dict[str, str], settings: FitSettings, work: list[tuple[str, int]],
+                    jobs: int) -> Iterator[tuple[Rows, int]]:  # fmt: skip
+    """`RowCollector.rows_of` of every (scan, cut) of `work` in `jobs` worker processes, yielded in `work`'s order."""
+    with tempfile.TemporaryDirectory(prefix="clickenhance_rows_") as folder:
+        portable = (_portable(segmenter, Path(folder), "segmenter"), _portable(answerer, Path(folder), "answerer"))
+        context = multiprocessing.get_context("spawn")  # torch's thread pools do not survive a fork
+        with ProcessPoolExecutor(jobs, context, initializer=_start_worker,
+                                 initargs=(*portable, str(dataset.root), tuple(dataset.sequences), domains, settings,
+                                           str(segmenter.device))) as pool:  # fmt: skip
+            yield from pool.map(_rows_in_worker, work)
 
 
 def wrong_points(fused: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor,
@@ -558,6 +627,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "must be collected with it (that answer: --memory-from's)")  # fmt: skip
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="scans whose click states are collected at once, each in a worker process with one torch "
+                             "thread (the same rows as one process)")  # fmt: skip
     parser.add_argument("--rows", type=Path, nargs="+",
                         help="npz of collected rows: read when it exists, else written after collecting (refit with "
                              "other fit settings without collecting again); several existing files are fitted on "
@@ -636,7 +708,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Collect rows, fit, report held-out errors, write the refined checkpoint; 2 on bad input."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
@@ -719,8 +794,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             except ClickEnhanceError as error:
                 print(f"clickenhance-fit-point-refiner: --memory-from: {error}", file=sys.stderr)
                 return 2
-        rows, states = collect_rows(segmenter, dataset, fitted, domains, settings, args.progress, answerer)
-        test_rows, test_states = collect_rows(segmenter, dataset, held_out, domains, settings, args.progress, answerer)
+        rows, states = collect_rows(segmenter, dataset, fitted, domains, settings, args.progress, answerer, args.jobs)
+        test_rows, test_states = collect_rows(segmenter, dataset, held_out, domains, settings, args.progress, answerer,
+                                              args.jobs)  # fmt: skip
         if args.rows:
             collections.append(collection_options(args, settings))
             save_rows(args.rows[0], rows, states, test_rows, test_states,
