@@ -193,14 +193,11 @@ class InteractiveSession(ABC):
         earlier state that has one (a batch's inner states have none, so a batch is measured against the mask
         before it); None where no earlier state has one (the first click, a batch after `reset`). For segmenters
         that take their own previous answer into account."""
-        for mask in reversed(self._masks[: len(self._clicks) - 1]):
-            if mask is not None:
-                return mask
-        return None
+        return self._since_shown()[0]
 
     def _since_shown(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The answer shown before the current click state (`_shown_before`) and the positive clicks made since
-        (indices into `self.xyz`); (None, None) where no answer was shown."""
+        (indices into `self.xyz`, for click rule 3); (None, None) where no answer was shown."""
         for count in range(min(len(self._clicks) - 1, len(self._masks)), 0, -1):
             if self._masks[count - 1] is not None:
                 new = self._clicks[count:]
