@@ -23,6 +23,7 @@ from sensor_msgs.msg import PointCloud2
 
 from clickenhance_model.annotation import Annotation
 from clickenhance_model.errors import ClickEnhanceError
+from clickenhance_model.inference.click_rules import ClickRules
 from clickenhance_model.inference.session import InteractiveSession
 from clickenhance_ros.cloud_conversion import points_rgb, points_xyz, read_points
 from clickenhance_ros.frames import ClickFrames
@@ -146,13 +147,16 @@ class AnnotationWorker:
         publish: called in the worker with (worker, clouds_changed) when outputs must be published.
         snap_distance, output_directory, autosave: see the node's parameters.
         log_error: logs one line (failures of requests that have no caller, internal errors).
+        click_rules: the click rules of the operator's sessions (the node's `gain_reach`); None: the sessions' own.
     """
 
     def __init__(self, segmenter: Any, segmenter_lock: threading.Lock,
                  latest_cloud: Callable[[], tuple[PointCloud2 | None, str]], frames: ClickFrames,
                  publish: Callable[[AnnotationWorker, bool], None], snap_distance: float,
-                 output_directory: Path, autosave: bool, log_error: Callable[[str], None]):
+                 output_directory: Path, autosave: bool, log_error: Callable[[str], None],
+                 click_rules: ClickRules | None = None):  # fmt: skip
         self.segmenter = segmenter
+        self.click_rules = click_rules
         self.segmenter_lock = segmenter_lock
         self.latest_cloud = latest_cloud
         self.frames = frames
@@ -278,6 +282,8 @@ class AnnotationWorker:
                 self.scan = None
                 return f"cannot segment the latest cloud: {error}"
             self.session.snap_distance = self.snap_distance
+            if self.click_rules is not None:
+                self.session.click_rules = self.click_rules
         return ""
 
     def _resolve_click(self, job: Job) -> tuple[int, bool]:

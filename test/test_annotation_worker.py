@@ -12,6 +12,7 @@ from ros_fixtures import box_scene, iou, scene_cloud
 rclpy = pytest.importorskip("rclpy")
 
 from clickenhance_model.baseline import BaselineSegmenter  # noqa: E402
+from clickenhance_model.inference.click_rules import ClickRules  # noqa: E402
 from clickenhance_ros.annotation_worker import ACCEPT, CLICK, NEW_SCAN, RESET, UNDO, AnnotationWorker  # noqa: E402
 from clickenhance_ros.frames import ClickFrames  # noqa: E402
 
@@ -33,10 +34,11 @@ class Recorder:
             raise RuntimeError("publisher exploded")
 
 
-def make_worker(ros_node, tmp_path: Path, publish, errors: list, autosave: bool = False) -> AnnotationWorker:
+def make_worker(ros_node, tmp_path: Path, publish, errors: list, autosave: bool = False,
+                click_rules: ClickRules | None = None) -> AnnotationWorker:  # fmt: skip
     cloud = scene_cloud(SCENE)
     worker = AnnotationWorker(BaselineSegmenter(), threading.Lock(), lambda: (cloud, ""), ClickFrames(ros_node),
-                              publish, 0.5, tmp_path, autosave, errors.append)
+                              publish, 0.5, tmp_path, autosave, errors.append, click_rules)  # fmt: skip
     worker.start()
     return worker
 
@@ -60,6 +62,22 @@ def test_clicks_during_inference_are_applied_together(ros_node, tmp_path: Path) 
         # Only the newest state is published: the stale intermediate one is superseded.
         assert recorder.calls[published:] == [(True, 6)]
         assert iou(worker.mask, SCENE.instance == 1) > 0.85
+    finally:
+        worker.stop()
+    assert errors == []
+
+
+def test_the_operator_sessions_answer_under_the_node_click_rules(ros_node, tmp_path: Path) -> None:
+    """The node's `gain_reach` reaches the session the operator's clicks go to (and a new scan's session)."""
+    errors, rules = [], ClickRules(gain_reach=1.0)
+    worker = make_worker(ros_node, tmp_path, Recorder(), errors, click_rules=rules)
+    try:
+        top = np.array(SCENE.tops[0])
+        assert worker.submit(CLICK, position=top, positive=True).wait(TIMEOUT).success
+        assert worker.session.click_rules is rules
+        assert worker.submit(NEW_SCAN).wait(TIMEOUT).success
+        assert worker.submit(CLICK, position=top, positive=True).wait(TIMEOUT).success
+        assert worker.session.click_rules is rules
     finally:
         worker.stop()
     assert errors == []
