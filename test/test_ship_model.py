@@ -297,6 +297,9 @@ def test_rejudge_refuses_installed_weights_to_method_auto_and_says_so_in_their_c
     with pytest.raises(SystemExit):
         ship_model.main(["--out", str(out), "--real-root", str(scans), "--indoor-root", str(indoor)])
     assert "--checkpoint, --val-root" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # worker processes evaluate whole scenes: not the first N objects
+        ship_model.main([*argv, "--jobs", "2"])
+    assert "run it with --jobs 1" in capsys.readouterr().err
 
 
 def test_refuses_weights_over_the_size_limit(run_dir: Path, scans: Path, indoor: Path,
