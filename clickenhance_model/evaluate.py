@@ -304,7 +304,7 @@ def run_dataset(
 
 def protocol_settings(args: argparse.Namespace) -> ProtocolSettings:
     """The simulated user's settings and, with `--gain-reach`, the click rules every session answers under."""
-    rules = dataclasses.replace(ClickRules(), gain_reach=args.gain_reach) if args.gain_reach > 0 else None
+    rules = ClickRules(gain_reach=args.gain_reach) if args.gain_reach > 0 else None
     return ProtocolSettings(args.max_clicks, args.temperature, args.seed, rules)
 
 
