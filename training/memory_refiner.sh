@@ -2,22 +2,31 @@
 # Rebuild session 38's memory refiner and its served variants from nothing but this repository: the generated scans,
 # the growth refiner whose answers the memory rows show (GR3, session 37), the memory rows (seed 0 and the every-4th-
 # ring cut) and the fits on them (docs/default_model.md, sessions 37-42), then session 44's on-policy step (the
-# simulated user clicks on ME1KRS's answers, 20 clicks) and its fits. Every step is skipped when its output exists,
-# so the same command resumes after an interruption. Row collections run two at a time, one torch thread each (74 min
+# simulated user clicks on ME1KRS's answers, 20 clicks) and its fits, and on request the further on-policy steps
+# (DAgger: the user clicks on the last step's answers; ME3KRS of session 45, ME4KRS of session 46). Every step is
+# skipped when its output exists, so the same command resumes after an interruption. Row collections run two at a time, one torch thread each (74 min
 # on two cores to ME1KRS, 96 more for the on-policy rows; the fits take seconds to three minutes each).
 #
-#   bash training/memory_refiner.sh [OUT] [STOP]   # OUT defaults to runs/memory_refiner; STOP=me1 ends at ME1KRS
+#   bash training/memory_refiner.sh [OUT] [STOP]   # OUT defaults to runs/memory_refiner; STOP=me1 ends at ME1KRS,
+#                                                  # me2 (the default) at ME2KRS and ME2RN800, meN at MENKRS
 #   JOBS=8 bash training/memory_refiner.sh         # each collection in 8 worker processes (the same rows)
 #
 # Writes OUT/growth/refined.pt (GR3), OUT/memory/rows_{seed0,cut4}.npz, OUT/me1_s0c4.pt (session 38: the refiner
 # alone, the network speaking only through it), OUT/me1krs.pt (session 42: served with the network's disputes and
 # holds where it knows the object), OUT/on_policy/rows_{seed0,cut4}.npz and OUT/me2krs.pt, OUT/me2rn800.pt (session
 # 44: ME1KRS's served options on the on-policy rows; the network's rules on regions of 200 or 800 points). Further
-# variants are refits of the rows (minutes each): README's ME1KRS command with other served options.
+# variants are refits of the rows (minutes each): README's ME1KRS command with other served options. With STOP=meN
+# (N >= 3), each step k = 2..N-1 writes OUT/on_policy_k/rows_{seed0,cut4}.npz (MEkKRS the answerer) and
+# OUT/me<k+1>krs.pt (the same fit on them; about 60 min a step with JOBS=2 on two cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/memory_refiner}
-STOP=${2:-}
+STOP=${2:-me2}
+if ! [[ "$STOP" =~ ^me[1-9][0-9]*$ ]]; then
+  echo "memory_refiner.sh: STOP must be me1, me2, me3, ... (got '$STOP')" >&2
+  exit 2
+fi
+LAST=${STOP#me}
 PY=${PYTHON:-.venv/bin/python}
 JOBS=${JOBS:-1}
 SCENES=runs/scenes/any_object_rgbd_colour
@@ -79,7 +88,7 @@ if [ ! -f "$OUT/me1krs.pt" ]; then
   log "fitting ME1KRS"
   "${MEMORY_FIT[@]}" "${SERVED[@]}" --network-min-region 200 --out "$OUT/me1krs.pt" > "$OUT/me1krs.log" 2>&1
 fi
-if [ "$STOP" = me1 ]; then
+if [ "$LAST" = 1 ]; then
   log "done: $OUT/me1_s0c4.pt $OUT/me1krs.pt"
   exit 0
 fi
@@ -90,12 +99,29 @@ collect seed0 "$OUT/on_policy" "${ON_POLICY[@]}" --seed 0 & first=$!
 collect cut4 "$OUT/on_policy" "${ON_POLICY[@]}" --ring-cuts 4 & second=$!
 wait_all "$first" "$second"
 ON_POLICY_FIT=("${FIT[@]}" --refiner-flips --refiner-column 0.1 --refiner-growth --refiner-memory --weighting iou
-               --rows "$OUT"/on_policy/rows_{seed0,cut4}.npz "${SERVED[@]}")
+               "${SERVED[@]}")
 for region in 200 800; do
   name=$([ "$region" = 200 ] && echo me2krs || echo me2rn800)
   if [ ! -f "$OUT/$name.pt" ]; then
     log "fitting $name"
-    "${ON_POLICY_FIT[@]}" --network-min-region "$region" --out "$OUT/$name.pt" > "$OUT/$name.log" 2>&1
+    "${ON_POLICY_FIT[@]}" --rows "$OUT"/on_policy/rows_{seed0,cut4}.npz --network-min-region "$region" \
+        --out "$OUT/$name.pt" > "$OUT/$name.log" 2>&1
   fi
 done
-log "done: $OUT/me1_s0c4.pt $OUT/me1krs.pt $OUT/me2krs.pt $OUT/me2rn800.pt"
+
+# further on-policy steps (DAgger; sessions 45-46): the user clicks on MEkKRS's answers, and the same fit on those
+# rows alone gives ME<k+1>KRS
+for ((k = 2; k < LAST; k++)); do
+  dir="$OUT/on_policy_$k" name="me$((k + 1))krs"
+  mkdir -p "$dir"
+  STEP=(--refiner-memory --memory-from "$OUT/me${k}krs.pt" --user answerer --clicks 20)
+  collect seed0 "$dir" "${STEP[@]}" --seed 0 & first=$!
+  collect cut4 "$dir" "${STEP[@]}" --ring-cuts 4 & second=$!
+  wait_all "$first" "$second"
+  if [ ! -f "$OUT/$name.pt" ]; then
+    log "fitting $name"
+    "${ON_POLICY_FIT[@]}" --rows "$dir"/rows_{seed0,cut4}.npz --network-min-region 200 --out "$OUT/$name.pt" \
+        > "$OUT/$name.log" 2>&1
+  fi
+done
+log "done: $(cd "$OUT" && ls me*.pt | tr '\n' ' ')"
