@@ -829,6 +829,21 @@ def test_fit_point_refiner_writes_a_network_with_its_refiner(scenes_root: Path, 
                  str(remembered), "--refiner-flips", "--refiner-memory", "--memory-from", str(tmp_path / "growth.pt"),
                  *common]) == 2  # rows of another model's answers  # fmt: skip
     assert "flips.pt" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
+    stepped = tmp_path / "step_rows.npz"  # as if a later on-policy step's rows, the growth refiner's answers shown
+    with np.load(remembered) as data:
+        np.savez(stepped, **{**dict(data), "memory_from": np.asarray(str(tmp_path / "growth.pt"))})
+    steps = [str(remembered), str(stepped)]
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"), "--rows", *steps,
+                 "--refiner-flips", "--refiner-memory", *common]) == 2  # two answerers, not joined  # fmt: skip
+    assert "--join-answerers" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "joined.pt"), "--rows", *steps,
+                 "--refiner-flips", "--refiner-memory", "--join-answerers", *common]) == 0  # fmt: skip
+    assert load_checkpoint(tmp_path / "joined.pt")[2]["point_refiner_fit"]["settings"]["memory_from"] == (
+        f"{tmp_path / 'flips.pt'} + {tmp_path / 'growth.pt'}")
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"), "--rows",
+                 str(tmp_path / "uncollected.npz"), "--refiner-flips", "--refiner-memory", "--join-answerers",
+                 *common]) == 2  # a collection shows one answerer  # fmt: skip
+    assert "--join-answerers" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
     assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"), "--rows",
                  str(remembered), "--refiner-flips", *common]) == 2  # rows with memory, a fit without  # fmt: skip
     assert "--refiner-memory True, not False" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()

@@ -625,6 +625,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --refiner-flips: the refiner is also told the answer shown after the click before "
                              "and answers where the prior differs from it (NetworkConfig.point_refiner_memory); rows "
                              "must be collected with it (that answer: --memory-from's)")  # fmt: skip
+    parser.add_argument("--join-answerers", action="store_true",
+                        help="with --rows of several files: fit on rows whose memory columns show different "
+                             "refiners' answers (the on-policy rows of successive DAgger steps, aggregated); each "
+                             "state keeps the answer its own collection showed, and the card names every "
+                             "answerer")  # fmt: skip
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--jobs", type=int, default=1,
@@ -775,17 +780,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                           file=sys.stderr)  # fmt: skip
                     return 2
             cuts.update(record.ring_cuts)
-        if len(memory_from) > 1 or settings.memory_from and memory_from != {settings.memory_from}:
+        joined = args.join_answerers and not settings.memory_from
+        if len(memory_from) > 1 and not joined or settings.memory_from and memory_from != {settings.memory_from}:
             print(f"clickenhance-fit-point-refiner: --rows: the files' memory columns hold the answers of "
                   f"{', '.join(sorted(repr(m) for m in memory_from))}, not of one --memory-from "
-                  f"{settings.memory_from!r} (fit them apart, or leave --memory-from out)", file=sys.stderr)
+                  f"{settings.memory_from!r} (fit them apart, leave --memory-from out, or join several steps' "
+                  f"on-policy rows with --join-answerers)", file=sys.stderr)  # fmt: skip
             return 2
         settings = dataclasses.replace(settings, ring_cuts=tuple(sorted(cuts)), collapse_states=with_collapses,
-                                       object_kinds=tuple(kinds), memory_from=memory_from.pop())  # as recorded
+                                       object_kinds=tuple(kinds),
+                                       memory_from=" + ".join(sorted(memory_from)))  # as recorded
         rows, states, test_rows, test_states = join_rows([load_rows(path) for path in args.rows])
     else:
         if args.rows and len(args.rows) > 1:
             print("clickenhance-fit-point-refiner: --rows: collected rows are written to one file", file=sys.stderr)
+            return 2
+        if args.join_answerers:
+            print("clickenhance-fit-point-refiner: --join-answerers joins saved rows files (--rows); a collection "
+                  "shows one answerer's answers", file=sys.stderr)  # fmt: skip
             return 2
         answerer = None
         if settings.memory_from:
