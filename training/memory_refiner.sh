@@ -4,8 +4,9 @@
 # ring cut) and the fits on them (docs/default_model.md, sessions 37-42), then session 44's on-policy step (the
 # simulated user clicks on ME1KRS's answers, 20 clicks) and its fits, and on request the further on-policy steps
 # (DAgger: the user clicks on the last step's answers; ME3KRS of session 45, ME4KRS of session 46). Every step is
-# skipped when its output exists, so the same command resumes after an interruption. Row collections run two at a time, one torch thread each (74 min
-# on two cores to ME1KRS, 96 more for the on-policy rows; the fits take seconds to three minutes each).
+# skipped when its output exists, so the same command resumes after an interruption. Row collections run two at a
+# time, one torch thread each (74 min on two cores to ME1KRS, 96 more for the on-policy rows; the fits take seconds
+# to three minutes each).
 #
 #   bash training/memory_refiner.sh [OUT] [STOP]   # OUT defaults to runs/memory_refiner; STOP=me1 ends at ME1KRS,
 #                                                  # me2 (the default) at ME2KRS and ME2RN800, meN at MENKRS
