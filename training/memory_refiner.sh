@@ -35,7 +35,7 @@ FIT=("$PY" -m clickenhance_model.training.point_refiner_fit --checkpoint clicken
      --as-fusion --views 1 --root "$SCENES" --ground-prior --no-ground-gate --no-progress --threads 1 --jobs "$JOBS")
 COLLECT=(--objects-per-scene 5 --states-per-object 4 --scene-stride 2 --weighting iou --refiner-flips
          --refiner-column 0.1 --collapse-states --refiner-growth)
-mkdir -p "$OUT/growth" "$OUT/memory" "$OUT/on_policy"
+mkdir -p "$OUT/growth" "$OUT/memory"
 log() { echo "[$(date +%H:%M:%S)] $*"; }
 
 if [ ! -f "$SCENES/.complete" ]; then
@@ -94,35 +94,28 @@ if [ "$LAST" = 1 ]; then
   exit 0
 fi
 
-# the on-policy rows (session 44): the simulated user clicks on the answers the rows show, ME1KRS's, 20 clicks
-ON_POLICY=(--refiner-memory --memory-from "$OUT/me1krs.pt" --user answerer --clicks 20)
-collect seed0 "$OUT/on_policy" "${ON_POLICY[@]}" --seed 0 & first=$!
-collect cut4 "$OUT/on_policy" "${ON_POLICY[@]}" --ring-cuts 4 & second=$!
-wait_all "$first" "$second"
+# the on-policy steps (DAgger; sessions 44-46): the simulated user clicks on the answers the rows show, MEkKRS's
+# (20 clicks), and the memory fit with ME1KRS's served options on those rows alone gives ME<k+1>KRS; the first step
+# (session 44, rows in on_policy/) also ME2RN800, the network's rules on regions of 800 points or more
 ON_POLICY_FIT=("${FIT[@]}" --refiner-flips --refiner-column 0.1 --refiner-growth --refiner-memory --weighting iou
                "${SERVED[@]}")
-for region in 200 800; do
-  name=$([ "$region" = 200 ] && echo me2krs || echo me2rn800)
-  if [ ! -f "$OUT/$name.pt" ]; then
-    log "fitting $name"
-    "${ON_POLICY_FIT[@]}" --rows "$OUT"/on_policy/rows_{seed0,cut4}.npz --network-min-region "$region" \
-        --out "$OUT/$name.pt" > "$OUT/$name.log" 2>&1
-  fi
-done
-
-# further on-policy steps (DAgger; sessions 45-46): the user clicks on MEkKRS's answers, and the same fit on those
-# rows alone gives ME<k+1>KRS
-for ((k = 2; k < LAST; k++)); do
-  dir="$OUT/on_policy_$k" name="me$((k + 1))krs"
+for ((k = 1; k < LAST; k++)); do
+  dir="$OUT/on_policy"
+  if [ "$k" -gt 1 ]; then dir="$OUT/on_policy_$k"; fi
   mkdir -p "$dir"
   STEP=(--refiner-memory --memory-from "$OUT/me${k}krs.pt" --user answerer --clicks 20)
   collect seed0 "$dir" "${STEP[@]}" --seed 0 & first=$!
   collect cut4 "$dir" "${STEP[@]}" --ring-cuts 4 & second=$!
   wait_all "$first" "$second"
-  if [ ! -f "$OUT/$name.pt" ]; then
-    log "fitting $name"
-    "${ON_POLICY_FIT[@]}" --rows "$dir"/rows_{seed0,cut4}.npz --network-min-region 200 --out "$OUT/$name.pt" \
-        > "$OUT/$name.log" 2>&1
-  fi
+  regions=(200)
+  if [ "$k" = 1 ]; then regions=(200 800); fi
+  for region in "${regions[@]}"; do
+    name="me$((k + 1))$([ "$region" = 200 ] && echo krs || echo rn800)"
+    if [ ! -f "$OUT/$name.pt" ]; then
+      log "fitting $name"
+      "${ON_POLICY_FIT[@]}" --rows "$dir"/rows_{seed0,cut4}.npz --network-min-region "$region" \
+          --out "$OUT/$name.pt" > "$OUT/$name.log" 2>&1
+    fi
+  done
 done
 log "done: $(cd "$OUT" && ls me*.pt | tr '\n' ' ')"
