@@ -106,3 +106,46 @@ def test_unset_angled_parking_keeps_the_generator_default() -> None:
     off.lidar = dataclasses.replace(off.lidar, beams=16, azimuth_steps=256)
     off.outdoor = dataclasses.replace(off.outdoor, angled_parking_prob=0.0)
     assert np.array_equal(generate_scan("outdoor", 4, 0, off).xyz, default.xyz)
+
+
+def ring_scan(rings: int, steps: int = 360) -> np.ndarray:
+    """A spinning LiDAR's points stored ring by ring (KITTI's order: each ring one sweep of rising azimuth that starts
+    straight ahead), 10 m away, rings 0.4 degrees apart."""
+    azimuth = np.tile(np.linspace(0.0, 2 * np.pi, steps, endpoint=False), rings)
+    azimuth = np.angle(np.exp(1j * azimuth))  # wraps from +pi to -pi half-way round, as KITTI's do
+    elevation = np.radians(np.repeat(-10.0 + 0.4 * np.arange(rings), steps))
+    return 10.0 * np.stack([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth),
+                            np.sin(elevation)], axis=1)  # fmt: skip
+
+
+def ring_scene(rings: int, object_ring: int | None = None) -> Scene:
+    """`ring_scan` as a scene whose object (instance 7) is a quarter of every ring, or of `object_ring` alone."""
+    xyz = ring_scan(rings)
+    ring, step = np.divmod(np.arange(len(xyz)), 360)
+    on = (step < 90) & ((ring == object_ring) if object_ring is not None else True)
+    instance = np.where(on, 7, 0).astype(np.int64)
+    return Scene("s", xyz.astype(np.float32), None, instance, instance.copy())
+
+
+def test_ring_cut_keeps_whole_rings_of_a_64_ring_scan_and_leaves_sparser_sensors_whole() -> None:
+    config = AugmentConfig(ring_cut_prob=1.0, ring_cuts=(4,))
+    assert config.enabled
+    scene = ring_scene(64)
+    out = augment_scene(scene, 7, config, np.random.default_rng(0))
+    kept_rings = np.unique(np.round(np.degrees(np.arcsin(out.xyz[:, 2] / 10.0)) / 0.4 + 25).astype(int))
+    assert np.array_equal(kept_rings, np.arange(0, 64, 4))  # rings 0, 4, 8, ... 60: a 16-ring sensor
+    assert len(out.xyz) == 16 * 360 and np.count_nonzero(out.instance == 7) == 16 * 90  # each kept ring whole
+    assert out.rgb is None and len(out.semantic) == len(out.xyz)
+    thirty_two = ring_scene(32)  # every 4th ring of a 32-ring sensor would be 8 rings: no sensor the project serves
+    assert len(augment_scene(thirty_two, 7, config, np.random.default_rng(0)).xyz) == len(thirty_two.xyz)
+    on_a_cut_ring = ring_scene(64, object_ring=1)  # the cut would take the whole object
+    assert len(augment_scene(on_a_cut_ring, 7, config, np.random.default_rng(0)).xyz) == len(on_a_cut_ring.xyz)
+    never = augment_scene(scene, 7, AugmentConfig(ring_cut_prob=0.0, jitter=0.0, rotate=True), np.random.default_rng(0))
+    assert len(never.xyz) == len(scene.xyz)
+
+
+@pytest.mark.parametrize("bad", [{"ring_cut_prob": 1.5}, {"ring_cuts": (1,)}, {"ring_cuts": ()},
+                                 {"ring_cuts": (True,)}])
+def test_ring_cut_settings_are_checked(bad: dict) -> None:
+    with pytest.raises(ValueError, match="ring_cut"):
+        AugmentConfig(**bad)

@@ -34,6 +34,9 @@ def ring_index(xyz: np.ndarray) -> np.ndarray:
     return ring - ring.min()
 
 
+MIN_CUT_RINGS = 16  # a ring cut sparser than a 16-ring sensor is no sensor the project serves
+
+
 def check_keep_rings(k: int) -> None:
     """Raise ValueError unless `k` is an integer >= 1."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
@@ -46,3 +49,15 @@ def keep_every_kth_ring(xyz: np.ndarray, k: int) -> np.ndarray:
     if k == 1:
         return np.ones(len(xyz), dtype=bool)
     return ring_index(xyz) % k == 0
+
+
+def sensor_ring_cut(xyz: np.ndarray, k: int) -> np.ndarray | None:
+    """Bool (N,) mask of every k-th ring of a spinning LiDAR's scan, or None where that cut would leave fewer than
+    `MIN_CUT_RINGS` rings (a 16- or 32-ring sensor's scan, or a cloud without rings: an RGB-D view, a rosette)."""
+    check_keep_rings(k)
+    if len(xyz) < 2:
+        return None
+    ring = ring_index(xyz)
+    if -(-(int(ring.max()) + 1) // k) < MIN_CUT_RINGS:
+        return None
+    return ring % k == 0

@@ -3,7 +3,8 @@
 Generated streets share a layout (cars parallel to the x axis, a sensor at one height, one
 point density per range), and a network trained on them learns those regularities instead
 of the objects. Random yaw about the sensor, a mirror, a small scale change, position
-jitter and random point dropout (a sparser sensor or a farther object) remove them. Each
+jitter and random point dropout (a sparser sensor or a farther object) remove them; a ring cut
+(every k-th laser ring of a spinning LiDAR's scan) shows a sparser sensor's whole rings and uneven gaps. Each
 sample draws its own parameters from a seeded generator, so a resumed run sees the same
 augmented samples as the interrupted one.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from clickenhance_model.datasets.laser_rings import sensor_ring_cut
 from clickenhance_model.datasets.scene import Scene
 from clickenhance_model.training.config import AugmentConfig
 
@@ -22,6 +24,8 @@ def augment_scene(scene: Scene, instance_id: int, config: AugmentConfig, rng: np
     """A randomly posed, scaled, jittered and thinned copy of `scene` (the scene itself when nothing is enabled)."""
     if not config.enabled:
         return scene
+    if config.ring_cut_prob > 0:  # first: rings come from the stored point order (no draw when off: old runs repeat)
+        scene = _ring_cut(scene, instance_id, config, rng)
     xyz = scene.xyz.astype(np.float64)
     if config.rotate:
         angle = rng.uniform(0.0, 2.0 * np.pi)
@@ -45,3 +49,17 @@ def _dropout_mask(on_object: np.ndarray, config: AugmentConfig, rng: np.random.G
     if np.count_nonzero(keep & on_object) < min(MIN_KEPT_OBJECT_POINTS, np.count_nonzero(on_object)):
         return np.ones(len(on_object), dtype=bool)
     return keep
+
+
+def _ring_cut(scene: Scene, instance_id: int, config: AugmentConfig, rng: np.random.Generator) -> Scene:
+    """The scene on every k-th ring (k drawn from `ring_cuts`) at `ring_cut_prob`; itself where the cut is no sensor
+    or would thin the sampled object below `MIN_KEPT_OBJECT_POINTS`."""
+    if rng.random() >= config.ring_cut_prob:
+        return scene
+    k = int(rng.choice(config.ring_cuts))
+    keep = sensor_ring_cut(scene.xyz, k)
+    on_object = scene.instance == instance_id
+    if keep is None or np.count_nonzero(keep & on_object) < min(MIN_KEPT_OBJECT_POINTS, np.count_nonzero(on_object)):
+        return scene
+    rgb = None if scene.rgb is None else scene.rgb[keep]
+    return Scene(scene.name, scene.xyz[keep], rgb, scene.instance[keep], scene.semantic[keep])

@@ -298,6 +298,11 @@ class AugmentConfig:
     scale: (low, high) of a uniform scale factor. jitter: std of Gaussian position noise, metres.
     dropout_prob: chance that a sample loses a random share of its points, keeping a share drawn
     uniformly from keep_ratio (a sparser sensor, a farther object).
+    ring_cut_prob: chance that a sample keeps only every k-th laser ring, k drawn from ring_cuts, as the
+    evaluation's `--keep-rings` and the refiner fit's `--ring-cuts` thin a scan: only a spinning LiDAR's scan that
+    keeps at least 16 rings (`laser_rings.sensor_ring_cut`; rooms and 16- or 32-ring scans stay whole), and never
+    below the sampled object's `MIN_KEPT_OBJECT_POINTS`. Unlike dropout it leaves each kept ring whole, with the
+    uneven gaps of a thinned real sensor.
     """
 
     rotate: bool = False
@@ -306,6 +311,8 @@ class AugmentConfig:
     jitter: float = 0.0
     dropout_prob: float = 0.0
     keep_ratio: tuple[float, float] = (1.0, 1.0)
+    ring_cut_prob: float = 0.0
+    ring_cuts: tuple[int, ...] = (4,)
 
     def __post_init__(self) -> None:
         """Check ranges."""
@@ -317,12 +324,16 @@ class AugmentConfig:
             raise ValueError(f"augment.keep_ratio must be [low, high] in (0, 1], got {list(self.keep_ratio)}")
         if self.jitter < 0:
             raise ValueError(f"augment.jitter must be >= 0, got {self.jitter}")
+        if not 0.0 <= self.ring_cut_prob <= 1.0:
+            raise ValueError(f"augment.ring_cut_prob must be in [0, 1], got {self.ring_cut_prob}")
+        if not self.ring_cuts or any(isinstance(k, bool) or not isinstance(k, int) or k < 2 for k in self.ring_cuts):
+            raise ValueError(f"augment.ring_cuts must be integers >= 2, got {list(self.ring_cuts)}")
 
     @property
     def enabled(self) -> bool:
         """Whether any augmentation is switched on."""
         return (self.rotate or self.flip_prob > 0 or self.scale != (1.0, 1.0) or self.jitter > 0
-                or self.dropout_prob > 0)  # fmt: skip
+                or self.dropout_prob > 0 or self.ring_cut_prob > 0)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ from tqdm import tqdm
 
 from clickenhance_model.baseline import BaselineSegmenter
 from clickenhance_model.checkpoint import load_checkpoint
-from clickenhance_model.datasets.laser_rings import ring_index
+from clickenhance_model.datasets.laser_rings import MIN_CUT_RINGS, ring_index
 from clickenhance_model.datasets.semantic_kitti import OBJECT_KINDS, SemanticKittiDataset, object_kind
 from clickenhance_model.errors import ClickEnhanceError
 from clickenhance_model.evaluation.metrics import click_collapses
@@ -104,7 +104,6 @@ BAND_DEFAULTS: dict[str, float | bool] = {"refiner_reach": 0.0, "refiner_flips":
 # the FitSettings fields that say how rows are collected: a fit of saved rows takes them from the rows' record
 COLLECTION_SETTINGS = ("clicks", "user", "states_per_object", "objects_per_scene", "scene_stride", "held_out_every",
                        "min_points", "rest_per_state", "ring_cuts", "collapse_states", "object_kinds", "memory_from")
-MIN_CUT_RINGS = 16  # a ring cut sparser than a 16-ring sensor is no sensor the project serves
 WEIGHTINGS = ("points", "iou")
 
 
