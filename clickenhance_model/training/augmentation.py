@@ -46,9 +46,13 @@ def _dropout_mask(on_object: np.ndarray, config: AugmentConfig, rng: np.random.G
     if rng.random() >= config.dropout_prob:
         return np.ones(len(on_object), dtype=bool)
     keep = rng.random(len(on_object)) < rng.uniform(*config.keep_ratio)
-    if np.count_nonzero(keep & on_object) < min(MIN_KEPT_OBJECT_POINTS, np.count_nonzero(on_object)):
-        return np.ones(len(on_object), dtype=bool)
-    return keep
+    return keep if _keeps_object(keep, on_object) else np.ones(len(on_object), dtype=bool)
+
+
+def _keeps_object(keep: np.ndarray, on_object: np.ndarray) -> bool:
+    """Whether thinning to `keep` leaves the sampled object at least `MIN_KEPT_OBJECT_POINTS` points (all of them
+    when it has fewer): no augmentation thins the target below that floor."""
+    return np.count_nonzero(keep & on_object) >= min(MIN_KEPT_OBJECT_POINTS, np.count_nonzero(on_object))
 
 
 def _ring_cut(scene: Scene, instance_id: int, config: AugmentConfig, rng: np.random.Generator) -> Scene:
@@ -58,8 +62,7 @@ def _ring_cut(scene: Scene, instance_id: int, config: AugmentConfig, rng: np.ran
         return scene
     k = int(rng.choice(config.ring_cuts))
     keep = sensor_ring_cut(scene.xyz, k)
-    on_object = scene.instance == instance_id
-    if keep is None or np.count_nonzero(keep & on_object) < min(MIN_KEPT_OBJECT_POINTS, np.count_nonzero(on_object)):
+    if keep is None or not _keeps_object(keep, scene.instance == instance_id):
         return scene
     rgb = None if scene.rgb is None else scene.rgb[keep]
     return Scene(scene.name, scene.xyz[keep], rgb, scene.instance[keep], scene.semantic[keep])
