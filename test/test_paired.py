@@ -170,6 +170,30 @@ def test_second_clicks_keeps_the_objects_the_baseline_finished_in_that_many_clic
         assert "--second-clicks needs" in capsys.readouterr().err
 
 
+def test_kinds_and_first_click_share_judge_only_the_real_sets_kinds(tmp_path: Path, capsys) -> None:
+    """A car and a trunk the model brings to 85% at the first click where the baseline needs two, and a building
+    it spoils (one click against three). Over all three the first-click share gains a third; over things and
+    stuff (`--kinds things stuff`, the real 16-ring set's kinds) it gains on both objects, and the building, which
+    no real set holds, is left out of the clicks too."""
+    ids = (10, 71, 50)  # car, trunk, building
+    model = [{**_object(i, hit), "semantic_id": s} for i, (s, hit) in enumerate(zip(ids, (1, 1, 3), strict=True))]
+    baseline = [{**_object(i, hit), "semantic_id": s} for i, (s, hit) in enumerate(zip(ids, (2, 2, 1), strict=True))]
+    for name, objects in (("model", model), ("baseline", baseline)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps({"run": {"max_clicks": 10}, "objects": objects}))
+    pair = [str(tmp_path / "model"), str(tmp_path / "baseline"), "--metric", "First@85", "--metric", "NoC@85"]
+    assert paired_main(pair) == 0
+    row = capsys.readouterr().out.splitlines()[2]
+    assert row.startswith("| all | 3 | +33.33 pt ± ") and "2 better, 1 worse" in row
+    assert "| +0.00 ± " in row  # two clicks saved, two lost
+    assert paired_main([*pair, "--kinds", "things", "stuff"]) == 0
+    row = capsys.readouterr().out.splitlines()[2]
+    assert row.startswith("| all | 2 | +100.00 pt ± 0.00") and "| -1.00 ± 0.00" in row
+    with pytest.raises(SystemExit):
+        paired_main([*pair, "--kinds", "vehicles"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
 def test_the_cli_refuses_what_it_cannot_compare(tmp_path: Path, capsys) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "results.json").write_text("{truncated")
