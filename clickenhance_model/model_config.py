@@ -207,6 +207,17 @@ class NetworkConfig:
             of the prior region's crop points object. A street network that calls most of a clicked tree or trunk
             background does not know it, and its disputes and holds would cut it; a car whose region floods into a
             hedge keeps a large share. 0: always.
+        point_refiner_network_adds: a logit; at an object's first click (one positive click, no negative), where the
+            network speaks (`network_gain_domains`) and recognises the object (`point_refiner_network_recognised`
+            and `point_refiner_network_min_share`, whatever the region's size), the crop points outside the prior
+            that the network calls object at this or more join the answer. A distant car on a 16-ring scan is a few
+            rings 1 to 7 m apart: the graph's region holds the clicked ring, no refiner band reaches the others,
+            and the network, which sees the whole crop, calls them object (session 48, docs/default_model.md).
+            Later clicks are answered as before: the memory and the flips hold what the user saw. 0: off.
+        point_refiner_network_adds_reach: metres; the additions only within this distance of the prior region's
+            points in the crop: about one ring gap of a 16-ring scan at 30 m (1.7 degrees x 30 m = 0.9 m). Farther
+            off, the vehicle network's "object" lies on what stands beside a clicked pole, trunk or person (session
+            48). 0: anywhere in the crop.
         network_gain_domains: the cloud domains (`DOMAINS`, the session's `SegmenterConfig.domain`) where the
             network's own logit speaks beyond the refiner's input: inference fuses it at its `network_gain`, and
             the refiner's disagreement band is drawn; in the others the fused answer is the prior's alone (gain 0)
@@ -238,6 +249,8 @@ class NetworkConfig:
     point_refiner_network_min_region: int = 0
     point_refiner_network_recognised: float = 0.0
     point_refiner_network_min_share: float = 0.0
+    point_refiner_network_adds: float = 0.0
+    point_refiner_network_adds_reach: float = 0.0
     network_gain_domains: tuple[str, ...] = DOMAINS
 
     def __post_init__(self) -> None:
@@ -257,6 +270,10 @@ class NetworkConfig:
         if not 0 <= self.point_refiner_network_min_share <= 1:
             raise ValueError(f"network.point_refiner_network_min_share must lie in [0, 1], got "
                              f"{self.point_refiner_network_min_share}")  # fmt: skip
+        if self.point_refiner_network_adds < 0 or self.point_refiner_network_adds_reach < 0:
+            raise ValueError(f"network.point_refiner_network_adds (a logit) and point_refiner_network_adds_reach (m) "
+                             f"must be >= 0 (0: off, anywhere), got {self.point_refiner_network_adds} and "
+                             f"{self.point_refiner_network_adds_reach}")  # fmt: skip
         if self.point_refiner_network_recognised < 0:
             raise ValueError(f"network.point_refiner_network_recognised must be >= 0 (a logit; 0: off), got "
                              f"{self.point_refiner_network_recognised}")  # fmt: skip

@@ -36,6 +36,7 @@ from clickenhance_model.inference.point_features import (
     disagreement_band,
     flip_band,
     height_above_floor,
+    network_additions,
     network_holds,
     overruled_holds,
     point_features,
@@ -273,11 +274,14 @@ class ModelSession(InteractiveSession):
         refiner = self.segmenter.config.network.point_refiner
         previous = self._previous_region(region, positive, negative, current) if refiner else None
         shown = self._memory(region, self._shown_before()) if refiner else None
-        inside, fused, band, features, dropped = self._crop_points(sample, region, positive, negative, refiner,
-                                                                   previous, shown)  # fmt: skip
+        inside, fused, band, features, dropped, added = self._crop_points(sample, region, positive, negative,
+                                                                          refiner, previous, shown)  # fmt: skip
         logit[inside] = fused
         if features is not None:  # the point refiner, in the prior's boundary band
             logit[inside[band]] = self.segmenter.refined_logits(features, logit[inside[band]], dropped)
+        if added.any():  # the network's additions beyond the prior at a first click (`point_refiner_network_adds`)
+            at = inside[added]
+            logit[at] = np.maximum(logit[at], self.segmenter.logit_threshold + HELD_MARGIN)
         return (logit > self.segmenter.logit_threshold) & gate[self.grid.point_to_voxel]
 
     def _previous_region(self, region: np.ndarray, positive: np.ndarray, negative: np.ndarray,
@@ -315,12 +319,14 @@ class ModelSession(InteractiveSession):
 
     def _crop_points(self, sample: dict, region: np.ndarray, positive: np.ndarray, negative: np.ndarray,
                      with_features: bool, previous: np.ndarray | None = None, shown: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, tuple[bool, bool]]:  # fmt: skip
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, tuple[bool, bool],
+                                np.ndarray]:  # fmt: skip
         """The points inside the crop of `sample` (indices into `self.xyz`), their fused logits before the point
         refiner, when `with_features` which of them lie in the prior's boundary band (bool) and the refiner
-        features of those (`inference.point_features`), and which of the network's holds are dropped for this click
+        features of those (`inference.point_features`), which of the network's holds are dropped for this click
         state (object, background: those the clicks overrule, `overruled_holds`, and both on an object the network
-        does not know, `_network_knows`, which also drops the disputes). With `previous` (the prior before the latest
+        does not know, `_network_knows`, which also drops the disputes), and which of them the network adds to the
+        answer (bool, `_network_additions`). With `previous` (the prior before the latest
         click, `_previous_region`) the band also holds the points the latest click moved (`flip_band`); with `shown`
         (the answer after the click before, `_memory`) the points where the prior differs from it."""
         crop = sample["crop"].numpy()
@@ -329,8 +335,9 @@ class ModelSession(InteractiveSession):
         crop_voxel = lookup[self.grid.point_to_voxel]  # [M]
         inside = np.flatnonzero(crop_voxel >= 0)
         fused, network = self.segmenter.point_logits(sample, region[inside], crop_voxel[inside])
+        added = self._network_additions(region, network, inside, positive, negative)
         if not with_features:
-            return inside, fused, np.zeros(len(inside), dtype=bool), None, (False, False)
+            return inside, fused, np.zeros(len(inside), dtype=bool), None, (False, False), added
         voxel = self.grid.point_to_voxel[inside]
         band = boundary_band(self.grid.coords, voxel, region[inside])
         reach = self.segmenter.config.network.point_refiner_reach
@@ -360,7 +367,7 @@ class ModelSession(InteractiveSession):
                                   self.xyz[positive], self.xyz[negative],
                                   None if previous is None else previous[at], growth,
                                   None if shown is None else shown[at])  # fmt: skip
-        return inside, fused, band, features, dropped
+        return inside, fused, band, features, dropped, added
 
     def _network_knows(self, region: np.ndarray, network: np.ndarray, inside: np.ndarray, first: np.ndarray) -> bool:
         """Whether the network's disputes and holds apply to this click state's object: its prior region (bool over
@@ -368,9 +375,16 @@ class ModelSession(InteractiveSession):
         least `point_refiner_network_min_share` of the region's crop points object (`network`: its logits at the
         crop points `inside`), and its logit at the first positive click (`first`; none where it lies outside the
         crop) is at least `point_refiner_network_recognised`. The logits are read only as far as a test needs."""
-        config = self.segmenter.config.network
-        if int(region.sum()) < config.point_refiner_network_min_region:
+        if int(region.sum()) < self.segmenter.config.network.point_refiner_network_min_region:
             return False
+        return self._network_recognises(region, network, inside, first)
+
+    def _network_recognises(self, region: np.ndarray, network: np.ndarray, inside: np.ndarray,
+                            first: np.ndarray) -> bool:  # fmt: skip
+        """`_network_knows` whatever the region's size: the network calls at least
+        `point_refiner_network_min_share` of the region's crop points object and the first positive click object
+        at `point_refiner_network_recognised` or more."""
+        config = self.segmenter.config.network
         if config.point_refiner_network_min_share:
             on_region = network[region[inside]]
             if not (len(on_region) and (on_region >= 0).mean() >= config.point_refiner_network_min_share):
@@ -379,6 +393,21 @@ class ModelSession(InteractiveSession):
             return True
         at_first = _at_points(network, inside, first)
         return bool(len(at_first) and at_first[0] >= config.point_refiner_network_recognised)
+
+    def _network_additions(self, region: np.ndarray, network: np.ndarray, inside: np.ndarray, positive: np.ndarray,
+                           negative: np.ndarray) -> np.ndarray:  # fmt: skip
+        """Which crop points (`inside`; `network`: its logits there) join the answer beyond the prior
+        (`NetworkConfig.point_refiner_network_adds`): at an object's first click, where the network speaks and
+        recognises the object (`_network_recognises`), the points outside the prior region it calls object at that
+        logit or more, within `point_refiner_network_adds_reach` of the region's crop points. None elsewhere."""
+        added = np.zeros(len(inside), dtype=bool)
+        config = self.segmenter.config.network
+        if config.point_refiner_network_adds <= 0 or not self.segmenter.network_votes:
+            return added
+        if len(positive) != 1 or len(negative) or not self._network_recognises(region, network, inside, positive):
+            return added
+        return network_additions(self.xyz[inside], region[inside], network, config.point_refiner_network_adds,
+                                 config.point_refiner_network_adds_reach)  # fmt: skip
 
     def _disputes(self, positive: np.ndarray, negative: np.ndarray, background_overruled: bool) -> bool:
         """Whether this click state's refiner band holds the network's disputes
@@ -408,8 +437,8 @@ class ModelSession(InteractiveSession):
         region = self._prior_region(positive, negative)
         previous = self._previous_region(region, positive, negative, current)
         memory = self._memory(region, None if shown is None else np.asarray(shown, dtype=bool)[self.valid_indices])
-        inside, fused, band, features, _ = self._crop_points(sample, region, positive, negative, True, previous,
-                                                             memory)  # fmt: skip
+        inside, fused, band, features, _, _ = self._crop_points(sample, region, positive, negative, True, previous,
+                                                                memory)  # fmt: skip
         return inside[band], fused[band], features
 
     def _ground_object(self, positive: np.ndarray, negative: np.ndarray) -> bool:

@@ -31,6 +31,7 @@ from clickenhance_model.inference.point_features import (
     disagreement_band,
     flip_band,
     height_above_floor,
+    network_additions,
     network_holds,
     overruled_holds,
     point_features,
@@ -406,6 +407,63 @@ def test_a_refiner_with_disagreement_answers_the_prior_points_a_sure_network_cal
         NetworkConfig(point_refiner_network_recognised=-1.0)
     with pytest.raises(ValueError, match="point_refiner_network_min_share must lie in"):
         NetworkConfig(point_refiner_network_min_share=1.5)
+
+
+def test_network_additions_are_its_sure_object_points_outside_the_prior_within_reach() -> None:
+    """A ring the prior holds (x = 0) and rings 0.9 m and 3 m above it: the network's sure "object" outside the prior
+    joins at any distance without a reach, only the near ring within 1 m; a prior point is never an addition."""
+    xyz = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 0.9], [1, 0, 0.9], [0, 0, 3.0], [1, 0, 3.0]], dtype=float)
+    prior = np.array([1, 1, 0, 0, 0, 0], dtype=bool)
+    network = np.array([9.0, 9.0, 5.0, 3.0, 9.0, -9.0])
+    np.testing.assert_array_equal(network_additions(xyz, prior, network, 4.0), [0, 0, 1, 0, 1, 0])
+    np.testing.assert_array_equal(network_additions(xyz, prior, network, 4.0, reach=1.0), [0, 0, 1, 0, 0, 0])
+    np.testing.assert_array_equal(network_additions(xyz, prior, network, 2.0, reach=1.0), [0, 0, 1, 1, 0, 0])
+    assert not network_additions(xyz, np.zeros(6, dtype=bool), network, 4.0, reach=1.0).any()  # nothing to reach from
+    with pytest.raises(ValueError, match="point_refiner_network_adds .* must be >= 0"):
+        NetworkConfig(point_refiner_network_adds=-1.0)
+    with pytest.raises(ValueError, match="point_refiner_network_adds .* must be >= 0"):
+        NetworkConfig(point_refiner_network_adds=4.0, point_refiner_network_adds_reach=-0.5)
+
+
+def test_a_first_click_takes_the_network_additions_only_where_it_speaks_and_recognises_the_object() -> None:
+    """A network set to call everything object (logit +100) and a refiner that answers its band "background": at
+    the first click on the bin the additions bring in the crop's points outside the prior (all of them, or those
+    within the reach), and nothing else does; at a click state with a negative click, where the network does not
+    speak, or where it is not sure enough to recognise the clicked object, the answer is the one without them."""
+    points, on_bin = room()
+    top = int(np.flatnonzero(on_bin)[np.argmax(points[on_bin, 2] - points[on_bin, 0])])
+    far = int(np.argmax(np.linalg.norm(points - points[top], axis=1)))
+
+    def answer(clicks: list, **network: object) -> np.ndarray:
+        config = dataclasses.replace(FLIPS, network=dataclasses.replace(FLIPS.network, **network))
+        segmenter = fusion_segmenter(0.0, config, domain="indoor")
+        with torch.no_grad():
+            head = segmenter.model.seg_head[-1]
+            head.weight.zero_()
+            head.bias.copy_(torch.tensor([-50.0, 50.0]))  # object - background logit: +100 everywhere
+            segmenter.model.point_refiner.layers[-1].bias.fill_(-50.0)  # the band's points: background
+        session = segmenter.session(points)
+        mask = None
+        for index, positive in clicks:
+            mask = session.add_click(index, positive)
+        return np.asarray(mask, dtype=bool)
+
+    first = [(top, True)]
+    plain = answer(first)
+    added = answer(first, point_refiner_network_adds=4.0)
+    near = answer(first, point_refiner_network_adds=4.0, point_refiner_network_adds_reach=0.2)
+    assert added.sum() > plain.sum() + 1000  # the floor and the cabinet in the crop join
+    assert plain.sum() < near.sum() < added.sum()  # only what lies within 0.2 m of the prior's region
+    assert (near <= added).all()
+    later = [(top, True), (far, False)]
+    np.testing.assert_array_equal(answer(later, point_refiner_network_adds=4.0), answer(later))
+    np.testing.assert_array_equal(answer(first, point_refiner_network_adds=4.0, network_gain_domains=("outdoor",)),
+                                  answer(first, network_gain_domains=("outdoor",)))  # fmt: skip
+    np.testing.assert_array_equal(answer(first, point_refiner_network_adds=4.0, point_refiner_network_recognised=150.0),
+                                  answer(first, point_refiner_network_recognised=150.0))  # fmt: skip
+    # The region's size does not silence the additions as it silences the disputes and the holds.
+    np.testing.assert_array_equal(answer(first, point_refiner_network_adds=4.0,
+                                         point_refiner_network_min_region=len(points) + 1), added)  # fmt: skip
 
 
 def test_network_holds_are_its_sure_answers_on_what_the_prior_holds_the_click_cut_or_the_answer_left_out() -> None:
@@ -1163,11 +1221,12 @@ def test_refiner_gain_scales_the_fitted_correction(kinds_root: Path, tmp_path: P
 
 def test_network_keep_and_served_disagree_are_written_after_the_fit(kinds_root: Path, tmp_path: Path) -> None:
     """`--network-keep K` (with `--network-keep-yield`, `-out`, `-overruled`, `--network-disagree-overruled`,
-    `--network-min-region`, `--network-recognised`, `--network-min-share`) and `--served-disagree T` set the written
-    network's holds and its disputes (the rows and the fitted refiner are those of the fit without them), also
-    disputes the rows were collected without (`--served-disagree-first`: at the first click only); a yield beyond
-    the click distances' 2 m is refused, and so are disputes overruled without a threshold, first-click disputes
-    without any, a negative region minimum and a share above 1."""
+    `--network-min-region`, `--network-recognised`, `--network-min-share`), `--network-adds` (with its reach) and
+    `--served-disagree T` set the written network's holds, its first-click additions and its disputes (the rows
+    and the fitted refiner are those of the fit without them), also disputes the rows were collected without
+    (`--served-disagree-first`: at the first click only); a yield beyond the click distances' 2 m is refused, and
+    so are disputes overruled without a threshold, first-click disputes without any, a negative region minimum, a
+    share above 1 and a negative reach."""
     fusion_segmenter(0.5).save(tmp_path / "fusion.pt", {"inference_options": {"ground_gate": False}})
     common = ["--checkpoint", str(tmp_path / "fusion.pt"), "--root", str(kinds_root), "--scene-stride", "1",
               "--held-out-every", "2", "--epochs", "2", "--views", "1", "--no-progress", "--threads", "1",
@@ -1176,15 +1235,17 @@ def test_network_keep_and_served_disagree_are_written_after_the_fit(kinds_root: 
     assert main([*common, "--out", str(tmp_path / "served.pt"), "--network-keep", "4", "--served-disagree", "6",
                  "--network-keep-yield", "1", "--network-keep-out", "12", "--network-keep-overruled", "5",
                  "--network-disagree-overruled", "--network-min-region", "150", "--network-recognised", "3",
-                 "--network-min-share", "0.25"]) == 0
+                 "--network-min-share", "0.25", "--network-adds", "4", "--network-adds-reach", "1"]) == 0
     plain, served = (load_checkpoint(tmp_path / f"{name}.pt") for name in ("plain", "served"))
     assert (plain[1].network.point_refiner_keep, plain[1].network.point_refiner_disagree) == (0.0, 4.0)
     written = served[1].network
     assert (written.point_refiner_keep, written.point_refiner_disagree, written.point_refiner_keep_yield,
             written.point_refiner_keep_out, written.point_refiner_keep_overruled,
             written.point_refiner_disagree_overruled, written.point_refiner_network_min_region,
-            written.point_refiner_network_recognised, written.point_refiner_network_min_share
-            ) == (4.0, 6.0, 1.0, 12.0, 5.0, True, 150, 3.0, 0.25)  # fmt: skip
+            written.point_refiner_network_recognised, written.point_refiner_network_min_share,
+            written.point_refiner_network_adds, written.point_refiner_network_adds_reach
+            ) == (4.0, 6.0, 1.0, 12.0, 5.0, True, 150, 3.0, 0.25, 4.0, 1.0)  # fmt: skip
+    assert plain[1].network.point_refiner_network_adds == 0.0
     for key, value in plain[0].items():
         torch.testing.assert_close(served[0][key], value)  # the same fit
     assert served[2]["point_refiner_fit"]["settings"]["network_keep"] == 4.0
@@ -1198,6 +1259,8 @@ def test_network_keep_and_served_disagree_are_written_after_the_fit(kinds_root: 
     assert main([*common, "--out", str(tmp_path / "refused.pt"), "--network-disagree-overruled"]) == 2
     assert main([*common, "--out", str(tmp_path / "refused.pt"), "--network-min-region", "-1"]) == 2
     assert main([*common, "--out", str(tmp_path / "refused.pt"), "--network-min-share", "2"]) == 2
+    assert main([*common, "--out", str(tmp_path / "refused.pt"), "--network-adds", "4", "--network-adds-reach",
+                 "-1"]) == 2  # fmt: skip
     assert not (tmp_path / "refused.pt").exists()
 
 

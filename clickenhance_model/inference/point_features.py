@@ -138,6 +138,21 @@ def disagreement_band(prior: np.ndarray, network: np.ndarray, threshold: float) 
     return (held & (network < -threshold)) | (~held & (network > threshold))
 
 
+def network_additions(xyz: np.ndarray, prior: np.ndarray, network: np.ndarray, threshold: float,
+                      reach: float = 0.0) -> np.ndarray:  # fmt: skip
+    """Which points (bool (M,); `xyz` (M, 3)) outside the prior (0/1 or bool, (M,)) the network's own logit (float,
+    (M,)) calls object at `threshold` or more, within `reach` metres of a prior point (0: at any distance). A sparse
+    scan's far rings of a car lie a ring gap from the ring the prior holds, beyond every band."""
+    held = np.asarray(prior) > 0.5
+    added = ~held & (np.asarray(network) >= threshold)
+    if reach > 0 and added.any():
+        if not held.any():
+            return np.zeros(len(held), dtype=bool)
+        distance = cKDTree(xyz[held]).query(xyz[added], distance_upper_bound=reach)[0]
+        added[np.flatnonzero(added)[distance > reach]] = False
+    return added
+
+
 def network_holds(features: np.ndarray, keep: float, flips: bool, memory: bool, yields: float = 0.0,
                   keep_out: float = 0.0) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Which band points (bool (M,) each) the network's sure answer holds against the refiner and the latest click

@@ -177,6 +177,11 @@ class FitSettings:
     # the disputes and the holds only where the network calls at least this share of the prior region's crop points
     # object (`NetworkConfig.point_refiner_network_min_share`; 0: always)
     network_min_share: float = 0.0
+    # a logit: at an object's first click, where the network speaks and recognises the object, the points outside the
+    # prior it calls object at this or more join the answer (`NetworkConfig.point_refiner_network_adds`; 0: off)
+    network_adds: float = 0.0
+    # metres: those additions only within this of the prior region (`point_refiner_network_adds_reach`; 0: anywhere)
+    network_adds_reach: float = 0.0
     # the disputes the written network serves with (`NetworkConfig.point_refiner_disagree`), set after the fit; 0: the
     # --refiner-disagree the rows were collected with. The refiner answers each point alone, so a higher threshold
     # gives the same answers on the fewer points it draws; rows collected without disputes give a refiner that
@@ -213,7 +218,8 @@ class FitSettings:
 
     def served_network(self, refiner_disagree: float = 0.0, refiner_disagree_first: bool = False) -> dict[str, object]:
         """The `NetworkConfig` fields the written network serves with, set after the fit: its holds, the rules on
-        which click states they and the disputes apply, and the disputes themselves (`served_disagree`, else the
+        which click states they and the disputes apply, the network's additions at a first click, and the disputes
+        themselves (`served_disagree`, else the
         rows' own `refiner_disagree`; at the first click only with either `*_first`)."""
         return {"point_refiner_keep": self.network_keep, "point_refiner_keep_yield": self.network_keep_yield,
                 "point_refiner_keep_out": self.network_keep_out,
@@ -222,6 +228,8 @@ class FitSettings:
                 "point_refiner_network_min_region": self.network_min_region,
                 "point_refiner_network_recognised": self.network_recognised,
                 "point_refiner_network_min_share": self.network_min_share,
+                "point_refiner_network_adds": self.network_adds,
+                "point_refiner_network_adds_reach": self.network_adds_reach,
                 "point_refiner_disagree": self.served_disagree or refiner_disagree,
                 "point_refiner_disagree_first": self.served_disagree_first or refiner_disagree_first}
 
@@ -697,6 +705,11 @@ def build_parser() -> argparse.ArgumentParser:
                  "network_min_share": "the disputes and the holds only where the network calls at least this "
                                       "share of the prior region's crop points object (NetworkConfig."
                                       "point_refiner_network_min_share; 0: always)",
+                 "network_adds": "a logit: at an object's first click, where the network speaks and recognises "
+                                 "the object, the points outside the prior it calls object at this or more join the "
+                                 "answer (NetworkConfig.point_refiner_network_adds; 0: off)",
+                 "network_adds_reach": "metres, with --network-adds: only within this of the prior region "
+                                       "(NetworkConfig.point_refiner_network_adds_reach; 0: anywhere in the crop)",
                  "served_disagree": "the written network draws the disputes at this threshold (set after the fit; "
                                     "0: the rows' own --refiner-disagree); rows collected without disputes give a "
                                     "refiner that answers them as the band's other points",
