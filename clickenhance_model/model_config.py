@@ -213,7 +213,8 @@ class NetworkConfig:
             that the network calls object at this or more join the answer. A distant car on a 16-ring scan is a few
             rings 1 to 7 m apart: the graph's region holds the clicked ring, no refiner band reaches the others,
             and the network, which sees the whole crop, calls them object (session 48, docs/default_model.md).
-            Later clicks are answered as before: the memory and the flips hold what the user saw. 0: off.
+            Later clicks add nothing: a refiner with memory is shown the answer the user saw and answers the points
+            where the prior differs from it, these among them. 0: off.
         point_refiner_network_adds_reach: metres; the additions only within this distance of the prior region's
             points in the crop: about one ring gap of a 16-ring scan at 30 m (1.7 degrees x 30 m = 0.9 m). Farther
             off, the vehicle network's "object" lies on what stands beside a clicked pole, trunk or person (session
