@@ -61,6 +61,19 @@ GROWTH = dataclasses.replace(FLIPS, network=dataclasses.replace(FLIPS.network, p
 MEMORY = dataclasses.replace(FLIPS, network=dataclasses.replace(FLIPS.network, point_refiner_memory=True))
 
 
+def sure_room_segmenter(config: ModelConfig, network_logit: float, band_logit: float | None = None) -> Segmenter:
+    """The tiny fusion network of `config` for rooms, its own object - background logit set to `network_logit` at
+    every voxel and, given `band_logit`, its refiner's answer on every band point set to that logit."""
+    segmenter = fusion_segmenter(0.0, config, domain="indoor")
+    with torch.no_grad():
+        head = segmenter.model.seg_head[-1]
+        head.weight.zero_()
+        head.bias.copy_(torch.tensor([-network_logit / 2, network_logit / 2]))
+        if band_logit is not None:
+            segmenter.model.point_refiner.layers[-1].bias.fill_(band_logit)
+    return segmenter
+
+
 def test_point_features_set_each_point_against_its_voxel() -> None:
     """Two points share a 0.1 m voxel on the floor (one held by the prior, one not); a third is alone, 0.3 m up."""
     xyz = np.array([[0.02, 0.05, 0.0], [0.08, 0.05, 0.04], [0.05, 0.05, 0.35]])
@@ -354,12 +367,7 @@ def test_a_refiner_with_disagreement_answers_the_prior_points_a_sure_network_cal
     for threshold in (4.0, 200.0):
         network = dataclasses.replace(FLIPS.network, point_refiner_disagree=threshold)
         config = dataclasses.replace(FLIPS, network=network)
-        segmenter = fusion_segmenter(0.0, config, domain="indoor")
-        with torch.no_grad():
-            head = segmenter.model.seg_head[-1]
-            head.weight.zero_()
-            head.bias.copy_(torch.tensor([50.0, -50.0]))  # object - background logit: -100 everywhere
-            segmenter.model.point_refiner.layers[-1].bias.fill_(-50.0)  # the band's points: background
+        segmenter = sure_room_segmenter(config, -100.0, -50.0)  # the network: background; the band: background
         session = segmenter.session(points)
         band, _, _ = session.refiner_inputs([(int(top), True)])
         region = session.prior.of_points(np.array([top]), np.array([], dtype=np.int64))
@@ -372,12 +380,7 @@ def test_a_refiner_with_disagreement_answers_the_prior_points_a_sure_network_cal
     def band_of(clicks: list, **network: object) -> set:
         config = dataclasses.replace(FLIPS, network=dataclasses.replace(FLIPS.network, point_refiner_disagree=4.0,
                                                                         **network))  # fmt: skip
-        segmenter = fusion_segmenter(0.0, config, domain="indoor")
-        with torch.no_grad():
-            head = segmenter.model.seg_head[-1]
-            head.weight.zero_()
-            head.bias.copy_(torch.tensor([50.0, -50.0]))
-        return set(segmenter.session(points).refiner_inputs(clicks)[0].tolist())
+        return set(sure_room_segmenter(config, -100.0).session(points).refiner_inputs(clicks)[0].tolist())
 
     # Only where the network speaks: a street network draws no disputes in a room.
     assert band_of([(int(top), True)], network_gain_domains=("outdoor",)) == plain
@@ -436,13 +439,7 @@ def test_a_first_click_takes_the_network_additions_only_where_it_speaks_and_reco
 
     def answer(clicks: list, **network: object) -> np.ndarray:
         config = dataclasses.replace(FLIPS, network=dataclasses.replace(FLIPS.network, **network))
-        segmenter = fusion_segmenter(0.0, config, domain="indoor")
-        with torch.no_grad():
-            head = segmenter.model.seg_head[-1]
-            head.weight.zero_()
-            head.bias.copy_(torch.tensor([-50.0, 50.0]))  # object - background logit: +100 everywhere
-            segmenter.model.point_refiner.layers[-1].bias.fill_(-50.0)  # the band's points: background
-        session = segmenter.session(points)
+        session = sure_room_segmenter(config, 100.0, -50.0).session(points)  # the network: object; the band: not
         mask = None
         for index, positive in clicks:
             mask = session.add_click(index, positive)
@@ -528,13 +525,8 @@ def test_where_the_network_is_sure_a_negative_click_and_the_refiner_cut_only_wha
                                       point_refiner_network_min_region=min_region,
                                       point_refiner_network_recognised=recognised,
                                       point_refiner_network_min_share=share)  # fmt: skip
-        segmenter = fusion_segmenter(0.0, dataclasses.replace(MEMORY, network=network), domain="indoor")
-        with torch.no_grad():
-            head = segmenter.model.seg_head[-1]
-            head.weight.zero_()
-            head.bias.copy_(torch.tensor([-50.0, 50.0]))  # object - background logit: +100 everywhere
-            segmenter.model.point_refiner.layers[-1].bias.fill_(-50.0)  # the band's points: background
-        session = segmenter.session(points)
+        segmenter = sure_room_segmenter(dataclasses.replace(MEMORY, network=network), 100.0, -50.0)
+        session = segmenter.session(points)  # the network: object everywhere; the band's points: background
         shown = session.add_click(int(top))
         band, _, _ = session.refiner_inputs([(int(top), True), (int(far), False)], shown)
         mask = session.add_click(int(far), positive=False)
