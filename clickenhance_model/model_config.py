@@ -173,6 +173,11 @@ class NetworkConfig:
         point_refiner_disagree_first: the disagreement band only at an object's first click, whose flood nothing
             else puts in the band; at later clicks the flips and the memory hold what the user's clicks moved, and
             the network's disputes there overrule the user's corrections.
+        point_refiner_shape: the refiner is also told each point's local shape, and the first click's (its voxel's
+            surface variation in the prior's graph, the vertical part of its normal; `inference.point_features`'
+            `shape_columns`), and at an object's first click it also answers the prior's points whose surface
+            variation differs from the clicked point's by more than this (`shape_band`): a trunk's first click
+            takes the canopy and the bushes it touches far inside the region, where no other band reaches. 0: off.
         point_refiner_keep: a logit; where the network speaks (`network_gain_domains`) its sure answers hold after
             the refiner (`inference.point_features.network_holds`): object where its own logit is at least this on
             a point the prior holds or the latest click moved out, background where it is at most minus this on a
@@ -242,6 +247,7 @@ class NetworkConfig:
     point_refiner_memory: bool = False
     point_refiner_disagree: float = 0.0
     point_refiner_disagree_first: bool = False
+    point_refiner_shape: float = 0.0
     point_refiner_keep: float = 0.0
     point_refiner_keep_yield: float = 0.0
     point_refiner_keep_out: float = 0.0
@@ -256,6 +262,8 @@ class NetworkConfig:
 
     def __post_init__(self) -> None:
         """Check that the widths describe a buildable network."""
+        if not 0 <= self.point_refiner_shape <= 1:  # surface variations lie in [0, 1]
+            raise ValueError(f"network.point_refiner_shape must lie in [0, 1], got {self.point_refiner_shape}")
         if self.point_refiner_disagree < 0:
             raise ValueError(f"network.point_refiner_disagree must be >= 0, got {self.point_refiner_disagree}")
         if min(self.point_refiner_keep, self.point_refiner_keep_out, self.point_refiner_keep_overruled) < 0:

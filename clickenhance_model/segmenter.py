@@ -41,6 +41,8 @@ from clickenhance_model.inference.point_features import (
     overruled_holds,
     point_features,
     reach_band,
+    shape_band,
+    shape_columns,
 )
 from clickenhance_model.inference.session import InteractiveSession
 from clickenhance_model.inference.symmetric_views import mean_over_views, view_samples
@@ -356,6 +358,10 @@ class ModelSession(InteractiveSession):
             band |= flip_band(region[inside], previous[inside])
         if shown is not None:  # what the answer before took out of the prior or added to it
             band |= flip_band(region[inside], shown[inside])
+        shape = self._shape(inside, positive)
+        if shape is not None and len(positive) == 1 and len(negative) == 0:  # a first click's region, shaped unlike it
+            gap = self.segmenter.config.network.point_refiner_shape
+            band |= shape_band(region[inside], shape[:, 0], shape[:, 2], gap)
         at = inside[band]
         if self._height is None:  # once per cloud
             self._height = height_above_floor(self.xyz)
@@ -366,8 +372,18 @@ class ModelSession(InteractiveSession):
                                   self.grid, voxel[band], region[at], fused[band], network[band],
                                   self.xyz[positive], self.xyz[negative],
                                   None if previous is None else previous[at], growth,
-                                  None if shown is None else shown[at])  # fmt: skip
+                                  None if shown is None else shown[at],
+                                  None if shape is None else shape[band])  # fmt: skip
         return inside, fused, band, features, dropped, added
+
+    def _shape(self, inside: np.ndarray, positive: np.ndarray) -> np.ndarray | None:
+        """For a refiner with shape (`NetworkConfig.point_refiner_shape`), the `shape_columns` of the crop points
+        `inside`, read off the prior's graph at their nodes and at the first positive click's; None without."""
+        if self.segmenter.config.network.point_refiner_shape <= 0:
+            return None
+        graph, node = self.prior.graph, self.prior.node_of_point
+        return shape_columns(graph.variation[node[inside]], graph.normal_z[node[inside]],
+                             float(graph.variation[node[positive[0]]]))  # fmt: skip
 
     def _network_knows(self, region: np.ndarray, network: np.ndarray, inside: np.ndarray, first: np.ndarray) -> bool:
         """Whether the network's disputes and holds apply to this click state's object: its prior region (bool over

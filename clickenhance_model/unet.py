@@ -33,6 +33,7 @@ from clickenhance_model.inference.point_features import (
     GROWTH_FEATURES,
     MEMORY_FEATURES,
     POINT_FEATURES,
+    SHAPE_FEATURES,
 )
 from clickenhance_model.model_config import ModelConfig, NetworkConfig
 from clickenhance_model.spconv_backend import spconv, use_convolution_algorithm
@@ -147,7 +148,8 @@ class ClickEnhanceNet(nn.Module):
             self.point_refiner = PointRefiner(colour=config.network.point_refiner_colour,
                                               flips=config.network.point_refiner_flips,
                                               growth=config.network.point_refiner_growth,
-                                              memory=config.network.point_refiner_memory)
+                                              memory=config.network.point_refiner_memory,
+                                              shape=config.network.point_refiner_shape > 0)
 
     def _build_encoders(self, net: NetworkConfig) -> None:
         """Main encoder, CSE and the joint stride-2 convolutions between levels."""
@@ -261,15 +263,16 @@ class PointRefiner(nn.Module):
     hidden layers). Its last layer starts at zero, so a refiner not yet fitted changes nothing. Without `colour`
     it sees every cloud as colourless (`COLOUR_FEATURES` zero), in its fit as at inference. With `flips` it reads
     `FLIP_FEATURES` more columns: which way the latest click moved each point (`NetworkConfig.point_refiner_flips`);
-    with `growth` `GROWTH_FEATURES` more: how large that move was (`NetworkConfig.point_refiner_growth`); with `memory`
-    `MEMORY_FEATURES` more: the answer shown after the click before (`NetworkConfig.point_refiner_memory`)."""
+    with `growth` `GROWTH_FEATURES` more: how large that move was (`NetworkConfig.point_refiner_growth`); with `shape`
+    `SHAPE_FEATURES` more: the points' and the first click's local shape (`NetworkConfig.point_refiner_shape`); with
+    `memory` `MEMORY_FEATURES` more: the answer shown after the click before (`NetworkConfig.point_refiner_memory`)."""
 
     def __init__(self, hidden: int = 32, colour: bool = True, flips: bool = False, growth: bool = False,
-                 memory: bool = False):  # fmt: skip
+                 memory: bool = False, shape: bool = False):  # fmt: skip
         super().__init__()
         self.colour = colour
         width = (POINT_FEATURES + (FLIP_FEATURES if flips else 0) + (GROWTH_FEATURES if growth else 0)
-                 + (MEMORY_FEATURES if memory else 0))  # fmt: skip
+                 + (SHAPE_FEATURES if shape else 0) + (MEMORY_FEATURES if memory else 0))  # fmt: skip
         self.layers = nn.Sequential(
             nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1)
         )
@@ -278,7 +281,7 @@ class PointRefiner(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Correction [M] of the object logit of M points, from their features [M, POINT_FEATURES (+ FLIP_FEATURES
-        (+ GROWTH_FEATURES) (+ MEMORY_FEATURES))]."""
+        (+ GROWTH_FEATURES)) (+ SHAPE_FEATURES) (+ MEMORY_FEATURES)]."""
         if not self.colour:
             features = features.clone()
             features[:, COLOUR_FEATURES] = 0.0

@@ -24,6 +24,7 @@ from clickenhance_model.inference.point_features import (
     GROWTH_FEATURES,
     MEMORY_FEATURES,
     POINT_FEATURES,
+    SHAPE_FEATURES,
     SPARSE_VOXEL_POINTS,
     boundary_band,
     click_growth,
@@ -36,6 +37,8 @@ from clickenhance_model.inference.point_features import (
     overruled_holds,
     point_features,
     reach_band,
+    shape_band,
+    shape_columns,
 )
 from clickenhance_model.inference.voxel_grid import voxelize
 from clickenhance_model.model_config import DOMAINS, ModelConfig, NetworkConfig
@@ -210,6 +213,68 @@ def test_the_memory_column_holds_the_answer_shown_before() -> None:
         point_features(*args, shown=shown)
     with pytest.raises(ValueError, match="point_refiner_flips"):
         NetworkConfig(prior_fusion=True, point_refiner=True, point_refiner_memory=True)
+
+
+def test_shape_columns_sit_after_flips_and_growth_and_before_memory() -> None:
+    """The shape columns (each point's surface variation and |normal z|, the first click's variation) come after the
+    flip and growth columns and before the memory column, which stays last; the shape band is the prior's points
+    whose variation differs from the click's by more than the gap, and a refiner with shape reads three more columns."""
+    xyz = np.array([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [1.0, 0.0, 0.0], [1.5, 0.0, 0.0]])
+    grid = voxelize(xyz, None, 0.1)
+    prior, previous, shown = np.array([1.0, 1.0, 1.0, 0.0]), np.array([1.0, 0.0, 1.0, 0.0]), np.array([0, 1, 1, 0])
+    variation, normal_z = np.array([0.02, 0.4, 0.1, 0.5]), np.array([0.0, 0.3, 1.0, 0.2])
+    shape = shape_columns(variation, normal_z, 0.05)
+    np.testing.assert_allclose(shape, np.stack([variation, normal_z, np.full(4, 0.05)], axis=1), rtol=1e-6)
+    args = (xyz, None, height_above_floor(xyz), grid, grid.point_to_voxel, prior, np.zeros(4), np.zeros(4), xyz[:1],
+            np.zeros((0, 3)))  # fmt: skip
+    plain = point_features(*args, previous=previous, growth=(0.25, -2.0), shown=shown)
+    shaped = point_features(*args, previous=previous, growth=(0.25, -2.0), shown=shown, shape=shape)
+    at = POINT_FEATURES + FLIP_FEATURES + GROWTH_FEATURES
+    assert shaped.shape == (4, at + SHAPE_FEATURES + MEMORY_FEATURES)
+    np.testing.assert_array_equal(shaped[:, at : at + SHAPE_FEATURES], shape)
+    np.testing.assert_array_equal(np.delete(shaped, np.s_[at : at + SHAPE_FEATURES], axis=1), plain)
+    np.testing.assert_array_equal(point_features(*args, shape=shape)[:, POINT_FEATURES:], shape)
+    # the foliage-like point the prior holds differs from the click by 0.35; the one outside the prior is not asked
+    np.testing.assert_array_equal(shape_band(prior, variation, 0.05, 0.1), [False, True, False, False])
+    assert shape_band(prior, variation, 0.05, 0.5).sum() == 0
+    assert PointRefiner(shape=True).layers[0].in_features == POINT_FEATURES + SHAPE_FEATURES
+    with pytest.raises(ValueError, match="point_refiner_shape"):
+        NetworkConfig(prior_fusion=True, point_refiner=True, point_refiner_shape=1.5)
+
+
+def test_a_refiner_with_shape_answers_a_first_clicks_foliage_deep_inside_the_region() -> None:
+    """A smooth trunk (a cylinder of 6 cm radius) under a bush (a random scatter) it touches: clicked on the trunk,
+    the prior takes both. A refiner with shape answers the bush's scattered points deep inside the region at that
+    first click, told their shape and the click's; a plain refiner answers only its boundary band; after a second
+    click the shape band is gone (the flips and the memory hold what the user's clicks moved)."""
+    rng = np.random.default_rng(0)
+    angle, height = np.meshgrid(np.linspace(0, 2 * np.pi, 24, endpoint=False), np.arange(0.1, 1.0, 0.02))
+    trunk = np.stack([0.06 * np.cos(angle.ravel()), 0.06 * np.sin(angle.ravel()), height.ravel()], axis=1)
+    bush = rng.normal(0.0, 0.12, (2500, 3)) + [0.0, 0.0, 1.15]
+    step = 0.03
+    xs, ys = np.meshgrid(np.arange(-1, 1, step), np.arange(-1, 1, step), indexing="ij")
+    floor = np.stack([xs.ravel(), ys.ravel(), np.zeros(xs.size)], axis=1)
+    points = np.concatenate([floor, trunk, bush]).astype(np.float32)
+    part = np.repeat([0, 1, 2], [len(floor), len(trunk), len(bush)])
+    click = len(floor) + int(np.argmin(np.abs(trunk[:, 2] - 0.5)))
+    shaped_config = dataclasses.replace(REFINED, network=dataclasses.replace(REFINED.network, point_refiner_shape=0.1))
+    shaped = fusion_segmenter(0.5, shaped_config, domain="indoor")
+    assert shaped.model.point_refiner.layers[0].in_features == POINT_FEATURES + SHAPE_FEATURES
+    session = shaped.session(points)
+    plain = fusion_segmenter(0.5, REFINED, domain="indoor").session(points)
+    region = session.prior.of_points(np.array([click]), np.array([], dtype=np.int64))
+    assert region[part == 1].all() and region[part == 2].all()  # the prior takes the bush with the trunk
+    band, _, features = session.refiner_inputs([(click, True)])
+    graph, node = session.prior.graph, session.prior.node_of_point
+    deep = np.flatnonzero((part == 2) & (np.linalg.norm(points - [0.0, 0.0, 1.15], axis=1) < 0.1)
+                          & (graph.variation[node] > 0.3))  # fmt: skip
+    assert len(deep) > 50 and np.isin(deep, band).all()
+    assert not np.isin(deep, plain.refiner_inputs([(click, True)])[0]).any()
+    np.testing.assert_allclose(features[:, POINT_FEATURES], graph.variation[node[band]], rtol=1e-6)
+    np.testing.assert_allclose(features[:, POINT_FEATURES + 2], graph.variation[node[click]], rtol=1e-6)
+    far = int(np.flatnonzero(part == 2)[np.argmax(points[part == 2, 2])])  # a second click: no shape band
+    later = session.refiner_inputs([(click, True), (far, False)])[0]
+    assert not np.isin(deep, later).all()
 
 
 def test_click_growth_measures_the_latest_clicks_move_against_the_region_before_it() -> None:
@@ -861,6 +926,16 @@ def test_fit_point_refiner_writes_a_network_with_its_refiner(scenes_root: Path, 
     assert load_checkpoint(tmp_path / "growth.pt")[2]["point_refiner_fit"]["refiner_growth"] is True
     assert growth.model.point_refiner.layers[0].in_features == POINT_FEATURES + FLIP_FEATURES + GROWTH_FEATURES
     assert np.load(grown)["fit_features"].shape[1] == POINT_FEATURES + FLIP_FEATURES + GROWTH_FEATURES
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "no.pt"), "--rows",
+                 str(rows), "--refiner-shape", "0.1", *common]) == 2  # rows without the shape columns  # fmt: skip
+    assert "--refiner-shape 0.0, not 0.1" in capsys.readouterr().err and not (tmp_path / "no.pt").exists()
+    shaped = tmp_path / "shape_rows.npz"
+    assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "shape.pt"), "--rows",
+                 str(shaped), "--refiner-shape", "0.1", *common]) == 0  # fmt: skip
+    shape = Segmenter.load(tmp_path / "shape.pt", device="cpu")
+    assert shape.config.network.point_refiner_shape == 0.1
+    assert load_checkpoint(tmp_path / "shape.pt")[2]["point_refiner_fit"]["refiner_shape"] == 0.1
+    assert np.load(shaped)["fit_features"].shape[1] == POINT_FEATURES + SHAPE_FEATURES
     remembered = tmp_path / "memory_rows.npz"  # shown answers: the flips refiner's
     assert main(["--checkpoint", str(tmp_path / "fusion.pt"), "--out", str(tmp_path / "memory.pt"), "--rows",
                  str(remembered), "--refiner-flips", "--refiner-memory", "--memory-from", str(tmp_path / "flips.pt"),

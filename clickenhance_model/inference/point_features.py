@@ -22,6 +22,9 @@ differs from it (`flip_band` of the two): a flood it removed at one click stays 
 next, instead of coming back because the prior still holds it. A refiner with disagreement
 (`NetworkConfig.point_refiner_disagree`) also answers the points where the network's own logit disputes the prior
 (`disagreement_band`): a first click's flood far inside the prior, or a cut-off part of an object far outside it.
+A refiner with shape (`NetworkConfig.point_refiner_shape`) is also told each point's local shape and the first click's
+(`shape_columns`), and at an object's first click answers the prior's points whose shape differs from the clicked
+point's (`shape_band`): a trunk's first click takes the canopy it touches far inside the region.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from clickenhance_model.inference.voxel_grid import VoxelGrid
 POINT_FEATURES = 17
 FLIP_FEATURES = 2  # with flips: moved in by the latest click, moved out by it (`point_features`' `previous`)
 GROWTH_FEATURES = 2  # with growth: how many points the latest click moved in / out, against the region before it
+SHAPE_FEATURES = 3  # with shape: the point's surface variation, its normal's vertical part, the first click's variation
 MEMORY_FEATURES = 1  # with memory: the answer shown after the click before (0/1), `point_features`' `shown`
 GROWTH_RANGE = (-8.0, 4.0)  # log2 of those ratios is clipped to this and enters divided by its upper end
 COLOUR_FEATURES = slice(8, 15)  # the columns that come from colour (and its flag); zero for a colourless cloud
@@ -187,6 +191,23 @@ def overruled_holds(at_positive: np.ndarray, at_negative: np.ndarray, threshold:
     return bool(np.any(np.asarray(at_negative) >= threshold)), bool(np.any(np.asarray(at_positive) <= -threshold))
 
 
+def shape_columns(variation: np.ndarray, normal_z: np.ndarray, click_variation: float) -> np.ndarray:
+    """The shape features (float32 (M, SHAPE_FEATURES)) of M points: each point's surface variation and the vertical
+    part of its normal (of its node in the prior's graph, `VoxelGraph.variation` and `normal_z`), and the first positive
+    click's surface variation (the same at every point): whether a point is shaped as what the user clicked."""
+    columns = np.empty((len(variation), SHAPE_FEATURES), dtype=np.float32)
+    columns[:, 0], columns[:, 1], columns[:, 2] = variation, normal_z, click_variation
+    return columns
+
+
+def shape_band(prior: np.ndarray, variation: np.ndarray, click_variation: float | np.ndarray, gap: float
+               ) -> np.ndarray:  # fmt: skip
+    """Which points (bool (M,)) the prior (0/1 or bool, (M,)) holds whose surface variation (float, (M,)) differs from
+    the first click's by more than `gap`: foliage in the region of a click on a trunk's bark, or a wall in that of a
+    click on a hedge."""
+    return (np.asarray(prior) > 0.5) & (np.abs(np.asarray(variation) - click_variation) > gap)
+
+
 def click_growth(prior: np.ndarray, previous: np.ndarray) -> tuple[float, float]:
     """How much the latest click moved, as two numbers for every point of its click state: log2 of (1 + points it
     moved in) / (1 + points the region held before it), and the same of the points it moved out, clipped to
@@ -223,9 +244,11 @@ def point_features(
     previous: np.ndarray | None = None,
     growth: tuple[float, float] | None = None,
     shown: np.ndarray | None = None,
+    shape: np.ndarray | None = None,
 ) -> np.ndarray:
     """Features float32 [M, POINT_FEATURES] of M points of one crop; [M, POINT_FEATURES + FLIP_FEATURES] with
-    `previous`, `GROWTH_FEATURES` more with `growth` too, and `MEMORY_FEATURES` more (the last) with `shown`.
+    `previous`, `GROWTH_FEATURES` more with `growth` too, `SHAPE_FEATURES` more after those with `shape`, and
+    `MEMORY_FEATURES` more (the last) with `shown`.
 
     Args:
         xyz: the points (metres).
@@ -245,6 +268,7 @@ def point_features(
             click), written into the two columns after the flip columns of every point.
         shown: with `previous`, for a refiner with memory, each point's answer after the click before the latest
             one, as the user saw it (0/1; the first click: the prior itself), written into the last column.
+        shape: for a refiner with shape, the points' `shape_columns`, written after the flip and growth columns.
     """
     if (growth is not None or shown is not None) and previous is None:
         raise ValueError("point_features: growth and shown are taken at the latest click, and need the region "
@@ -253,9 +277,11 @@ def point_features(
     prior = np.asarray(prior, dtype=np.float64)
     local, groups = np.unique(voxel, return_inverse=True)  # the crop's voxels that hold these points
     share = np.bincount(groups, weights=prior, minlength=len(local)) / np.bincount(groups, minlength=len(local))
-    width = (POINT_FEATURES + (0 if previous is None else FLIP_FEATURES) + (0 if growth is None else GROWTH_FEATURES)
-             + (0 if shown is None else MEMORY_FEATURES))  # fmt: skip
+    shape_at = POINT_FEATURES + (0 if previous is None else FLIP_FEATURES) + (0 if growth is None else GROWTH_FEATURES)
+    width = shape_at + (0 if shape is None else SHAPE_FEATURES) + (0 if shown is None else MEMORY_FEATURES)
     features = np.zeros((m, width), dtype=np.float32)
+    if shape is not None:
+        features[:, shape_at : shape_at + SHAPE_FEATURES] = shape
     if growth is not None:
         features[:, POINT_FEATURES + FLIP_FEATURES : POINT_FEATURES + FLIP_FEATURES + GROWTH_FEATURES] = growth
     if shown is not None:

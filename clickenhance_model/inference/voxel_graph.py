@@ -153,6 +153,8 @@ class VoxelGraph:
         self.tree = cKDTree(nodes)  # one search tree for the edges and for placing clicks on nodes
         edges, lengths = knn_edges(self.tree, config.neighbours, config.max_edge)
         normals, variation = surface_shape(nodes, edges)  # [V, 3] zero where unreliable; [V] in [0, 1]
+        self.variation = variation  # [V] surface variation: 0 a plane or a line, 1 foliage or clutter
+        self.normal_z = np.abs(normals[:, 2])  # [V] 1 on the road, 0 on a wall or a trunk, 0 where unreliable
         self.grown_ground = grown_ground(nodes, edges, normals[:, 2], config)  # [V] bool: seeded and grown
         self.ground = join_ground(nodes, self.grown_ground, config)  # [V] bool: with the nodes just above it
         bridges, bridge_lengths = bridge_edges(nodes, edges, config.min_component)

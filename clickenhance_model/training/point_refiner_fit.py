@@ -27,6 +27,9 @@ fits a refiner that reads no colour (`NetworkConfig.point_refiner_colour`) from 
 `--refiner-growth` (with `--refiner-flips`) adds two columns saying how large the latest click's move was against the
 region before it (`NetworkConfig.point_refiner_growth`): the flip columns flag a positive click that floods the hedge
 behind a fence and one that adds the fence's missed rings alike; rows must be collected with it.
+`--refiner-shape G` adds three columns (each point's local shape and the first click's: surface variation, the
+vertical part of the normal; `NetworkConfig.point_refiner_shape`) and, at an object's first click, answers the prior's
+points whose surface variation differs from the clicked point's by more than G: the canopy a trunk's first click takes.
 `--refiner-memory` (with `--refiner-flips`) adds a column holding the answer shown after the click before
 (`NetworkConfig.point_refiner_memory`) and answers every point where the prior differs from it. That answer is
 another model's: `--memory-from CKPT` (a refined checkpoint, run with the same inference options; its answers are
@@ -100,7 +103,7 @@ USERS = ("baseline", "network", "answerer")
 # own): their defaults
 BAND_DEFAULTS: dict[str, float | bool] = {"refiner_reach": 0.0, "refiner_flips": False, "refiner_column": 0.0,
                                           "refiner_growth": False, "refiner_memory": False, "refiner_disagree": 0.0,
-                                          "refiner_disagree_first": False}
+                                          "refiner_disagree_first": False, "refiner_shape": 0.0}
 # the FitSettings fields that say how rows are collected: a fit of saved rows takes them from the rows' record
 COLLECTION_SETTINGS = ("clicks", "user", "states_per_object", "objects_per_scene", "scene_stride", "held_out_every",
                        "min_points", "rest_per_state", "ring_cuts", "collapse_states", "object_kinds", "memory_from")
@@ -624,6 +627,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --refiner-disagree: that band at an object's first click only "
                              "(NetworkConfig.point_refiner_disagree_first); rows must be collected with "
                              "it")  # fmt: skip
+    parser.add_argument("--refiner-shape", type=float, default=0.0,
+                        help="the refiner is also told each point's local shape and the first click's, and at an "
+                             "object's first click answers the prior's points whose surface variation differs from "
+                             "the clicked point's by more than this (NetworkConfig.point_refiner_shape; 0: off); rows "
+                             "must be collected with it")  # fmt: skip
     parser.add_argument("--refiner-growth", action="store_true",
                         help="with --refiner-flips: the refiner is also told how large the latest click's move was "
                              "against the region before it (NetworkConfig.point_refiner_growth); rows must be "
