@@ -330,7 +330,9 @@ class ModelSession(InteractiveSession):
         does not know, `_network_knows`, which also drops the disputes), and which of them the network adds to the
         answer (bool, `_network_additions`). With `previous` (the prior before the latest
         click, `_previous_region`) the band also holds the points the latest click moved (`flip_band`); with `shown`
-        (the answer after the click before, `_memory`) the points where the prior differs from it."""
+        (the answer after the click before, `_memory`) the points where the prior differs from it; with shape
+        (`NetworkConfig.point_refiner_shape`), at an object's first click, the prior's points shaped unlike the
+        clicked one (`shape_band`, `_shape`)."""
         crop = sample["crop"].numpy()
         lookup = np.full(len(self.grid), -1, dtype=np.int64)  # grid voxel -> crop voxel
         lookup[crop] = np.arange(len(crop))
