@@ -224,6 +224,12 @@ def _at_points(values: np.ndarray, inside: np.ndarray, points: np.ndarray) -> np
     return values[at[found]]
 
 
+def _first_click(positive: np.ndarray, negative: np.ndarray) -> bool:
+    """Whether a click state is an object's first click (one positive click, no negative one): where the disputes,
+    the network's additions and the shape band are drawn, on a region no correction has moved yet."""
+    return len(positive) == 1 and len(negative) == 0
+
+
 class ModelSession(InteractiveSession):
     """Clicks on one object of one cloud, segmented by a `Segmenter` (see `InteractiveSession`).
 
@@ -361,7 +367,7 @@ class ModelSession(InteractiveSession):
         if shown is not None:  # what the answer before took out of the prior or added to it
             band |= flip_band(region[inside], shown[inside])
         shape = self._shape(inside, positive)
-        if shape is not None and len(positive) == 1 and len(negative) == 0:  # a first click's region, shaped unlike it
+        if shape is not None and _first_click(positive, negative):  # a first click's region, shaped unlike it
             gap = self.segmenter.config.network.point_refiner_shape
             band |= shape_band(region[inside], shape[:, 0], shape[:, 2], gap)
         at = inside[band]
@@ -422,7 +428,7 @@ class ModelSession(InteractiveSession):
         config = self.segmenter.config.network
         if config.point_refiner_network_adds <= 0 or not self.segmenter.network_votes:
             return added
-        if len(positive) != 1 or len(negative) or not self._network_recognises(region, network, inside, positive):
+        if not _first_click(positive, negative) or not self._network_recognises(region, network, inside, positive):
             return added
         return network_additions(self.xyz[inside], region[inside], network, config.point_refiner_network_adds,
                                  config.point_refiner_network_adds_reach)  # fmt: skip
@@ -437,7 +443,7 @@ class ModelSession(InteractiveSession):
             return False
         if network.point_refiner_disagree_overruled and background_overruled:
             return False
-        return not network.point_refiner_disagree_first or (len(positive) == 1 and len(negative) == 0)
+        return not network.point_refiner_disagree_first or _first_click(positive, negative)
 
     def refiner_inputs(self, clicks: list[tuple[int, bool]], shown: np.ndarray | None = None
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:  # fmt: skip
