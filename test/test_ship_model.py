@@ -410,7 +410,8 @@ def test_a_model_that_loses_the_generated_validation_scans_never_reads_the_real_
     note = (eval_dir / "README.md").read_text()
     assert note.startswith("# Not a candidate") and "is no candidate" in note and "| val | model |" in note
     # the untrained model is worse on every object, and the noise table says so beside the means
-    assert "| val | 3 | +2.00 ± 0.00 (95%: +2.00 to +2.00; 0 better, 3 worse; worse) |" in note
+    assert re.search(r"\| val \| 3 \| \+\d\.\d\d ± \d\.\d\d \(95%: \+[\d.]+ to \+[\d.]+; 0 better, 3 worse; worse\) \|",
+                     note)
     assert "refused before the real dev sets" in capsys.readouterr().err and not out.exists()
 
 

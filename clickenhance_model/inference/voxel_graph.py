@@ -36,9 +36,10 @@ if TYPE_CHECKING:
 
 
 JOINED_CLICK_RULES = ("ground", "free", "lifted", "deferred")
-SHAPE_RULES = ("surface_click", "contest")
+SHAPE_RULES = ("surface_click", "upright_click", "contest")
 SCATTER_VARIATION = (0.1, 0.3)  # surface variation from which a node starts to count as scatter, and is all scatter
 SURFACE_CLICK = 0.5  # a first click whose node and neighbours are less scattered than this is on a surface
+UPRIGHT_CLICK = 0.2  # ... and upright (a trunk, a pole, a wall) where its node's |normal z| is below this
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,9 @@ class GraphConfig:
             costs are used. 0 = off.
         shape_rule: where the shaped costs are used: "surface_click" (all the growth of an object first clicked
             on a surface, where the click's s is under 0.5; an object first clicked in foliage, a bush, a hedge or
-            a canopy, grows as without them) or "contest" (every off-ground object, but only in deciding between its
+            a canopy, grows as without them), "upright_click" (the same, only where the first click's node is also
+            upright, |normal z| under `UPRIGHT_CLICK` or no reliable normal: a trunk, a pole, a wall; a hedge's or a
+            bush's top grows as without them) or "contest" (every off-ground object, but only in deciding between its
             positive and negative clicks: a node within the plain reach of a positive click joins the object
             when its shaped distance to the positive clicks is shorter than to the negative ones, so the first
             click grows as without the penalty and a negative click takes what lies across a surface's edge
@@ -122,7 +125,7 @@ class GraphConfig:
             raise ValueError(f"GraphConfig.shape_rule must be one of {SHAPE_RULES}, got {self.shape_rule!r}")
 
 
-OUTDOOR = GraphConfig()
+OUTDOOR = GraphConfig(shape_penalty=5.0, shape_rule="upright_click")  # docs/baseline_presets.md, session 50
 INDOOR = GraphConfig(  # a guess for RGB-D scans (ScanNet, S3DIS), but for normal_penalty (docs/baseline_presets.md)
     voxel_size=0.03, max_edge=0.12, ground_cell=1.0, ground_height=0.05, max_radius=2.5, negative_radius=0.5,
     normal_penalty=3.0,
@@ -236,7 +239,9 @@ class VoxelGraph:
         in foliage or clutter (the mean scatter of the first click's node and neighbours, `GraphConfig.shape_penalty`);
         its growth then pays the shape penalty."""
         positive = np.asarray(positive, dtype=np.int64)
-        return self.scatter is not None and len(positive) > 0 and bool(self.scatter[positive[0]] < SURFACE_CLICK)
+        if self.scatter is None or len(positive) == 0 or not self.scatter[positive[0]] < SURFACE_CLICK:
+            return False
+        return self.config.shape_rule != "upright_click" or bool(self.normal_z[positive[0]] < UPRIGHT_CLICK)
 
     def object_on_ground(self, positive: np.ndarray, negative: np.ndarray = ()) -> bool:
         """Whether the object of these clicks (node ids, positives in click order) is the ground (road, floor)."""
@@ -288,7 +293,7 @@ class VoxelGraph:
         negative_reach = min(reach, config.negative_radius)
         negative_limit = max(config.max_radius, negative_reach)
         contest = not on_ground and len(negative) > 0 and config.shape_rule == "contest" and config.shape_penalty > 0
-        shaped = not on_ground and config.shape_rule == "surface_click" and self.clicked_on_surface(positive)
+        shaped = not on_ground and config.shape_rule != "contest" and self.clicked_on_surface(positive)
         to_positive = self.distance(positive, on_ground, reach, joined, shaped)
         to_negative = self.distance(negative, on_ground, negative_limit, joined, shaped)
         contested = None
