@@ -15,8 +15,8 @@ crop the network sees. The settings are a `GraphConfig` (presets OUTDOOR, INDOOR
 
 The presets were chosen on generated scans only, never on the real scans they are reported on
 (`bench/tune_baseline.py`; lowest NoC@85 over the simulated user's 20 clicks wins). How each setting got its
-value, and the rules that were scored and kept off (`joined_click`, `shape_penalty`, `shape_rule`), is in
-docs/baseline_presets.md.
+value (OUTDOOR's shape penalty for upright first clicks since session 50), and the rules that were scored and kept
+off (`joined_click`, the other `shape_rule`s), is in docs/baseline_presets.md.
 """
 
 from __future__ import annotations
@@ -236,8 +236,9 @@ class VoxelGraph:
 
     def clicked_on_surface(self, positive: np.ndarray) -> bool:
         """Whether the object of these clicks (node ids, in click order) was first clicked on a surface rather than
-        in foliage or clutter (the mean scatter of the first click's node and neighbours, `GraphConfig.shape_penalty`);
-        its growth then pays the shape penalty."""
+        in foliage or clutter (the mean scatter of the first click's node and neighbours, `GraphConfig.shape_penalty`),
+        and, under `shape_rule` "upright_click", on an upright node (a trunk, a pole, a wall, not a flat top); its
+        growth then pays the shape penalty."""
         positive = np.asarray(positive, dtype=np.int64)
         if self.scatter is None or len(positive) == 0 or not self.scatter[positive[0]] < SURFACE_CLICK:
             return False
