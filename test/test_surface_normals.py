@@ -125,9 +125,9 @@ def test_shape_penalty_applies_to_an_object_clicked_on_the_fence_and_not_to_one_
     fence_click = int(np.argmin(np.linalg.norm(nodes - [2.0, 0.0, 0.8], axis=1)))
     hedge_click = int(np.argmin(np.linalg.norm(nodes - [2.0, 0.6, 0.8], axis=1)))
     assert on_fence[fence_click] and not on_fence[hedge_click]
-    assert graph.clicked_on_surface(np.array([fence_click, hedge_click]))
-    assert not graph.clicked_on_surface(np.array([hedge_click, fence_click]))  # the first click decides
-    assert not VoxelGraph(nodes, PLAIN).clicked_on_surface(np.array([fence_click]))  # off: no penalty anywhere
+    assert graph.grows_shaped(np.array([fence_click, hedge_click]))
+    assert not graph.grows_shaped(np.array([hedge_click, fence_click]))  # the first click decides
+    assert not VoxelGraph(nodes, PLAIN).grows_shaped(np.array([fence_click]))  # off: no penalty anywhere
     # clicked on the fence, the hedge lies farther away than it does for the same click without the penalty
     with_penalty = graph.click_distances(np.array([fence_click]), np.array([], dtype=np.int64)).to_positive
     without = VoxelGraph(nodes, PLAIN).click_distances(np.array([fence_click]), np.array([], dtype=np.int64))
@@ -175,12 +175,12 @@ def test_upright_rule_shapes_the_growth_of_a_fence_click_and_not_of_a_click_on_a
     nodes, on_fence = fence_and_hedge(np.random.default_rng(5))
     fence_click = np.array([np.argmin(np.linalg.norm(nodes - [2.0, 0.0, 0.8], axis=1))])
     graph = VoxelGraph(nodes, upright)
-    assert graph.normal_z[fence_click[0]] < UPRIGHT_CLICK and graph.clicked_on_surface(fence_click)
+    assert graph.normal_z[fence_click[0]] < UPRIGHT_CLICK and graph.grows_shaped(fence_click)
     nodes, on_top = bench_over_hedge(np.random.default_rng(5))
     top_click = np.array([np.argmin(np.linalg.norm(nodes - [2.0, 0.8, 1.0], axis=1))])
     graph, shaped, plain = (VoxelGraph(nodes, config) for config in (upright, surface, PLAIN))
     assert on_top[top_click[0]] and not graph.ground[top_click[0]] and graph.normal_z[top_click[0]] > 0.9
-    assert shaped.clicked_on_surface(top_click) and not graph.clicked_on_surface(top_click)
+    assert shaped.grows_shaped(top_click) and not graph.grows_shaped(top_click)
     none = np.array([], dtype=np.int64)
     grown = graph.click_distances(top_click, none).to_positive
     assert np.array_equal(grown, plain.click_distances(top_click, none).to_positive)
