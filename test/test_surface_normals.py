@@ -175,7 +175,8 @@ def test_upright_rule_shapes_the_growth_of_a_fence_click_and_not_of_a_click_on_a
     nodes, on_fence = fence_and_hedge(np.random.default_rng(5))
     fence_click = np.array([np.argmin(np.linalg.norm(nodes - [2.0, 0.0, 0.8], axis=1))])
     graph = VoxelGraph(nodes, upright)
-    assert graph.normal_z[fence_click[0]] < UPRIGHT_CLICK and graph.grows_shaped(fence_click)
+    assert on_fence[fence_click[0]] and graph.normal_z[fence_click[0]] < UPRIGHT_CLICK
+    assert graph.grows_shaped(fence_click)
     nodes, on_top = bench_over_hedge(np.random.default_rng(5))
     top_click = np.array([np.argmin(np.linalg.norm(nodes - [2.0, 0.8, 1.0], axis=1))])
     graph, shaped, plain = (VoxelGraph(nodes, config) for config in (upright, surface, PLAIN))
