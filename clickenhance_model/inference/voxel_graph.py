@@ -238,11 +238,14 @@ class VoxelGraph:
         """Whether the growth of the object of these clicks (node ids, in click order) pays the shape penalty: its
         first click is on a surface rather than in foliage or clutter (the mean scatter of the first click's node and
         neighbours, `GraphConfig.shape_penalty`) and, under `shape_rule` "upright_click", on an upright node (a trunk,
-        a pole, a wall, not a flat top)."""
+        a pole, a wall, not a flat top). Never under "contest", whose shaped costs only decide between clicks."""
         positive = np.asarray(positive, dtype=np.int64)
-        if self.scatter is None or len(positive) == 0 or not self.scatter[positive[0]] < SURFACE_CLICK:
+        rule = self.config.shape_rule
+        if rule == "contest" or self.scatter is None or len(positive) == 0:
             return False
-        return self.config.shape_rule != "upright_click" or bool(self.normal_z[positive[0]] < UPRIGHT_CLICK)
+        if not self.scatter[positive[0]] < SURFACE_CLICK:
+            return False
+        return rule != "upright_click" or bool(self.normal_z[positive[0]] < UPRIGHT_CLICK)
 
     def object_on_ground(self, positive: np.ndarray, negative: np.ndarray = ()) -> bool:
         """Whether the object of these clicks (node ids, positives in click order) is the ground (road, floor)."""
@@ -294,7 +297,7 @@ class VoxelGraph:
         negative_reach = min(reach, config.negative_radius)
         negative_limit = max(config.max_radius, negative_reach)
         contest = not on_ground and len(negative) > 0 and config.shape_rule == "contest" and config.shape_penalty > 0
-        shaped = not on_ground and config.shape_rule != "contest" and self.grows_shaped(positive)
+        shaped = not on_ground and self.grows_shaped(positive)
         to_positive = self.distance(positive, on_ground, reach, joined, shaped)
         to_negative = self.distance(negative, on_ground, negative_limit, joined, shaped)
         contested = None
