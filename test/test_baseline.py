@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 
 import numpy as np
@@ -174,17 +173,17 @@ def test_config_checks_and_yaml(tmp_path: Path) -> None:
         load_config(GraphConfig, tmp_path / "c.yaml")
 
 
-def test_real_scan_first_click_on_a_car_is_fast_and_stays_off_the_road(real_scans_dir: Path) -> None:
+def test_real_scan_first_click_on_a_car_stays_off_the_road(real_scans_dir: Path) -> None:
+    """On a real scan one click takes the largest car and almost none of the road (its latency is measured by
+    bench/bench_baseline_latency.py, not here: a timed assertion fails on a loaded machine)."""
     dataset = build_dataset("semantickitti", real_scans_dir)
     scene = dataset.load_scene(dataset.scene_names()[0])
     session = BaselineSegmenter().session(scene.xyz)
     road = np.isin(scene.semantic, (40, 44, 48, 60))  # road, parking, sidewalk, lane marking
     largest = max(dataset.objects(scene), key=lambda o: o.num_points)
     truth = scene.object_mask(largest.instance_id)
-    start = time.perf_counter()
     click = next_click(scene.xyz, np.zeros(scene.num_points, dtype=bool), truth)
     mask = session.add_click(click.index, click.positive)
-    assert time.perf_counter() - start < 1.0
     assert mask[road].sum() < 0.05 * truth.sum()
     assert iou(mask, truth) > 0.8
 
