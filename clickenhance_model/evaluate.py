@@ -35,7 +35,7 @@ from clickenhance_model.errors import ClickEnhanceError, DatasetError
 from clickenhance_model.evaluation.protocol import ObjectResult, ProtocolSettings, SupportsSession, evaluate_scene
 from clickenhance_model.evaluation.report import build_results, summary_line, write_results
 from clickenhance_model.inference.click_rules import ClickRules
-from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, MAX_VIEWS
+from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, JOINED_CLICK_RULES, MAX_VIEWS
 
 RUN_FILE = "run.json"
 LOG_FILE = "objects.jsonl"
@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ground-prior", action=argparse.BooleanOptionalAction, default=None,
                         help="prior-fusion model: an object clicked first on the ground is the prior's region "
                              "(default: the weights' own choice, else SegmenterConfig's)")  # fmt: skip
+    parser.add_argument("--joined-click", choices=JOINED_CLICK_RULES,
+                        help="prior-fusion model: the prior's rule for an object first clicked on a node that only "
+                             "joined the ground (GraphConfig.joined_click; default: the weights' own choice, else "
+                             "the domain preset's)")  # fmt: skip
     parser.add_argument("--views", type=int, choices=range(1, MAX_VIEWS + 1), metavar=f"{{1..{MAX_VIEWS}}}",
                         help="model: test-time views per crop, the mean of their network logits (quarter turns "
                              "about z, then mirrors; default: the weights' own choice, else 1)")  # fmt: skip
@@ -195,7 +199,7 @@ def load_segmenter(
         checkpoint = "shipped default" if args.checkpoint is None else str(args.checkpoint.resolve())
         return segmenter, {"checkpoint": checkpoint, "device": args.device, "domain": domain,
                            "ground_gate": segmenter.options.ground_gate, "ground_prior": segmenter.options.ground_prior,
-                           "views": segmenter.options.views,
+                           "joined_click": segmenter.options.joined_click, "views": segmenter.options.views,
                            "trained_on": segmenter.extra.get("trained_on")}  # fmt: skip
     from clickenhance_model.baseline import BaselineSegmenter
     from clickenhance_model.inference.voxel_graph import GraphConfig

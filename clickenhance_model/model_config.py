@@ -21,7 +21,9 @@ ENCODINGS = ("dense", "sparse")
 GEODESIC_GRAPHS = ("off", "outdoor", "indoor")
 DENSE_MAP_SCALES = ("minmax", "radius")  # InputConfig.dense_map_scale
 DOMAINS = ("outdoor", "indoor")  # kinds of cloud, one graph preset each
-CHOSEN_ON_VALIDATION = ("ground_gate", "ground_prior", "views")  # SegmenterConfig switches a shipped model carries
+JOINED_CLICK_RULES = ("ground", "free", "lifted", "deferred")  # GraphConfig.joined_click
+# SegmenterConfig switches a shipped model carries, chosen on generated validation scans
+CHOSEN_ON_VALIDATION = ("ground_gate", "ground_prior", "joined_click", "views")
 MAX_VIEWS = 8  # SegmenterConfig.views: the quarter turns about z and their mirrors (inference.symmetric_views)
 
 
@@ -394,6 +396,10 @@ class SegmenterConfig:
             ground of the prior's graph (a road, a floor) is the prior's region alone. The networks
             saw few ground targets in training and veto large ones (a room's floor). Not part of
             the paper's method.
+        joined_click: for `prior_fusion` networks: the prior's rule for an object first clicked on
+            a node that only joined the ground (a fence's foot, a car's sill; `GraphConfig.joined_click`:
+            "free", "lifted" or "deferred" make it an object the network answers, "ground" the road).
+            None = the domain preset's own rule. Not part of the paper's method.
         max_range: points farther than this (metres) from the sensor origin are dropped like
             non-finite ones (never in a mask): a stray return at 1e17 m would otherwise blow up
             the voxel grid. 1 km is beyond every LiDAR and RGB-D camera.
@@ -409,6 +415,7 @@ class SegmenterConfig:
     threshold: float = 0.5
     ground_gate: bool = True
     ground_prior: bool = False
+    joined_click: str | None = None
     max_range: float = 1000.0
     domain: str = "outdoor"
     views: int = 1
@@ -419,6 +426,8 @@ class SegmenterConfig:
             raise ValueError(f"views must be in [1, {MAX_VIEWS}], got {self.views}")
         if self.domain not in DOMAINS:
             raise ValueError(f"domain must be one of {DOMAINS}, got {self.domain!r}")
+        if self.joined_click is not None and self.joined_click not in JOINED_CLICK_RULES:
+            raise ValueError(f"joined_click must be one of {JOINED_CLICK_RULES} or None, got {self.joined_click!r}")
         if not self.snap_distance >= 0:
             raise ValueError(f"snap_distance must be >= 0 metres, got {self.snap_distance}")
         if not 0.0 < self.threshold < 1.0:

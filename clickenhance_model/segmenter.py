@@ -26,7 +26,7 @@ import torch
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.config import config_from_dict
 from clickenhance_model.errors import CheckpointError
-from clickenhance_model.inference.geodesic_region import GeodesicRegion, needs_own_graph
+from clickenhance_model.inference.geodesic_region import GeodesicRegion, needs_own_graph, prior_preset
 from clickenhance_model.inference.network_input import collate, encode_crop
 from clickenhance_model.inference.point_features import (
     HELD_MARGIN,
@@ -46,7 +46,7 @@ from clickenhance_model.inference.point_features import (
 )
 from clickenhance_model.inference.session import InteractiveSession
 from clickenhance_model.inference.symmetric_views import mean_over_views, view_samples
-from clickenhance_model.inference.voxel_graph import PRESETS, scan_graph
+from clickenhance_model.inference.voxel_graph import scan_graph
 from clickenhance_model.inference.voxel_grid import voxelize
 from clickenhance_model.model_config import ModelConfig, SegmenterConfig
 from clickenhance_model.spconv_backend import resolve_device
@@ -253,8 +253,9 @@ class ModelSession(InteractiveSession):
         self.prior: GeodesicRegion | None = None  # the domain's geodesic prior, when not the network's graph
         self._height: np.ndarray | None = None  # height of each point above the floor, for the point refiner
         self._prior_regions: dict[tuple[bytes, bytes], np.ndarray] = {}  # the latest two click states' priors
-        if needs_own_graph(config, options.domain):
-            self.prior = GeodesicRegion(self.xyz, PRESETS[options.domain])
+        preset = prior_preset(options.domain, options.joined_click)
+        if needs_own_graph(config, preset):
+            self.prior = GeodesicRegion(self.xyz, preset)
 
     def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
         """Crop + encode around the clicks, run the network, map voxel labels back to the points."""

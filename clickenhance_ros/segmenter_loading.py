@@ -82,4 +82,7 @@ def load_configured_segmenter(params: NodeParameters) -> LoadedSegmenter:
                    f"crop, {params.domain} clouds")
     if segmenter.options.ground_prior and segmenter.config.network.prior_fusion:
         description += "; objects clicked first on the ground are the geodesic prior's (the weights' ground prior)"
+        joined = segmenter.options.joined_click
+        if joined not in (None, "ground"):
+            description += f", but for a first click on a fence's foot or a car's sill the network answers ({joined})"
     return LoadedSegmenter(segmenter, "model", str(segmenter.device), description)

@@ -229,12 +229,14 @@ def test_cli_model_without_checkpoint_uses_the_shipped_default(kitti_root: Path,
     segmenter_module.Segmenter.from_config(config).save(shipped)
     monkeypatch.setattr(segmenter_module, "DEFAULT_CHECKPOINT", shipped)
     code, out, _ = run(capsys, *base_args(kitti_root, tmp_path / "eval"), "--method", "model", "--max-clicks", "2",
-                       "--limit-objects", "1", "--no-ground-gate", "--ground-prior", "--views", "2")  # fmt: skip
+                       "--limit-objects", "1", "--no-ground-gate", "--ground-prior", "--joined-click", "free",
+                       "--views", "2")  # fmt: skip
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert code == 0 and "NoC@85=" in out and results["summary"]["objects"] == 1
     assert results["run"]["method"] == "model" and results["run"]["checkpoint"] == "shipped default"
     assert results["run"]["ground_gate"] is False  # the options given on the command line reached the segmenter
     assert results["run"]["ground_prior"] is True and results["run"]["views"] == 2
+    assert results["run"]["joined_click"] == "free"
 
 
 def test_cli_rejects_a_missing_checkpoint(kitti_root: Path, tmp_path: Path, capsys) -> None:

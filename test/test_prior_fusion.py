@@ -13,6 +13,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from test_baseline import fence_foot_click, fence_on_street
 from test_click_encoding import car_on_a_road
 
 from clickenhance_model.baseline import BaselineSegmenter
@@ -233,3 +234,27 @@ def test_ground_prior_hands_a_road_or_floor_to_the_prior_and_nothing_else(domain
     first_on_object = int(np.flatnonzero(on_object)[np.argmax(points[on_object, 2])])  # its top, far off the ground
     on = loud.with_options(ground_prior=True).session(points).add_click(first_on_object)
     np.testing.assert_array_equal(on, loud.session(points).add_click(first_on_object))  # objects: the network's
+
+
+def test_joined_click_lets_the_network_answer_a_fence_first_clicked_at_its_foot() -> None:
+    """`joined_click`: under `ground_prior`, a first click on a fence's foot (a node that only joined the ground) is
+    the road's, the prior's alone; with the option the prior grows it as an object under that rule and the network
+    answers. At network gain 0 that answer is the rule's own region: the fence, not the road."""
+    xyz, labels = fence_on_street()
+    baseline = BaselineSegmenter(OUTDOOR).session(xyz)
+    foot = fence_foot_click(baseline, xyz, labels)
+    road = baseline.add_click(foot)
+    assert road[labels == 0].mean() > 0.9  # the preset's own rule: the foot is the road
+    handed = fusion_segmenter(gain=50.0, ground_prior=True).session(xyz)
+    np.testing.assert_array_equal(handed.add_click(foot), road)
+    assert handed.last_crop_voxels == 0  # no network pass
+    for rule in ("free", "lifted"):
+        answered = fusion_segmenter(gain=50.0, ground_prior=True, joined_click=rule).session(xyz)
+        answered.add_click(foot)
+        assert answered.last_crop_voxels > 0  # the network ran on the crop
+        quiet = fusion_segmenter(gain=0.0, ground_prior=True, joined_click=rule).session(xyz).add_click(foot)
+        expected = BaselineSegmenter(dataclasses.replace(OUTDOOR, joined_click=rule)).session(xyz).add_click(foot)
+        np.testing.assert_array_equal(quiet, expected)
+        assert quiet[labels == 4].mean() > 0.9 and quiet[labels == 0].mean() < 0.05
+    with pytest.raises(ValueError, match="joined_click must be one of"):
+        fusion_segmenter(gain=0.0, joined_click="sideways")

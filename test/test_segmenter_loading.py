@@ -263,3 +263,21 @@ def test_node_serves_with_the_learned_model(model_node: NodeProcess) -> None:
         assert "learned ClickEnhance model" in diagnostics and "device cpu" in diagnostics
     finally:
         ros.close()
+
+
+def test_the_weights_ground_prior_and_joined_click_are_said_at_load(tmp_path: Path) -> None:
+    """A prior-fusion model's stored switches (`ground_prior`, `joined_click`) are what the node serves and logs."""
+    from clickenhance_model.model_config import InputConfig, ModelConfig, NetworkConfig
+    from clickenhance_model.segmenter import Segmenter
+
+    config = ModelConfig(input=InputConfig(geodesic_maps="outdoor"),
+                         network=NetworkConfig(channels=(8, 16), cse_channels=(4, 8), prior_fusion=True))  # fmt: skip
+    fusion = Segmenter.from_config(config)
+    for joined, said in ((None, False), ("ground", False), ("free", True)):
+        path = tmp_path / f"{joined}.pt"
+        stored = {"ground_prior": True, **({} if joined is None else {"joined_click": joined})}
+        fusion.save(path, {"inference_options": stored})
+        loaded = load_configured_segmenter(NodeParameters(checkpoint=str(path), device="cpu"))
+        assert loaded.segmenter.options.ground_prior is True and loaded.segmenter.options.joined_click == joined
+        assert "the weights' ground prior" in loaded.description
+        assert ("fence's foot or a car's sill the network answers (free)" in loaded.description) is said

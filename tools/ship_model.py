@@ -66,7 +66,7 @@ from clickenhance_model.evaluation.demo_operator import (
     one_click_cars,
 )
 from clickenhance_model.evaluation.paired import nearly_right, paired_difference, part_of
-from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, MAX_VIEWS, SegmenterConfig
+from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, JOINED_CLICK_RULES, MAX_VIEWS, SegmenterConfig
 from clickenhance_model.shipped_facts import facts_path, record_auto_refusal, write_facts
 from clickenhance_model.training.config import train_config_from_dict, trained_domains
 from clickenhance_model.training.point_refiner_fit import BAND_DEFAULTS, COLLECTION_SETTINGS, FitSettings
@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ground-prior", action=argparse.BooleanOptionalAction, default=None,
                         help="a prior-fusion model's ground prior, chosen on generated validation scans "
                              "(clickenhance-eval --ground-prior there): stored in the weights like --ground-gate")
+    parser.add_argument("--joined-click", choices=JOINED_CLICK_RULES,
+                        help="a prior-fusion model's rule for an object first clicked on a node that only joined the "
+                             "ground, chosen on generated validation scans (clickenhance-eval --joined-click there): "
+                             "stored in the weights like --ground-gate")  # fmt: skip
     parser.add_argument("--views", type=int, choices=range(1, MAX_VIEWS + 1), metavar=f"{{1..{MAX_VIEWS}}}",
                         help="test-time views per crop, chosen on generated validation scans (clickenhance-eval "
                              "--views there): stored in the weights like --ground-gate")

@@ -10,6 +10,7 @@ prior, per point at inference and as each network voxel's share of region points
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,14 +22,20 @@ if TYPE_CHECKING:
     from clickenhance_model.model_config import ModelConfig
 
 
-def needs_own_graph(config: ModelConfig, domain: str) -> bool:
-    """Whether a `prior_fusion` network reads the prior of `domain` clouds off a `GeodesicRegion` of its own:
-    the domain's preset is not the graph of the network's maps (another preset, or the maps' own
-    `input.geodesic_normal_penalty`), or its voxels are not the network's.
+def prior_preset(domain: str, joined_click: str | None = None) -> GraphConfig:
+    """The graph settings of a `prior_fusion` network's prior on `domain` clouds: the domain's preset, with
+    `joined_click` (`SegmenterConfig.joined_click`) in place of its own rule when given."""
+    preset = PRESETS[domain]
+    return preset if joined_click is None else dataclasses.replace(preset, joined_click=joined_click)
+
+
+def needs_own_graph(config: ModelConfig, preset: GraphConfig) -> bool:
+    """Whether a `prior_fusion` network reads its prior (graph settings `preset`, `prior_preset`) off a
+    `GeodesicRegion` of its own: the preset is not the graph of the network's maps (another preset, or the
+    maps' own `input.geodesic_normal_penalty`), or its voxels are not the network's.
     False for networks without prior fusion."""
     if not config.network.prior_fusion:
         return False
-    preset = PRESETS[domain]
     return preset != maps_graph_config(config) or preset.voxel_size != config.input.voxel_size
 
 

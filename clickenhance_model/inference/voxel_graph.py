@@ -30,12 +30,13 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
+from clickenhance_model.model_config import JOINED_CLICK_RULES
+
 if TYPE_CHECKING:
     from clickenhance_model.inference.voxel_grid import VoxelGrid
     from clickenhance_model.model_config import ModelConfig
 
 
-JOINED_CLICK_RULES = ("ground", "free", "lifted", "deferred")
 SHAPE_RULES = ("surface_click", "upright_click", "contest")
 SCATTER_VARIATION = (0.1, 0.3)  # surface variation from which a node starts to count as scatter, and is all scatter
 SURFACE_CLICK = 0.5  # a first click whose node and neighbours are less scattered than this is on a surface

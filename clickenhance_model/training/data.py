@@ -122,7 +122,7 @@ def scene_domains(dataset: SceneDataset, config: DataConfig, split: str) -> dict
 def own_prior_presets(domains: dict[str, str], model: ModelConfig) -> dict[str, str]:
     """Scene -> graph preset, for the scenes whose geodesic prior a `prior_fusion` network cannot read off its
     own graph (another preset or voxel size: indoor scenes under outdoor maps); empty for other networks."""
-    return {scene: domain for scene, domain in domains.items() if needs_own_graph(model, domain)}
+    return {scene: domain for scene, domain in domains.items() if needs_own_graph(model, PRESETS[domain])}
 
 
 def load_train_object(dataset: SceneDataset, item: SceneObject, voxel_size: float,
