@@ -441,6 +441,26 @@ def test_fence_overgrowth_grows_a_hedge_against_the_back_of_property_line_fences
         OutdoorConfig(fence_overgrowth_prob=1.5)
 
 
+def test_low_fence_prob_makes_property_line_fences_low_solid_edgings() -> None:
+    """`low_fence_prob`: property-line fences (not walls) 0.25-0.6 m from foot to top, solid; off, they stay 0.8-2 m."""
+    from clickenhance_model.scenes.outdoor import OutdoorConfig, generate_outdoor
+
+    fences_only = {"building_share": 0.0, "hedge_share": 0.0, "woods_share": 0.0}
+
+    def fence_tops(config: OutdoorConfig) -> list[tuple[float, float]]:
+        street = generate_outdoor(np.random.default_rng(5), config)
+        boards = [p for p in street.scene.primitives if p.shape == Shape.BOX and p.material.semantic == classes.FENCE
+                  and p.size[1] <= 0.05 and p.size[0] > 0.2]  # fmt: skip
+        return [(p.center[2] + p.size[2] - street.scene.ground.surface_height(*p.center[:2]), p.material.pass_prob)
+                for p in boards]  # fmt: skip
+
+    low = fence_tops(OutdoorConfig(low_fence_prob=1.0, **fences_only))
+    assert len(low) > 5 and all(0.2 < top < 0.65 and passing == 0.0 for top, passing in low)
+    assert all(top > 0.75 for top, _ in fence_tops(OutdoorConfig(**fences_only)))
+    with pytest.raises(ValueError, match="low_fence_prob"):
+        OutdoorConfig(low_fence_prob=0.5, low_fence_height=(0.6, 0.2))
+
+
 def test_verge_drop_lowers_the_terrain_and_puts_property_line_fences_at_its_top() -> None:
     from clickenhance_model.scenes.outdoor import OutdoorConfig, generate_outdoor
 

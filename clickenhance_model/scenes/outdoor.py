@@ -88,6 +88,11 @@ class OutdoorConfig:
     # high, so it is seen mostly at its foot, as the real dev fences are (half their points 0.1-0.4 m above the
     # sidewalk); 0 keeps the old fences (and the old random stream)
     fence_plinth_prob: float = 0.0
+    # chance that a property-line fence is a low solid edging `low_fence_height` metres high (a garden border or a
+    # kerb fence, often with a hedge behind it: `fence_overgrowth_prob`), as some real dev fences are (30-35 cm);
+    # 0 keeps the old fences (and the old random stream)
+    low_fence_prob: float = 0.0
+    low_fence_height: tuple[float, float] = (0.25, 0.6)
     # metres from the ground to where a tree's crown starts (its trunk's height up to the crown). On the real dev
     # frames the vegetation within 1 m of a trunk is mostly at its foot: 19% of the trunks have it mostly in the
     # crown (`scenes.statistics`, "trunks with crown in reach"); crowns from 1-3 m give 65% on the generated HDL-64E
@@ -114,6 +119,9 @@ class OutdoorConfig:
             raise ValueError(f"OutdoorConfig.fence_overgrowth_prob must be in [0, 1], got {self.fence_overgrowth_prob}")
         if not 0.0 <= self.fence_plinth_prob <= 1.0:
             raise ValueError(f"OutdoorConfig.fence_plinth_prob must be in [0, 1], got {self.fence_plinth_prob}")
+        if not 0.0 <= self.low_fence_prob <= 1.0 or not 0.0 < self.low_fence_height[0] <= self.low_fence_height[1]:
+            raise ValueError("OutdoorConfig: low_fence_prob must be in [0, 1] and low_fence_height a (lo, hi) range of "
+                             f"heights > 0, got {self.low_fence_prob}, {self.low_fence_height}")  # fmt: skip
         if not 0.0 <= self.verge_drop_prob <= 1.0 or not 0.0 <= self.verge_drop[0] <= self.verge_drop[1]:
             raise ValueError("OutdoorConfig: verge_drop_prob must be in [0, 1] and verge_drop a (lo, hi) range of "
                              f"depths >= 0, got {self.verge_drop_prob}, {self.verge_drop}")  # fmt: skip
@@ -403,8 +411,9 @@ def _woods(b: _Builder, side: int, x0: float, length: float, setback: float) -> 
 
 
 def _fence(b: _Builder, side: int, x0: float, length: float, setback: float) -> float:
-    """A fence (see-through mesh or solid boards, or with `fence_plinth_prob` a sparse mesh on a solid plinth) with
-    posts, or a low wall, along the property line; returns the setback of its back face."""
+    """A fence (see-through mesh or solid boards, with `fence_plinth_prob` a sparse mesh on a solid plinth, with
+    `low_fence_prob` a low solid edging) with posts, or a low wall, along the property line; returns the setback of
+    its back face."""
     rng = b.rng
     y = _side_y(b.ground, side, setback)
     h = float(rng.uniform(0.8, 2.0))
@@ -413,7 +422,10 @@ def _fence(b: _Builder, side: int, x0: float, length: float, setback: float) -> 
     mat = _mat(rng, sem, 0, (0.2, 0.45), pass_prob=0.0 if wall else float(rng.choice([0.0, rng.uniform(0.3, 0.7)])))
     thick = 0.2 if wall else 0.03
     plinth = 0.0
-    if not wall and b.config.fence_plinth_prob > 0 and rng.random() < b.config.fence_plinth_prob:
+    if not wall and b.config.low_fence_prob > 0 and rng.random() < b.config.low_fence_prob:
+        h = float(rng.uniform(*b.config.low_fence_height))  # a low solid edging: boards seen whole, no plinth
+        mat = dataclasses.replace(mat, pass_prob=0.0)
+    elif not wall and b.config.fence_plinth_prob > 0 and rng.random() < b.config.fence_plinth_prob:
         plinth = float(rng.uniform(0.15, 0.45))  # a solid base under a sparse mesh
         mat = dataclasses.replace(mat, pass_prob=float(rng.uniform(0.7, 0.95)))
     for s in np.arange(x0, x0 + length, 8.0):
