@@ -75,7 +75,9 @@ class GraphConfig:
             nodes at their length), "lifted" (an object that may take the joined nodes it
             stands on: an edge from an off-ground node down to one costs its length, edges along
             them or to the grown ground keep the penalty) or "deferred" (the ground, until a
-            negative click lands on the grown ground while no positive one does; then "lifted").
+            negative click lands on the grown ground; then "lifted"). Under every rule a positive
+            click on the grown ground makes the object the ground (a floor first clicked where it
+            only joined the ground would otherwise never grow: since session 51).
         shape_penalty: an edge's shaped cost is its cost times `1 + shape_penalty * |s_a - s_b|`, where s says
             how scattered the node's neighbourhood is (0 below a surface variation of 0.1, 1 above 0.3, linear
             between, `surface_shape`; for the "contest" rule its mean over the node and its graph neighbours), so a path
@@ -229,9 +231,10 @@ class VoxelGraph:
         rule = self.config.joined_click
         if rule == "ground" or not self.joined_only(positive[:1])[0]:
             return "ground"
+        if self.grown_ground[positive].any():  # a positive click on the grown ground: the road or floor is the object
+            return "ground"
         if rule == "deferred":
-            negative = np.asarray(negative, dtype=np.int64)
-            refused = self.grown_ground[negative].any() and not self.grown_ground[positive].any()
+            refused = self.grown_ground[np.asarray(negative, dtype=np.int64)].any()
             return "lifted" if refused else "ground"
         return rule
 
