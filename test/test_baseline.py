@@ -259,15 +259,27 @@ def test_a_first_click_on_a_foot_that_only_joined_the_ground_makes_the_object(ru
 @pytest.mark.parametrize("rule", ["free", "lifted", "deferred"])
 def test_a_positive_click_on_the_grown_ground_makes_a_foot_clicked_object_the_road(rule: str) -> None:
     """Every `joined_click` rule: when the object first clicked at a joined foot was the road (a floor first
-    clicked where it only joined the ground), a positive click on the grown road grows the road; before this rule the
-    object held its clicked nodes only and a floor stayed at IoU 0 through 20 clicks (session 51's rooms)."""
+    clicked where it only joined the ground), a positive click on the grown road beyond the object's reach grows the
+    road; before this rule the object held its clicked nodes only and a floor stayed at IoU 0 through 20 clicks
+    (session 51's rooms). A positive click on the grown ground right at the object's foot keeps the object."""
     xyz, labels = fence_on_street()
-    session = BaselineSegmenter(dataclasses.replace(OUTDOOR, joined_click=rule)).session(xyz)
-    session.add_click(fence_foot_click(session, xyz, labels), True)
+    config = dataclasses.replace(OUTDOOR, joined_click=rule)
+    session = BaselineSegmenter(config).session(xyz)
+    foot = fence_foot_click(session, xyz, labels)
+    session.add_click(foot, True)
+    grown, node = session.voxel_graph.grown_ground, session.geodesic.node_of_point
     road = np.flatnonzero((labels == 0) & (np.abs(xyz[:, 0]) < 1.0) & (xyz[:, 1] < -6.0))
-    assert session.voxel_graph.grown_ground[session.geodesic.node_of_point[road[0]]]
+    assert grown[node[road[0]]]
     mask = session.add_click(int(road[0]), True)
     assert mask[labels == 0].mean() > 0.9  # the road, as the ground's rule grows it
+    if rule == "deferred":
+        return  # deferred is the road at the foot click already
+    below = np.flatnonzero((labels == 0) & grown[node])
+    below = int(below[np.argmin(np.linalg.norm(xyz[below] - xyz[foot], axis=1))])  # the road just under the foot
+    kept = BaselineSegmenter(config).session(xyz)
+    kept.add_click(foot, True)
+    mask = kept.add_click(below, True)
+    assert mask[(labels == 4) & (xyz[:, 2] > 0.2)].all() and mask[labels == 0].sum() < 0.05 * (labels == 4).sum()
 
 
 def test_a_deferred_foot_click_is_the_road_until_a_negative_click_refuses_the_road() -> None:

@@ -76,8 +76,9 @@ class GraphConfig:
             stands on: an edge from an off-ground node down to one costs its length, edges along
             them or to the grown ground keep the penalty) or "deferred" (the ground, until a
             negative click lands on the grown ground; then "lifted"). Under every rule a positive
-            click on the grown ground makes the object the ground (a floor first clicked where it
-            only joined the ground would otherwise never grow: since session 51).
+            click on the grown ground farther than `max_edge` from the object grown from the other
+            positive clicks makes the object the ground: a floor first clicked where it only joined
+            the ground would otherwise never grow (since session 51). One at the object's foot keeps it.
         shape_penalty: an edge's shaped cost is its cost times `1 + shape_penalty * |s_a - s_b|`, where s says
             how scattered the node's neighbourhood is (0 below a surface variation of 0.1, 1 above 0.3, linear
             between, `surface_shape`; for the "contest" rule its mean over the node and its graph neighbours), so a path
@@ -231,11 +232,18 @@ class VoxelGraph:
         rule = self.config.joined_click
         if rule == "ground" or not self.joined_only(positive[:1])[0]:
             return "ground"
-        if self.grown_ground[positive].any():  # a positive click on the grown ground: the road or floor is the object
-            return "ground"
         if rule == "deferred":
             refused = self.grown_ground[np.asarray(negative, dtype=np.int64)].any()
-            return "lifted" if refused else "ground"
+            rule = "lifted" if refused else "ground"
+            if rule == "ground":
+                return rule
+        on_road = np.unique(positive[self.grown_ground[positive]])
+        if len(on_road):  # a positive click on the grown ground away from the object: the road or floor is it
+            sources = positive[~self.grown_ground[positive]]  # the first click's node among them
+            reached = np.isfinite(self.distance(sources, False, self.config.max_radius, rule))
+            gap, _ = cKDTree(self.tree.data[reached]).query(self.tree.data[on_road])
+            if (gap > self.config.max_edge).any():
+                return "ground"
         return rule
 
     def grows_shaped(self, positive: np.ndarray) -> bool:
