@@ -225,7 +225,8 @@ class VoxelGraph:
     def ground_rule(self, positive: np.ndarray, negative: np.ndarray = ()) -> str:
         """How the object of these clicks (node ids, positives in click order) grows: "ground" (it is the road or
         floor), "object" (off the ground) or "free" / "lifted" (an object first clicked on a joined node,
-        `GraphConfig.joined_click`)."""
+        `GraphConfig.joined_click`, which also says when a later positive click on the grown ground makes it the
+        ground)."""
         positive = np.asarray(positive, dtype=np.int64)
         if len(positive) == 0 or not self.ground[positive[0]]:
             return "object"
@@ -233,10 +234,9 @@ class VoxelGraph:
         if rule == "ground" or not self.joined_only(positive[:1])[0]:
             return "ground"
         if rule == "deferred":
-            refused = self.grown_ground[np.asarray(negative, dtype=np.int64)].any()
-            rule = "lifted" if refused else "ground"
-            if rule == "ground":
-                return rule
+            if not self.grown_ground[np.asarray(negative, dtype=np.int64)].any():  # the road, until refused
+                return "ground"
+            rule = "lifted"
         on_road = np.unique(positive[self.grown_ground[positive]])
         if len(on_road):  # a positive click on the grown ground away from the object: the road or floor is it
             sources = positive[~self.grown_ground[positive]]  # the first click's node among them
