@@ -241,8 +241,8 @@ class VoxelGraph:
         if len(on_road):  # a positive click on the grown ground away from the object: the road or floor is it
             sources = positive[~self.grown_ground[positive]]  # the first click's node among them
             reached = np.isfinite(self.distance(sources, False, self.config.max_radius, rule))
-            gap, _ = cKDTree(self.tree.data[reached]).query(self.tree.data[on_road])
-            if (gap > self.config.max_edge).any():
+            near = self.tree.query_ball_point(self.tree.data[on_road], self.config.max_edge)  # the graph's own tree
+            if not all(reached[nodes].any() for nodes in near):
                 return "ground"
         return rule
 
