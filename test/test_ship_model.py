@@ -36,6 +36,7 @@ TRAIN_ROWS = ("step,epoch,lr,total,ce,dice,click,rounds,seconds_per_step\n"
 VAL_ROWS = ("step,epoch,objects,NoC@80,NoC@85,NoC@90,IoU@1,IoU@5,IoU@10,seconds\n"
             "4,1,3,3,3,3,0.1,0.1,0.1,3.0\n6,2,3,3,3,3,0.1,0.1,0.1,4.0\n")  # the checkpoint is from step 4
 OPTIMIZER_KEYS = ("optimizer", "scheduler", "scaler", "torch_rng")
+GATE_FOLDERS = ["val_baseline", "val_model", "val_rings16_baseline", "val_rings16_model"]  # the generated gate's runs
 
 
 def _load_tool():
@@ -148,7 +149,7 @@ def test_ships_stripped_weights_with_a_card_matching_the_evaluations(run_dir: Pa
 
     card = (out / "README.md").read_text()
     rows = _card_rows(card)
-    assert len(rows) == 10
+    assert len(rows) == 12
     for name in ship_model.SETS:
         for method in ("model", "baseline"):
             results = json.loads((eval_dir / f"{name}_{method}" / "results.json").read_text())
@@ -156,6 +157,10 @@ def test_ships_stripped_weights_with_a_card_matching_the_evaluations(run_dir: Pa
             assert results["run"]["max_clicks"] == 3 and results["summary"]["objects"] == 3
     assert json.loads((eval_dir / "rings16_model" / "results.json").read_text())["run"]["dataset_options"] == {
         "objects": "all", "keep_rings": 4}  # fmt: skip
+    cut = json.loads((eval_dir / "val_rings16_baseline" / "results.json").read_text())["run"]  # the generated cut
+    assert cut["dataset_options"] == {"sequences": ["01"], "keep_rings": 4}
+    assert cut["min_points"] == 10 // 4 and cut["scene_stride"] == 1
+    assert "- val_rings16: the generated validation streets cut to every 4th laser ring" in card
     assert json.loads((eval_dir / "indoor_baseline" / "results.json").read_text())["run"]["dataset"] == "npy"
     assert "### stuff: per class" in card and "### indoor: per class" in card and "### val: per class" not in card
     model_keys = [(o["scene"], o["instance_id"]) for o in json.loads((eval_dir / "stuff_model" / "results.json")
@@ -242,11 +247,11 @@ def test_reuse_eval_renders_the_card_again_without_evaluating(run_dir: Path, sca
     assert ship_model.main(_argv(run_dir, scans, out, eval_dir, "--no-validation-gate", indoor=indoor)) == 1
     first_card = (eval_dir / "README.md").read_text()
     stamps = {p: p.stat().st_mtime_ns for p in eval_dir.glob("*/results.json")}
-    assert len(stamps) == 10
+    assert len(stamps) == 12
     capsys.readouterr()
     assert ship_model.main(_argv(run_dir, scans, out, eval_dir, "--reuse-eval", "--no-validation-gate",
                                  indoor=indoor)) == 1  # fmt: skip
-    assert capsys.readouterr().err.count("reusing") == 10
+    assert capsys.readouterr().err.count("reusing") == 12
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps and (eval_dir / "README.md").read_text() == first_card
     other = tmp_path / "other.pt"
     config = load_train_config("synthetic_tiny")
@@ -325,6 +330,58 @@ def test_refuses_training_scans_as_validation(run_dir: Path, scans: Path, indoor
     argv[argv.index("--val-sequences") + 1] = "00"
     assert ship_model.main(argv) == 2
     assert "includes the training scans" in capsys.readouterr().err
+
+
+def test_the_generated_gate_cuts_the_dense_sensors_streets_and_reads_each_extra_folder(tmp_path: Path,
+                                                                                        capsys) -> None:  # fmt: skip
+    """A mix's 16-ring cut reads only its streets of 64- or 128-ring sensors (a VLP-16 cut to every 4th ring keeps
+    4 rings; a room has none); a mix without such a sensor needs --no-val-ring-cut; each --extra-val-roots folder
+    adds its streets whole and cut, under its own name."""
+    from clickenhance_model.training.config import SyntheticConfig, SyntheticPart
+    from clickenhance_model.training.synthetic import ensure_generated
+
+    def mix_folder(name: str, *sensors: str) -> Path:  # the settings record alone: which scan is which sensor's
+        parts = tuple(SyntheticPart("indoor" if s == "rgbd" else "outdoor", s) for s in sensors)
+        ensure_generated(tmp_path / name, SyntheticConfig(train_scans=3, val_scans=3, mix=parts), False, splits=())
+        return tmp_path / name
+
+    dense, sparse = mix_folder("dense", "hdl64", "vlp16", "rgbd"), mix_folder("sparse", "vlp16", "rgbd")
+    assert ship_model.dense_sensors() == {"hdl64", "os1_128", "os2_128"}
+    assert ship_model.ring_cut_options(dense) == ("--scene-domain", "outdoor", "--keep-rings", "4",
+                                                  "--scene-sensors", "hdl64")  # fmt: skip
+    with pytest.raises(ship_model.ShipError, match="no-val-ring-cut"):
+        ship_model.ring_cut_options(sparse)
+    fences = tmp_path / "any_object_low_fences"  # a street folder of one sensor is cut as it is
+    assert ship_model.ring_cut_options(fences) == ("--scene-domain", "outdoor", "--keep-rings", "4")
+
+    required = ["--checkpoint=c", "--run-dir=r", "--real-root=x", "--indoor-root=y", "--out=o"]
+    args = ship_model.build_parser().parse_args([*required, "--val-root", str(dense), "--extra-val-roots",
+                                                 str(fences), "--min-points", "100"])  # fmt: skip
+    sets = ship_model.generated_sets(args)
+    assert [s.name for s in sets] == ["val", "val_rings16", "any_object_low_fences", "any_object_low_fences_rings16"]
+    assert not any(s.real for s in sets) and [s.folder(args) for s in sets] == [dense, dense, fences, fences]
+    assert sets[2].options == ("--scene-domain", "outdoor") and sets[3].min_points_divisor == 4
+    assert "- val_rings16: the generated validation streets cut to every 4th laser ring" in "\n".join(
+        ship_model.set_lines(args, ["01"], sets))
+    args = ship_model.build_parser().parse_args([*required, "--val-root", str(sparse), "--no-val-ring-cut"])
+    assert [s.name for s in ship_model.generated_sets(args)] == ["val"]
+    for clash in ([tmp_path / "a" / "stuff"], [tmp_path / "a" / "f", tmp_path / "b" / "f"]):
+        args = ship_model.build_parser().parse_args([*required, "--val-root", str(dense), "--extra-val-roots",
+                                                     *map(str, clash)])  # fmt: skip
+        with pytest.raises(ship_model.ShipError, match="a name of its own"):
+            ship_model.generated_sets(args)
+
+
+@pytest.mark.parametrize(("cut_model", "passes"), [((4.3, 0.93, 2), True), ((4.7, 0.93, 2), False),
+                                                   ((4.3, 0.92, 2), False), ((4.3, 0.93, 3), False)])  # fmt: skip
+def test_validation_gate_needs_the_generated_16_ring_cut_too(cut_model: tuple, passes: bool) -> None:
+    """Streets and rooms won, the generated cut decides by the same rule: fewer clicks, a higher IoU@10 and no
+    more stuck objects than the baseline's 4.60 / 92.6 / 2 (session 50's preset on that cut)."""
+    results = {"val": {"model": _fake_results(2.0, 0.9, 0), "baseline": _fake_results(3.0, 0.8, 1)},
+               "val_rings16": {"model": _fake_results(*cut_model), "baseline": _fake_results(4.6, 0.926, 2)}}
+    passes_gate, sentence = ship_model.validation_verdict(results, 20)
+    assert passes_gate is passes and "val_rings16: NoC@85" in sentence
+    assert ("real dev sets were not read" in sentence) is not passes
 
 
 def _fake_results(noc85: float, iou10: float, stuck: int | None, classes: dict[str, int] | None = None) -> dict:
@@ -408,7 +465,7 @@ def test_a_model_that_loses_the_generated_validation_scans_never_reads_the_real_
         run_dir: Path, scans: Path, indoor: Path, tmp_path: Path, capsys) -> None:  # fmt: skip
     out, eval_dir = tmp_path / "weights", tmp_path / "eval"
     assert ship_model.main(_argv(run_dir, scans, out, eval_dir, indoor=indoor)) == 1  # untrained: no win on val
-    assert sorted(p.parent.name for p in eval_dir.glob("*/results.json")) == ["val_baseline", "val_model"]
+    assert sorted(p.parent.name for p in eval_dir.glob("*/results.json")) == GATE_FOLDERS
     note = (eval_dir / "README.md").read_text()
     assert note.startswith("# Not a candidate") and "is no candidate" in note and "| val | model |" in note
     # the untrained model is worse on every object, and the noise table says so beside the means
@@ -425,7 +482,7 @@ def test_a_model_that_fails_the_demos_operator_never_reads_the_real_sets(
     argv = _argv(run_dir, scans, out, eval_dir, "--no-validation-gate", "--demo-gate", "--demo-seeds", "0",
                  indoor=indoor)  # fmt: skip
     assert ship_model.main(argv) == 1
-    assert sorted(p.parent.name for p in eval_dir.glob("*/results.json")) == ["val_baseline", "val_model"]
+    assert sorted(p.parent.name for p in eval_dir.glob("*/results.json")) == GATE_FOLDERS
     note = (eval_dir / "README.md").read_text()
     assert note.startswith("# Not a candidate") and "## Shipping checks" in note and "--seeds 0`" in note
     assert len(re.findall(r"^- street seed 0, object \d+ \(class \d+\): [+-]", note, re.M)) == 3

@@ -112,10 +112,21 @@ def test_generation_in_worker_processes_writes_the_same_files(scenes_root: Path,
 
 
 def test_prepare_data_generates_the_scans_and_trains_nothing(scenes_root: Path, tmp_path: Path, capsys) -> None:
+    """`--prepare-data val` writes the validation scans alone (what a ship gate reads), the same as those generated
+    beside the training scans; `--prepare-data` then adds the training scans and keeps them."""
+    assert run_cli(tmp_path / "scenes", tmp_path / "run", "--prepare-data", "val") == 0
+    assert "val: 1 scans" in capsys.readouterr().out and not (tmp_path / "run").exists()
+    assert not (tmp_path / "scenes" / "sequences" / "00").exists()
+    val_scan = tmp_path / "scenes" / "sequences/01/velodyne/000000.bin"
+    assert val_scan.read_bytes() == (scenes_root / "sequences/01/velodyne/000000.bin").read_bytes()
+    stamp = val_scan.stat().st_mtime_ns
     assert run_cli(tmp_path / "scenes", tmp_path / "run", "--prepare-data") == 0
     assert "train: 2 scans" in capsys.readouterr().out and not (tmp_path / "run").exists()
     for name in ("sequences/00/velodyne/000001.bin", "sequences/01/labels/000000.label"):
         assert (tmp_path / "scenes" / name).read_bytes() == (scenes_root / name).read_bytes()
+    assert val_scan.stat().st_mtime_ns == stamp  # not written again
+    with pytest.raises(ValueError, match="splits must be among"):
+        ensure_generated(tmp_path / "scenes", tiny_config(scenes_root).data.synthetic, splits=("test",))
 
 
 def test_end_to_end_train_checkpoint_load_evaluate(scenes_root: Path, tmp_path: Path) -> None:

@@ -11,8 +11,10 @@ real dev sets (the `clickenhance-eval` code path, into `--eval-dir`): the vehicl
 SemanticKITTI scans, their stuff objects (poles, trunks, signs, fences, ...), the same scans cut
 to every 4th laser ring (a 16-beam sensor), and the real indoor region; (3) write OUT/default.pt
 and the model card OUT/README.md. The real dev sets are read only for a candidate that beats the
-baseline on the generated validation scans of every domain (streets, rooms: the "(all sensors)" rows
-of a mix) by the rule below, and that passes `make demo`'s simulated operator on six generated
+baseline by the rule below on every generated validation set: the scans of each domain (streets,
+rooms: the "(all sensors)" rows of a mix), the streets of its 64- and 128-ring sensors cut to every
+4th ring (`--val-ring-cut`, the generated kind of the real 16-ring set) and any `--extra-val-roots`
+street folder, whole and cut; and that passes `make demo`'s simulated operator on six generated
 streets and the tests' one-click cars (`evaluation.demo_operator`); otherwise it stops there (exit 1,
 a note in the eval folder; `--no-validation-gate` / `--no-demo-gate` read them anyway). With
 `--refuse-if-worse` (the default) a model is shipped only if on EVERY real dev set it needs fewer
@@ -85,10 +87,11 @@ METHODS = ("model", "baseline")
 
 
 class EvalSet(NamedTuple):
-    """One set the card reports: its reader, the root option it reads and the reader options.
+    """One set the card reports: its reader, the root option it reads (or a folder of its own) and the reader
+    options.
 
-    `real` sets decide the verdict; `min_points_divisor` lowers the object size limit where the
-    sensor is sparser (a 16-ring cut has a quarter of the points).
+    `real` sets decide the verdict, generated ones the gate before it; `min_points_divisor` lowers the object
+    size limit where the sensor is sparser (a 16-ring cut has a quarter of the points).
     """
 
     name: str
@@ -98,6 +101,11 @@ class EvalSet(NamedTuple):
     options: tuple[str, ...] = ()
     real: bool = True
     min_points_divisor: int = 1
+    root: Path | None = None  # an --extra-val-roots folder, read instead of the option's
+
+    def folder(self, args: argparse.Namespace) -> Path:
+        """The folder this set reads."""
+        return self.root if self.root is not None else getattr(args, self.root_option)
 
 
 EVAL_SETS = (
@@ -110,8 +118,14 @@ EVAL_SETS = (
             "semantickitti", "real_root", ("--objects", "all", "--keep-rings", "4"), min_points_divisor=2),
     EvalSet("indoor", "real indoor region (ScanNet, RGB-D, npy triplets)", "npy", "indoor_root"),
 )  # fmt: skip
-SETS = tuple(s.name for s in EVAL_SETS)
 REAL_SETS = tuple(s for s in EVAL_SETS if s.real)  # the sets the rule reads
+RING_CUT = 4  # a 16-ring set keeps every 4th laser ring of a 64- or 128-ring scan
+DENSE_RINGS = 64  # ... so the generated cut reads the scans of sensors with at least this many rings
+CUT_SUFFIX = "_rings16"  # a generated set cut so is named after its set: val_rings16, any_object_low_fences_rings16
+# the generated cut keeps objects of a quarter of the streets' size limit (25 points at the default 100), as the
+# gates of sessions 41-51 did; the real 16-ring set keeps half (its scans are denser near the car)
+CUT_MIN_POINTS_DIVISOR = 4
+SETS = (EVAL_SETS[0].name, f"{EVAL_SETS[0].name}{CUT_SUFFIX}", *(s.name for s in REAL_SETS))  # the standard sets
 
 
 class ShipError(Exception):
@@ -142,6 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--val-scene-stride", type=int, default=1,
                         help="generated validation: every K-th scan only (a generated mix keeps its sensors "
                              "and rooms in groups, so a stride samples all of them)")  # fmt: skip
+    parser.add_argument("--val-ring-cut", action=argparse.BooleanOptionalAction, default=True,
+                        help="the gate also reads --val-root's streets of 64- and 128-ring sensors cut to every "
+                             f"{RING_CUT}th laser ring (set val{CUT_SUFFIX}, objects of at least a quarter of "
+                             "--min-points): the generated kind of the real 16-ring set (default on)")  # fmt: skip
+    parser.add_argument("--extra-val-roots", nargs="+", type=Path, default=[], metavar="ROOT",
+                        help="more generated street folders whose validation scans the model must also win, each "
+                             "whole and cut like --val-ring-cut (sets NAME and NAME_rings16, NAME the folder's "
+                             "name), e.g. runs/scenes/any_object_fence_feet runs/scenes/any_object_low_fences "
+                             "(`clickenhance-train --config any_object_low_fences --prepare-data val` makes one)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated user")
     parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch's default)")
@@ -217,16 +240,75 @@ def check_same_weights(checkpoint: Path, candidate: Path) -> None:
 
 
 def val_sequences(args: argparse.Namespace, train_config: dict) -> list[str]:
-    """Sequences of the validation set; refuses the run's own training sequence of its own scene folder."""
+    """Sequences of the generated validation sets; refuses the run's own training sequence of its own scene
+    folder (--val-root or an --extra-val-roots folder)."""
     from clickenhance_model.training.synthetic import SPLIT_SEQUENCES
 
     sequences = args.val_sequences or [SPLIT_SEQUENCES["val"]]
     data = train_config.get("data", {})
-    same_root = data.get("root") and Path(data["root"]).resolve() == args.val_root.resolve()
-    if same_root and data.get("dataset") == "synthetic" and SPLIT_SEQUENCES["train"] in sequences:
-        raise ShipError(f"--val-sequences {' '.join(sequences)} includes the training scans "
-                        f"(sequence {SPLIT_SEQUENCES['train']} of {args.val_root})")  # fmt: skip
+    if not (data.get("root") and data.get("dataset") == "synthetic" and SPLIT_SEQUENCES["train"] in sequences):
+        return sequences
+    for root in (args.val_root, *args.extra_val_roots):
+        if Path(data["root"]).resolve() == root.resolve():
+            raise ShipError(f"--val-sequences {' '.join(sequences)} includes the training scans "
+                            f"(sequence {SPLIT_SEQUENCES['train']} of {root})")  # fmt: skip
     return sequences
+
+
+def dense_sensors() -> frozenset[str]:
+    """The generator's sensors whose scans a 16-ring cut is made of: spinning LiDARs of `DENSE_RINGS` rings or
+    more (HDL-64, the 128-ring Ousters), read off their presets."""
+    from clickenhance_model.scenes.sensors import SENSOR_PRESETS
+
+    def rings(lidar: object) -> int:
+        return len(lidar.elevations_deg) or lidar.beams
+
+    return frozenset(name for name, lidar in SENSOR_PRESETS.items()
+                     if lidar.pattern == "spinning" and rings(lidar) >= DENSE_RINGS)  # fmt: skip
+
+
+def ring_cut_options(root: Path) -> tuple[str, ...]:
+    """`clickenhance-eval` options of a generated folder's streets cut to every `RING_CUT`th ring: of a mix, only
+    the scans of its dense sensors (`dense_sensors`; a 16-ring scan cut so keeps 4 rings); a folder of one sensor
+    is cut as it is."""
+    from clickenhance_model.training.synthetic import manifest_sensors
+
+    options = ("--scene-domain", "outdoor", "--keep-rings", str(RING_CUT))
+    recorded = manifest_sensors(root)
+    if not recorded:
+        return options
+    dense = sorted({part.split(" ", 1)[1] for part in recorded.values() if part.startswith("outdoor ")}
+                   & dense_sensors())  # fmt: skip
+    if not dense:
+        raise ShipError(f"{root} records no street scan of a {DENSE_RINGS}-ring or denser sensor to cut to "
+                        f"{DENSE_RINGS // RING_CUT} rings (--no-val-ring-cut: a folder without one)")  # fmt: skip
+    return (*options, "--scene-sensors", *dense)
+
+
+def generated_sets(args: argparse.Namespace) -> tuple[EvalSet, ...]:
+    """The gate's generated sets, in the order they are read: --val-root's scans (judged per domain: streets,
+    rooms), with --val-ring-cut its dense sensors' streets cut to 16 rings, then each --extra-val-roots folder's
+    streets whole and cut alike. Each is a kind of real set: the streets of the vehicles and the stuff objects,
+    the cut of the 16-ring set, the rooms of the indoor region."""
+    val = EVAL_SETS[0]
+    sets = [val]
+    if args.val_ring_cut:
+        sets.append(EvalSet(f"{val.name}{CUT_SUFFIX}", f"the generated validation streets cut to every "
+                            f"{RING_CUT}th laser ring ({DENSE_RINGS} rings or more)", val.dataset, val.root_option,
+                            ring_cut_options(args.val_root), real=False,
+                            min_points_divisor=CUT_MIN_POINTS_DIVISOR))  # fmt: skip
+    for root in args.extra_val_roots:
+        sets += [EvalSet(root.name, f"generated validation streets of {root.name}", val.dataset, val.root_option,
+                         ("--scene-domain", "outdoor"), real=False, root=root),
+                 EvalSet(f"{root.name}{CUT_SUFFIX}", f"the same streets cut to every {RING_CUT}th laser ring",
+                         val.dataset, val.root_option, ring_cut_options(root), real=False,
+                         min_points_divisor=CUT_MIN_POINTS_DIVISOR, root=root)]  # fmt: skip
+    names = [s.name for s in sets]
+    taken = {s.name for s in REAL_SETS}
+    if len(set(names)) < len(names) or taken & set(names):
+        raise ShipError(f"--extra-val-roots: each folder needs a name of its own, none of {', '.join(sorted(taken))} "
+                        f"(sets: {', '.join(names)})")  # fmt: skip
+    return tuple(sets)
 
 
 def run_eval(method: str, eval_set: EvalSet, out: Path, args: argparse.Namespace, extra_argv: Sequence[str]) -> dict:
@@ -235,7 +317,7 @@ def run_eval(method: str, eval_set: EvalSet, out: Path, args: argparse.Namespace
     With --reuse-eval an existing results.json of the same method, root, reader options, click
     budget and seed is returned.
     """
-    root: Path = getattr(args, eval_set.root_option)
+    root = eval_set.folder(args)
     min_points = max(1, args.min_points // eval_set.min_points_divisor)
     if args.reuse_eval and (out / "results.json").is_file():
         results = json.loads((out / "results.json").read_text())
@@ -243,7 +325,7 @@ def run_eval(method: str, eval_set: EvalSet, out: Path, args: argparse.Namespace
         wanted = {"method": method, "dataset": eval_set.dataset, "root": str(root.resolve()),
                   "max_clicks": args.max_clicks, "seed": args.seed, "min_points": min_points,
                   "limit_objects": args.limit_objects,
-                  "scene_stride": args.val_scene_stride if eval_set.name == "val" else 1}  # fmt: skip
+                  "scene_stride": 1 if eval_set.real else args.val_scene_stride}  # fmt: skip
         for name in CHOSEN_ON_VALIDATION:  # the inference options the candidate carries
             if method == "model" and getattr(args, name) is not None:
                 wanted[name] = getattr(args, name)
@@ -271,7 +353,7 @@ def evaluate_all(candidate: Path, args: argparse.Namespace, sequences: list[str]
     results: dict[str, dict[str, dict]] = {}
     for eval_set in sets:
         stride = ["--scene-stride", str(args.val_scene_stride)]
-        options = ["--sequences", *sequences, *stride] if eval_set.name == "val" else []
+        options = [] if eval_set.real else ["--sequences", *sequences, *stride]
         model_options = ["--checkpoint", str(candidate), *options]
         name = eval_set.name
         results[name] = {
@@ -322,20 +404,23 @@ def summary_verdict(name: str, model: dict, baseline: dict, max_clicks: int) -> 
 
 def validation_verdict(results: dict, max_clicks: int) -> tuple[bool, str]:
     """Whether the model beats the baseline, by the real sets' rule, on the generated validation scans of each
-    domain (a mix's "outdoor (all sensors)" and "indoor (all sensors)" rows; the whole set without a mix).
+    domain (a mix's "outdoor (all sensors)" and "indoor (all sensors)" rows; the whole set without a mix) and on
+    each other generated set in `results` (`generated_sets`: the 16-ring cuts, the extra street folders), whole.
 
     A candidate's real dev sets are read only when it does: the mean over a mix can be won in the rooms alone,
-    and the real sets judge streets and rooms each on their own.
+    and the real sets judge streets and rooms each on their own, and the 16-ring scans too.
     """
     parts = [results["val"][m].get("per_sensor") or {} for m in METHODS]
     domains = sorted(name for name in parts[0] if name.endswith("(all sensors)") and name in parts[1])
     checks = ([summary_verdict(f"generated {name.split()[0]}", parts[0][name], parts[1][name], max_clicks)
                for name in domains] or [set_verdict("val", results, max_clicks)])  # fmt: skip
+    real = {s.name for s in REAL_SETS}
+    checks += [set_verdict(name, results, max_clicks) for name in results if name != "val" and name not in real]
     text = "; ".join(sentence for _, sentence in checks) + " (model vs baseline)"
     if all(beats for beats, _ in checks):
-        return True, f"The model beats the baseline on the generated validation scans of every domain: {text}."
-    return False, (f"The model is no candidate: it does not beat the baseline on the generated validation scans of "
-                   f"every domain, so the real dev sets were not read: {text}.")  # fmt: skip
+        return True, f"The model beats the baseline on every generated validation set: {text}."
+    return False, (f"The model is no candidate: it does not beat the baseline on every generated validation set, "
+                   f"so the real dev sets were not read: {text}.")  # fmt: skip
 
 
 def verdict(results: dict, max_clicks: int) -> tuple[bool, str]:
@@ -373,7 +458,7 @@ def results_table(results: dict) -> list[str]:
     ious = " | ".join(f"IoU@{k} ↑" for k in IOU_CLICKS)
     lines = [f"| Set | Method | Objects | {nocs} | {ious} | Stuck ↓ | Collapsed (neg / pos) ↓ |",
              "|---|---|---|" + "---|" * 8]  # fmt: skip
-    for name in (name for name in SETS if name in results):
+    for name in results:
         for method in METHODS:
             row = figures(results[name][method])
             cells = [f"{row[f'NoC@{t}']:.2f}" for t in NOC_THRESHOLDS] + [_percent(row[f"IoU@{k}"]) for k in IOU_CLICKS]
@@ -432,7 +517,7 @@ def differing_objects(results: dict, max_clicks: int) -> list[str]:
              f"Objects whose IoU differs from the baseline's after any click; better: fewer clicks to 85%, or as many "
              f"and a higher IoU@{k}.", "",
              "| Set | Objects | Differ | Model better | Model worse |", "|---|---|---|---|---|"]  # fmt: skip
-    for name in (name for name in SETS if name in results):
+    for name in results:
         model, baseline = ({(o["scene"], o["instance_id"]): o["ious"] for o in results[name][m].get("objects", [])}
                            for m in METHODS)  # fmt: skip
         paired = [(model[key], baseline[key]) for key in model if key in baseline]
@@ -456,7 +541,7 @@ def paired_parts(results: dict) -> list[tuple[str, list[dict], list[dict]]]:
     nearly right (`evaluation.paired --nearly-right`): most real first clicks are, few generated ones, and a
     candidate that spoils them there spoiled them on the real 16-ring cut (docs/default_model.md, session 30)."""
     parts = []
-    for name in (name for name in SETS if name in results):
+    for name in results:
         model, baseline = (results[name][m].get("objects") or [] for m in METHODS)
         run = results[name]["model"].get("run", {})
         domains = manifest_domains(Path(run["root"])) if name == "val" and run.get("root") else {}
@@ -760,17 +845,18 @@ def demo_checks(candidate: Path, device: str, seeds: Sequence[int] = DEMO_SEEDS)
 
 def set_lines(args: argparse.Namespace, sequences: Sequence[str], sets: Sequence[EvalSet]) -> list[str]:
     """One Markdown list item per evaluated set: its name, what it is, its root and reader options."""
-    return [f"- {s.name}: {s.title}: `{getattr(args, s.root_option)}`"
-            + (f" sequences {', '.join(sequences)}" if s.name == "val" else "")
+    return [f"- {s.name}: {s.title}: `{s.folder(args)}`"
+            + (f" sequences {', '.join(sequences)}" if not s.real else "")
             + (f" (`{' '.join(s.options)}`)" if s.options else "")
             + (f", objects of at least {max(1, args.min_points // s.min_points_divisor)} points"
                if s.min_points_divisor > 1 else "") for s in sets]  # fmt: skip
 
 
 def render_card(results: dict, head: list[str], shipped: bool, sentence: str, sequences: list[str],
-                args: argparse.Namespace, fit: dict | None = None) -> str:  # fmt: skip
-    """The model card (Markdown): verdict, provenance (`head`), results beside the baseline, training config (or
-    the settings of the point refiner's fit, `fit`)."""
+                args: argparse.Namespace, fit: dict | None = None,
+                sets: Sequence[EvalSet] = EVAL_SETS) -> str:  # fmt: skip
+    """The model card (Markdown): verdict, provenance (`head`), results beside the baseline on the evaluated
+    `sets`, training config (or the settings of the point refiner's fit, `fit`)."""
     lines = [
         "# ClickEnhance default model" + ("" if shipped else " (NOT SHIPPED: refused)"),
         "",
@@ -789,7 +875,7 @@ def render_card(results: dict, head: list[str], shipped: bool, sentence: str, se
         + ". Model and baseline on the same objects. NoC in clicks, IoU in percent (– beyond the click budget); "
         "stuck: objects whose IoU gains under 2 points after click 5 while below 85% (– when the budget is 5 "
         "clicks or fewer). The verdict reads the real sets only.",
-        *set_lines(args, sequences, EVAL_SETS),
+        *set_lines(args, sequences, sets),
         "",
         *results_table(results),
         "",
@@ -932,7 +1018,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         size, metadata = strip_checkpoint(args.checkpoint, candidate, chosen)
         head = (refiner_provenance(args.checkpoint, size, metadata, fit) if fit else
                 provenance(args.run_dir, args.checkpoint, size, metadata))  # fmt: skip
-        results = evaluate_all(candidate, args, sequences, eval_dir, EVAL_SETS[:1])
+        gate_sets = generated_sets(args)
+        results = evaluate_all(candidate, args, sequences, eval_dir, gate_sets)
         candidate_ok, gate = validation_verdict(results, args.max_clicks)
         print(gate, "", *paired_lines(results, args.max_clicks), sep="\n")
         if not candidate_ok and args.validation_gate and args.refuse_if_worse:
@@ -945,13 +1032,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not demo_ok and args.refuse_if_worse:
                 note = "\n".join(["# Not a candidate (the real dev sets were not read)", "", *demo]) + "\n"
                 return refuse_before_real_sets(eval_dir, note, "the demo checks failed", "--no-demo-gate")
-        results.update(evaluate_all(candidate, args, sequences, eval_dir, EVAL_SETS[1:]))
+        results.update(evaluate_all(candidate, args, sequences, eval_dir, REAL_SETS))
     except (ShipError, CheckpointError, ClickEnhanceError, ValueError, KeyError, OSError) as error:
         print(f"ship_model: error: {error}", file=sys.stderr)
         return 2
     beats, sentence = verdict(results, args.max_clicks)
     shipped = beats or not args.refuse_if_worse
-    card = render_card(results, head, shipped, sentence, sequences, args, fit)
+    card = render_card(results, head, shipped, sentence, sequences, args, fit, (*gate_sets, *REAL_SETS))
     print(sentence)
     if not shipped:
         (eval_dir / "README.md").write_text(card)

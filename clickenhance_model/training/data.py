@@ -44,14 +44,16 @@ class TrainObject:
     prior: GeodesicRegion | None = None  # a fusion network's prior when the scene's preset is not its graph
 
 
-def open_split(config: DataConfig, split: str, show_progress: bool = True) -> SceneDataset:
-    """The reader of split "train" or "val" (generating synthetic scenes first when they are missing)."""
+def open_split(config: DataConfig, split: str, show_progress: bool = True, alone: bool = False) -> SceneDataset:
+    """The reader of split "train" or "val" (generating synthetic scenes first when they are missing: both splits',
+    or with `alone` only this split's, such as the validation scans a ship gate reads)."""
     if split not in ("train", "val"):
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
     if config.dataset == SYNTHETIC:
         if not config.root:
             raise ValueError("data.root must name the folder for the generated scenes (or pass --data-root)")
-        ensure_generated(Path(config.root), config.synthetic, show_progress)
+        splits = (split,) if alone else tuple(SPLIT_SEQUENCES)
+        ensure_generated(Path(config.root), config.synthetic, show_progress, splits=splits)
         options = dict(getattr(config, split).options or {})  # reader options, e.g. rgb: false (geometry only)
         if "sequences" in options:
             raise ValueError(f"data.{split}.options.sequences: generated splits are fixed (train 00, val 01)")

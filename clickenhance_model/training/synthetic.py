@@ -192,20 +192,24 @@ def generation_workers(requested: int, jobs: int) -> int:
     return max(1, min(requested or available, jobs))
 
 
-def ensure_generated(root: Path, config: SyntheticConfig, show_progress: bool = True, workers: int = 0) -> Path:
-    """Generate every missing train/val scan of `config` under `root`; returns `root`.
+def ensure_generated(root: Path, config: SyntheticConfig, show_progress: bool = True, workers: int = 0,
+                     splits: Collection[str] = ("train", "val")) -> Path:  # fmt: skip
+    """Generate every missing scan of `splits` ("train", "val") of `config` under `root`; returns `root`.
 
     Frames are independent and each is drawn from its own seed, so generating them in `workers`
-    processes (0 = one per available CPU) writes the same files as one process does.
+    processes (0 = one per available CPU) writes the same files as one process does, and a split
+    generated alone (the validation scans a ship gate reads) holds the same scans as one generated
+    beside the other.
     """
+    if unknown := sorted(set(splits) - set(SPLIT_SEQUENCES)):
+        raise ValueError(f"splits must be among {sorted(SPLIT_SEQUENCES)}, got {unknown}")
     generator = generator_config(config)
     _check_manifest(root, {"synthetic": config_to_dict(config), "generator": config_to_dict(generator)})
+    plans = (("train", config.seed, config.train_scans), ("val", config.seed + VAL_SEED_OFFSET, config.val_scans))
     jobs = [
         (root, domain, int(SPLIT_SEQUENCES[split]), seed, frame, settings)
-        for split, seed, count in (
-            ("train", config.seed, config.train_scans),
-            ("val", config.seed + VAL_SEED_OFFSET, config.val_scans),
-        )  # fmt: skip
+        for split, seed, count in plans
+        if split in splits
         for frame, (domain, settings) in enumerate(frame_plan(config, count))
     ]
     missing = [job for job in jobs if not _frame_complete(root, job[2], job[4])]
