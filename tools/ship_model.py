@@ -260,11 +260,8 @@ def dense_sensors() -> frozenset[str]:
     more (HDL-64, the 128-ring Ousters), read off their presets."""
     from clickenhance_model.scenes.sensors import SENSOR_PRESETS
 
-    def rings(lidar: object) -> int:
-        return len(lidar.elevations_deg) or lidar.beams
-
     return frozenset(name for name, lidar in SENSOR_PRESETS.items()
-                     if lidar.pattern == "spinning" and rings(lidar) >= DENSE_RINGS)  # fmt: skip
+                     if lidar.pattern == "spinning" and (len(lidar.elevations_deg) or lidar.beams) >= DENSE_RINGS)
 
 
 def ring_cut_options(root: Path) -> tuple[str, ...]:
@@ -291,18 +288,17 @@ def generated_sets(args: argparse.Namespace) -> tuple[EvalSet, ...]:
     streets whole and cut alike. Each is a kind of real set: the streets of the vehicles and the stuff objects,
     the cut of the 16-ring set, the rooms of the indoor region."""
     val = EVAL_SETS[0]
-    sets = [val]
-    if args.val_ring_cut:
-        sets.append(EvalSet(f"{val.name}{CUT_SUFFIX}", f"the generated validation streets cut to every "
-                            f"{RING_CUT}th laser ring ({DENSE_RINGS} rings or more)", val.dataset, val.root_option,
-                            ring_cut_options(args.val_root), real=False,
-                            min_points_divisor=CUT_MIN_POINTS_DIVISOR))  # fmt: skip
+
+    def cut(name: str, what: str, folder: Path, root: Path | None = None) -> EvalSet:
+        return EvalSet(f"{name}{CUT_SUFFIX}", f"{what} cut to every {RING_CUT}th laser ring ({DENSE_RINGS} rings or "
+                       "more)", val.dataset, val.root_option, ring_cut_options(folder), real=False,
+                       min_points_divisor=CUT_MIN_POINTS_DIVISOR, root=root)  # fmt: skip
+
+    sets = [val, cut(val.name, "the generated validation streets", args.val_root)] if args.val_ring_cut else [val]
     for root in args.extra_val_roots:
         sets += [EvalSet(root.name, f"generated validation streets of {root.name}", val.dataset, val.root_option,
                          ("--scene-domain", "outdoor"), real=False, root=root),
-                 EvalSet(f"{root.name}{CUT_SUFFIX}", f"the same streets cut to every {RING_CUT}th laser ring",
-                         val.dataset, val.root_option, ring_cut_options(root), real=False,
-                         min_points_divisor=CUT_MIN_POINTS_DIVISOR, root=root)]  # fmt: skip
+                 cut(root.name, "the same streets", root, root)]
     names = [s.name for s in sets]
     taken = {s.name for s in REAL_SETS}
     if len(set(names)) < len(names) or taken & set(names):
