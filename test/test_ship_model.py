@@ -253,6 +253,17 @@ def test_reuse_eval_renders_the_card_again_without_evaluating(run_dir: Path, sca
                                  indoor=indoor)) == 1  # fmt: skip
     assert capsys.readouterr().err.count("reusing") == 12
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps and (eval_dir / "README.md").read_text() == first_card
+    # an evaluation made under another preset (the baseline moved since) is not reused: that set is measured again
+    record = eval_dir / "stuff_baseline" / ship_model.EVAL_RECORD
+    stale = json.loads(record.read_text())
+    assert stale["graph_presets"] == ship_model.graph_presets() and "--restart" not in stale["argv"]
+    stale["graph_presets"]["outdoor"]["shape_penalty"] = 0.0
+    record.write_text(json.dumps(stale))
+    assert ship_model.main(_argv(run_dir, scans, out, eval_dir, "--reuse-eval", "--no-validation-gate",
+                                 indoor=indoor)) == 1  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.count("reusing") == 11 and f"--method baseline --out {eval_dir / 'stuff_baseline'}" in err
+    assert json.loads(record.read_text())["graph_presets"] == ship_model.graph_presets()
     other = tmp_path / "other.pt"
     config = load_train_config("synthetic_tiny")
     Segmenter.from_config(config.model, seed=99).save(other, extra={"train_config": config.to_dict()})

@@ -84,6 +84,7 @@ IOU_CLICKS = (1, 5, 10)
 RULE_CLICKS = 10  # the rule compares IoU@10 (or the last click of a smaller budget)
 MIN_NOC = 1.0  # a set the baseline finishes with one click each: the model can only tie in NoC there
 METHODS = ("model", "baseline")
+EVAL_RECORD = "ship_eval.json"  # beside each results.json: the clickenhance-eval command and the graph presets
 
 
 class EvalSet(NamedTuple):
@@ -172,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="scenes evaluated at once in worker processes (clickenhance-eval --jobs; the same "
                              "results); not with --limit-objects")  # fmt: skip
     parser.add_argument("--reuse-eval", action="store_true",
-                        help="take the evaluations already in --eval-dir (of the same weights) instead of rerunning")
+                        help="take the evaluations already in --eval-dir (of the same weights, made by the same "
+                             "command under today's graph presets) instead of rerunning")
     parser.add_argument("--ground-gate", action=argparse.BooleanOptionalAction, default=None,
                         help="the model's ground gate, chosen on generated validation scans (clickenhance-eval "
                              "--ground-gate / --no-ground-gate there): stored in the weights as their inference "
@@ -310,12 +312,20 @@ def generated_sets(args: argparse.Namespace) -> tuple[EvalSet, ...]:
 def run_eval(method: str, eval_set: EvalSet, out: Path, args: argparse.Namespace, extra_argv: Sequence[str]) -> dict:
     """One `clickenhance-eval` run (its main, started afresh in `out`); returns its results.json.
 
-    With --reuse-eval an existing results.json of the same method, root, reader options, click
-    budget and seed is returned.
+    With --reuse-eval an existing results.json is returned instead where it was evaluated by the same command
+    under today's graph presets (`EVAL_RECORD`, written beside it: the baseline keeps improving, and a
+    prior-fusion model's prior with it) and records the same method, root, click budget, seed, size limit and
+    inference options.
     """
     root = eval_set.folder(args)
     min_points = max(1, args.min_points // eval_set.min_points_divisor)
-    if args.reuse_eval and (out / "results.json").is_file():
+    argv = ["--dataset", eval_set.dataset, "--root", str(root), "--method", method, "--out", str(out),
+            "--max-clicks", str(args.max_clicks), "--min-points", str(min_points), "--seed", str(args.seed),
+            "--device", args.device, *eval_set.options, *extra_argv]  # fmt: skip
+    if args.limit_objects is not None:
+        argv += ["--limit-objects", str(args.limit_objects)]
+    record = {"argv": argv, "graph_presets": graph_presets()}
+    if args.reuse_eval and (out / "results.json").is_file() and read_record(out) == record:
         results = json.loads((out / "results.json").read_text())
         run = results.get("run", {})
         wanted = {"method": method, "dataset": eval_set.dataset, "root": str(root.resolve()),
@@ -329,18 +339,30 @@ def run_eval(method: str, eval_set: EvalSet, out: Path, args: argparse.Namespace
         if measured and all(run.get(k) == v for k, v in wanted.items()):
             print(f"ship_model: reusing {out / 'results.json'}", file=sys.stderr)
             return results
-    argv = ["--dataset", eval_set.dataset, "--root", str(root), "--method", method, "--out", str(out), "--restart",
-            "--max-clicks", str(args.max_clicks), "--min-points", str(min_points), "--seed", str(args.seed),
-            "--device", args.device, *eval_set.options, *extra_argv]  # fmt: skip
-    if args.limit_objects is not None:
-        argv += ["--limit-objects", str(args.limit_objects)]
-    if args.jobs > 1:
-        argv += ["--jobs", str(args.jobs)]
-    print(f"ship_model: clickenhance-eval {' '.join(argv)}", file=sys.stderr)
-    if evaluate.main(argv) != 0:
+    (out / EVAL_RECORD).unlink(missing_ok=True)  # a run cut short leaves no record to reuse
+    jobs = ["--jobs", str(args.jobs)] if args.jobs > 1 else []  # the same results in any number of workers
+    print(f"ship_model: clickenhance-eval {' '.join([*argv, '--restart', *jobs])}", file=sys.stderr)
+    if evaluate.main([*argv, "--restart", *jobs]) != 0:
         raise ShipError(f"evaluation of the {method} on the {eval_set.name} set ({root}) failed or found no object "
                         f"(see {out})")  # fmt: skip
+    (out / EVAL_RECORD).write_text(json.dumps(record, indent=1) + "\n")
     return json.loads((out / "results.json").read_text())
+
+
+def graph_presets() -> dict[str, dict]:
+    """Today's graph presets per domain (`voxel_graph.PRESETS`): the baseline, and a prior-fusion model's prior."""
+    from clickenhance_model.config import config_to_dict
+    from clickenhance_model.inference.voxel_graph import PRESETS
+
+    return json.loads(json.dumps({domain: config_to_dict(preset) for domain, preset in PRESETS.items()}))
+
+
+def read_record(out: Path) -> dict | None:
+    """The `EVAL_RECORD` of an evaluation folder; None where it has none or it cannot be read."""
+    try:
+        return json.loads((out / EVAL_RECORD).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def evaluate_all(candidate: Path, args: argparse.Namespace, sequences: list[str], eval_dir: Path,
