@@ -47,6 +47,7 @@ setup(
             "clickenhance-eval=clickenhance_model.evaluate:main",
             "clickenhance-train=clickenhance_model.train:main",
             "clickenhance-fit-point-refiner=clickenhance_model.training.point_refiner_fit:main",
+            "clickenhance-fit-edge-affinity=clickenhance_model.training.edge_affinity_fit:main",
             "clickenhance-generate-scenes=clickenhance_model.scenes.generate:main",
             "clickenhance-annotate=clickenhance_model.annotate.__main__:main",
         ],

@@ -26,6 +26,7 @@ import torch
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.config import config_from_dict
 from clickenhance_model.errors import CheckpointError
+from clickenhance_model.inference.edge_affinity import EdgeAffinity
 from clickenhance_model.inference.geodesic_region import GeodesicRegion, needs_own_graph, prior_preset
 from clickenhance_model.inference.network_input import collate, encode_crop
 from clickenhance_model.inference.point_features import (
@@ -55,6 +56,12 @@ from clickenhance_model.unet import ClickEnhanceNet
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "default.pt"
 
 
+def edge_affinity_of(extra: dict) -> EdgeAffinity | None:
+    """The learned edge affinity a checkpoint's `extra` carries for its prior (`edge_affinity`), or None."""
+    stored = extra.get("edge_affinity")
+    return None if stored is None else EdgeAffinity.from_extra(stored)
+
+
 class Segmenter:
     """A ClickEnhance network ready for interactive segmentation on one device.
 
@@ -75,6 +82,7 @@ class Segmenter:
         self.config = config
         self.options = options or SegmenterConfig()
         self.extra = extra or {}
+        self.edge_affinity = edge_affinity_of(self.extra)  # the learned prior's edge prices, or None
 
     @classmethod
     def load(
@@ -98,6 +106,10 @@ class Segmenter:
         state_dict, config, extra = load_checkpoint(checkpoint, resolved)
         model = ClickEnhanceNet(config)
         model.load_state_dict(state_dict)
+        try:
+            edge_affinity_of(extra)
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise CheckpointError(f"{checkpoint}: unusable edge affinity in the checkpoint: {error}") from error
         stored = extra.get("inference_options") or {}
         try:
             config_from_dict(SegmenterConfig, stored, "inference_options")
@@ -254,8 +266,11 @@ class ModelSession(InteractiveSession):
         self._height: np.ndarray | None = None  # height of each point above the floor, for the point refiner
         self._prior_regions: dict[tuple[bytes, bytes], np.ndarray] = {}  # the latest two click states' priors
         preset = prior_preset(options.domain, options.joined_click)
-        if needs_own_graph(config, preset):
-            self.prior = GeodesicRegion(self.xyz, preset)
+        affinity = segmenter.edge_affinity
+        if affinity is not None and options.domain not in affinity.domains:
+            affinity = None
+        if needs_own_graph(config, preset) or affinity is not None:
+            self.prior = GeodesicRegion(self.xyz, preset, affinity)
 
     def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
         """Crop + encode around the clicks, run the network, map voxel labels back to the points."""

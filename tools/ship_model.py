@@ -78,7 +78,8 @@ from clickenhance_model.unet import PRIOR_SCALE_INIT
 
 MAX_BYTES = 20 * 1024 * 1024
 KEEP_EXTRA = ("train_config", "state", "metrics", "trained_on", "world_size",  # training metadata, no optimizer
-              "inference_options", "point_refiner_fit")  # fmt: skip
+              "inference_options", "point_refiner_fit",
+              "edge_affinity", "edge_affinity_fit")  # and the learned prior's edge prices; fmt: skip
 NOC_THRESHOLDS = (80, 85, 90)
 IOU_CLICKS = (1, 5, 10)
 RULE_CLICKS = 10  # the rule compares IoU@10 (or the last click of a smaller budget)
@@ -232,11 +233,24 @@ def strip_checkpoint(checkpoint: Path, path: Path, inference_options: dict | Non
     return size, metadata
 
 
+def affinity_weights(extra: dict) -> dict:
+    """A checkpoint's edge affinity (`extra["edge_affinity"]`) as named tensors, its weight among them; empty
+    without one. Two checkpoints with other affinities answer otherwise, as with other network weights."""
+    stored = extra.get("edge_affinity")
+    if stored is None:
+        return {}
+    import torch
+
+    return {**{f"edge_affinity.{k}": v for k, v in stored["state_dict"].items()},
+            "edge_affinity.weight": torch.tensor(float(stored["weight"]))}  # fmt: skip
+
+
 def check_same_weights(checkpoint: Path, candidate: Path) -> None:
     """Raise ShipError unless `candidate` (the file evaluated before) holds the weights of `checkpoint`."""
     if not candidate.is_file():
         raise ShipError(f"--reuse-eval: {candidate} is missing, so nothing was evaluated there yet")
-    new, old = load_checkpoint(checkpoint)[0], load_checkpoint(candidate)[0]
+    (new, _, new_extra), (old, _, old_extra) = load_checkpoint(checkpoint), load_checkpoint(candidate)
+    new, old = {**new, **affinity_weights(new_extra)}, {**old, **affinity_weights(old_extra)}
     if new.keys() != old.keys() or not all(new[k].equal(old[k]) for k in new):
         raise ShipError(f"--reuse-eval: the evaluations in {candidate.parent} are of other weights than {checkpoint}")
 

@@ -9,7 +9,8 @@
 3. `crop`: the voxels within a 3D ball of the positive clicks (every click).
 4. `click_encoding`: Euclidean and geodesic click maps over the crop, and the geodesic region
    of the clicks (every click); `geodesic_region` gives that region per point on a graph of
-   another preset (the baseline; the prior of a fusion network whose maps graph is not the preset).
+   another preset (the baseline; the prior of a fusion network whose maps graph is not the preset),
+   where a model may price the graph's edges by a learned `edge_affinity` (never the baseline).
 5. `network_input`: crop + click maps -> the network's feature tensors and batches; the
    network itself, `unet.ClickEnhanceNet`, runs in `segmenter.Segmenter.predict`.
 6. `click_rules`: the rules that make every click count in the returned mask.
@@ -21,6 +22,6 @@ What stays outside, and why: the network definition (`unet`), its configuration
 step of the flow, and training loads them without running a session; `segmenter` (the
 learned model's `Segmenter`/`ModelSession`) and `baseline` (the training-free method) are
 the two segmenters built from these steps, the objects `load_segmenter` returns. Training,
-evaluation, datasets and scenes use this package; nothing here imports them, and only
-`network_input` imports torch.
+evaluation, datasets and scenes use this package; nothing here imports them, and only the
+learned steps (`network_input`, `symmetric_views`, `edge_affinity`) import torch: the baseline runs without it.
 """

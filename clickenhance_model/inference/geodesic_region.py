@@ -19,6 +19,7 @@ from clickenhance_model.inference.voxel_graph import PRESETS, GraphConfig, Voxel
 from clickenhance_model.inference.voxel_grid import voxelize
 
 if TYPE_CHECKING:
+    from clickenhance_model.inference.edge_affinity import EdgeAffinity
     from clickenhance_model.model_config import ModelConfig
 
 
@@ -40,13 +41,16 @@ def needs_own_graph(config: ModelConfig, preset: GraphConfig) -> bool:
 
 
 class GeodesicRegion:
-    """A cloud's voxel graph under one preset (float (N, 3) points, metres), built in the constructor."""
+    """A cloud's voxel graph under one preset (float (N, 3) points, metres), built in the constructor; a model's
+    prior may price its edges by a learned `affinity` (the training-free baseline never does)."""
 
-    def __init__(self, xyz: np.ndarray, config: GraphConfig):
+    def __init__(self, xyz: np.ndarray, config: GraphConfig, affinity: EdgeAffinity | None = None):
         self.config = config
         grid = voxelize(xyz, None, config.voxel_size)
         self.node_of_point = grid.point_to_voxel  # [N] graph node (voxel) of each point
         self.graph = VoxelGraph(grid.centroids, config)
+        if affinity is not None:
+            affinity.reweigh(self.graph, grid.centroids)
 
     def of_points(self, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
         """Region (bool (N,)) of clicks given as point indices, positives in click order (the first decides ground)."""

@@ -160,6 +160,7 @@ class VoxelGraph:
         self.tree = cKDTree(nodes)  # one search tree for the edges and for placing clicks on nodes
         edges, lengths = knn_edges(self.tree, config.neighbours, config.max_edge)
         normals, variation = surface_shape(nodes, edges)  # [V, 3] zero where unreliable; [V] in [0, 1]
+        self.normals = normals  # [V, 3] each node's surface normal, zero where unreliable
         self.variation = variation  # [V] surface variation: 0 a plane or a line, 1 foliage or clutter
         self.normal_z = np.abs(normals[:, 2])  # [V] 1 on the road, 0 on a wall or a trunk, 0 where unreliable
         self.grown_ground = grown_ground(nodes, edges, normals[:, 2], config)  # [V] bool: seeded and grown
@@ -187,6 +188,15 @@ class VoxelGraph:
     def __len__(self) -> int:
         """Number of nodes."""
         return len(self.ground)
+
+    def scale_lengths(self, factor: np.ndarray) -> None:
+        """Multiply every edge's cost by `factor` (float (E,), > 0; a learned prior's edge prices,
+        `edge_affinity.EdgeAffinity.reweigh`), dropping the costs built from the old ones."""
+        factor = np.asarray(factor, dtype=np.float64)
+        if factor.shape != self.lengths.shape or not np.all(np.isfinite(factor) & (factor > 0)):
+            raise ValueError(f"edge factors must be {len(self.lengths)} finite numbers > 0")
+        self.lengths = self.lengths * factor
+        self._costs = {}
 
     def costs(self, on_ground: bool, joined: str = "ground", shaped: bool = False) -> csr_matrix:
         """Edge costs for an object clicked on (True) or off (False) the ground, cached.
