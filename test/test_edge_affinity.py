@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -152,3 +153,22 @@ def test_the_command_attaches_the_affinity_to_the_checkpoint(tmp_path: Path, cap
     assert main(["--rows", str(tmp_path / "rows.npz")]) == 2  # nothing to attach it to
     assert "--checkpoint and --out are needed" in capsys.readouterr().err
     assert main(["--rows", str(tmp_path / "rows.npz"), "--rows-only"]) == 0  # the rows exist: nothing to collect
+
+
+def test_the_ship_tool_keeps_the_affinity_and_tells_two_affinities_apart(tmp_path: Path) -> None:
+    tool = Path(__file__).resolve().parents[1] / "tools" / "ship_model.py"
+    spec = importlib.util.spec_from_file_location("ship_model", tool)
+    ship = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship)
+    segmenter = fusion_segmenter(0.0)
+    first = segmenter.save(tmp_path / "first.pt", extra={"edge_affinity": sure_affinity(9.0).to_extra()})
+    stripped = tmp_path / "stripped.pt"
+    ship.strip_checkpoint(first, stripped)
+    assert Segmenter.load(stripped, device="cpu").edge_affinity.weight == 9.0
+    ship.check_same_weights(first, stripped)  # the same network and the same affinity
+    other = segmenter.save(tmp_path / "other.pt", extra={"edge_affinity": sure_affinity(3.0).to_extra()})
+    with pytest.raises(ship.ShipError, match="other weights"):
+        ship.check_same_weights(other, stripped)
+    plain = segmenter.save(tmp_path / "plain.pt")
+    with pytest.raises(ship.ShipError, match="other weights"):
+        ship.check_same_weights(plain, stripped)
