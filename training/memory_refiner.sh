@@ -11,6 +11,10 @@
 #   bash training/memory_refiner.sh [OUT] [STOP]   # OUT defaults to runs/memory_refiner; STOP=me1 ends at ME1KRS,
 #                                                  # me2 (the default) at ME2KRS and ME2RN800, meN at MENKRS
 #   JOBS=8 bash training/memory_refiner.sh         # each collection in 8 worker processes (the same rows)
+#   BASE=runs/edge_affinity/default_aff.pt bash training/memory_refiner.sh runs/memory_refiner_aff
+#                                                  # the whole chain over another start: here the shipped network
+#                                                  # with a learned edge affinity (training/edge_affinity.sh), so
+#                                                  # every row is drawn over that model's prior
 #
 # Writes OUT/growth/refined.pt (GR3), OUT/memory/rows_{seed0,cut4}.npz, OUT/me1_s0c4.pt (session 38: the refiner
 # alone, the network speaking only through it), OUT/me1krs.pt (session 42: served with the network's disputes and
@@ -30,8 +34,9 @@ fi
 LAST=${STOP#me}
 PY=${PYTHON:-.venv/bin/python}
 JOBS=${JOBS:-1}
+BASE=${BASE:-clickenhance_model/weights/default.pt}
 SCENES=runs/scenes/any_object_rgbd_colour
-FIT=("$PY" -m clickenhance_model.training.point_refiner_fit --checkpoint clickenhance_model/weights/default.pt
+FIT=("$PY" -m clickenhance_model.training.point_refiner_fit --checkpoint "$BASE"
      --as-fusion --views 1 --root "$SCENES" --ground-prior --no-ground-gate --no-progress --threads 1 --jobs "$JOBS")
 COLLECT=(--objects-per-scene 5 --states-per-object 4 --scene-stride 2 --weighting iou --refiner-flips
          --refiner-column 0.1 --collapse-states --refiner-growth)
