@@ -85,4 +85,8 @@ def load_configured_segmenter(params: NodeParameters) -> LoadedSegmenter:
         joined = segmenter.options.joined_click
         if joined not in (None, "ground"):
             description += f", but for a first click on a fence's foot or a car's sill the network answers ({joined})"
+    affinity = segmenter.edge_affinity
+    if affinity is not None and params.domain in affinity.domains:
+        description += (f"; its {params.domain} prior prices each edge by a learned affinity (an edge between two "
+                        f"objects costs up to {1 + affinity.weight:g} times its length)")
     return LoadedSegmenter(segmenter, "model", str(segmenter.device), description)

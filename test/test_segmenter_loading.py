@@ -58,6 +58,24 @@ def test_auto_with_a_shipped_model_is_the_model(tiny_checkpoint: Path, monkeypat
     assert loaded.segmenter.config.network.channels == (8, 16)  # the shipped file's network
 
 
+def test_the_node_says_when_the_model_prices_its_prior_by_a_learned_affinity(tiny_checkpoint: Path,
+                                                                             tmp_path: Path) -> None:
+    from test_edge_affinity import sure_affinity
+
+    from clickenhance_model.segmenter import Segmenter
+
+    priced = Segmenter.load(tiny_checkpoint, device="cpu")
+    path = priced.save(tmp_path / "priced.pt", extra={"edge_affinity": sure_affinity(20.0).to_extra()})
+    outdoor = load_configured_segmenter(NodeParameters(method="model", checkpoint=str(path), device="cpu"))
+    assert "outdoor prior prices each edge by a learned affinity" in outdoor.description
+    assert "costs up to 21 times its length" in outdoor.description
+    indoor = load_configured_segmenter(NodeParameters(method="model", checkpoint=str(path), device="cpu",
+                                                      domain="indoor"))  # fmt: skip
+    assert "learned affinity" not in indoor.description  # it prices the outdoor prior only
+    plain = load_configured_segmenter(NodeParameters(method="model", checkpoint=str(tiny_checkpoint), device="cpu"))
+    assert "learned affinity" not in plain.description
+
+
 def test_auto_serves_the_shipped_model_only_on_the_domains_it_was_trained_on(
     tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
