@@ -11,7 +11,9 @@ scans and the indoor region under ../shared/real_scans (or `--scans`/`--indoor`)
     python bench/bench_graph_build.py --repeat 9
 
 It prints, per cloud, both solvers' medians and their ratio, the graph build's median and the share
-of it the closed form saves, and how far the two solvers' normals differ (1 - |cos|).
+of it the closed form saves, and how far the two solvers' normals differ (1 - |cos|). On the outdoor
+clouds it also times what a model with a learned edge affinity adds to its prior's build
+(`EdgeAffinity.reweigh`: the edge features and the MLP over every off-ground edge), as a share of the build.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 
 from clickenhance_model.datasets.npy_triplets import NpyTripletDataset
 from clickenhance_model.datasets.semantic_kitti import SemanticKittiDataset
+from clickenhance_model.inference.edge_affinity import EdgeAffinity, EdgeAffinityNet
 from clickenhance_model.inference.voxel_graph import (
     INDOOR,
     OUTDOOR,
@@ -60,10 +63,15 @@ def bench_cloud(name: str, xyz: np.ndarray, config: GraphConfig, repeat: int) ->
     build = median_seconds(lambda: VoxelGraph(nodes, config), repeat)
     reliable = counts >= 3
     deviation = 1.0 - np.abs((smallest_axes(covariance)[1] * np.linalg.eigh(covariance)[1][:, :, 0]).sum(axis=1))
-    print(f"{name}: {len(nodes)} nodes | normals' solver: eigh {lapack * 1e3:.1f} ms, closed form "
-          f"{closed * 1e3:.1f} ms (ratio {lapack / closed:.1f}) | graph build {build * 1e3:.0f} ms, of which the "
-          f"closed form saves {(lapack - closed) / (build + lapack - closed):.0%} | normals differ by "
-          f"1-|cos| <= {deviation[reliable].max():.1e}")  # fmt: skip
+    line = (f"{name}: {len(nodes)} nodes | normals' solver: eigh {lapack * 1e3:.1f} ms, closed form "
+            f"{closed * 1e3:.1f} ms (ratio {lapack / closed:.1f}) | graph build {build * 1e3:.0f} ms, of which the "
+            f"closed form saves {(lapack - closed) / (build + lapack - closed):.0%} | normals differ by "
+            f"1-|cos| <= {deviation[reliable].max():.1e}")  # fmt: skip
+    if config == OUTDOOR:  # the prices a model's learned affinity adds (timing only: the MLP's weights are untrained)
+        affinity = EdgeAffinity(EdgeAffinityNet().eval(), 20.0)
+        pricing = median_seconds(lambda: affinity.reweigh(graph, nodes), repeat)
+        line += f" | learned edge prices {pricing * 1e3:.0f} ms ({pricing / build:.2f} x the build)"
+    print(line)
 
 
 def main() -> None:
