@@ -17,6 +17,7 @@ network, voxel mask back to points); the session start (voxels, graph) is not in
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +57,6 @@ from clickenhance_model.unet import ClickEnhanceNet
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "default.pt"
 
 
-def edge_affinity_of(extra: dict) -> EdgeAffinity | None:
-    """The learned edge affinity a checkpoint's `extra` carries for its prior (`edge_affinity`), or None."""
-    stored = extra.get("edge_affinity")
-    return None if stored is None else EdgeAffinity.from_extra(stored)
-
-
 class Segmenter:
     """A ClickEnhance network ready for interactive segmentation on one device.
 
@@ -82,7 +77,12 @@ class Segmenter:
         self.config = config
         self.options = options or SegmenterConfig()
         self.extra = extra or {}
-        self.edge_affinity = edge_affinity_of(self.extra)  # the learned prior's edge prices, or None
+
+    @functools.cached_property
+    def edge_affinity(self) -> EdgeAffinity | None:
+        """The learned edge prices of this model's prior (`extra["edge_affinity"]`), or None; read once."""
+        stored = self.extra.get("edge_affinity")
+        return None if stored is None else EdgeAffinity.from_extra(stored)
 
     @classmethod
     def load(
@@ -106,17 +106,18 @@ class Segmenter:
         state_dict, config, extra = load_checkpoint(checkpoint, resolved)
         model = ClickEnhanceNet(config)
         model.load_state_dict(state_dict)
-        try:
-            edge_affinity_of(extra)
-        except (KeyError, TypeError, ValueError, RuntimeError) as error:
-            raise CheckpointError(f"{checkpoint}: unusable edge affinity in the checkpoint: {error}") from error
         stored = extra.get("inference_options") or {}
         try:
             config_from_dict(SegmenterConfig, stored, "inference_options")
         except (TypeError, ValueError) as error:
             raise CheckpointError(f"{checkpoint}: unusable inference options in the checkpoint: {error}") from error
         merged = {**stored, **options}
-        return cls(model, config, resolved, config_from_dict(SegmenterConfig, merged, "options"), extra)
+        segmenter = cls(model, config, resolved, config_from_dict(SegmenterConfig, merged, "options"), extra)
+        try:
+            segmenter.edge_affinity  # noqa: B018 (read now: a broken one is the checkpoint's error, not a session's)
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise CheckpointError(f"{checkpoint}: unusable edge affinity in the checkpoint: {error}") from error
+        return segmenter
 
     @classmethod
     def from_config(
