@@ -485,6 +485,36 @@ def test_a_model_that_loses_the_generated_validation_scans_never_reads_the_real_
     assert "refused before the real dev sets" in capsys.readouterr().err and not out.exists()
 
 
+def test_fail_fast_stops_the_generated_gate_at_the_first_set_lost(run_dir: Path, scans: Path, indoor: Path,
+                                                                    tmp_path: Path, capsys) -> None:  # fmt: skip
+    """--gate-order puts the 16-ring cut first; the untrained model loses it, so --fail-fast evaluates nothing else
+    and the note names what it left out."""
+    out, eval_dir = tmp_path / "weights", tmp_path / "eval"
+    argv = _argv(run_dir, scans, out, eval_dir, "--fail-fast", "--gate-order", "val_rings16", indoor=indoor)
+    assert ship_model.main(argv) == 1
+    assert sorted(p.parent.name for p in eval_dir.glob("*/results.json")) == GATE_FOLDERS[2:]
+    note = (eval_dir / "README.md").read_text()
+    assert "val_rings16: NoC@85" in note and "not evaluated after that loss (--fail-fast): val." in note
+    assert "| val_rings16 | model |" in note and "| val | model |" not in note
+    assert "refused before the real dev sets" in capsys.readouterr().err and not out.exists()
+
+
+def test_gate_order_moves_the_named_sets_first_and_refuses_an_unknown_one(tmp_path: Path, capsys) -> None:
+    required = ["--checkpoint=c", "--run-dir=r", "--real-root=x", "--indoor-root=y", "--out=o"]
+    fences = tmp_path / "any_object_low_fences"
+    args = ship_model.build_parser().parse_args([*required, "--val-root", str(tmp_path / "v"), "--no-val-ring-cut",
+                                                 "--extra-val-roots", str(fences)])  # fmt: skip
+    sets = ship_model.generated_sets(args)
+    order = ["any_object_low_fences_rings16", "val"]
+    assert [s.name for s in ship_model.ordered_sets(sets, order)] == [*order, "any_object_low_fences"]
+    assert ship_model.ordered_sets(sets, []) == sets
+    with pytest.raises(ship_model.ShipError, match="no generated set val_rings16 "):
+        ship_model.ordered_sets(sets, ["val_rings16"])
+    with pytest.raises(SystemExit):  # a fail-fast gate that could not refuse would evaluate a partial card
+        ship_model.main([*required, "--val-root", "v", "--fail-fast", "--no-validation-gate"])
+    assert "--fail-fast stops at a refusal" in capsys.readouterr().err
+
+
 def test_a_model_that_fails_the_demos_operator_never_reads_the_real_sets(
         run_dir: Path, scans: Path, indoor: Path, tmp_path: Path, capsys) -> None:  # fmt: skip
     """Past the validation gate (here switched off), an untrained network fails `make demo`'s operator on the

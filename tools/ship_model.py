@@ -16,7 +16,8 @@ rooms: the "(all sensors)" rows of a mix), the streets of its 64- and 128-ring s
 4th ring (`--val-ring-cut`, the generated kind of the real 16-ring set) and any `--extra-val-roots`
 street folder, whole and cut; and that passes `make demo`'s simulated operator on six generated
 streets and the tests' one-click cars (`evaluation.demo_operator`); otherwise it stops there (exit 1,
-a note in the eval folder; `--no-validation-gate` / `--no-demo-gate` read them anyway). With
+a note in the eval folder; `--no-validation-gate` / `--no-demo-gate` read them anyway). `--fail-fast`
+stops the generated gate at the first set lost, and `--gate-order` says which sets go first. With
 `--refuse-if-worse` (the default) a model is shipped only if on EVERY real dev set it needs fewer
 clicks (NoC@85; as few, where the baseline needs one click per object), reaches a higher IoU@10
 and leaves no more objects stuck (see `evaluation.metrics.click_responsiveness`) than the baseline;
@@ -193,6 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--validation-gate", action=argparse.BooleanOptionalAction, default=True,
                         help="read the real dev sets only for a model that beats the baseline on the generated "
                              "validation scans of every domain, by the same rule (default on)")
+    parser.add_argument("--gate-order", nargs="+", default=[], metavar="SET",
+                        help="generated sets to evaluate first, in this order (names as in the card: val, "
+                             "val_rings16, any_object_low_fences_rings16, ...); the others follow in the tool's order")
+    parser.add_argument("--fail-fast", action="store_true",
+                        help="stop the generated gate at the first set the model loses (its model and baseline "
+                             "runs done, the rest not evaluated): a refused candidate costs one set, not all; put "
+                             "the set most likely to refuse first with --gate-order")  # fmt: skip
     parser.add_argument("--demo-gate", action=argparse.BooleanOptionalAction, default=True,
                         help="read the real dev sets only for a model that passes `make demo`'s simulated operator "
                              "on the generated streets of seeds 0-5 and the one-click cars that the tests ask of the "
@@ -434,25 +442,58 @@ def summary_verdict(name: str, model: dict, baseline: dict, max_clicks: int) -> 
                    f"stuck {stuck} ({model['objects']} objects)")  # fmt: skip
 
 
-def validation_verdict(results: dict, max_clicks: int) -> tuple[bool, str]:
-    """Whether the model beats the baseline, by the real sets' rule, on the generated validation scans of each
-    domain (a mix's "outdoor (all sensors)" and "indoor (all sensors)" rows; the whole set without a mix) and on
-    each other generated set in `results` (`generated_sets`: the 16-ring cuts, the extra street folders), whole.
+def generated_checks(name: str, results: dict, max_clicks: int) -> list[tuple[bool, str]]:
+    """The rule's verdicts on one generated set of `results`: for --val-root's scans one per domain (a mix's
+    "outdoor (all sensors)" and "indoor (all sensors)" rows; the whole set without a mix), else the set whole."""
+    if name != "val":
+        return [set_verdict(name, results, max_clicks)]
+    parts = [results["val"][m].get("per_sensor") or {} for m in METHODS]
+    domains = sorted(part for part in parts[0] if part.endswith("(all sensors)") and part in parts[1])
+    return ([summary_verdict(f"generated {part.split()[0]}", parts[0][part], parts[1][part], max_clicks)
+             for part in domains] or [set_verdict("val", results, max_clicks)])  # fmt: skip
+
+
+def validation_verdict(results: dict, max_clicks: int, skipped: Sequence[str] = ()) -> tuple[bool, str]:
+    """Whether the model beats the baseline, by the real sets' rule, on every generated set in `results`
+    (`generated_sets`: the validation scans of each domain, the 16-ring cuts, the extra street folders);
+    `skipped` names the sets --fail-fast left unevaluated after the first loss.
 
     A candidate's real dev sets are read only when it does: the mean over a mix can be won in the rooms alone,
     and the real sets judge streets and rooms each on their own, and the 16-ring scans too.
     """
-    parts = [results["val"][m].get("per_sensor") or {} for m in METHODS]
-    domains = sorted(name for name in parts[0] if name.endswith("(all sensors)") and name in parts[1])
-    checks = ([summary_verdict(f"generated {name.split()[0]}", parts[0][name], parts[1][name], max_clicks)
-               for name in domains] or [set_verdict("val", results, max_clicks)])  # fmt: skip
     real = {s.name for s in REAL_SETS}
-    checks += [set_verdict(name, results, max_clicks) for name in results if name != "val" and name not in real]
+    checks = [check for name in results if name not in real for check in generated_checks(name, results, max_clicks)]
     text = "; ".join(sentence for _, sentence in checks) + " (model vs baseline)"
-    if all(beats for beats, _ in checks):
+    if skipped:
+        text += f"; not evaluated after that loss (--fail-fast): {', '.join(skipped)}"
+    if all(beats for beats, _ in checks) and not skipped:
         return True, f"The model beats the baseline on every generated validation set: {text}."
     return False, (f"The model is no candidate: it does not beat the baseline on every generated validation set, "
                    f"so the real dev sets were not read: {text}.")  # fmt: skip
+
+
+def ordered_sets(sets: Sequence[EvalSet], first: Sequence[str]) -> tuple[EvalSet, ...]:
+    """`sets` with those named in `first` (--gate-order) moved to the front in that order; ShipError for a name
+    that is not one of them."""
+    names = [s.name for s in sets]
+    unknown = [name for name in first if name not in names]
+    if unknown:
+        raise ShipError(f"--gate-order: no generated set {', '.join(unknown)} (sets: {', '.join(names)})")
+    return (*(sets[names.index(name)] for name in dict.fromkeys(first)), *(s for s in sets if s.name not in first))
+
+
+def run_generated_gate(candidate: Path, args: argparse.Namespace, sequences: list[str], eval_dir: Path,
+                       sets: Sequence[EvalSet]) -> tuple[dict, tuple[bool, str]]:  # fmt: skip
+    """Evaluate the generated sets in --gate-order and judge them (`validation_verdict`); with --fail-fast stop
+    at the first set the model loses, so a refused candidate costs one set's evaluations instead of all of them."""
+    results: dict[str, dict[str, dict]] = {}
+    ordered = ordered_sets(sets, args.gate_order)
+    for done, eval_set in enumerate(ordered, 1):
+        results.update(evaluate_all(candidate, args, sequences, eval_dir, (eval_set,)))
+        if args.fail_fast and not all(beats for beats, _ in generated_checks(eval_set.name, results, args.max_clicks)):
+            skipped = [s.name for s in ordered[done:]]
+            return results, validation_verdict(results, args.max_clicks, skipped)
+    return results, validation_verdict(results, args.max_clicks)
 
 
 def verdict(results: dict, max_clicks: int) -> tuple[bool, str]:
@@ -471,7 +512,7 @@ def verdict(results: dict, max_clicks: int) -> tuple[bool, str]:
 def validation_note(results: dict, gate: str, max_clicks: int) -> str:
     """The eval folder's README.md for a model refused on the generated validation scans: why, and its figures
     per part of the mix."""
-    parts = [results["val"][m].get("per_sensor") for m in METHODS]
+    parts = [results["val"][m].get("per_sensor") for m in METHODS] if "val" in results else [None]
     tables = group_table("val: per sensor (the generated mix's parts)", "Sensor", *parts,
                          min(RULE_CLICKS, max_clicks)) if all(parts) else []  # fmt: skip
     return "\n".join(["# Not a candidate (the real dev sets were not read)", "", gate, "", *results_table(results),
@@ -1023,6 +1064,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--max-clicks, --jobs and --limit-objects must be at least 1")
     if args.jobs > 1 and args.limit_objects is not None:
         parser.error("--limit-objects takes the first N objects in scene order: run it with --jobs 1")
+    if args.fail_fast and not (args.validation_gate and args.refuse_if_worse):
+        parser.error("--fail-fast stops at a refusal: it needs the validation gate and --refuse-if-worse")
     missing = [f"--{name.replace('_', '-')}" for name in ("checkpoint", "val_root")
                if getattr(args, name) is None]  # fmt: skip
     if missing and not args.rejudge_installed:
@@ -1051,8 +1094,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         head = (refiner_provenance(args.checkpoint, size, metadata, fit) if fit else
                 provenance(args.run_dir, args.checkpoint, size, metadata))  # fmt: skip
         gate_sets = generated_sets(args)
-        results = evaluate_all(candidate, args, sequences, eval_dir, gate_sets)
-        candidate_ok, gate = validation_verdict(results, args.max_clicks)
+        results, (candidate_ok, gate) = run_generated_gate(candidate, args, sequences, eval_dir, gate_sets)
         print(gate, "", *paired_lines(results, args.max_clicks), sep="\n")
         if not candidate_ok and args.validation_gate and args.refuse_if_worse:
             return refuse_before_real_sets(eval_dir, validation_note(results, gate, args.max_clicks),
