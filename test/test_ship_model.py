@@ -499,6 +499,25 @@ def test_fail_fast_stops_the_generated_gate_at_the_first_set_lost(run_dir: Path,
     assert "refused before the real dev sets" in capsys.readouterr().err and not out.exists()
 
 
+def test_baseline_dir_evaluates_the_baseline_once_for_every_later_candidate(run_dir: Path, scans: Path,
+                                                                              indoor: Path, tmp_path: Path,
+                                                                              capsys) -> None:  # fmt: skip
+    baselines = tmp_path / "baselines"
+    for n, clicks in enumerate(("3", "3", "4")):  # two candidates under the same command, then another budget
+        argv = _argv(run_dir, scans, tmp_path / "weights", tmp_path / f"eval{n}", "--fail-fast", "--gate-order",
+                     "val_rings16", "--baseline-dir", str(baselines), indoor=indoor)  # fmt: skip
+        argv[argv.index("--max-clicks") + 1] = clicks
+        assert ship_model.main(argv) == 1
+        err = capsys.readouterr().err
+        assert [p.parent.name for p in (tmp_path / f"eval{n}").glob("*/results.json")] == ["val_rings16_model"]
+        assert "--method model" in err  # the model is evaluated afresh each time, the baseline only when it must
+        if n == 1:
+            assert f"reusing {baselines / 'val_rings16_baseline'}" in err and "--method baseline" not in err
+        else:
+            assert "reusing" not in err and "--method baseline" in err
+    assert json.loads((baselines / "val_rings16_baseline" / "results.json").read_text())["run"]["max_clicks"] == 4
+
+
 def test_gate_order_moves_the_named_sets_first_and_refuses_an_unknown_one(tmp_path: Path, capsys) -> None:
     required = ["--checkpoint=c", "--run-dir=r", "--real-root=x", "--indoor-root=y", "--out=o"]
     fences = tmp_path / "any_object_low_fences"

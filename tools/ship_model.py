@@ -177,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reuse-eval", action="store_true",
                         help="take the evaluations already in --eval-dir (of the same weights, made by the same "
                              "command under today's graph presets) instead of rerunning")
+    parser.add_argument("--baseline-dir", type=Path,
+                        help="keep the baseline's evaluations here instead of --eval-dir and take them again for "
+                             "every later candidate while they were made by the same command under today's graph "
+                             "presets (the baseline does not depend on the candidate: half of each gate's work); "
+                             "empty it when the baseline's code changes")  # fmt: skip
     parser.add_argument("--ground-gate", action=argparse.BooleanOptionalAction, default=None,
                         help="the model's ground gate, chosen on generated validation scans (clickenhance-eval "
                              "--ground-gate / --no-ground-gate there): stored in the weights as their inference "
@@ -347,7 +352,8 @@ def run_eval(method: str, eval_set: EvalSet, out: Path, args: argparse.Namespace
     if args.limit_objects is not None:
         argv += ["--limit-objects", str(args.limit_objects)]
     record = {"argv": argv, "graph_presets": graph_presets()}
-    if args.reuse_eval and (out / "results.json").is_file() and read_record(out) == record:
+    reuse = args.reuse_eval or (method == "baseline" and args.baseline_dir is not None)
+    if reuse and (out / "results.json").is_file() and read_record(out) == record:
         results = json.loads((out / "results.json").read_text())
         run = results.get("run", {})
         wanted = {"method": method, "dataset": eval_set.dataset, "root": str(root.resolve()),
@@ -398,7 +404,8 @@ def evaluate_all(candidate: Path, args: argparse.Namespace, sequences: list[str]
         name = eval_set.name
         results[name] = {
             "model": run_eval("model", eval_set, eval_dir / f"{name}_model", args, model_options),
-            "baseline": run_eval("baseline", eval_set, eval_dir / f"{name}_baseline", args, options),
+            "baseline": run_eval("baseline", eval_set, (args.baseline_dir or eval_dir) / f"{name}_baseline", args,
+                                 options),
         }
         keys = [[(o["scene"], o["instance_id"]) for o in results[name][m]["objects"]] for m in METHODS]
         if keys[0] != keys[1]:
