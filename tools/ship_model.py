@@ -519,9 +519,9 @@ def verdict(results: dict, max_clicks: int) -> tuple[bool, str]:
 def validation_note(results: dict, gate: str, max_clicks: int) -> str:
     """The eval folder's README.md for a model refused on the generated validation scans: why, and its figures
     per part of the mix."""
-    parts = [results["val"][m].get("per_sensor") for m in METHODS] if "val" in results else [None]
+    parts = [results["val"][m].get("per_sensor") for m in METHODS] if "val" in results else []  # none: --fail-fast
     tables = group_table("val: per sensor (the generated mix's parts)", "Sensor", *parts,
-                         min(RULE_CLICKS, max_clicks)) if all(parts) else []  # fmt: skip
+                         min(RULE_CLICKS, max_clicks)) if parts and all(parts) else []  # fmt: skip
     return "\n".join(["# Not a candidate (the real dev sets were not read)", "", gate, "", *results_table(results),
                       "", *tables, *paired_lines(results, max_clicks)])  # fmt: skip
 
