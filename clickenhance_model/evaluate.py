@@ -67,10 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-clicks", type=int, default=20, help="click budget per object")
     parser.add_argument("--temperature", type=float, help="sample clicks with ClickEnhance eq. 5 (T in [0, 1])")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampled clicks")
-    parser.add_argument("--gain-reach", type=float, default=0.0,
+    parser.add_argument("--gain-reach", type=float,
                         help="click rule 3 for every session of the run (ClickRules.gain_reach): a positive click "
                              "adds to the answer before it only within this many times its distance to the nearest "
-                             "negative click; 0 = off, the sessions' default")  # fmt: skip
+                             "negative click; 0 = off (default: the sessions' own, off but for a model whose weights "
+                             "carry it, SegmenterConfig.gain_reach)")  # fmt: skip
     parser.add_argument("--classes", nargs="+", type=int,
                         help="evaluate only objects of these semantic ids (the dataset's own ids, e.g. 2: a generated "
                              "room's floor)")  # fmt: skip
@@ -200,6 +201,7 @@ def load_segmenter(
         return segmenter, {"checkpoint": checkpoint, "device": args.device, "domain": domain,
                            "ground_gate": segmenter.options.ground_gate, "ground_prior": segmenter.options.ground_prior,
                            "joined_click": segmenter.options.joined_click, "views": segmenter.options.views,
+                           "gain_reach": segmenter.options.gain_reach,
                            "trained_on": segmenter.extra.get("trained_on")}  # fmt: skip
     from clickenhance_model.baseline import BaselineSegmenter
     from clickenhance_model.inference.voxel_graph import GraphConfig
@@ -308,7 +310,7 @@ def run_dataset(
 
 def protocol_settings(args: argparse.Namespace) -> ProtocolSettings:
     """The simulated user's settings and, with `--gain-reach`, the click rules every session answers under."""
-    rules = ClickRules(gain_reach=args.gain_reach) if args.gain_reach > 0 else None
+    rules = ClickRules(gain_reach=args.gain_reach) if args.gain_reach else None  # a model's own: its options
     return ProtocolSettings(args.max_clicks, args.temperature, args.seed, rules)
 
 
@@ -389,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--max-clicks, --scene-stride, --jobs and --limit-objects must be at least 1")
     if args.jobs > 1 and args.limit_objects is not None:
         parser.error("--limit-objects takes the first N objects in scene order: run it with --jobs 1")
-    if not args.gain_reach >= 0:
+    if args.gain_reach is not None and not args.gain_reach >= 0:
         parser.error(f"--gain-reach must be >= 0 (0 = off), got {args.gain_reach}")
     if args.temperature is not None and not 0.0 <= args.temperature <= 1.0:
         parser.error(f"--temperature must be in [0, 1], got {args.temperature}")
@@ -421,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run["scene_domain"] = args.scene_domain
         if args.scene_sensors is not None:
             run["scene_sensors"] = sorted(args.scene_sensors)
-        if args.gain_reach > 0:
+        if args.method == "baseline" and args.gain_reach:  # a model's run records its options' (the same when set)
             run["gain_reach"] = args.gain_reach
         done, done_scenes = open_log(args.out, run, args.restart)
     except (ClickEnhanceError, ValueError, OSError) as error:

@@ -23,7 +23,7 @@ DENSE_MAP_SCALES = ("minmax", "radius")  # InputConfig.dense_map_scale
 DOMAINS = ("outdoor", "indoor")  # kinds of cloud, one graph preset each
 JOINED_CLICK_RULES = ("ground", "free", "lifted", "deferred")  # GraphConfig.joined_click
 # SegmenterConfig switches a shipped model carries, chosen on generated validation scans
-CHOSEN_ON_VALIDATION = ("ground_gate", "ground_prior", "joined_click", "views")
+CHOSEN_ON_VALIDATION = ("ground_gate", "ground_prior", "joined_click", "views", "gain_reach")
 MAX_VIEWS = 8  # SegmenterConfig.views: the quarter turns about z and their mirrors (inference.symmetric_views)
 
 
@@ -409,6 +409,10 @@ class SegmenterConfig:
         views: test-time views of each crop (1 to 8: the quarter turns about z, then their
             mirrors, `inference.symmetric_views`); the network's object logit is their mean.
             Costs one network pass per view (run as one batch). 1 = the crop as given.
+        gain_reach: click rule 3 as part of this model's recipe (`inference.click_rules`, `ClickRules.gain_reach`):
+            a positive click adds to the answer before it only within this many times its distance to the nearest
+            negative click. 0 = off. A caller's own click rules (`clickenhance-eval --gain-reach`, the node's
+            `gain_reach`) replace it; the baseline never carries it.
     """
 
     snap_distance: float = 0.5
@@ -419,6 +423,7 @@ class SegmenterConfig:
     max_range: float = 1000.0
     domain: str = "outdoor"
     views: int = 1
+    gain_reach: float = 0.0
 
     def __post_init__(self) -> None:
         """Check ranges."""
@@ -434,3 +439,5 @@ class SegmenterConfig:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
         if not self.max_range > 0:
             raise ValueError(f"max_range must be > 0 metres, got {self.max_range}")
+        if not self.gain_reach >= 0:
+            raise ValueError(f"gain_reach must be >= 0 (0 = off), got {self.gain_reach}")

@@ -109,7 +109,8 @@ SPECS: dict[str, tuple[str, dict]] = {
                       _float_range(0.01, 20.0)),
     "gain_reach": ("Click rule 3 for the operator's clicks (RViz, ~/click): a positive click adds to the mask only "
                    "within this many times its distance to the nearest negative click, so it cannot flood past the "
-                   "background already marked; 0 = off.", _float_range(0.0, 10.0)),
+                   "background already marked; 0 = the segmenter's own (off, but for weights that carry it).",
+                   _float_range(0.0, 10.0)),
     "ground_gate": ("Model with geodesic click maps: keep road/floor voxels out of an object clicked off the "
                     "ground, until a positive click lands on the ground. 'auto' (default): the weights' own choice "
                     "(made on validation scans when they shipped); true or false forces it.",

@@ -155,3 +155,35 @@ def test_every_segmenter_keeps_clicks_and_their_neighbourhoods() -> None:
         dense = rng.choice(np.flatnonzero(car == 1), 200, replace=False)
         mask = session.add_clicks([(int(i), True) for i in dense])
         assert not mask[car == 2].any()
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_model_serves_rule_3_when_its_weights_carry_it(tmp_path) -> None:
+    """`SegmenterConfig.gain_reach` (stored in the weights like the ground gate) puts rule 3 on the model's own
+    sessions: after a negative click, what a positive click adds lies within that reach of it, whatever the network
+    answers; a caller's rules still replace the model's, and the baseline never carries it."""
+    from clickenhance_model.model_config import ModelConfig, NetworkConfig
+    from clickenhance_model.segmenter import Segmenter
+
+    xyz, car = two_cars()
+    tiny = Segmenter.from_config(ModelConfig(network=NetworkConfig(channels=(8, 16), cse_channels=(4, 8))), seed=3)
+    path = tiny.save(tmp_path / "tiny.pt", {"inference_options": {"gain_reach": 1.0}})
+    carried = Segmenter.load(path, device="cpu")
+    assert carried.options.gain_reach == 1.0
+    assert Segmenter.load(path, device="cpu", gain_reach=0.0).options.gain_reach == 0.0  # the caller's choice wins
+    session = carried.session(xyz)
+    assert session.click_rules == ClickRules(gain_reach=1.0)
+    assert tiny.session(xyz).click_rules == ClickRules()
+    assert BaselineSegmenter.for_domain("outdoor").session(xyz).click_rules == ClickRules()
+    def nearest(point: tuple[float, float, float]) -> int:
+        return int(np.argmin(np.linalg.norm(xyz - np.array(point, np.float32), axis=1)))
+
+    session.add_click(nearest((0.5, 0.9, 1.5)))  # the car's top, then the road 0.4 m beside it
+    negative, click = nearest((2.0, -0.4, -0.05)), nearest((2.0, 0.9, 1.5))
+    shown = session.add_click(negative, positive=False)
+    grown = session.add_click(click)
+    reach = np.linalg.norm(xyz[click] - xyz[negative])
+    added = np.flatnonzero(grown & ~shown)
+    assert (np.linalg.norm(xyz[added] - xyz[click], axis=1) <= reach + 1e-5).all()
+    with pytest.raises(ValueError, match="gain_reach must be >= 0"):
+        tiny.with_options(gain_reach=-1.0)

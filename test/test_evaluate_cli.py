@@ -173,6 +173,8 @@ def test_cli_gain_reach_is_click_rule_3_for_every_session(kitti_root: Path, tmp_
     code, _, err = run(capsys, *base_args(kitti_root, out), "--max-clicks", "4", "--gain-reach", "1.0")
     assert code == 0, err
     assert json.loads((out / "results.json").read_text())["run"]["gain_reach"] == 1.0
+    code, _, err = run(capsys, *base_args(kitti_root, tmp_path / "plain"), "--max-clicks", "4")
+    assert code == 0 and "gain_reach" not in json.loads((tmp_path / "plain" / "results.json").read_text())["run"]
     code, _, err = run(capsys, *base_args(kitti_root, out), "--max-clicks", "4", "--gain-reach", "0.5")
     assert code == 2 and "gain_reach" in err
     with pytest.raises(SystemExit):
@@ -230,13 +232,13 @@ def test_cli_model_without_checkpoint_uses_the_shipped_default(kitti_root: Path,
     monkeypatch.setattr(segmenter_module, "DEFAULT_CHECKPOINT", shipped)
     code, out, _ = run(capsys, *base_args(kitti_root, tmp_path / "eval"), "--method", "model", "--max-clicks", "2",
                        "--limit-objects", "1", "--no-ground-gate", "--ground-prior", "--joined-click", "free",
-                       "--views", "2")  # fmt: skip
+                       "--views", "2", "--gain-reach", "1.5")  # fmt: skip
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert code == 0 and "NoC@85=" in out and results["summary"]["objects"] == 1
     assert results["run"]["method"] == "model" and results["run"]["checkpoint"] == "shipped default"
     assert results["run"]["ground_gate"] is False  # the options given on the command line reached the segmenter
     assert results["run"]["ground_prior"] is True and results["run"]["views"] == 2
-    assert results["run"]["joined_click"] == "free"
+    assert results["run"]["joined_click"] == "free" and results["run"]["gain_reach"] == 1.5
 
 
 def test_cli_rejects_a_missing_checkpoint(kitti_root: Path, tmp_path: Path, capsys) -> None:

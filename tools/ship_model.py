@@ -196,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--views", type=int, choices=range(1, MAX_VIEWS + 1), metavar=f"{{1..{MAX_VIEWS}}}",
                         help="test-time views per crop, chosen on generated validation scans (clickenhance-eval "
                              "--views there): stored in the weights like --ground-gate")
+    parser.add_argument("--gain-reach", type=float,
+                        help="click rule 3 as part of the model's recipe (SegmenterConfig.gain_reach: a positive "
+                             "click adds only within this many times its distance to the nearest negative click), "
+                             "chosen on generated validation scans: stored in the weights like --ground-gate; the "
+                             "baseline it is judged against stays without it")  # fmt: skip
     parser.add_argument("--validation-gate", action=argparse.BooleanOptionalAction, default=True,
                         help="read the real dev sets only for a model that beats the baseline on the generated "
                              "validation scans of every domain, by the same rule (default on)")
@@ -1073,6 +1078,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--limit-objects takes the first N objects in scene order: run it with --jobs 1")
     if args.fail_fast and not (args.validation_gate and args.refuse_if_worse):
         parser.error("--fail-fast stops at a refusal: it needs the validation gate and --refuse-if-worse")
+    if args.gain_reach is not None and not args.gain_reach >= 0:
+        parser.error(f"--gain-reach must be >= 0 (0 = off), got {args.gain_reach}")
     missing = [f"--{name.replace('_', '-')}" for name in ("checkpoint", "val_root")
                if getattr(args, name) is None]  # fmt: skip
     if missing and not args.rejudge_installed:
