@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "adds to the answer before it only within this many times its distance to the nearest "
                              "negative click; 0 = off (default: the sessions' own, off but for a model whose weights "
                              "carry it, SegmenterConfig.gain_reach)")  # fmt: skip
+    parser.add_argument("--keep-direction", action=argparse.BooleanOptionalAction, default=None,
+                        help="click rule 4 for every session of the run (ClickRules.keep_direction): positive clicks "
+                             "only add to the answer before them, negative clicks only take out of it (default: the "
+                             "sessions' own, off but for a model whose weights carry it)")  # fmt: skip
     parser.add_argument("--classes", nargs="+", type=int,
                         help="evaluate only objects of these semantic ids (the dataset's own ids, e.g. 2: a generated "
                              "room's floor)")  # fmt: skip
@@ -202,6 +206,7 @@ def load_segmenter(
                            "ground_gate": segmenter.options.ground_gate, "ground_prior": segmenter.options.ground_prior,
                            "joined_click": segmenter.options.joined_click, "views": segmenter.options.views,
                            "gain_reach": segmenter.options.gain_reach,
+                           "keep_direction": segmenter.options.keep_direction,
                            "trained_on": segmenter.extra.get("trained_on")}  # fmt: skip
     from clickenhance_model.baseline import BaselineSegmenter
     from clickenhance_model.inference.voxel_graph import GraphConfig
@@ -309,8 +314,11 @@ def run_dataset(
 
 
 def protocol_settings(args: argparse.Namespace) -> ProtocolSettings:
-    """The simulated user's settings and, with `--gain-reach`, the click rules every session answers under."""
-    rules = ClickRules(gain_reach=args.gain_reach) if args.gain_reach else None  # a model's own: its options
+    """The simulated user's settings and, with `--gain-reach` or `--keep-direction`, the click rules every baseline
+    session answers under."""
+    rules = None  # a model's switches are its options (`load_segmenters`), as the node serves them
+    if args.method == "baseline" and (args.gain_reach or args.keep_direction):
+        rules = ClickRules(gain_reach=args.gain_reach or 0.0, keep_direction=bool(args.keep_direction))
     return ProtocolSettings(args.max_clicks, args.temperature, args.seed, rules)
 
 
@@ -423,8 +431,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             run["scene_domain"] = args.scene_domain
         if args.scene_sensors is not None:
             run["scene_sensors"] = sorted(args.scene_sensors)
-        if args.method == "baseline" and args.gain_reach:  # a model's run records its options' (the same when set)
+        if args.method == "baseline" and args.gain_reach:  # a model's run records its options
             run["gain_reach"] = args.gain_reach
+        if args.method == "baseline" and args.keep_direction:
+            run["keep_direction"] = True
         done, done_scenes = open_log(args.out, run, args.restart)
     except (ClickEnhanceError, ValueError, OSError) as error:
         print(f"clickenhance-eval: error: {error}", file=sys.stderr)

@@ -23,7 +23,7 @@ DENSE_MAP_SCALES = ("minmax", "radius")  # InputConfig.dense_map_scale
 DOMAINS = ("outdoor", "indoor")  # kinds of cloud, one graph preset each
 JOINED_CLICK_RULES = ("ground", "free", "lifted", "deferred")  # GraphConfig.joined_click
 # SegmenterConfig switches a shipped model carries, chosen on generated validation scans
-CHOSEN_ON_VALIDATION = ("ground_gate", "ground_prior", "joined_click", "views", "gain_reach")
+CHOSEN_ON_VALIDATION = ("ground_gate", "ground_prior", "joined_click", "views", "gain_reach", "keep_direction")
 MAX_VIEWS = 8  # SegmenterConfig.views: the quarter turns about z and their mirrors (inference.symmetric_views)
 
 
@@ -413,6 +413,9 @@ class SegmenterConfig:
             a positive click adds to the answer before it only within this many times its distance to the nearest
             negative click. 0 = off. A caller's own click rules (`clickenhance-eval --gain-reach`, the node's
             `gain_reach`) replace it; the baseline never carries it.
+        keep_direction: click rule 4 as part of this model's recipe (`ClickRules.keep_direction`): positive clicks
+            only add to the answer shown before them, negative clicks only take out of it. Off by default; carried
+            and replaced like `gain_reach`.
     """
 
     snap_distance: float = 0.5
@@ -424,6 +427,7 @@ class SegmenterConfig:
     domain: str = "outdoor"
     views: int = 1
     gain_reach: float = 0.0
+    keep_direction: bool = False
 
     def __post_init__(self) -> None:
         """Check ranges."""

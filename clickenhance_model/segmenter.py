@@ -258,8 +258,9 @@ class ModelSession(InteractiveSession):
     def __init__(self, segmenter: Segmenter, xyz: np.ndarray, rgb: np.ndarray | None = None):
         options = segmenter.options
         super().__init__(xyz, rgb, snap_distance=options.snap_distance, max_range=options.max_range)
-        if options.gain_reach > 0 and self.click_rules is not None:  # rule 3 as part of the model's recipe
-            self.click_rules = dataclasses.replace(self.click_rules, gain_reach=options.gain_reach)
+        if (options.gain_reach > 0 or options.keep_direction) and self.click_rules is not None:
+            self.click_rules = dataclasses.replace(  # rules 3 and 4 as part of the model's recipe
+                self.click_rules, gain_reach=options.gain_reach, keep_direction=options.keep_direction)
         self.segmenter = segmenter
         config = segmenter.config
         self.grid = voxelize(self.xyz, self.rgb, config.input.voxel_size)  # cached per cloud

@@ -174,6 +174,7 @@ def test_a_model_serves_rule_3_when_its_weights_carry_it(tmp_path) -> None:
     session = carried.session(xyz)
     assert session.click_rules == ClickRules(gain_reach=1.0)
     assert tiny.session(xyz).click_rules == ClickRules()
+    assert tiny.with_options(keep_direction=True).session(xyz).click_rules == ClickRules(keep_direction=True)
     assert BaselineSegmenter.for_domain("outdoor").session(xyz).click_rules == ClickRules()
     def nearest(point: tuple[float, float, float]) -> int:
         return int(np.argmin(np.linalg.norm(xyz - np.array(point, np.float32), axis=1)))
@@ -187,3 +188,34 @@ def test_a_model_serves_rule_3_when_its_weights_carry_it(tmp_path) -> None:
     assert (np.linalg.norm(xyz[added] - xyz[click], axis=1) <= reach + 1e-5).all()
     with pytest.raises(ValueError, match="gain_reach must be >= 0"):
         tiny.with_options(gain_reach=-1.0)
+
+
+class FlippingSession(InteractiveSession):
+    """A session whose segmenter answers every other state with the left or the right half of a line of points:
+    each click moves the whole answer, the late swing rule 4 is for."""
+
+    click_rules = ClickRules(keep_direction=True)
+
+    def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
+        left = self.xyz[:, 0] < 10.0
+        return left if (len(positive) + len(negative)) % 2 else ~left
+
+
+def test_clicks_act_in_their_own_direction() -> None:
+    """Rule 4: after positive clicks alone the answer keeps all it showed, after negative clicks alone it gains
+    nothing; a mixed batch and the rule off leave the segmenter's answer as it is (rules 2 on every click)."""
+    xyz = np.column_stack([np.arange(0, 20, 0.1), np.zeros(200), np.zeros(200)]).astype(np.float32)  # x = index / 10
+    session = FlippingSession(xyz)
+    first = session.add_click(10)  # no answer before: the segmenter's left half
+    assert first[:100].all() and not first[100:].any()
+    assert session.add_click(150).all()  # the segmenter swings to the right half; the left half shown stays
+    shrunk = session.add_click(50, positive=False)  # back to the left half: taking out is the negative click's
+    assert shrunk[:48].all() and shrunk[53:100].all() and not shrunk[49:52].any()
+    assert not shrunk[100:148].any() and shrunk[150] and not shrunk[153:].any()  # the positive click's own point
+    mixed = session.add_clicks([(180, True), (30, False), (120, True)])  # no one direction: the right half
+    assert not mixed[60:100].any() and mixed[160:175].all()
+    session.click_rules = ClickRules()  # off by default: a positive click may drop what was shown
+    assert not session.add_click(70)[160:175].any()
+    with_rule = FlippingSession(xyz)
+    with_rule.add_clicks([(10, True), (150, True)])  # a batch after no answer: nothing to keep
+    assert not with_rule.mask[:5].any()

@@ -250,26 +250,30 @@ def test_ground_gate_auto_takes_the_weights_own_choice(tiny_checkpoint: Path, tm
         Segmenter.load(broken, device="cpu")
 
 
-def test_the_weights_click_rule_3_is_served_and_said_unless_the_node_sets_its_own(tiny_checkpoint: Path,
-                                                                                    tmp_path: Path) -> None:
-    """Weights that carry `gain_reach` (chosen on validation scans when they shipped) serve click rule 3 on the
-    operator's sessions and say so at load; the node's own `gain_reach` replaces it."""
+def test_the_weights_click_rules_are_served_and_said_unless_the_node_sets_its_own(tiny_checkpoint: Path,
+                                                                                   tmp_path: Path) -> None:
+    """Weights that carry `gain_reach` and `keep_direction` (chosen on validation scans when they shipped) serve
+    click rules 3 and 4 on the operator's sessions and say so at load; the node's own `gain_reach` replaces them."""
     from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
     from clickenhance_model.segmenter import Segmenter
 
     state_dict, config, _ = load_checkpoint(tiny_checkpoint)
     model = Segmenter.from_config(config).model
     model.load_state_dict(state_dict)
-    carried = save_checkpoint(tmp_path / "rule3.pt", model, config, {"inference_options": {"gain_reach": 1.5}})
+    carried = save_checkpoint(tmp_path / "rule3.pt", model, config,
+                              {"inference_options": {"gain_reach": 1.5, "keep_direction": True}})
     own = load_configured_segmenter(NodeParameters(checkpoint=str(carried), device="cpu"))
     assert own.segmenter.options.gain_reach == 1.5
     assert "within 1.5 times its distance to the nearest negative click (click rule 3, the weights' own)" in (
         own.description)
-    assert own.segmenter.session(SCENE.xyz).click_rules.gain_reach == 1.5
+    assert "positive clicks only add, negative clicks only take out (click rule 4, the weights' own)" in (
+        own.description)
+    rules = own.segmenter.session(SCENE.xyz).click_rules
+    assert rules.gain_reach == 1.5 and rules.keep_direction is True
     replaced = load_configured_segmenter(NodeParameters(checkpoint=str(carried), device="cpu", gain_reach=0.5))
-    assert "the node's gain_reach replaces it" in replaced.description
+    assert "the node's gain_reach replaces the weights' click rules" in replaced.description
     plain = load_configured_segmenter(NodeParameters(checkpoint=str(tiny_checkpoint), device="cpu"))
-    assert plain.segmenter.options.gain_reach == 0.0 and "click rule 3" not in plain.description
+    assert plain.segmenter.options.gain_reach == 0.0 and "click rule" not in plain.description
 
 
 def test_model_without_weights_raises_checkpoint_error(tmp_path: Path) -> None:

@@ -195,16 +195,17 @@ def test_card_of_a_fine_tuned_run_lists_every_stage(run_dir: Path, scans: Path, 
 
 
 def test_chosen_inference_options_travel_in_the_shipped_weights(run_dir: Path, tmp_path: Path) -> None:
-    chosen = {"ground_gate": False, "ground_prior": True, "joined_click": "free", "views": 4, "gain_reach": 1.0}
+    chosen = {"ground_gate": False, "ground_prior": True, "joined_click": "free", "views": 4, "gain_reach": 1.0,
+              "keep_direction": True}
     size, metadata = ship_model.strip_checkpoint(run_dir / "last.pt", tmp_path / "off.pt", chosen)
     assert metadata["inference_options"] == chosen and "optimizer" not in metadata
     options = Segmenter.load(tmp_path / "off.pt", device="cpu").options
     assert options.ground_gate is False and options.ground_prior is True and options.views == 4
-    assert options.joined_click == "free" and options.gain_reach == 1.0
+    assert options.joined_click == "free" and options.gain_reach == 1.0 and options.keep_direction is True
     assert Segmenter.load(tmp_path / "off.pt", device="cpu", ground_gate=True).options.ground_gate is True
     card = "\n".join(ship_model.provenance(run_dir, tmp_path / "off.pt", size, metadata))
     assert "ground_gate=False" in card and "ground_prior=True" in card and "views=4" in card
-    assert "gain_reach=1.0" in card
+    assert "gain_reach=1.0" in card and "keep_direction=True" in card
     required = [f"--{name}=x" for name in ("checkpoint", "run-dir", "val-root", "real-root", "indoor-root", "out")]
     assert ship_model.build_parser().parse_args([*required, "--views", "4"]).views == 4
     assert ship_model.build_parser().parse_args([*required, "--joined-click", "free"]).joined_click == "free"

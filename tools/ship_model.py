@@ -201,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "click adds only within this many times its distance to the nearest negative click), "
                              "chosen on generated validation scans: stored in the weights like --ground-gate; the "
                              "baseline it is judged against stays without it")  # fmt: skip
+    parser.add_argument("--keep-direction", action=argparse.BooleanOptionalAction, default=None,
+                        help="click rule 4 as part of the model's recipe (SegmenterConfig.keep_direction: positive "
+                             "clicks only add to the answer before them, negative clicks only take out of it), "
+                             "chosen on generated validation scans: stored in the weights like "
+                             "--gain-reach")  # fmt: skip
     parser.add_argument("--validation-gate", action=argparse.BooleanOptionalAction, default=True,
                         help="read the real dev sets only for a model that beats the baseline on the generated "
                              "validation scans of every domain, by the same rule (default on)")

@@ -22,6 +22,11 @@ mask projected into the cloud), grow past the object into its neighbour. The rul
    says the object ends before it, so a region that floods past that distance has run into the
    neighbour. Without a negative click, or without an answer shown before (the first click, a
    batch after a reset), nothing is limited. Applied before rules 1 and 2.
+4. Clicks act in their own direction (`keep_direction`; off by default). Clicks that are all
+   positive only add to the answer shown before them, and clicks that are all negative only take
+   out of it: a correction at one end of an object never drops (or floods) the rest, which the
+   user has already accepted. Like rule 3 it needs an answer shown before, leaves dense positive
+   batches to rule 1, and runs first.
 
 The clicked points themselves are then forced to their own label by the session.
 """
@@ -44,6 +49,7 @@ class ClickRules:
     reach_factor: float = 3.0
     min_reach: float = 0.3
     gain_reach: float = 0.0
+    keep_direction: bool = False
 
     def __post_init__(self) -> None:
         """Reject settings that make a rule meaningless."""
@@ -116,14 +122,27 @@ def limit_gains(xyz: np.ndarray, mask: np.ndarray, shown: np.ndarray | None, new
     return mask
 
 
+def keep_direction(mask: np.ndarray, shown: np.ndarray | None, new_positive: np.ndarray | None,
+                   new_negative: np.ndarray | None, rules: ClickRules) -> np.ndarray:  # fmt: skip
+    """Rule 4: after positive clicks alone, `mask` keeps all of `shown` (the answer before them); after negative
+    clicks alone, it holds nothing `shown` did not. Unchanged for a mixed batch, a dense one, or no answer before."""
+    if not rules.keep_direction or shown is None or new_positive is None or new_negative is None:
+        return mask
+    if len(new_negative) == 0 and 0 < len(new_positive) < rules.dense_min_clicks:
+        return mask | shown
+    if len(new_positive) == 0 and len(new_negative) > 0:
+        return mask & shown
+    return mask
+
+
 def apply_click_rules(
     xyz: np.ndarray, tree: cKDTree, mask: np.ndarray, positive: np.ndarray, negative: np.ndarray, rules: ClickRules,
-    shown: np.ndarray | None = None, new_positive: np.ndarray | None = None,
+    shown: np.ndarray | None = None, new_positive: np.ndarray | None = None, new_negative: np.ndarray | None = None,
 ) -> np.ndarray:  # fmt: skip
     """The rules on a segmenter's mask (bool (M,) over `xyz`); click indices index `xyz`. `shown` is the answer
-    before the latest clicks and `new_positive` their positive ones (rule 3; None: no answer before). Returns a
-    new mask."""
-    mask = np.asarray(mask, dtype=bool)
+    before the latest clicks and `new_positive` / `new_negative` their positive / negative ones (rules 3 and 4;
+    None: no answer before). Returns a new mask."""
+    mask = keep_direction(np.asarray(mask, dtype=bool), shown, new_positive, new_negative, rules)
     if new_positive is not None:
         mask = limit_gains(xyz, mask, shown, new_positive, negative, rules)
     mask = keep_within_reach(xyz, mask, positive, rules)

@@ -195,14 +195,15 @@ class InteractiveSession(ABC):
         that take their own previous answer into account."""
         return self._since_shown()[0]
 
-    def _since_shown(self) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """The answer shown before the current click state (`_shown_before`) and the positive clicks made since
-        (indices into `self.xyz`, for click rule 3); (None, None) where no answer was shown."""
+    def _since_shown(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """The answer shown before the current click state (`_shown_before`) and the positive and the negative
+        clicks made since (indices into `self.xyz`, for click rules 3 and 4); all None where no answer was shown."""
         for count in range(min(len(self._clicks) - 1, len(self._masks)), 0, -1):
             if self._masks[count - 1] is not None:
                 new = self._clicks[count:]
-                return self._masks[count - 1], self._caller_to_valid[[c.index for c in new if c.positive]]
-        return None, None
+                since = [self._caller_to_valid[[c.index for c in new if c.positive is sign]] for sign in (True, False)]
+                return self._masks[count - 1], since[0], since[1]
+        return None, None, None
 
     def _click_indices(self, clicks: Sequence[Click]) -> tuple[np.ndarray, np.ndarray, int]:
         """Indices into `self.xyz` of the positive and of the negative clicks (each in click order) and of the
@@ -214,13 +215,14 @@ class InteractiveSession(ABC):
 
     def _apply_click_rules(
         self, mask: np.ndarray, positive: np.ndarray, negative: np.ndarray, shown: np.ndarray | None = None,
-        new_positive: np.ndarray | None = None,
+        new_positive: np.ndarray | None = None, new_negative: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The segmenter's mask with the click rules applied (unchanged when `click_rules` is None); `shown` and
-        `new_positive` as `_since_shown` gives them."""
+        """The segmenter's mask with the click rules applied (unchanged when `click_rules` is None); `shown`,
+        `new_positive` and `new_negative` as `_since_shown` gives them."""
         if self.click_rules is None:
             return mask
-        return apply_click_rules(self.xyz, self.tree, mask, positive, negative, self.click_rules, shown, new_positive)
+        return apply_click_rules(self.xyz, self.tree, mask, positive, negative, self.click_rules, shown, new_positive,
+                                 new_negative)  # fmt: skip
 
     @abstractmethod
     def _segment(self, positive: np.ndarray, negative: np.ndarray, current: int) -> np.ndarray:
