@@ -34,11 +34,12 @@ import numpy as np
 from clickenhance_model.datasets import build_dataset
 from clickenhance_model.evaluation.metrics import click_collapses
 from clickenhance_model.evaluation.protocol import ObjectResult
+from clickenhance_model.model_config import CHOSEN_ON_VALIDATION
 from clickenhance_model.segmenter import ModelSession, Segmenter
 from clickenhance_model.training.point_refiner_fit import shown_answers
 from clickenhance_model.training.synthetic import manifest_domains
 
-OPTIONS = ("ground_gate", "ground_prior", "views")  # the run.json fields that are the segmenter's inference options
+OPTIONS = CHOSEN_ON_VALIDATION  # the run.json fields that are the segmenter's inference options (click rules too)
 
 
 class CollapseSources(NamedTuple):

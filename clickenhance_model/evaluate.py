@@ -322,6 +322,16 @@ def protocol_settings(args: argparse.Namespace) -> ProtocolSettings:
     return ProtocolSettings(args.max_clicks, args.temperature, args.seed, rules)
 
 
+def session_rules(args: argparse.Namespace, segmenters: dict[str, SupportsSession]) -> ClickRules:
+    """The click rules the run's sessions answer under (recorded in run.json): a baseline's by
+    `protocol_settings`, a model's by its options (its weights' own rules 3 and 4, or the command line's)."""
+    if args.method == "baseline":
+        return protocol_settings(args).click_rules or ClickRules()
+    from clickenhance_model.segmenter import model_click_rules
+
+    return model_click_rules(next(iter(segmenters.values())).options, ClickRules())
+
+
 # One worker process's run (`--jobs`): its dataset reader, segmenters and settings, built once per process.
 _worker: dict[str, Any] = {}
 
@@ -435,6 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run["gain_reach"] = args.gain_reach
         if args.method == "baseline" and args.keep_direction:
             run["keep_direction"] = True
+        run["click_rules"] = dataclasses.asdict(session_rules(args, segmenters))
         done, done_scenes = open_log(args.out, run, args.restart)
     except (ClickEnhanceError, ValueError, OSError) as error:
         print(f"clickenhance-eval: error: {error}", file=sys.stderr)

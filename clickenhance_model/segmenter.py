@@ -27,6 +27,7 @@ import torch
 from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
 from clickenhance_model.config import config_from_dict
 from clickenhance_model.errors import CheckpointError
+from clickenhance_model.inference.click_rules import ClickRules
 from clickenhance_model.inference.edge_affinity import EdgeAffinity
 from clickenhance_model.inference.geodesic_region import GeodesicRegion, needs_own_graph, prior_preset
 from clickenhance_model.inference.network_input import collate, encode_crop
@@ -237,6 +238,17 @@ def _at_points(values: np.ndarray, inside: np.ndarray, points: np.ndarray) -> np
     return values[at[found]]
 
 
+def model_click_rules(options: SegmenterConfig, rules: ClickRules | None) -> ClickRules | None:
+    """A model session's click rules: `rules` with the model's own rules 3 and 4 (`options.gain_reach`,
+    `keep_direction`) where set. Rule 4 stays off under a deferred foot click (`joined_click: deferred`), whose
+    road becomes the fence it bore at a negative click, which rule 4 forbids."""
+    deferred = prior_preset(options.domain, options.joined_click).joined_click == "deferred"
+    direction = options.keep_direction and not deferred
+    if rules is None or not (options.gain_reach > 0 or direction):
+        return rules
+    return dataclasses.replace(rules, gain_reach=options.gain_reach, keep_direction=direction)
+
+
 def _first_click(positive: np.ndarray, negative: np.ndarray) -> bool:
     """Whether a click state is an object's first click (one positive click, no negative one): where the disputes,
     the network's additions and the shape band are drawn, on a region no correction has moved yet."""
@@ -258,9 +270,7 @@ class ModelSession(InteractiveSession):
     def __init__(self, segmenter: Segmenter, xyz: np.ndarray, rgb: np.ndarray | None = None):
         options = segmenter.options
         super().__init__(xyz, rgb, snap_distance=options.snap_distance, max_range=options.max_range)
-        if (options.gain_reach > 0 or options.keep_direction) and self.click_rules is not None:
-            self.click_rules = dataclasses.replace(  # rules 3 and 4 as part of the model's recipe
-                self.click_rules, gain_reach=options.gain_reach, keep_direction=options.keep_direction)
+        self.click_rules = model_click_rules(options, self.click_rules)
         self.segmenter = segmenter
         config = segmenter.config
         self.grid = voxelize(self.xyz, self.rgb, config.input.voxel_size)  # cached per cloud

@@ -190,6 +190,19 @@ def test_a_model_serves_rule_3_when_its_weights_carry_it(tmp_path) -> None:
         tiny.with_options(gain_reach=-1.0)
 
 
+def test_rule_4_stays_off_where_a_negative_click_may_turn_the_road_into_a_fence() -> None:
+    """A model carrying rule 4 under `joined_click: deferred` (a negative click on the road a foot click grew makes
+    the fence the object, which only adds points) answers without it, and keeps its rule 3."""
+    from clickenhance_model.model_config import SegmenterConfig
+    from clickenhance_model.segmenter import model_click_rules
+
+    both = SegmenterConfig(gain_reach=1.0, keep_direction=True)
+    assert model_click_rules(both, ClickRules()) == ClickRules(gain_reach=1.0, keep_direction=True)
+    deferred = SegmenterConfig(gain_reach=1.0, keep_direction=True, joined_click="deferred")
+    assert model_click_rules(deferred, ClickRules()) == ClickRules(gain_reach=1.0)
+    assert model_click_rules(both, None) is None  # rules off stay off
+
+
 class FlippingSession(InteractiveSession):
     """A session whose segmenter answers every other state with the left or the right half of a line of points:
     each click moves the whole answer, the late swing rule 4 is for."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -173,8 +174,10 @@ def test_cli_gain_reach_is_click_rule_3_for_every_session(kitti_root: Path, tmp_
     code, _, err = run(capsys, *base_args(kitti_root, out), "--max-clicks", "4", "--gain-reach", "1.0")
     assert code == 0, err
     assert json.loads((out / "results.json").read_text())["run"]["gain_reach"] == 1.0
+    assert json.loads((out / "results.json").read_text())["run"]["click_rules"] == dataclasses.asdict(rules)
     code, _, err = run(capsys, *base_args(kitti_root, tmp_path / "plain"), "--max-clicks", "4")
-    assert code == 0 and "gain_reach" not in json.loads((tmp_path / "plain" / "results.json").read_text())["run"]
+    plain = json.loads((tmp_path / "plain" / "results.json").read_text())["run"]
+    assert code == 0 and "gain_reach" not in plain and plain["click_rules"] == dataclasses.asdict(ClickRules())
     code, _, err = run(capsys, *base_args(kitti_root, out), "--max-clicks", "4", "--gain-reach", "0.5")
     assert code == 2 and "gain_reach" in err
     with pytest.raises(SystemExit):
@@ -239,6 +242,7 @@ def test_cli_model_without_checkpoint_uses_the_shipped_default(kitti_root: Path,
     assert results["run"]["ground_gate"] is False  # the options given on the command line reached the segmenter
     assert results["run"]["ground_prior"] is True and results["run"]["views"] == 2
     assert results["run"]["joined_click"] == "free" and results["run"]["gain_reach"] == 1.5
+    assert results["run"]["click_rules"]["gain_reach"] == 1.5  # the rules its sessions answered under
 
 
 def test_cli_rejects_a_missing_checkpoint(kitti_root: Path, tmp_path: Path, capsys) -> None:

@@ -69,6 +69,7 @@ from clickenhance_model.evaluation.demo_operator import (
     one_click_cars,
 )
 from clickenhance_model.evaluation.paired import nearly_right, paired_difference, part_of
+from clickenhance_model.inference.click_rules import ClickRules
 from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, JOINED_CLICK_RULES, MAX_VIEWS, SegmenterConfig
 from clickenhance_model.shipped_facts import facts_path, record_auto_refusal, write_facts
 from clickenhance_model.training.config import train_config_from_dict, trained_domains
@@ -350,9 +351,9 @@ def run_eval(method: str, eval_set: EvalSet, out: Path, args: argparse.Namespace
     """One `clickenhance-eval` run (its main, started afresh in `out`); returns its results.json.
 
     With --reuse-eval an existing results.json is returned instead where it was evaluated by the same command
-    under today's graph presets (`EVAL_RECORD`, written beside it: the baseline keeps improving, and a
-    prior-fusion model's prior with it) and records the same method, root, click budget, seed, size limit and
-    inference options.
+    under today's graph presets and default click rules (`EVAL_RECORD`, written beside it: the baseline keeps
+    improving, and a prior-fusion model's prior with it) and records the same method, root, click budget, seed,
+    size limit and inference options.
     """
     root = eval_set.folder(args)
     min_points = max(1, args.min_points // eval_set.min_points_divisor)
@@ -361,7 +362,8 @@ def run_eval(method: str, eval_set: EvalSet, out: Path, args: argparse.Namespace
             "--device", args.device, *eval_set.options, *extra_argv]  # fmt: skip
     if args.limit_objects is not None:
         argv += ["--limit-objects", str(args.limit_objects)]
-    record = {"argv": argv, "graph_presets": graph_presets()}
+    record = {"argv": argv, "graph_presets": graph_presets(),
+              "click_rules": dataclasses.asdict(ClickRules())}  # the sessions' default rules of today, too
     reuse = args.reuse_eval or (method == "baseline" and args.baseline_dir is not None)
     if reuse and (out / "results.json").is_file() and read_record(out) == record:
         results = json.loads((out / "results.json").read_text())
