@@ -147,7 +147,8 @@ class AnnotationWorker:
         publish: called in the worker with (worker, clouds_changed) when outputs must be published.
         snap_distance, output_directory, autosave: see the node's parameters.
         log_error: logs one line (failures of requests that have no caller, internal errors).
-        click_rules: the click rules of the operator's sessions (the node's `gain_reach`); None: the sessions' own.
+        click_rules: the click rules of the operator's sessions (the node's `gain_reach`, `keep_direction`); None:
+            the sessions' own.
     """
 
     def __init__(self, segmenter: Any, segmenter_lock: threading.Lock,

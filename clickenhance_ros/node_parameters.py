@@ -12,6 +12,7 @@ from pathlib import Path
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
+from clickenhance_model.inference.click_rules import ClickRules
 from clickenhance_model.model_config import DOMAINS, MAX_VIEWS
 
 METHODS = ("auto", "model", "baseline")
@@ -30,6 +31,7 @@ class NodeParameters:
     crop_radius: float = -1.0
     snap_distance: float = 0.5
     gain_reach: float = 0.0
+    keep_direction: bool = False
     ground_gate: str = "auto"
     views: int = 0
     domain: str = "outdoor"
@@ -78,6 +80,14 @@ class NodeParameters:
         return options
 
     @property
+    def click_rules(self) -> ClickRules | None:
+        """The click rules of the operator's sessions where `gain_reach` or `keep_direction` set them (they replace
+        the segmenter's own as a whole); None: the segmenter's own."""
+        if self.gain_reach > 0 or self.keep_direction:
+            return ClickRules(gain_reach=self.gain_reach, keep_direction=self.keep_direction)
+        return None
+
+    @property
     def output_path(self) -> Path:
         """`output_directory` with `~` expanded."""
         return Path(self.output_directory).expanduser()
@@ -111,6 +121,10 @@ SPECS: dict[str, tuple[str, dict]] = {
                    "within this many times its distance to the nearest negative click, so it cannot flood past the "
                    "background already marked; 0 = the segmenter's own (off, but for weights that carry it).",
                    _float_range(0.0, 10.0)),
+    "keep_direction": ("Click rule 4 for the operator's clicks: positive clicks only add to the mask shown, negative "
+                       "clicks only take out of it, so a late correction cannot drop or flood the rest of the "
+                       "object; false = the segmenter's own (off, but for weights that carry it). Set with "
+                       "gain_reach, the two replace the weights' click rules.", {}),
     "ground_gate": ("Model with geodesic click maps: keep road/floor voxels out of an object clicked off the "
                     "ground, until a positive click lands on the ground. 'auto' (default): the weights' own choice "
                     "(made on validation scans when they shipped); true or false forces it.",

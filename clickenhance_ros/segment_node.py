@@ -52,7 +52,6 @@ from std_srvs.srv import SetBool, Trigger
 from visualization_msgs.msg import InteractiveMarkerFeedback, MarkerArray
 
 from clickenhance_model.errors import ClickEnhanceError
-from clickenhance_model.inference.click_rules import ClickRules
 from clickenhance_model.inference.session_cache import SessionCache
 from clickenhance_model.object_following import FollowConfig
 from clickenhance_ros.annotation_worker import (
@@ -132,7 +131,7 @@ class SegmentNode(Node):
             self.loaded.segmenter, FairLock(), self._latest_cloud, frames,
             self._publish_outputs, self.params.snap_distance, self.params.output_path, self.params.autosave,
             lambda text: self.get_logger().error(text),
-            ClickRules(gain_reach=self.params.gain_reach) if self.params.gain_reach > 0 else None)
+            self.params.click_rules)
         self.follower = FollowWorker(
             self.loaded.segmenter, self.worker.segmenter_lock,
             FollowConfig(max_speed=self.params.follow_max_speed, min_confidence=self.params.follow_min_confidence),

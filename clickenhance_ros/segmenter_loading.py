@@ -89,7 +89,7 @@ def load_configured_segmenter(params: NodeParameters) -> LoadedSegmenter:
     if affinity is not None and params.domain in affinity.domains:
         description += (f"; its {params.domain} prior prices each edge by a learned affinity (an edge between two "
                         f"objects costs up to {1 + affinity.weight:g} times its length)")
-    rule = "the node's gain_reach replaces the weights' click rules" if params.gain_reach > 0 else "the weights' own"
+    rule = "the node's click rules replace them" if params.click_rules is not None else "the weights' own"
     if segmenter.options.gain_reach > 0:
         description += (f"; a positive click adds only within {segmenter.options.gain_reach:g} times its distance to "
                         f"the nearest negative click (click rule 3, {rule})")

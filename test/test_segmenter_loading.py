@@ -15,6 +15,7 @@ from std_srvs.srv import Trigger  # noqa: E402
 
 from clickenhance_model.baseline import BaselineSegmenter  # noqa: E402
 from clickenhance_model.errors import CheckpointError  # noqa: E402
+from clickenhance_model.inference.click_rules import ClickRules  # noqa: E402
 from clickenhance_model.training.config import load_train_config  # noqa: E402
 from clickenhance_ros import segmenter_loading  # noqa: E402
 from clickenhance_ros.node_parameters import NodeParameters  # noqa: E402
@@ -253,7 +254,8 @@ def test_ground_gate_auto_takes_the_weights_own_choice(tiny_checkpoint: Path, tm
 def test_the_weights_click_rules_are_served_and_said_unless_the_node_sets_its_own(tiny_checkpoint: Path,
                                                                                    tmp_path: Path) -> None:
     """Weights that carry `gain_reach` and `keep_direction` (chosen on validation scans when they shipped) serve
-    click rules 3 and 4 on the operator's sessions and say so at load; the node's own `gain_reach` replaces them."""
+    click rules 3 and 4 on the operator's sessions and say so at load; the node's own (`gain_reach`,
+    `keep_direction`) replace them."""
     from clickenhance_model.checkpoint import load_checkpoint, save_checkpoint
     from clickenhance_model.segmenter import Segmenter
 
@@ -271,7 +273,11 @@ def test_the_weights_click_rules_are_served_and_said_unless_the_node_sets_its_ow
     rules = own.segmenter.session(SCENE.xyz).click_rules
     assert rules.gain_reach == 1.5 and rules.keep_direction is True
     replaced = load_configured_segmenter(NodeParameters(checkpoint=str(carried), device="cpu", gain_reach=0.5))
-    assert "the node's gain_reach replaces the weights' click rules" in replaced.description
+    assert "the node's click rules replace them" in replaced.description
+    assert replaced.segmenter.options.gain_reach == 1.5  # the weights' own, replaced in the operator's sessions
+    assert NodeParameters(gain_reach=0.5).click_rules == ClickRules(gain_reach=0.5)
+    assert NodeParameters(keep_direction=True).click_rules == ClickRules(keep_direction=True)
+    assert NodeParameters().click_rules is None  # the segmenter's own
     plain = load_configured_segmenter(NodeParameters(checkpoint=str(tiny_checkpoint), device="cpu"))
     assert plain.segmenter.options.gain_reach == 0.0 and "click rule" not in plain.description
 
