@@ -34,7 +34,7 @@ from clickenhance_model.datasets.stuff_objects import DEFAULT_GAP, OBJECT_SETS
 from clickenhance_model.errors import ClickEnhanceError, DatasetError
 from clickenhance_model.evaluation.protocol import ObjectResult, ProtocolSettings, SupportsSession, evaluate_scene
 from clickenhance_model.evaluation.report import build_results, summary_line, write_results
-from clickenhance_model.inference.click_rules import ClickRules
+from clickenhance_model.inference.click_rules import ClickRules, chosen_rules
 from clickenhance_model.model_config import CHOSEN_ON_VALIDATION, JOINED_CLICK_RULES, MAX_VIEWS
 
 RUN_FILE = "run.json"
@@ -317,8 +317,8 @@ def protocol_settings(args: argparse.Namespace) -> ProtocolSettings:
     """The simulated user's settings and, with `--gain-reach` or `--keep-direction`, the click rules every baseline
     session answers under."""
     rules = None  # a model's switches are its options (`load_segmenters`), as the node serves them
-    if args.method == "baseline" and (args.gain_reach or args.keep_direction):
-        rules = ClickRules(gain_reach=args.gain_reach or 0.0, keep_direction=bool(args.keep_direction))
+    if args.method == "baseline":
+        rules = chosen_rules(args.gain_reach or 0.0, bool(args.keep_direction))
     return ProtocolSettings(args.max_clicks, args.temperature, args.seed, rules)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
-from clickenhance_model.inference.click_rules import ClickRules
+from clickenhance_model.inference.click_rules import ClickRules, chosen_rules
 from clickenhance_model.model_config import DOMAINS, MAX_VIEWS
 
 METHODS = ("auto", "model", "baseline")
@@ -83,9 +83,7 @@ class NodeParameters:
     def click_rules(self) -> ClickRules | None:
         """The click rules of the operator's sessions where `gain_reach` or `keep_direction` set them (they replace
         the segmenter's own as a whole); None: the segmenter's own."""
-        if self.gain_reach > 0 or self.keep_direction:
-            return ClickRules(gain_reach=self.gain_reach, keep_direction=self.keep_direction)
-        return None
+        return chosen_rules(self.gain_reach, self.keep_direction)
 
     @property
     def output_path(self) -> Path:

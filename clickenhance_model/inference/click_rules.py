@@ -63,6 +63,14 @@ class ClickRules:
                 raise ValueError(f"ClickRules.{name} must be >= 1, got {getattr(self, name)}")
 
 
+def chosen_rules(gain_reach: float, keep_direction: bool) -> ClickRules | None:
+    """Rules 3 and 4 as a caller sets them for its sessions (the node's parameters, `clickenhance-eval`'s flags):
+    the default rules with them, or None where neither is on (the sessions' own rules stay)."""
+    if gain_reach > 0 or keep_direction:
+        return ClickRules(gain_reach=gain_reach, keep_direction=keep_direction)
+    return None
+
+
 def dense_reach(positions: np.ndarray, rules: ClickRules) -> float:
     """How far the mask may extend from dense positive clicks: a multiple of their median spacing."""
     distances, _ = cKDTree(positions).query(positions, k=2)  # [P, 2]: self, nearest other click
