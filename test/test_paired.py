@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from clickenhance_model.evaluate import main as evaluate
 from clickenhance_model.evaluation.paired import main as paired_main
-from clickenhance_model.evaluation.paired import objects_to_decide, paired_difference
+from clickenhance_model.evaluation.paired import objects_to_decide, paired_difference, stuck_comparison
 
 
 def _object(index: int, first_hit: int, final: float = 0.9, max_clicks: int = 10) -> dict:
@@ -217,3 +217,29 @@ def test_a_single_object_has_no_standard_error_to_show() -> None:
     diff = paired_difference([_object(0, 2)], [_object(0, 4)], "NoC@85", 10)
     assert diff.mean == -2.0 and not math.isfinite(diff.standard_error)
     assert "± – (one object)" in diff.sentence()
+
+
+def _stuck(index: int, stuck: bool) -> dict:
+    """An object of a 20-click run: stuck at 60% from click 5 on, or rising to 90%."""
+    ious = [0.6] * 20 if stuck else [0.5] * 5 + [0.9] * 15
+    return {"scene": "s", "instance_id": index, "ious": ious}
+
+
+@pytest.mark.parametrize(("only_first", "only_second", "both", "p"), [
+    (4, 1, 3, 6 / 32),  # 5 discordant objects: at least 4 of them by chance, 6 times in 32
+    (9, 1, 0, 11 / 1024),
+    (1, 3, 2, 15 / 16),
+    (0, 0, 5, 1.0),  # the same objects stuck in both: nothing tells the runs apart
+])  # fmt: skip
+def test_stuck_objects_are_compared_by_those_stuck_in_one_run_only(only_first: int, only_second: int, both: int,
+                                                                    p: float) -> None:  # fmt: skip
+    kinds = [(True, False)] * only_first + [(False, True)] * only_second + [(True, True)] * both + [(False, False)] * 4
+    first = [_stuck(i, a) for i, (a, _) in enumerate(kinds)] + [_stuck(99, True)]  # unmatched: left out
+    second = [_stuck(i, b) for i, (_, b) in reversed(list(enumerate(kinds)))]
+    comparison = stuck_comparison(first, second, 20)
+    assert (comparison.first, comparison.second) == (only_first + both, only_second + both)
+    assert (comparison.first_only, comparison.second_only) == (only_first, only_second)
+    assert comparison.p_value == pytest.approx(p)
+    assert f"only in the first run, {only_second} only in the second; sign test p = {p:.2f})" in comparison.sentence()
+    with pytest.raises(ValueError, match="more than 5 clicks"):
+        stuck_comparison(first, second, 5)

@@ -715,3 +715,67 @@ def test_card_of_a_refiner_fitted_on_saved_rows_names_each_collection_and_the_fi
     assert last == ("clickenhance-fit-point-refiner --checkpoint w.pt --root scenes --views 1 --ground-prior "
                     "--no-ground-gate --as-fusion --refiner-flips --refiner-memory --refiner-disagree 4.0 "
                     "--weighting iou --rows a.npz old.npz --out out.pt")
+
+
+def _stuck_objects(stuck_flags: list[bool]) -> list[dict]:
+    """Objects of a 20-click run, by index: stuck at 60% from click 5 on, or rising to 90%."""
+    return [{"scene": "s", "instance_id": i, "ious": [0.6] * 20 if stuck else [0.5] * 5 + [0.9] * 15}
+            for i, stuck in enumerate(stuck_flags)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("only_model", "only_baseline", "sign_passes"), [(2, 1, True), (4, 1, True), (9, 1, False)])
+def test_generated_sets_judge_stuck_objects_by_a_sign_test_the_real_sets_by_their_count(
+        only_model: int, only_baseline: int, sign_passes: bool) -> None:  # fmt: skip
+    """Stuck in both (3) say nothing; more stuck in the model alone refuse it on a generated set only beyond chance
+    (p < 0.05), on a real set whenever its count is higher (the issue's bar)."""
+    flags = [(True, False)] * only_model + [(False, True)] * only_baseline + [(True, True)] * 3 + [(False, False)] * 20
+    results = {}
+    for name in ("val_rings16", "stuff"):
+        results[name] = {method: {**_fake_results(4.0 - (method == "model"), 0.9 + 0.01 * (method == "model"),
+                                                  sum(f[m] for f in flags)),
+                                  "objects": _stuck_objects([f[m] for f in flags])}
+                         for m, method in enumerate(("model", "baseline"))}  # fmt: skip
+    (sign_ok, sign_text), = ship_model.generated_checks("val_rings16", results, 20, "sign")
+    assert sign_ok is sign_passes
+    assert f"only in the model, {only_baseline} only in the baseline; sign test p = " in sign_text
+    assert ship_model.generated_checks("val_rings16", results, 20, "count")[0][0] is False
+    assert ship_model.set_verdict("stuff", results, 20)[0] is False  # the real sets count
+    args = ship_model.build_parser().parse_args(["--real-root=x", "--indoor-root=y", "--out=o"])
+    assert args.generated_stuck == "sign"
+
+
+def test_a_model_carrying_click_rules_must_beat_the_baseline_served_with_them_too(tmp_path: Path) -> None:
+    results = _write_fake_runs(tmp_path, {})  # the model beats the plain baseline on every real set ...
+    results["rings16"][ship_model.RULED] = _fake_results(1.2, 0.97, 0)  # ... but not the baseline with its rules
+    beats, sentence = ship_model.verdict(results, 20)
+    assert not beats and "it loses on rings16)" in sentence
+    assert ("rings16 (against the baseline with the model's click rules): NoC@85 1.50 vs 1.20, IoU@10 95.0 vs "
+            "97.0") in sentence  # fmt: skip
+    assert ship_model.set_verdict("stuff", results, 20)[0]
+    table = "\n".join(ship_model.results_table(results))
+    assert "| rings16 | baseline + the model's click rules | 4 | 0.70 | 1.20 |" in table
+    assert "| stuff | baseline + the model's click rules |" not in table
+
+
+def test_a_model_carrying_click_rules_has_the_baseline_evaluated_with_them_and_kept_evaluations_move(
+        run_dir: Path, scans: Path, indoor: Path, tmp_path: Path, capsys) -> None:  # fmt: skip
+    """--gain-reach and --keep-direction: the gate evaluates the baseline twice, as it ships and with the rules
+    (in a folder named after them); a kept baseline folder moved elsewhere is still the same evaluation."""
+    kept, moved = tmp_path / "baselines", tmp_path / "moved"
+    for n, baselines in enumerate((kept, moved)):
+        argv = _argv(run_dir, scans, tmp_path / "weights", tmp_path / f"eval{n}", "--fail-fast", "--gate-order",
+                     "val_rings16", "--gain-reach", "1.0", "--keep-direction", "--baseline-dir", str(baselines),
+                     indoor=indoor)  # fmt: skip
+        argv[argv.index("--max-clicks") + 1] = "6"  # enough clicks to judge stuck objects
+        if n:
+            kept.rename(moved)
+        assert ship_model.main(argv) == 1
+        err = capsys.readouterr().err
+        ruled = moved / "val_rings16_baseline_gain_reach_1.0_keep_direction"
+        assert sorted(p.parent.name for p in baselines.glob("*/results.json")) == ["val_rings16_baseline", ruled.name]
+        assert ("reusing" in err) is bool(n) and ("--method baseline" in err) is not bool(n)
+    run = json.loads((ruled / "results.json").read_text())["run"]
+    assert (run["gain_reach"], run["keep_direction"]) == (1.0, True)
+    note = (tmp_path / "eval1" / "README.md").read_text()
+    assert "| val_rings16 | baseline + the model's click rules |" in note
+    assert "sign test p = " in note

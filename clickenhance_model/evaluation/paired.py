@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from clickenhance_model.datasets.semantic_kitti import object_kind
-from clickenhance_model.evaluation.metrics import number_of_clicks, pad_ious
+from clickenhance_model.evaluation.metrics import click_responsiveness, number_of_clicks, pad_ious
 
 KINDS = ("things", "stuff", "other", "indoor")  # the parts of `--by kind`
 RESAMPLES = 2000  # bootstrap resamples of the objects: the interval's ends move by ~0.01 click between seeds
@@ -130,6 +130,47 @@ def paired_difference(first: Sequence[dict], second: Sequence[dict], metric: str
     return PairedDifference(metric=metric, objects=n, mean=float(diff.mean()), standard_error=standard_error,
                             low=low, high=high, better=int(np.count_nonzero(sign * diff > 0)),
                             worse=int(np.count_nonzero(sign * diff < 0)))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StuckComparison:
+    """Objects stuck (`metrics.click_responsiveness`) in two runs on the same objects, and in one run only.
+
+    Objects stuck in both say nothing about which run responds better, so two counts differ exactly by the
+    objects stuck in one run only (the discordant ones). With a handful of those, a difference of one or two is
+    what chance gives; `p_value` says how likely the first run's share of them is if neither run were worse.
+    """
+
+    first: int
+    second: int
+    first_only: int
+    second_only: int
+
+    @property
+    def p_value(self) -> float:
+        """Exact one-sided sign test: the chance of at least `first_only` of the discordant objects falling to
+        the first run when each falls either way with probability 1/2 (1.0 without discordant objects)."""
+        n = self.first_only + self.second_only
+        return sum(math.comb(n, k) for k in range(self.first_only, n + 1)) / 2.0**n if n else 1.0
+
+    def sentence(self) -> str:
+        """E.g. "stuck 5 vs 4 (3 only in the first run, 2 only in the second; sign test p = 0.50)"."""
+        return (f"stuck {self.first} vs {self.second} ({self.first_only} only in the first run, {self.second_only} "
+                f"only in the second; sign test p = {self.p_value:.2f})")
+
+
+def stuck_comparison(first: Sequence[dict], second: Sequence[dict], max_clicks: int) -> StuckComparison:
+    """The stuck objects of `first` and `second`, matched by (scene, instance_id) (`matched_pairs`), each judged
+    from its IoUs over `max_clicks` clicks; ValueError when the budget is too small to judge (5 clicks or fewer)."""
+    flags = []
+    for a, b in matched_pairs(first, second):
+        judged = [click_responsiveness(o["ious"], max_clicks) for o in (a, b)]
+        if judged[0] is None or judged[1] is None:
+            raise ValueError(f"stuck objects need a budget of more than 5 clicks (got {max_clicks})")
+        flags.append((bool(judged[0]["stuck"]), bool(judged[1]["stuck"])))
+    return StuckComparison(first=sum(a for a, _ in flags), second=sum(b for _, b in flags),
+                           first_only=sum(a and not b for a, b in flags),
+                           second_only=sum(b and not a for a, b in flags))  # fmt: skip
 
 
 def objects_to_decide(difference: PairedDifference) -> int | None:
