@@ -779,3 +779,12 @@ def test_a_model_carrying_click_rules_has_the_baseline_evaluated_with_them_and_k
     note = (tmp_path / "eval1" / "README.md").read_text()
     assert "| val_rings16 | baseline + the model's click rules |" in note
     assert "sign test p = " in note
+
+
+def test_a_verdict_decided_below_the_rounding_shows_the_digits_that_decide_it() -> None:
+    """Session 56: a model refused on the streets by 0.004 IoU@10 points read "91.3 vs 91.3"."""
+    model, baseline = _fake_results(4.486, 0.912509, 7)["summary"], _fake_results(4.601, 0.912547, 12)["summary"]
+    beats, sentence = ship_model.summary_verdict("generated outdoor", model, baseline, 20)
+    assert not beats and "NoC@85 4.49 vs 4.60, IoU@10 91.251 vs 91.255," in sentence
+    beats, sentence = ship_model.summary_verdict("x", _fake_results(4.001, 0.95, 0)["summary"], baseline, 20)
+    assert "IoU@10 95.0 vs 91.3" in sentence

@@ -530,7 +530,13 @@ def summary_verdict(name: str, model: dict, baseline: dict, max_clicks: int,
         stuck_text = "stuck " + ("not measured" if stuck_m is None or stuck_b is None else f"{stuck_m} vs {stuck_b}")
     fewer_clicks = noc_m < noc_b or noc_m == noc_b == MIN_NOC  # nothing needs fewer than one click
     beats = fewer_clicks and iou_m is not None and iou_b is not None and iou_m > iou_b and fewer_stuck
-    return beats, (f"{name}: NoC@85 {noc_m:.2f} vs {noc_b:.2f}, IoU@{k} {_percent(iou_m)} vs {_percent(iou_b)}, "
+    ious = [_percent(iou_m), _percent(iou_b)]
+    if ious[0] == ious[1] != "–" and iou_m != iou_b:  # a loss by less than the rounding shows its digits
+        ious = [f"{100 * iou_m:.3f}", f"{100 * iou_b:.3f}"]
+    nocs = [f"{noc:.2f}" for noc in (noc_m, noc_b)]
+    if nocs[0] == nocs[1] and noc_m != noc_b:
+        nocs = [f"{noc:.3f}" for noc in (noc_m, noc_b)]
+    return beats, (f"{name}: NoC@85 {nocs[0]} vs {nocs[1]}, IoU@{k} {ious[0]} vs {ious[1]}, "
                    f"{stuck_text} ({model['objects']} objects)")  # fmt: skip
 
 
