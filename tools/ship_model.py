@@ -52,7 +52,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -523,19 +523,14 @@ def summary_verdict(name: str, model: dict, baseline: dict, max_clicks: int,
     stuck_m, stuck_b = model.get("stuck_objects"), baseline.get("stuck_objects")
     if stuck is not None:
         fewer_stuck = stuck.p_value >= STUCK_SIGNIFICANCE
-        stuck_text = (f"stuck {stuck.first} vs {stuck.second} ({stuck.first_only} only in the model, "
-                      f"{stuck.second_only} only in the baseline; sign test p = {stuck.p_value:.2f})")  # fmt: skip
+        stuck_text = stuck.sentence("the model", "the baseline")
     else:
         fewer_stuck = stuck_m is None or stuck_b is None or stuck_m <= stuck_b  # None: not measurable in this budget
         stuck_text = "stuck " + ("not measured" if stuck_m is None or stuck_b is None else f"{stuck_m} vs {stuck_b}")
     fewer_clicks = noc_m < noc_b or noc_m == noc_b == MIN_NOC  # nothing needs fewer than one click
     beats = fewer_clicks and iou_m is not None and iou_b is not None and iou_m > iou_b and fewer_stuck
-    ious = [_percent(iou_m), _percent(iou_b)]
-    if ious[0] == ious[1] != "–" and iou_m != iou_b:  # a loss by less than the rounding shows its digits
-        ious = [f"{100 * iou_m:.3f}", f"{100 * iou_b:.3f}"]
-    nocs = [f"{noc:.2f}" for noc in (noc_m, noc_b)]
-    if nocs[0] == nocs[1] and noc_m != noc_b:
-        nocs = [f"{noc:.3f}" for noc in (noc_m, noc_b)]
+    nocs = _decisive(noc_m, noc_b, lambda v: f"{v:.2f}", lambda v: f"{v:.3f}")
+    ious = _decisive(iou_m, iou_b, _percent, lambda v: f"{100 * v:.3f}")
     return beats, (f"{name}: NoC@85 {nocs[0]} vs {nocs[1]}, IoU@{k} {ious[0]} vs {ious[1]}, "
                    f"{stuck_text} ({model['objects']} objects)")  # fmt: skip
 
@@ -634,6 +629,16 @@ def validation_note(results: dict, gate: str, max_clicks: int) -> str:
                          min(RULE_CLICKS, max_clicks)) if parts and all(parts) else []  # fmt: skip
     return "\n".join(["# Not a candidate (the real dev sets were not read)", "", gate, "", *results_table(results),
                       "", *tables, *paired_lines(results, max_clicks)])  # fmt: skip
+
+
+def _decisive(first: float | None, second: float | None, coarse: Callable[[float | None], str],
+              fine: Callable[[float], str]) -> list[str]:  # fmt: skip
+    """Two figures as `coarse` writes them, or as `fine` does where they differ by less than the rounding: a
+    verdict decided there shows the digits that decide it."""
+    texts = [coarse(first), coarse(second)]
+    if first is not None and second is not None and first != second and texts[0] == texts[1]:
+        return [fine(first), fine(second)]
+    return texts
 
 
 def _percent(value: float | None) -> str:

@@ -153,10 +153,11 @@ class StuckComparison:
         n = self.first_only + self.second_only
         return sum(math.comb(n, k) for k in range(self.first_only, n + 1)) / 2.0**n if n else 1.0
 
-    def sentence(self) -> str:
-        """E.g. "stuck 5 vs 4 (3 only in the first run, 2 only in the second; sign test p = 0.50)"."""
-        return (f"stuck {self.first} vs {self.second} ({self.first_only} only in the first run, {self.second_only} "
-                f"only in the second; sign test p = {self.p_value:.2f})")
+    def sentence(self, first: str = "the first run", second: str = "the second") -> str:
+        """E.g. "stuck 5 vs 4 (3 only in the first run, 2 only in the second; sign test p = 0.50)"; `first` and
+        `second` name the runs."""
+        return (f"stuck {self.first} vs {self.second} ({self.first_only} only in {first}, {self.second_only} "
+                f"only in {second}; sign test p = {self.p_value:.2f})")
 
 
 def stuck_comparison(first: Sequence[dict], second: Sequence[dict], max_clicks: int) -> StuckComparison:
